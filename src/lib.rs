@@ -1,0 +1,11 @@
+//! kubemaas: deploy and run bare-metal Kubernetes clusters on Canonical MAAS from one binary.
+//!
+//! Data flows one way: MAAS API ⇄ [`maas`] client ⇄ engine ⇄ store, and TUI / CLI → engine
+//! commands, engine events → TUI / CLI. [`sim`] is a faithful MAAS simulator served over HTTP on
+//! loopback, used by `kubemaas sim`, `kubemaas --demo` and the tests.
+
+pub mod cli;
+pub mod logging;
+pub mod maas;
+pub mod paths;
+pub mod sim;

@@ -1,0 +1,4 @@
+//! A faithful MAAS 2.0 simulator: HTTP on loopback, a virtual clock, seeded fault injection.
+//! A product feature (`kubemaas sim`, `kubemaas --demo`) as much as a test fixture.
+
+pub mod model;
