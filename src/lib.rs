@@ -4,8 +4,11 @@
 //! commands, engine events → TUI / CLI. [`sim`] is a faithful MAAS simulator served over HTTP on
 //! loopback, used by `kubemaas sim`, `kubemaas --demo` and the tests.
 
+pub mod bootstrap;
 pub mod cli;
 pub mod logging;
 pub mod maas;
+pub mod model;
 pub mod paths;
 pub mod sim;
+pub mod store;

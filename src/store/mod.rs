@@ -1,0 +1,2 @@
+//! kubemaas's state in SQLite: gateways, cloud accounts, profiles, clusters, their machines,
+//! tasks and the append-only event journal; migrations and the reconciler lock.
