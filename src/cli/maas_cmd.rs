@@ -106,7 +106,7 @@ pub async fn run(args: MaasArgs) -> color_eyre::Result<()> {
             emit(format, &pools, || render_pools(&pools))
         }
         MaasCommand::Version => {
-            let (version, user) = tokio::try_join!(client.version(), client.whoami())?;
+            let (version, user) = client.identify().await?;
             let report = VersionReport { version, user };
             emit(format, &report, || render_version(&report))
         }

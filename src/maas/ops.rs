@@ -53,6 +53,14 @@ impl MaasClient {
         self.call_json(&Call::get("users/").op("whoami")).await
     }
 
+    /// The connect-time check real clients make (gomaasapi does the same): the region's
+    /// version, then whose key this is — a wrong key fails here with `Unauthorized`.
+    pub async fn identify(&self) -> Result<(Version, User), MaasError> {
+        let version = self.version().await?;
+        let user = self.whoami().await?;
+        Ok((version, user))
+    }
+
     /// `GET zones/`.
     pub async fn zones(&self) -> Result<Vec<Zone>, MaasError> {
         self.call_json(&Call::get("zones/")).await
