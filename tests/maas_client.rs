@@ -701,3 +701,75 @@ async fn clones_share_one_client_and_run_concurrently() {
     }
     assert_eq!(maas.requests().len(), 8);
 }
+
+/// A server that drops the first `drops` connections without answering, then answers every
+/// request with `body` (HTTP/1.1, one request per connection). Returns its port and a counter
+/// of connections accepted.
+async fn flaky_server(
+    drops: usize,
+    body: &'static str,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            }
+            if n < drops {
+                drop(tcp); // the request was read, no answer: a broken connection
+                continue;
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tcp.write_all(response.as_bytes()).await;
+            let _ = tcp.shutdown().await;
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn reads_retry_broken_connections_writes_do_not() {
+    use std::sync::atomic::Ordering;
+    let (port, accepted) = flaky_server(2, r#"[{"id": 1, "name": "az1"}]"#).await;
+    let mut config = MaasConfig::new(
+        Endpoint::parse(&format!("http://127.0.0.1:{port}/MAAS")).unwrap(),
+        maas_client_support::test_key(),
+    );
+    config.retry = RetryPolicy::immediate(3);
+    let c = MaasClient::new(config).unwrap();
+    assert_eq!(c.zones().await.unwrap()[0].name, "az1");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        3,
+        "two broken connections, then success"
+    );
+
+    let (port, accepted) = flaky_server(1, "{}").await;
+    let mut config = MaasConfig::new(
+        Endpoint::parse(&format!("http://127.0.0.1:{port}/MAAS")).unwrap(),
+        maas_client_support::test_key(),
+    );
+    config.retry = RetryPolicy::immediate(3);
+    let c = MaasClient::new(config).unwrap();
+    let e = c.allocate(&AllocateRequest::default()).await.unwrap_err();
+    assert!(matches!(e, MaasError::Connect { .. }), "{e:?}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "an allocate whose answer was lost is not resent"
+    );
+}

@@ -409,7 +409,8 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut next = err.source();
     while let Some(e) = next {
         let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
+        // hyper-util's wrapper ("client error (Connect)") says nothing the next cause does not.
+        if !s.starts_with("client error (") && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
         next = e.source();
