@@ -460,6 +460,14 @@ fn build_http(config: &MaasConfig) -> Result<reqwest::Client, ClientConfigError>
     if is_loopback(&config.endpoint) {
         builder = builder.no_proxy();
     }
+    if !config.endpoint.is_https() && !is_loopback(&config.endpoint) {
+        // PLAINTEXT signing puts the token secret in every request: plain HTTP shows it to
+        // anyone on the path. MAAS's default is HTTP on 5240, so say it, but do not refuse.
+        tracing::info!(
+            endpoint = %config.endpoint,
+            "MAAS endpoint uses plain HTTP: the API key crosses the network unencrypted; prefer https:// with --ca-cert"
+        );
+    }
     let tls = &config.tls;
     if let Some(path) = &tls.ca_cert {
         if tls.insecure_skip_tls_verify {

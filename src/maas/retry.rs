@@ -7,7 +7,9 @@ use super::error::MaasError;
 use rand::Rng;
 use std::time::Duration;
 
-/// Whether a call may be repeated without changing the outcome.
+/// Whether a call may be repeated without changing the outcome. A timed-out attempt is never
+/// retried, whatever the kind: the timeout is the caller's budget, and a read that hung once
+/// (e.g. `query_power_state` on a dead BMC) would hang again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
     /// GETs, and writes that set a state to a given value (owner data): retried on 502/503/504,
