@@ -67,7 +67,25 @@ impl ApiKey {
 
     /// The whole key, for handing to another program. Callers must not log or display it.
     pub fn expose(&self) -> String {
-        format!("{}:{}:{}", self.consumer_key, self.token_key, self.token_secret)
+        format!(
+            "{}:{}:{}",
+            self.consumer_key, self.token_key, self.token_secret
+        )
+    }
+
+    /// `text` with every part of this key replaced by `****`: MAAS echoes the expected
+    /// signature (the token secret) in some 401 texts, and nothing MAAS says may carry it on.
+    pub fn scrub(&self, text: &str) -> String {
+        // Parts shorter than this are not real MAAS keys (18:18:32); replacing one- or
+        // two-letter test keys would garble every word of the text instead of hiding anything.
+        const MIN_SCRUB_LEN: usize = 6;
+        let mut out = text.to_string();
+        for part in [&self.token_secret, &self.token_key, &self.consumer_key] {
+            if part.len() >= MIN_SCRUB_LEN {
+                out = out.replace(part.as_str(), "****");
+            }
+        }
+        out
     }
 
     /// A form safe to show an operator: the consumer key's first characters and nothing else.
@@ -132,7 +150,13 @@ mod tests {
             ("onlyonepart", ApiKeyError::WrongShape { parts: 1 }),
             ("a:b", ApiKeyError::WrongShape { parts: 2 }),
             ("a:b:c:d", ApiKeyError::WrongShape { parts: 4 }),
-            ("a::c", ApiKeyError::EmptyPart { index: 2, name: "token_key" }),
+            (
+                "a::c",
+                ApiKeyError::EmptyPart {
+                    index: 2,
+                    name: "token_key",
+                },
+            ),
             ("a:b c:d", ApiKeyError::BadCharacters),
         ] {
             let err = raw.parse::<ApiKey>().unwrap_err();
@@ -145,7 +169,11 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let k = ApiKey::from_parts("consumerconsumer12", "tokentokentoken123", "secretsecretsecretsecretsecret12");
+        let k = ApiKey::from_parts(
+            "consumerconsumer12",
+            "tokentokentoken123",
+            "secretsecretsecretsecretsecret12",
+        );
         let shown = format!("{k:?}");
         assert!(!shown.contains("tokentokentoken123"));
         assert!(!shown.contains("secretsecret"));
@@ -153,11 +181,29 @@ mod tests {
     }
 
     #[test]
+    fn scrub_removes_every_part() {
+        let k = ApiKey::from_parts(
+            "consumerconsumer12",
+            "tokentokentoken123",
+            "secretsecretsecretsecretsecret12",
+        );
+        let s = k.scrub("Invalid signature. Expected signature base string: &secretsecretsecretsecretsecret12 for tokentokentoken123");
+        assert_eq!(
+            s,
+            "Invalid signature. Expected signature base string: &**** for ****"
+        );
+    }
+
+    #[test]
     fn generated_keys_have_maas_lengths() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let k = ApiKey::generate(&mut rng);
         assert_eq!(
-            (k.consumer_key().len(), k.token_key().len(), k.token_secret().len()),
+            (
+                k.consumer_key().len(),
+                k.token_key().len(),
+                k.token_secret().len()
+            ),
             (18, 18, 32)
         );
         assert_eq!(k.expose().parse::<ApiKey>().unwrap(), k);

@@ -167,11 +167,18 @@ mod tests {
             "http://maas:5240/",
         ] {
             let e = Endpoint::parse(raw).unwrap();
-            assert_eq!(e.api_base().as_str(), "http://maas:5240/MAAS/api/2.0/", "{raw}");
+            assert_eq!(
+                e.api_base().as_str(),
+                "http://maas:5240/MAAS/api/2.0/",
+                "{raw}"
+            );
             assert_eq!(e.to_string(), "http://maas:5240/MAAS/");
         }
         let e = Endpoint::parse("https://10.0.0.1/maas-proxy/MAAS").unwrap();
-        assert_eq!(e.api_base().as_str(), "https://10.0.0.1/maas-proxy/MAAS/api/2.0/");
+        assert_eq!(
+            e.api_base().as_str(),
+            "https://10.0.0.1/maas-proxy/MAAS/api/2.0/"
+        );
         assert!(e.is_https());
     }
 
@@ -191,9 +198,18 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_maas_endpoint() {
         assert_eq!(Endpoint::parse(""), Err(EndpointError::Empty));
-        assert!(matches!(Endpoint::parse("maas:5240"), Err(EndpointError::BadScheme { .. })));
-        assert!(matches!(Endpoint::parse("not a url"), Err(EndpointError::NotAUrl { .. })));
-        assert!(matches!(Endpoint::parse("ftp://maas/MAAS"), Err(EndpointError::BadScheme { .. })));
+        assert!(matches!(
+            Endpoint::parse("maas:5240"),
+            Err(EndpointError::BadScheme { .. })
+        ));
+        assert!(matches!(
+            Endpoint::parse("not a url"),
+            Err(EndpointError::NotAUrl { .. })
+        ));
+        assert!(matches!(
+            Endpoint::parse("ftp://maas/MAAS"),
+            Err(EndpointError::BadScheme { .. })
+        ));
         assert_eq!(
             Endpoint::parse("http://admin:pw@maas/MAAS"),
             Err(EndpointError::HasCredentials)
@@ -206,6 +222,9 @@ mod tests {
             Endpoint::parse("http://maas/something/else"),
             Err(EndpointError::UnexpectedPath { .. })
         ));
-        assert_eq!(Endpoint::parse("http://maas/MAAS?x=1"), Err(EndpointError::HasQuery));
+        assert_eq!(
+            Endpoint::parse("http://maas/MAAS?x=1"),
+            Err(EndpointError::HasQuery)
+        );
     }
 }

@@ -156,8 +156,9 @@ impl Serialize for NodeStatus {
 impl<'de> Deserialize<'de> for NodeStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = u64::deserialize(d)?;
-        NodeStatus::from_code(code)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown MAAS node status code {code}")))
+        NodeStatus::from_code(code).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown MAAS node status code {code}"))
+        })
     }
 }
 
@@ -179,7 +180,10 @@ mod tests {
     #[test]
     fn irregular_labels_match_maas() {
         assert_eq!(NodeStatus::FailedReleasing.label(), "Releasing failed");
-        assert_eq!(NodeStatus::FailedEnteringRescueMode.label(), "Failed to enter rescue mode");
+        assert_eq!(
+            NodeStatus::FailedEnteringRescueMode.label(),
+            "Failed to enter rescue mode"
+        );
         assert_eq!(NodeStatus::DiskErasing.label(), "Disk erasing");
     }
 

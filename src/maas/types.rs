@@ -331,6 +331,14 @@ impl Machine {
     }
 }
 
+/// The answer to `machines/?op=allocate`: the machine (Allocated) and which of its disks and
+/// interfaces matched each labelled constraint (`{"storage": {"root": [id]}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub machine: Machine,
+    pub constraints_by_type: Map<String, Value>,
+}
+
 /// A reserved or assigned IP address (`ipaddresses/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IpAddress {
