@@ -1,12 +1,30 @@
 use clap::Parser;
 use kubemaas::cli::{Cli, Command};
 use kubemaas::paths::Paths;
+use std::process::ExitCode;
 
-fn main() -> color_eyre::Result<()> {
-    color_eyre::config::HookBuilder::default()
+fn main() -> ExitCode {
+    // color-eyre's hooks make panics readable; ordinary errors are printed below without a
+    // backtrace, because operators need the message and the fix, not our stack.
+    if let Err(e) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
-        .install()?;
-    let cli = Cli::parse();
+        .install()
+    {
+        eprintln!("warning: cannot install the error reporter: {e}");
+    }
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> color_eyre::Result<()> {
     let paths = Paths::resolve(cli.state_dir.as_deref())?;
     paths.ensure_state_dir()?;
     let _log_guard = kubemaas::logging::init_file_logging(&paths.log_dir())?;
