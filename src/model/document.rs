@@ -183,6 +183,7 @@ mod tests {
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     #[allow(dead_code)]
     struct Spec {
+        #[serde(rename = "minMemoryMiB")]
         min_memory_mib: u64,
     }
 

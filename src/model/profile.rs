@@ -441,7 +441,7 @@ fn check_layer_order(layers: &[Layer], problems: &mut Problems) {
             problems.push(
                 format!("spec.layers[{}].type", i + 1),
                 format!(
-                    "a `{}` layer comes after a `{}` layer: order layers os, kubernetes, network, storage, then add-ons",
+                    "this `{}` layer comes after a `{}` layer: order layers os, kubernetes, network, storage, then add-ons",
                     pair[1].kind, pair[0].kind
                 ),
             );

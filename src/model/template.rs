@@ -77,11 +77,11 @@ spec:
       # subnet: 10.20.0.0/24
       port: {port}
     # HTTP(S) proxy for apt, containerd and kubelet. kubemaas adds the pod and service ranges,
-    # the endpoint, localhost, .svc and .cluster.local to noProxy itself.
+    # the endpoint, localhost, .svc and .cluster.local to noProxy itself. To use one, replace
+    # the {{}} below with, for example:
+    #   {{httpProxy: "http://proxy.internal:3128", httpsProxy: "http://proxy.internal:3128",
+    #    noProxy: [.internal, 10.0.0.0/8]}}
     proxy: {{}}
-    #   httpProxy: http://proxy.internal:3128
-    #   httpsProxy: http://proxy.internal:3128
-    #   noProxy: [.internal, 10.0.0.0/8]
   # One control-plane pool (size 1, 3 or 5) and one or more worker pools.
   # Sizes of machines follow MAAS: memory in MiB (8 GiB = 8192), disk in GB.
   nodePools:
@@ -166,9 +166,9 @@ spec:
       rebootIfRequired: {rir}
       # Cron schedule for patching, like "0 3 * * 0" (Sundays 03:00); leave out for none.
       # patchSchedule: "0 3 * * 0"
-    # Conformance and security scans; a cron schedule, or leave out for on demand only.
+    # Conformance and security scans: on demand only, or scheduled by replacing the {{}} with
+    # a cron schedule, like {{schedule: "0 0 * * 0"}} (Sundays at midnight).
     scan: {{}}
-    #   schedule: "0 0 * * 0"
     # Backups: a cron schedule and an S3-compatible location, kept retentionDays days.
     backup:
       # schedule: "0 1 * * *"
