@@ -18,10 +18,9 @@ pub fn check_dns1123_label(name: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
-        let fix = if c.is_ascii_uppercase() {
-            format!(" (use `{}`)", name.to_ascii_lowercase())
-        } else {
-            String::new()
+        let fix = match label_like(name) {
+            Some(l) => format!(" (use `{l}`)"),
+            None => String::new(),
         };
         return Err(format!(
             "`{name}` contains {c:?}: only lowercase letters, digits and '-' are allowed{fix}"
@@ -33,6 +32,25 @@ pub fn check_dns1123_label(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The DNS-1123 label closest to `name`: lowercased, other characters turned into '-', '-' trimmed
+/// from the ends; `None` when nothing is left.
+pub fn label_like(name: &str) -> Option<String> {
+    let mapped: String = name
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let trimmed = mapped.trim_matches('-');
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
 /// A DNS-1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters.
@@ -143,6 +161,8 @@ mod tests {
             assert!(check_dns1123_label(bad).is_err(), "{bad}");
         }
         assert!(check_dns1123_label("Prod").unwrap_err().contains("`prod`"));
+        assert!(check_dns1123_label("Lab_1").unwrap_err().contains("(use `lab-1`)"));
+        assert_eq!(label_like("__"), None);
     }
 
     #[test]

@@ -316,12 +316,12 @@ fn check_pool(
     }
     let (min_cpu, min_mem) = if is_cp { (CP_MIN_CPU, CP_MIN_MEMORY_MIB) } else { (1, WORKER_MIN_MEMORY_MIB) };
     if pool.min_cpu < min_cpu {
-        p.push(format!("{path}.minCpu"), format!("{} core(s) is too few for a {} node: use {min_cpu} or more", pool.min_cpu, pool.role));
+        p.push(format!("{path}.minCpu"), format!("{} core(s) is too few for a {} node: use {min_cpu} or more", pool.min_cpu, role_words(pool.role)));
     }
     if pool.min_memory_mib < min_mem {
         p.push(
             format!("{path}.minMemoryMiB"),
-            format!("{} MiB is too little for a {} node: use {min_mem} or more (MiB, as MAAS counts memory: 8 GiB = 8192)", pool.min_memory_mib, pool.role),
+            format!("{} MiB is too little for a {} node: use {min_mem} or more (MiB, as MAAS counts memory: 8 GiB = 8192)", pool.min_memory_mib, role_words(pool.role)),
         );
     }
     if pool.min_disk_gb < MIN_DISK_GB {
@@ -383,6 +383,13 @@ fn check_pool(
     check_rolling_update(pool, path, p);
 }
 
+fn role_words(role: PoolRole) -> &'static str {
+    match role {
+        PoolRole::ControlPlane => "control-plane",
+        PoolRole::Worker => "worker",
+    }
+}
+
 /// Why kubelet would refuse to put this label on its node, if it would.
 fn kubelet_refuses(key: &str) -> Option<String> {
     let (prefix, _) = key.split_once('/')?;
@@ -394,7 +401,7 @@ fn kubelet_refuses(key: &str) -> Option<String> {
         .any(|ns| prefix == *ns || prefix.ends_with(&format!(".{ns}")));
     if reserved && !allowed_ns && !KUBELET_ALLOWED_LABELS.contains(&key) {
         Some(format!(
-            "kubelet refuses to set labels under `{prefix}` on its own node (node-role.kubernetes.io/* included): use your own prefix, like `example.com/{}`",
+            "kubelet refuses to set labels under `{prefix}` on its own node: use your own prefix, like `example.com/{}`",
             key.split_once('/').map_or(key, |(_, n)| n)
         ))
     } else {
@@ -459,7 +466,10 @@ fn check_policies(spec: &ClusterSpec, p: &mut Problems) {
     if let Some(location) = &pol.backup.location {
         check_url(location, "spec.policies.backup.location", &["s3", "http", "https"], p);
     } else if pol.backup.schedule.is_some() {
-        p.push("spec.policies.backup.location", "a backup schedule needs a location: give an S3-compatible URL, like `s3://backups/prod-1`");
+        p.push(
+            "spec.policies.backup.location",
+            format!("a backup schedule needs a location: give an S3-compatible URL, like `s3://backups/{}`", spec.metadata.name),
+        );
     }
     if pol.backup.retention_days == 0 {
         p.push("spec.policies.backup.retentionDays", "0 days would delete every backup at once: keep them 1 day or more");
