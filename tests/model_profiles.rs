@@ -20,17 +20,33 @@ fn every_shipped_profile_imports_and_resolves() {
         let p = import_profile(text).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(format!("{}.yaml", p.metadata.name), *file);
         let r = p.resolve(&BTreeMap::new()).unwrap();
-        assert!(r.kubernetes.package_repository.url.contains(&format!("v{}", r.kubernetes_version.minor_string())));
+        assert!(r
+            .kubernetes
+            .package_repository
+            .url
+            .contains(&format!("v{}", r.kubernetes_version.minor_string())));
         // Round trip through YAML keeps the profile whole.
         assert_eq!(import_profile(&p.to_yaml()).unwrap(), p);
     }
-    let jammy = shipped_profile(DEFAULT_PROFILE).unwrap().resolve(&BTreeMap::new()).unwrap();
+    let jammy = shipped_profile(DEFAULT_PROFILE)
+        .unwrap()
+        .resolve(&BTreeMap::new())
+        .unwrap();
     assert_eq!(jammy.os.series, "jammy");
     assert_eq!(jammy.cni, Cni::Calico);
-    assert_eq!(jammy.kubernetes_version.kubeadm_api_version(), "kubeadm.k8s.io/v1beta3");
-    let noble = shipped_profile("ubuntu-noble-k8s-1.31-cilium").unwrap().resolve(&BTreeMap::new()).unwrap();
+    assert_eq!(
+        jammy.kubernetes_version.kubeadm_api_version(),
+        "kubeadm.k8s.io/v1beta3"
+    );
+    let noble = shipped_profile("ubuntu-noble-k8s-1.31-cilium")
+        .unwrap()
+        .resolve(&BTreeMap::new())
+        .unwrap();
     assert_eq!(noble.cni, Cni::Cilium);
-    assert_eq!(noble.kubernetes_version.kubeadm_api_version(), "kubeadm.k8s.io/v1beta4");
+    assert_eq!(
+        noble.kubernetes_version.kubeadm_api_version(),
+        "kubeadm.k8s.io/v1beta4"
+    );
 }
 
 const BAD: &str = r#"
@@ -118,26 +134,52 @@ fn overrides_deep_merge_and_are_checked() {
         "kubernetes".to_string(),
         y("imageRepository: registry.internal:5000/k8s\npackageRepository: {url: 'http://mirror.internal/k8s/'}\nregistryMirrors: {docker.io: ['https://mirror.internal']}"),
     );
-    overrides.insert("ubuntu".to_string(), y("kernel: null\naptMirror: http://mirror.internal/ubuntu"));
+    overrides.insert(
+        "ubuntu".to_string(),
+        y("kernel: null\naptMirror: http://mirror.internal/ubuntu"),
+    );
     let r = profile.resolve(&overrides).unwrap();
     assert_eq!(r.kubernetes.image_repository, "registry.internal:5000/k8s");
-    assert_eq!(r.kubernetes.package_repository.url, "http://mirror.internal/k8s/");
+    assert_eq!(
+        r.kubernetes.package_repository.url,
+        "http://mirror.internal/k8s/"
+    );
     // The key URL of the profile survives a merge that only changes the url beside it.
     assert!(r.kubernetes.package_repository.key_url.is_some());
     assert_eq!(r.os.kernel, None);
-    assert_eq!(r.os.apt_mirror.as_deref(), Some("http://mirror.internal/ubuntu"));
+    assert_eq!(
+        r.os.apt_mirror.as_deref(),
+        Some("http://mirror.internal/ubuntu")
+    );
     // The profile itself is untouched.
-    assert_eq!(profile.resolve(&BTreeMap::new()).unwrap().os.kernel.as_deref(), Some("ga-22.04"));
+    assert_eq!(
+        profile
+            .resolve(&BTreeMap::new())
+            .unwrap()
+            .os
+            .kernel
+            .as_deref(),
+        Some("ga-22.04")
+    );
 
     let mut bad = BTreeMap::new();
     bad.insert("calicoo".to_string(), y("a: 1"));
     let problems = profile.resolve(&bad).unwrap_err();
     assert_eq!(problems.len(), 1);
     assert_eq!(problems.0[0].path, "spec.profile.overrides.calicoo");
-    assert!(problems.0[0].message.contains("did you mean `calico`?"), "{problems}");
+    assert!(
+        problems.0[0].message.contains("did you mean `calico`?"),
+        "{problems}"
+    );
 
     let mut bad = BTreeMap::new();
-    bad.insert("calico".to_string(), y("manifestUrl: 'nope'\nmanifestUrll: x"));
+    bad.insert(
+        "calico".to_string(),
+        y("manifestUrl: 'nope'\nmanifestUrll: x"),
+    );
     let problems = profile.resolve(&bad).unwrap_err();
-    assert_eq!(problems.0[0].path, "spec.profile.overrides.calico", "{problems}");
+    assert_eq!(
+        problems.0[0].path, "spec.profile.overrides.calico",
+        "{problems}"
+    );
 }

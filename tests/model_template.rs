@@ -16,11 +16,20 @@ fn template_parses_back_to_the_defaults_and_validates() {
     for (cp, workers) in [(1, 0), (1, 1), (3, 2), (5, 10)] {
         let text = cluster_template("c1", "acct", cp, workers).unwrap();
         let parsed = ClusterSpec::from_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(parsed, ClusterSpec::with_defaults("c1", "acct", cp, workers), "{text}");
+        assert_eq!(
+            parsed,
+            ClusterSpec::with_defaults("c1", "acct", cp, workers),
+            "{text}"
+        );
         let problems = validate_local(&parsed, Some(&profile));
         assert!(problems.is_empty(), "{problems}\n{text}");
         // Every field the operator may set is explained: no key without a comment before it.
-        assert!(text.lines().filter(|l| l.trim_start().starts_with('#')).count() > 40);
+        assert!(
+            text.lines()
+                .filter(|l| l.trim_start().starts_with('#'))
+                .count()
+                > 40
+        );
     }
 }
 

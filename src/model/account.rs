@@ -114,7 +114,9 @@ pub enum AccountCheckError {
     NotMaas { endpoint: String, status: u16 },
     #[error("MAAS at {endpoint} refused the API key (HTTP 401): it is wrong or was revoked; copy a current key from the MAAS UI (your user > API keys)")]
     Unauthorized { endpoint: String },
-    #[error("MAAS reports version `{found}`, which kubemaas cannot read: expected a version like 3.4.0")]
+    #[error(
+        "MAAS reports version `{found}`, which kubemaas cannot read: expected a version like 3.4.0"
+    )]
     UnreadableVersion { found: String },
     #[error("MAAS {found} is too old: kubemaas needs MAAS {}.{} or newer (for resource pools and machine owner data); upgrade the region", MIN_MAAS_VERSION.0, MIN_MAAS_VERSION.1)]
     TooOld { found: String },
@@ -198,7 +200,9 @@ impl CloudAccount {
         };
         let ca_cert = ca_cert.map(str::trim).filter(|c| !c.is_empty());
         if let Some(pem) = ca_cert {
-            if !pem.contains("-----BEGIN CERTIFICATE-----") || !pem.contains("-----END CERTIFICATE-----") {
+            if !pem.contains("-----BEGIN CERTIFICATE-----")
+                || !pem.contains("-----END CERTIFICATE-----")
+            {
                 problems.push(
                     "spec.caCert",
                     "is not a PEM certificate: paste the CA certificate with its -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines",

@@ -48,7 +48,9 @@ impl Mismatch {
             Mismatch::NotReady(_) => "are not Ready".into(),
             Mismatch::Locked => "are locked".into(),
             Mismatch::TooFewCores { .. } => format!("have fewer than {} cores", c.min_cpu),
-            Mismatch::TooLittleMemory { .. } => format!("have less than {} MiB memory", c.min_memory_mib),
+            Mismatch::TooLittleMemory { .. } => {
+                format!("have less than {} MiB memory", c.min_memory_mib)
+            }
             Mismatch::DiskTooSmall { .. } | Mismatch::NoDisk => {
                 format!("have a boot disk under {} GB", c.min_disk_gb)
             }
@@ -165,7 +167,9 @@ impl MachineConstraints {
         let mut c = MachineConstraints::default();
         for (key, value) in params {
             match key.as_str() {
-                "cpu_count" => c.min_cpu = u32::try_from(parse_number(key, value)?).unwrap_or(u32::MAX),
+                "cpu_count" => {
+                    c.min_cpu = u32::try_from(parse_number(key, value)?).unwrap_or(u32::MAX)
+                }
                 "mem" => c.min_memory_mib = parse_number(key, value)?,
                 "storage" => c.min_disk_gb = parse_root_storage(value)?,
                 "tags" => c.tags.extend(
@@ -254,12 +258,20 @@ mod tests {
         let params = c.allocate_params(None);
         assert_eq!(params.iter().filter(|(k, _)| k == "tags").count(), 2);
         assert!(params.contains(&("storage".into(), "root:100".into())));
-        assert_eq!(MachineConstraints::from_allocate_params(&params).unwrap(), c);
-        let legacy = vec![("tags".to_string(), "a,b".to_string()), ("cpu_count".into(), "4.0".into())];
+        assert_eq!(
+            MachineConstraints::from_allocate_params(&params).unwrap(),
+            c
+        );
+        let legacy = vec![
+            ("tags".to_string(), "a,b".to_string()),
+            ("cpu_count".into(), "4.0".into()),
+        ];
         let parsed = MachineConstraints::from_allocate_params(&legacy).unwrap();
         assert_eq!(parsed.tags, vec!["a", "b"]);
         assert_eq!(parsed.min_cpu, 4);
-        assert!(MachineConstraints::from_allocate_params(&[("mem".into(), "lots".into())]).is_err());
+        assert!(
+            MachineConstraints::from_allocate_params(&[("mem".into(), "lots".into())]).is_err()
+        );
         assert_eq!(parse_root_storage("root:60(ssd),data:500").unwrap(), 60);
     }
 }

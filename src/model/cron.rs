@@ -20,14 +20,31 @@ struct Field {
 }
 
 const FIELDS: [Field; 5] = [
-    Field { name: "minute", min: 0, max: 59, names: &[] },
-    Field { name: "hour", min: 0, max: 23, names: &[] },
-    Field { name: "day of month", min: 1, max: 31, names: &[] },
+    Field {
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+    },
+    Field {
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+    },
+    Field {
+        name: "day of month",
+        min: 1,
+        max: 31,
+        names: &[],
+    },
     Field {
         name: "month",
         min: 1,
         max: 12,
-        names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        names: &[
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ],
     },
     // 0 and 7 are both Sunday, as in every cron.
     Field {
@@ -42,7 +59,10 @@ const FIELDS: [Field; 5] = [
 pub fn check_cron(expr: &str) -> Result<(), String> {
     let expr = expr.trim();
     if expr.is_empty() {
-        return Err("is empty: give a cron schedule like `0 2 * * 0` (Sundays at 02:00) or `@weekly`".into());
+        return Err(
+            "is empty: give a cron schedule like `0 2 * * 0` (Sundays at 02:00) or `@weekly`"
+                .into(),
+        );
     }
     if expr.starts_with('@') {
         return if MACROS.contains(&expr) {
@@ -78,7 +98,11 @@ fn check_field(text: &str, field: &Field) -> Result<(), String> {
                 if field.names.is_empty() {
                     String::new()
                 } else {
-                    format!(" or {}–{}", field.names[0], field.names[field.names.len() - 1])
+                    format!(
+                        " or {}–{}",
+                        field.names[0],
+                        field.names[field.names.len() - 1]
+                    )
                 }
             )
         })?;
@@ -97,7 +121,12 @@ fn check_item(item: &str, field: &Field) -> Result<(), String> {
     if let Some(step) = step {
         match step.parse::<u32>() {
             Ok(s) if s >= 1 && s <= field.max.max(1) => {}
-            _ => return Err(format!("has step `{step}`, which is not a number from 1 to {}", field.max)),
+            _ => {
+                return Err(format!(
+                    "has step `{step}`, which is not a number from 1 to {}",
+                    field.max
+                ))
+            }
         }
     }
     if range == "*" {

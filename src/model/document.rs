@@ -13,7 +13,9 @@ pub const API_VERSION: &str = "kubemaas.io/v1";
 /// Why a document cannot be read. Each message says where and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
-    #[error("the document is empty: start it with `apiVersion: {API_VERSION}` and `kind: {expected}`")]
+    #[error(
+        "the document is empty: start it with `apiVersion: {API_VERSION}` and `kind: {expected}`"
+    )]
     Empty { expected: &'static str },
     #[error("line {line}, column {column}: this is not valid YAML ({reason}): check the indentation and quoting around that place")]
     Syntax {
@@ -21,18 +23,25 @@ pub enum DocumentError {
         column: usize,
         reason: String,
     },
-    #[error("the file holds several YAML documents (separated by `---`); give one {expected} per file")]
+    #[error(
+        "the file holds several YAML documents (separated by `---`); give one {expected} per file"
+    )]
     SeveralDocuments { expected: &'static str },
     #[error("the document is not a YAML mapping of keys to values: start it with `apiVersion: {API_VERSION}` and `kind: {expected}`")]
     NotAMapping { expected: &'static str },
     #[error("`apiVersion` is missing: add `apiVersion: {API_VERSION}` at the top")]
     MissingApiVersion,
-    #[error("`apiVersion: {found}` is not one this kubemaas reads: use `apiVersion: {API_VERSION}`")]
+    #[error(
+        "`apiVersion: {found}` is not one this kubemaas reads: use `apiVersion: {API_VERSION}`"
+    )]
     WrongApiVersion { found: String },
     #[error("`kind` is missing: add `kind: {expected}` under apiVersion")]
     MissingKind { expected: &'static str },
     #[error("this is a `kind: {found}` document, but a {expected} is expected here")]
-    WrongKind { found: String, expected: &'static str },
+    WrongKind {
+        found: String,
+        expected: &'static str,
+    },
     #[error("{}{message}", location(*.line, *.column))]
     Field {
         /// 1-based; 0 when serde_yaml gave no position.
@@ -79,7 +88,8 @@ pub fn to_yaml<T: Serialize>(doc: &T) -> String {
 }
 
 fn check_header(text: &str, kind: &'static str) -> Result<(), DocumentError> {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| syntax_error(&e, kind))?;
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| syntax_error(&e, kind))?;
     let map = match value {
         serde_yaml::Value::Null => return Err(DocumentError::Empty { expected: kind }),
         serde_yaml::Value::Mapping(map) => map,
@@ -157,12 +167,9 @@ pub(crate) fn unknown_field_hint_for(message: &str) -> Option<String> {
     let rest = &message[message.find("unknown field `")? + "unknown field `".len()..];
     let wanted = &rest[..rest.find('`')?];
     let expected_part = &rest[rest.find("expected")?..];
-    let expected: Vec<&str> = expected_part
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .collect();
-    suggest::closest(wanted, expected.iter().copied()).map(|best| format!(" (did you mean `{best}`?)"))
+    let expected: Vec<&str> = expected_part.split('`').skip(1).step_by(2).collect();
+    suggest::closest(wanted, expected.iter().copied())
+        .map(|best| format!(" (did you mean `{best}`?)"))
 }
 
 #[cfg(test)]
@@ -190,16 +197,32 @@ mod tests {
     #[test]
     fn header_problems_are_named() {
         let p = |t: &str| parse_document::<Doc>(t, "Cluster").unwrap_err();
-        assert_eq!(p(""), DocumentError::Empty { expected: "Cluster" });
-        assert_eq!(p("[1]"), DocumentError::NotAMapping { expected: "Cluster" });
+        assert_eq!(
+            p(""),
+            DocumentError::Empty {
+                expected: "Cluster"
+            }
+        );
+        assert_eq!(
+            p("[1]"),
+            DocumentError::NotAMapping {
+                expected: "Cluster"
+            }
+        );
         assert_eq!(p("kind: Cluster"), DocumentError::MissingApiVersion);
-        assert!(matches!(p("apiVersion: v2\nkind: Cluster"), DocumentError::WrongApiVersion { .. }));
+        assert!(matches!(
+            p("apiVersion: v2\nkind: Cluster"),
+            DocumentError::WrongApiVersion { .. }
+        ));
         assert!(matches!(
             p("apiVersion: kubemaas.io/v1\nkind: CloudAccount"),
             DocumentError::WrongKind { .. }
         ));
         assert!(matches!(p("a: [\n"), DocumentError::Syntax { .. }));
-        assert!(matches!(p("a: 1\n---\nb: 2\n"), DocumentError::SeveralDocuments { .. }));
+        assert!(matches!(
+            p("a: 1\n---\nb: 2\n"),
+            DocumentError::SeveralDocuments { .. }
+        ));
     }
 
     #[test]

@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn refuses_other_shapes_and_unsupported_releases() {
-        for bad in ["1.30", "1.30.x", "latest", "", "1..2", "2.0.0", "1.20.1", "1.99.0", "+1.30.1"] {
+        for bad in [
+            "1.30", "1.30.x", "latest", "", "1..2", "2.0.0", "1.20.1", "1.99.0", "+1.30.1",
+        ] {
             assert!(bad.parse::<KubernetesVersion>().is_err(), "{bad}");
         }
     }

@@ -28,13 +28,21 @@ pub fn pool_constraints(pool: &NodePool) -> MachineConstraints {
 /// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
 /// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
 /// the local checks passed and skips what they would report.
-pub fn validate_against_maas(spec: &ClusterSpec, profile_series: Option<&str>, maas: &MaasSnapshot) -> Problems {
+pub fn validate_against_maas(
+    spec: &ClusterSpec,
+    profile_series: Option<&str>,
+    maas: &MaasSnapshot,
+) -> Problems {
     let mut p = Problems::new();
     let body = &spec.spec;
     if !maas.has_domain(&body.dns_domain) {
         p.push(
             "spec.dnsDomain",
-            format!("MAAS has no DNS domain `{}`{}", body.dns_domain, suggest::hint(&body.dns_domain, maas.domain_names())),
+            format!(
+                "MAAS has no DNS domain `{}`{}",
+                body.dns_domain,
+                suggest::hint(&body.dns_domain, maas.domain_names())
+            ),
         );
     }
     if let Some(image) = effective_os_image(spec, profile_series) {
@@ -61,7 +69,10 @@ pub fn validate_against_maas(spec: &ClusterSpec, profile_series: Option<&str>, m
     let plan = plan_capacity(&requests, &maas.machines);
     for ((outcome, request), path) in plan.iter().zip(&requests).zip(&request_paths) {
         if outcome.shortfall() > 0 {
-            p.push(format!("{path}.size"), shortfall_message(outcome, request, maas));
+            p.push(
+                format!("{path}.size"),
+                shortfall_message(outcome, request, maas),
+            );
         }
     }
     p
@@ -72,14 +83,23 @@ fn check_image(image: &OsImage, from_spec: bool, maas: &MaasSnapshot, p: &mut Pr
     if maas.has_boot_resource(&name) {
         return;
     }
-    let path = if from_spec { "spec.osImage" } else { "spec.profile.name" };
+    let path = if from_spec {
+        "spec.osImage"
+    } else {
+        "spec.profile.name"
+    };
     let fix = match image {
         OsImage::Ubuntu { .. } => "sync it in MAAS (Images > Ubuntu) or pick another series",
-        OsImage::Custom { .. } => "upload it with `maas $PROFILE boot-resources create name=custom/NAME ...`",
+        OsImage::Custom { .. } => {
+            "upload it with `maas $PROFILE boot-resources create name=custom/NAME ...`"
+        }
     };
     p.push(
         path,
-        format!("MAAS has no boot image `{name}`{}: {fix}", suggest::hint(&name, maas.boot_resource_names())),
+        format!(
+            "MAAS has no boot image `{name}`{}: {fix}",
+            suggest::hint(&name, maas.boot_resource_names())
+        ),
     );
 }
 
@@ -91,13 +111,23 @@ fn check_references(pool: &NodePool, path: &str, maas: &MaasSnapshot, p: &mut Pr
         let known = maas.pool_names();
         p.push(
             format!("{path}.resourcePool"),
-            format!("MAAS has no resource pool `{}`{}", pool.resource_pool, suggest::hint(&pool.resource_pool, known.iter().copied())),
+            format!(
+                "MAAS has no resource pool `{}`{}",
+                pool.resource_pool,
+                suggest::hint(&pool.resource_pool, known.iter().copied())
+            ),
         );
     }
     for (z, zone) in pool.zones.iter().enumerate() {
         if !maas.has_zone(zone) {
             ok = false;
-            p.push(format!("{path}.zones[{z}]"), format!("MAAS has no zone `{zone}`{}", suggest::hint(zone, maas.zone_names())));
+            p.push(
+                format!("{path}.zones[{z}]"),
+                format!(
+                    "MAAS has no zone `{zone}`{}",
+                    suggest::hint(zone, maas.zone_names())
+                ),
+            );
         }
     }
     for (t, tag) in pool.maas_tags.iter().enumerate() {
@@ -105,7 +135,10 @@ fn check_references(pool: &NodePool, path: &str, maas: &MaasSnapshot, p: &mut Pr
             ok = false;
             p.push(
                 format!("{path}.maasTags[{t}]"),
-                format!("MAAS has no tag `{tag}`{}: create it in MAAS or fix the name", suggest::hint(tag, maas.tag_names())),
+                format!(
+                    "MAAS has no tag `{tag}`{}: create it in MAAS or fix the name",
+                    suggest::hint(tag, maas.tag_names())
+                ),
             );
         }
     }
@@ -149,7 +182,11 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
     if !reasons.is_empty() {
         let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let listed: Vec<String> = ranked.iter().take(3).map(|(why, n)| format!("{n} {why}")).collect();
+        let listed: Vec<String> = ranked
+            .iter()
+            .take(3)
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
         msg.push_str(&format!(
             "; of the {} Ready machine(s) in resource pool {}, {}",
             in_pool.len(),
@@ -163,9 +200,13 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         .filter(|m| !is_available(m) && c.hardware_and_placement_mismatches(m).is_empty())
         .count();
     if busy > 0 {
-        msg.push_str(&format!("; {busy} more would fit but are not Ready or are locked"));
+        msg.push_str(&format!(
+            "; {busy} more would fit but are not Ready or are locked"
+        ));
     }
-    msg.push_str(": add or commission machines, release unused ones, or relax the pool's constraints");
+    msg.push_str(
+        ": add or commission machines, release unused ones, or relax the pool's constraints",
+    );
     msg
 }
 
@@ -173,14 +214,24 @@ fn check_addresses(spec: &ClusterSpec, maas: &MaasSnapshot, p: &mut Problems) {
     let subnets: Vec<(IpNet, &str)> = maas
         .subnets
         .iter()
-        .filter_map(|s| s.cidr.parse::<IpNet>().ok().map(|n| (n.trunc(), s.cidr.as_str())))
+        .filter_map(|s| {
+            s.cidr
+                .parse::<IpNet>()
+                .ok()
+                .map(|n| (n.trunc(), s.cidr.as_str()))
+        })
         .collect();
     if subnets.is_empty() {
         return;
     }
     let net = &spec.spec.network;
-    for (text, path) in [(&net.pod_cidr, "spec.network.podCIDR"), (&net.service_cidr, "spec.network.serviceCIDR")] {
-        let Ok(range) = text.trim().parse::<IpNet>() else { continue };
+    for (text, path) in [
+        (&net.pod_cidr, "spec.network.podCIDR"),
+        (&net.service_cidr, "spec.network.serviceCIDR"),
+    ] {
+        let Ok(range) = text.trim().parse::<IpNet>() else {
+            continue;
+        };
         let range = range.trunc();
         for (subnet, name) in &subnets {
             if range.contains(subnet) || subnet.contains(&range) {
@@ -198,7 +249,10 @@ fn check_addresses(spec: &ClusterSpec, maas: &MaasSnapshot, p: &mut Problems) {
                 let names: Vec<&str> = subnets.iter().map(|(_, n)| *n).collect();
                 p.push(
                     "spec.network.controlPlaneEndpoint.subnet",
-                    format!("MAAS has no subnet {wanted}{}", suggest::hint(text, names.iter().copied())),
+                    format!(
+                        "MAAS has no subnet {wanted}{}",
+                        suggest::hint(text, names.iter().copied())
+                    ),
                 );
             }
         }
@@ -218,14 +272,17 @@ fn check_addresses(spec: &ClusterSpec, maas: &MaasSnapshot, p: &mut Problems) {
         if !subnets.iter().any(|(s, _)| s.contains(&ip)) {
             p.push(path.clone(), format!("{ip} is on no MAAS subnet: the nodes could not reach it; pick an address on the machines' subnet"));
         }
-        if let Some(m) = maas
-            .machines
-            .iter()
-            .find(|m| m.ip_addresses.iter().any(|a| a.parse::<IpAddr>().ok() == Some(ip)))
-        {
+        if let Some(m) = maas.machines.iter().find(|m| {
+            m.ip_addresses
+                .iter()
+                .any(|a| a.parse::<IpAddr>().ok() == Some(ip))
+        }) {
             p.push(
                 path,
-                format!("{ip} is already used by machine {} ({}): pick a free address", m.hostname, m.system_id),
+                format!(
+                    "{ip} is already used by machine {} ({}): pick a free address",
+                    m.hostname, m.system_id
+                ),
             );
         }
     }

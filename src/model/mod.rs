@@ -34,7 +34,9 @@ pub use k8s_version::KubernetesVersion;
 pub use maas_check::validate_against_maas;
 pub use merge::deep_merge;
 pub use problem::{Problem, Problems};
-pub use profile::{import_profile, shipped_profiles, ClusterProfile, Cni, Layer, LayerKind, ResolvedProfile};
+pub use profile::{
+    import_profile, shipped_profiles, ClusterProfile, Cni, Layer, LayerKind, ResolvedProfile,
+};
 pub use snapshot::MaasSnapshot;
 pub use spec::{ClusterSpec, NodePool, OsImage, PoolRole};
 pub use template::cluster_template;

@@ -6,7 +6,9 @@
 /// letter or digit. Cluster and pool names become parts of hostnames, so they follow it.
 pub fn check_dns1123_label(name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("is empty: give a name of lowercase letters, digits and '-', like `prod-1`".into());
+        return Err(
+            "is empty: give a name of lowercase letters, digits and '-', like `prod-1`".into(),
+        );
     }
     if name.len() > 63 {
         return Err(format!(
@@ -104,17 +106,20 @@ fn check_qualified_part(part: &str, what: &str) -> Result<(), String> {
 /// A Kubernetes label (or taint) key: `[prefix/]name`, the prefix a DNS-1123 subdomain.
 pub fn check_label_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
-        return Err("the key is empty: give a key like `node-role.example.com/gpu` or `tier`".into());
+        return Err(
+            "the key is empty: give a key like `node-role.example.com/gpu` or `tier`".into(),
+        );
     }
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
     if let Some(prefix) = prefix {
-        check_dns1123_subdomain(prefix)
-            .map_err(|e| format!("the prefix of key `{key}` {e}"))?;
+        check_dns1123_subdomain(prefix).map_err(|e| format!("the prefix of key `{key}` {e}"))?;
         if name.contains('/') {
-            return Err(format!("key `{key}` has more than one '/': write it as prefix/name"));
+            return Err(format!(
+                "key `{key}` has more than one '/': write it as prefix/name"
+            ));
         }
     }
     if name.is_empty() {
@@ -161,7 +166,9 @@ mod tests {
             assert!(check_dns1123_label(bad).is_err(), "{bad}");
         }
         assert!(check_dns1123_label("Prod").unwrap_err().contains("`prod`"));
-        assert!(check_dns1123_label("Lab_1").unwrap_err().contains("(use `lab-1`)"));
+        assert!(check_dns1123_label("Lab_1")
+            .unwrap_err()
+            .contains("(use `lab-1`)"));
         assert_eq!(label_like("__"), None);
     }
 
@@ -176,10 +183,25 @@ mod tests {
 
     #[test]
     fn label_keys_and_values() {
-        for ok in ["tier", "example.com/gpu", "node.kubernetes.io/exclude", "a_b.c-d"] {
+        for ok in [
+            "tier",
+            "example.com/gpu",
+            "node.kubernetes.io/exclude",
+            "a_b.c-d",
+        ] {
             assert!(check_label_key(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/x", "a/", "Bad_Prefix/x", "a/b/c", "-x", "x-", "sp ace", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "/x",
+            "a/",
+            "Bad_Prefix/x",
+            "a/b/c",
+            "-x",
+            "x-",
+            "sp ace",
+            &"x".repeat(64),
+        ] {
             assert!(check_label_key(bad).is_err(), "{bad}");
         }
         assert!(check_label_value("").is_ok());

@@ -236,7 +236,9 @@ pub fn shipped_profiles() -> Vec<ClusterProfile> {
 
 /// The shipped profile named `name`.
 pub fn shipped_profile(name: &str) -> Option<ClusterProfile> {
-    shipped_profiles().into_iter().find(|p| p.metadata.name == name)
+    shipped_profiles()
+        .into_iter()
+        .find(|p| p.metadata.name == name)
 }
 
 /// The name of the profile `kubemaas cluster new` puts in a template.
@@ -245,10 +247,12 @@ pub const DEFAULT_PROFILE: &str = "ubuntu-jammy-k8s-1.30-calico";
 /// Reads and checks an operator's profile.
 pub fn import_profile(text: &str) -> Result<ClusterProfile, ProfileError> {
     let profile: ClusterProfile = parse_document(text, PROFILE_KIND)?;
-    profile.validate().map_err(|problems| ProfileError::Invalid {
-        name: profile.metadata.name.clone(),
-        problems,
-    })?;
+    profile
+        .validate()
+        .map_err(|problems| ProfileError::Invalid {
+            name: profile.metadata.name.clone(),
+            problems,
+        })?;
     Ok(profile)
 }
 
@@ -288,7 +292,10 @@ impl ClusterProfile {
             problems.push("metadata.name", format!("the profile name {e}"));
         }
         if self.metadata.version.trim().is_empty() {
-            problems.push("metadata.version", "is empty: give the profile a version like `1.0.0`");
+            problems.push(
+                "metadata.version",
+                "is empty: give the profile a version like `1.0.0`",
+            );
         }
         check_layer_order(&self.spec.layers, &mut problems);
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -307,16 +314,27 @@ impl ClusterProfile {
                 problems.push(format!("{path}.name"), format!("the pack name {e}"));
             }
             if layer.version.trim().is_empty() {
-                problems.push(format!("{path}.version"), "is empty: give the pack's version, like `3.28.2`");
+                problems.push(
+                    format!("{path}.version"),
+                    "is empty: give the pack's version, like `3.28.2`",
+                );
             }
-            check_layer_values(layer, &layer.values, &format!("{path}.values"), &mut problems);
+            check_layer_values(
+                layer,
+                &layer.values,
+                &format!("{path}.values"),
+                &mut problems,
+            );
         }
         problems.into_result()
     }
 
     /// The profile with a spec's per-pack overrides merged in, and its settings read into types.
     /// Override problems are reported at `spec.profile.overrides.<pack>` of the cluster spec.
-    pub fn resolve(&self, overrides: &BTreeMap<String, Value>) -> Result<ResolvedProfile, Problems> {
+    pub fn resolve(
+        &self,
+        overrides: &BTreeMap<String, Value>,
+    ) -> Result<ResolvedProfile, Problems> {
         let mut problems = Problems::new();
         for (pack, values) in overrides {
             let path = format!("spec.profile.overrides.{pack}");
@@ -375,7 +393,9 @@ impl ResolvedProfile {
             p.push("spec.layers", format!("there is no {kind} layer"));
             p
         };
-        let os_layer = profile.layer_of(LayerKind::Os).ok_or_else(|| missing(LayerKind::Os))?;
+        let os_layer = profile
+            .layer_of(LayerKind::Os)
+            .ok_or_else(|| missing(LayerKind::Os))?;
         let k8s_layer = profile
             .layer_of(LayerKind::Kubernetes)
             .ok_or_else(|| missing(LayerKind::Kubernetes))?;
@@ -387,7 +407,8 @@ impl ResolvedProfile {
             p.push("spec.layers", e);
             p
         };
-        let os: OsValues = serde_yaml::from_value(os_layer.values.clone()).map_err(|e| typed(e.to_string()))?;
+        let os: OsValues =
+            serde_yaml::from_value(os_layer.values.clone()).map_err(|e| typed(e.to_string()))?;
         let kubernetes: KubernetesValues =
             serde_yaml::from_value(k8s_layer.values.clone()).map_err(|e| typed(e.to_string()))?;
         let network: NetworkValues =
@@ -433,8 +454,16 @@ fn check_layer_order(layers: &[Layer], problems: &mut Problems) {
             );
         }
     }
-    if layers.iter().filter(|l| l.kind == LayerKind::Storage).count() > 1 {
-        problems.push("spec.layers", "there is more than one `storage` layer: keep at most one");
+    if layers
+        .iter()
+        .filter(|l| l.kind == LayerKind::Storage)
+        .count()
+        > 1
+    {
+        problems.push(
+            "spec.layers",
+            "there is more than one `storage` layer: keep at most one",
+        );
     }
     for (i, pair) in layers.windows(2).enumerate() {
         if pair[1].kind < pair[0].kind {
@@ -466,10 +495,18 @@ fn check_layer_values(layer: &Layer, values: &Value, path: &str, problems: &mut 
                 }
                 let os: OsValues = typed(values, path, problems)?;
                 if os.series.trim().is_empty() {
-                    problems.push(format!("{path}.series"), "is empty: give an Ubuntu series like `jammy`");
+                    problems.push(
+                        format!("{path}.series"),
+                        "is empty: give an Ubuntu series like `jammy`",
+                    );
                 }
                 if let Some(m) = &os.apt_mirror {
-                    check_url(m, &format!("{path}.aptMirror"), &["http", "https"], problems);
+                    check_url(
+                        m,
+                        &format!("{path}.aptMirror"),
+                        &["http", "https"],
+                        problems,
+                    );
                 }
                 for (i, pem) in os.ca_certificates.iter().enumerate() {
                     if !pem.contains("-----BEGIN CERTIFICATE-----") {
@@ -482,16 +519,31 @@ fn check_layer_values(layer: &Layer, values: &Value, path: &str, problems: &mut 
                     problems.push(path.replace(".values", ".version"), e);
                 }
                 let k: KubernetesValues = typed(values, path, problems)?;
-                check_url(&k.package_repository.url, &format!("{path}.packageRepository.url"), &["http", "https", "file"], problems);
+                check_url(
+                    &k.package_repository.url,
+                    &format!("{path}.packageRepository.url"),
+                    &["http", "https", "file"],
+                    problems,
+                );
                 if let Some(key) = &k.package_repository.key_url {
-                    check_url(key, &format!("{path}.packageRepository.keyUrl"), &["http", "https", "file"], problems);
+                    check_url(
+                        key,
+                        &format!("{path}.packageRepository.keyUrl"),
+                        &["http", "https", "file"],
+                        problems,
+                    );
                 }
                 if k.image_repository.trim().is_empty() || k.image_repository.contains("://") {
                     problems.push(format!("{path}.imageRepository"), "give a registry and path without a scheme, like `registry.k8s.io` or `registry.internal:5000/k8s`");
                 }
                 for (registry, mirrors) in &k.registry_mirrors {
                     for (i, m) in mirrors.iter().enumerate() {
-                        check_url(m, &format!("{path}.registryMirrors.{registry}[{i}]"), &["http", "https"], problems);
+                        check_url(
+                            m,
+                            &format!("{path}.registryMirrors.{registry}[{i}]"),
+                            &["http", "https"],
+                            problems,
+                        );
                     }
                 }
             }
@@ -503,12 +555,22 @@ fn check_layer_values(layer: &Layer, values: &Value, path: &str, problems: &mut 
                     );
                 }
                 let n: NetworkValues = typed(values, path, problems)?;
-                check_url(&n.manifest_url, &format!("{path}.manifestUrl"), &["http", "https", "file"], problems);
+                check_url(
+                    &n.manifest_url,
+                    &format!("{path}.manifestUrl"),
+                    &["http", "https", "file"],
+                    problems,
+                );
             }
             LayerKind::Storage | LayerKind::Addon => {
                 let m: ManifestValues = typed(values, path, problems)?;
                 if let Some(url) = &m.manifest_url {
-                    check_url(url, &format!("{path}.manifestUrl"), &["http", "https", "file"], problems);
+                    check_url(
+                        url,
+                        &format!("{path}.manifestUrl"),
+                        &["http", "https", "file"],
+                        problems,
+                    );
                 }
             }
         }
@@ -517,7 +579,11 @@ fn check_layer_values(layer: &Layer, values: &Value, path: &str, problems: &mut 
     decode(problems);
 }
 
-fn typed<T: serde::de::DeserializeOwned>(values: &Value, path: &str, problems: &mut Problems) -> Option<T> {
+fn typed<T: serde::de::DeserializeOwned>(
+    values: &Value,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<T> {
     let v = if values.is_null() {
         Value::Mapping(Default::default())
     } else {
@@ -537,10 +603,21 @@ fn typed<T: serde::de::DeserializeOwned>(values: &Value, path: &str, problems: &
 /// Checks a URL field: parses, has one of `schemes`, and (but for file:) a host.
 pub(crate) fn check_url(raw: &str, path: &str, schemes: &[&str], problems: &mut Problems) {
     match url::Url::parse(raw.trim()) {
-        Err(e) => problems.push(path, format!("`{raw}` is not a URL ({e}): write it like `http://mirror.internal/path`")),
+        Err(e) => problems.push(
+            path,
+            format!("`{raw}` is not a URL ({e}): write it like `http://mirror.internal/path`"),
+        ),
         Ok(u) if !schemes.contains(&u.scheme()) => problems.push(
             path,
-            format!("`{raw}` uses `{}:`; use {}", u.scheme(), schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")),
+            format!(
+                "`{raw}` uses `{}:`; use {}",
+                u.scheme(),
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
         ),
         Ok(u) if u.scheme() != "file" && u.host_str().is_none_or(str::is_empty) => {
             problems.push(path, format!("`{raw}` has no host name"))

@@ -262,7 +262,10 @@ impl NodePool {
 
     /// Whether ordinary workloads can be scheduled on this pool's nodes.
     pub fn runs_workloads(&self) -> bool {
-        let untainted = !self.taints.iter().any(|t| t.effect == TaintEffect::NoSchedule || t.effect == TaintEffect::NoExecute);
+        let untainted = !self
+            .taints
+            .iter()
+            .any(|t| t.effect == TaintEffect::NoSchedule || t.effect == TaintEffect::NoExecute);
         match self.role {
             PoolRole::ControlPlane => self.allow_workloads == Some(true) && untainted,
             PoolRole::Worker => untainted,
@@ -456,7 +459,12 @@ impl ClusterSpec {
 
     /// A spec with kubemaas's defaults: one control-plane pool of `control_plane` nodes and one
     /// worker pool of `workers` nodes, the default profile, a VIP endpoint MAAS reserves.
-    pub fn with_defaults(name: &str, account: &str, control_plane: u32, workers: u32) -> ClusterSpec {
+    pub fn with_defaults(
+        name: &str,
+        account: &str,
+        control_plane: u32,
+        workers: u32,
+    ) -> ClusterSpec {
         let mut control = NodePool::new("control-plane", PoolRole::ControlPlane, control_plane);
         let worker = NodePool::new("workers", PoolRole::Worker, workers);
         if workers == 0 {

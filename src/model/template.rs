@@ -11,7 +11,12 @@ use std::fmt::Write;
 
 /// The commented spec for a new cluster, or the problems with the arguments (paths name the
 /// spec fields the arguments fill: `metadata.name`, `spec.cloudAccount`, `spec.nodePools[0].size`).
-pub fn cluster_template(name: &str, account: &str, control_plane: u32, workers: u32) -> Result<String, Problems> {
+pub fn cluster_template(
+    name: &str,
+    account: &str,
+    control_plane: u32,
+    workers: u32,
+) -> Result<String, Problems> {
     let spec = ClusterSpec::with_defaults(name, account, control_plane, workers);
     let profile = shipped_profile(DEFAULT_PROFILE);
     validate_local(&spec, profile.as_ref()).into_result()?;
@@ -154,7 +159,9 @@ spec:
       rollingUpdate:
         strategy: {strategy}
 "#,
-            strategy = serde_yaml::to_string(&ru.strategy).map(|s| s.trim().to_string()).unwrap_or_default(),
+            strategy = serde_yaml::to_string(&ru.strategy)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
         );
     }
     let _ = write!(

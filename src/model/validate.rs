@@ -54,12 +54,18 @@ pub fn validate_local(spec: &ClusterSpec, profile: Option<&ClusterProfile>) -> P
     }
     for (i, tag) in spec.metadata.tags.iter().enumerate() {
         if tag.trim().is_empty() || tag.chars().any(char::is_control) {
-            p.push(format!("metadata.tags[{i}]"), "is empty or holds control characters: use short words like `team-a` or `env:prod`");
+            p.push(
+                format!("metadata.tags[{i}]"),
+                "is empty or holds control characters: use short words like `team-a` or `env:prod`",
+            );
         }
     }
     let body = &spec.spec;
     if let Err(e) = names::check_dns1123_label(&body.cloud_account) {
-        p.push("spec.cloudAccount", format!("the account name {e} (list accounts with `kubemaas account list`)"));
+        p.push(
+            "spec.cloudAccount",
+            format!("the account name {e} (list accounts with `kubemaas account list`)"),
+        );
     }
     if let Err(e) = names::check_dns1123_subdomain(&body.profile.name) {
         p.push("spec.profile.name", format!("the profile name {e}"));
@@ -67,13 +73,16 @@ pub fn validate_local(spec: &ClusterSpec, profile: Option<&ClusterProfile>) -> P
     if let Err(e) = names::check_dns1123_subdomain(&body.dns_domain) {
         p.push("spec.dnsDomain", format!("the DNS domain {e}"));
     }
-    let os_image = body.os_image.as_deref().and_then(|text| match OsImage::parse(text) {
-        Ok(img) => Some(img),
-        Err(e) => {
-            p.push("spec.osImage", e);
-            None
-        }
-    });
+    let os_image = body
+        .os_image
+        .as_deref()
+        .and_then(|text| match OsImage::parse(text) {
+            Ok(img) => Some(img),
+            Err(e) => {
+                p.push("spec.osImage", e);
+                None
+            }
+        });
     let nets = check_network(spec, &mut p);
     check_pools(spec, &nets, &mut p);
     check_policies(spec, &mut p);
@@ -98,13 +107,19 @@ fn parse_cidr(text: &str, path: &str, what: &str, p: &mut Problems) -> Option<Ip
             if net.trunc() != net {
                 p.push(
                     path,
-                    format!("{what} `{text}` has host bits set: write the network address, `{}`", net.trunc()),
+                    format!(
+                        "{what} `{text}` has host bits set: write the network address, `{}`",
+                        net.trunc()
+                    ),
                 );
             }
             Some(net.trunc())
         }
         Err(_) => {
-            p.push(path, format!("`{text}` is not a CIDR: write {what} like `10.244.0.0/16`"));
+            p.push(
+                path,
+                format!("`{text}` is not a CIDR: write {what} like `10.244.0.0/16`"),
+            );
             None
         }
     }
@@ -114,7 +129,10 @@ fn parse_ip(text: &str, path: &str, p: &mut Problems) -> Option<IpAddr> {
     match text.trim().parse::<IpAddr>() {
         Ok(ip) => Some(ip),
         Err(_) => {
-            p.push(path, format!("`{text}` is not an IP address: write it like `10.20.0.10`"));
+            p.push(
+                path,
+                format!("`{text}` is not an IP address: write it like `10.20.0.10`"),
+            );
             None
         }
     }
@@ -123,7 +141,12 @@ fn parse_ip(text: &str, path: &str, p: &mut Problems) -> Option<IpAddr> {
 fn check_network(spec: &ClusterSpec, p: &mut Problems) -> Nets {
     let net = &spec.spec.network;
     let pod = parse_cidr(&net.pod_cidr, "spec.network.podCIDR", "the pod network", p);
-    let service = parse_cidr(&net.service_cidr, "spec.network.serviceCIDR", "the service network", p);
+    let service = parse_cidr(
+        &net.service_cidr,
+        "spec.network.serviceCIDR",
+        "the service network",
+        p,
+    );
     if let (Some(pod), Some(service)) = (pod, service) {
         if pod.contains(&service) || service.contains(&pod) {
             p.push(
@@ -146,12 +169,18 @@ fn check_network(spec: &ClusterSpec, p: &mut Problems) -> Nets {
         }
     }
     if let Some(pod) = pod {
-        let node_mask = if pod.addr().is_ipv4() { NODE_MASK_V4 } else { NODE_MASK_V6 };
+        let node_mask = if pod.addr().is_ipv4() {
+            NODE_MASK_V4
+        } else {
+            NODE_MASK_V6
+        };
         let nodes: u64 = spec.spec.node_pools.iter().map(|n| u64::from(n.size)).sum();
         if pod.prefix_len() > node_mask {
             p.push("spec.network.podCIDR", format!("{pod} is smaller than one node's pod range (/{node_mask}): use a /16, for example"));
         } else {
-            let ranges = 1u64.checked_shl(u32::from(node_mask - pod.prefix_len())).unwrap_or(u64::MAX);
+            let ranges = 1u64
+                .checked_shl(u32::from(node_mask - pod.prefix_len()))
+                .unwrap_or(u64::MAX);
             if nodes > ranges {
                 p.push(
                     "spec.network.podCIDR",
@@ -162,31 +191,59 @@ fn check_network(spec: &ClusterSpec, p: &mut Problems) -> Nets {
     }
 
     let ep = &net.control_plane_endpoint;
-    let subnet = ep
-        .subnet
-        .as_deref()
-        .and_then(|s| parse_cidr(s, "spec.network.controlPlaneEndpoint.subnet", "the API subnet", p));
+    let subnet = ep.subnet.as_deref().and_then(|s| {
+        parse_cidr(
+            s,
+            "spec.network.controlPlaneEndpoint.subnet",
+            "the API subnet",
+            p,
+        )
+    });
     let vip = match (ep.mode, ep.vip.as_deref()) {
         (EndpointMode::Dns, Some(_)) => {
-            p.push("spec.network.controlPlaneEndpoint.vip", "is only used with `mode: vip`: remove it, or set mode to vip");
+            p.push(
+                "spec.network.controlPlaneEndpoint.vip",
+                "is only used with `mode: vip`: remove it, or set mode to vip",
+            );
             None
         }
-        (EndpointMode::Vip, Some(text)) => parse_ip(text, "spec.network.controlPlaneEndpoint.vip", p),
+        (EndpointMode::Vip, Some(text)) => {
+            parse_ip(text, "spec.network.controlPlaneEndpoint.vip", p)
+        }
         _ => None,
     };
     if let Some(ip) = vip {
-        check_ip_placement(ip, "spec.network.controlPlaneEndpoint.vip", "the VIP", pod, service, subnet, p);
+        check_ip_placement(
+            ip,
+            "spec.network.controlPlaneEndpoint.vip",
+            "the VIP",
+            pod,
+            service,
+            subnet,
+            p,
+        );
     }
     if let Some(name) = &ep.dns_name {
         if let Err(e) = names::check_dns1123_subdomain(name) {
-            p.push("spec.network.controlPlaneEndpoint.dnsName", format!("the API's DNS name {e}"));
+            p.push(
+                "spec.network.controlPlaneEndpoint.dnsName",
+                format!("the API's DNS name {e}"),
+            );
         }
     }
     if ep.port == 0 {
-        p.push("spec.network.controlPlaneEndpoint.port", "0 is not a port: use 6443");
+        p.push(
+            "spec.network.controlPlaneEndpoint.port",
+            "0 is not a port: use 6443",
+        );
     }
     check_proxy(spec, p);
-    Nets { pod, service, vip, subnet }
+    Nets {
+        pod,
+        service,
+        vip,
+        subnet,
+    }
 }
 
 fn check_ip_placement(
@@ -205,10 +262,18 @@ fn check_ip_placement(
         p.push(path, format!("{what} {ip} is inside the service network {service}: pick an address on the machines' subnet"));
     }
     if let Some(subnet) = subnet.filter(|n| !n.contains(&ip)) {
-        p.push(path, format!("{what} {ip} is not on the API subnet {subnet}: pick an address inside it"));
+        p.push(
+            path,
+            format!("{what} {ip} is not on the API subnet {subnet}: pick an address inside it"),
+        );
     }
     if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() {
-        p.push(path, format!("{what} {ip} cannot be a node's address: pick an address on the machines' subnet"));
+        p.push(
+            path,
+            format!(
+                "{what} {ip} cannot be a node's address: pick an address on the machines' subnet"
+            ),
+        );
     }
 }
 
@@ -225,13 +290,19 @@ fn check_proxy(spec: &ClusterSpec, p: &mut Problems) {
     for (i, entry) in proxy.no_proxy.iter().enumerate() {
         let path = format!("spec.network.proxy.noProxy[{i}]");
         let e = entry.trim();
-        let host = e.strip_prefix("*.").or_else(|| e.strip_prefix('.')).unwrap_or(e);
+        let host = e
+            .strip_prefix("*.")
+            .or_else(|| e.strip_prefix('.'))
+            .unwrap_or(e);
         let ok = e.parse::<IpAddr>().is_ok()
             || e.parse::<IpNet>().is_ok()
             || e == "*"
             || host_with_optional_port(host);
         if !ok {
-            p.push(path, format!("`{entry}` is not a host, domain (`.example.com`), IP or CIDR"));
+            p.push(
+                path,
+                format!("`{entry}` is not a host, domain (`.example.com`), IP or CIDR"),
+            );
         }
     }
 }
@@ -253,7 +324,9 @@ fn host_with_optional_port(text: &str) -> bool {
 
 fn check_pools(spec: &ClusterSpec, nets: &Nets, p: &mut Problems) {
     let pools = &spec.spec.node_pools;
-    let control: Vec<usize> = (0..pools.len()).filter(|&i| pools[i].role == PoolRole::ControlPlane).collect();
+    let control: Vec<usize> = (0..pools.len())
+        .filter(|&i| pools[i].role == PoolRole::ControlPlane)
+        .collect();
     match control.len() {
         0 => p.push("spec.nodePools", "there is no control-plane pool: add a pool with `role: controlPlane` and `size: 1`, 3 or 5"),
         1 => {}
@@ -273,11 +346,21 @@ fn check_pools(spec: &ClusterSpec, nets: &Nets, p: &mut Problems) {
             p.push(format!("{path}.name"), format!("the pool name {e}"));
         }
         if let Some(first) = seen.insert(pool.name.as_str(), i) {
-            p.push(format!("{path}.name"), format!("`{}` is also the name of nodePools[{first}]: pool names must be unique", pool.name));
+            p.push(
+                format!("{path}.name"),
+                format!(
+                    "`{}` is also the name of nodePools[{first}]: pool names must be unique",
+                    pool.name
+                ),
+            );
         }
         check_pool(pool, &path, nets, &mut static_seen, p);
     }
-    let workload_nodes: u32 = pools.iter().filter(|x| x.runs_workloads()).map(|x| x.size).sum();
+    let workload_nodes: u32 = pools
+        .iter()
+        .filter(|x| x.runs_workloads())
+        .map(|x| x.size)
+        .sum();
     if !pools.is_empty() && workload_nodes == 0 {
         p.push(
             "spec.nodePools",
@@ -301,22 +384,45 @@ fn check_pool(
         );
     }
     if !is_cp && pool.allow_workloads.is_some() {
-        p.push(format!("{path}.allowWorkloads"), "only applies to the control-plane pool: remove it (worker pools always run workloads)");
+        p.push(
+            format!("{path}.allowWorkloads"),
+            "only applies to the control-plane pool: remove it (worker pools always run workloads)",
+        );
     }
     if pool.resource_pool.trim().is_empty() {
-        p.push(format!("{path}.resourcePool"), "is empty: give a MAAS resource pool, like `default`");
+        p.push(
+            format!("{path}.resourcePool"),
+            "is empty: give a MAAS resource pool, like `default`",
+        );
     }
     let mut zones = BTreeSet::new();
     for (z, zone) in pool.zones.iter().enumerate() {
         if zone.trim().is_empty() {
-            p.push(format!("{path}.zones[{z}]"), "is empty: give a MAAS zone name, or remove the entry");
+            p.push(
+                format!("{path}.zones[{z}]"),
+                "is empty: give a MAAS zone name, or remove the entry",
+            );
         } else if !zones.insert(zone.as_str()) {
-            p.push(format!("{path}.zones[{z}]"), format!("zone `{zone}` is listed twice"));
+            p.push(
+                format!("{path}.zones[{z}]"),
+                format!("zone `{zone}` is listed twice"),
+            );
         }
     }
-    let (min_cpu, min_mem) = if is_cp { (CP_MIN_CPU, CP_MIN_MEMORY_MIB) } else { (1, WORKER_MIN_MEMORY_MIB) };
+    let (min_cpu, min_mem) = if is_cp {
+        (CP_MIN_CPU, CP_MIN_MEMORY_MIB)
+    } else {
+        (1, WORKER_MIN_MEMORY_MIB)
+    };
     if pool.min_cpu < min_cpu {
-        p.push(format!("{path}.minCpu"), format!("{} core(s) is too few for a {} node: use {min_cpu} or more", pool.min_cpu, role_words(pool.role)));
+        p.push(
+            format!("{path}.minCpu"),
+            format!(
+                "{} core(s) is too few for a {} node: use {min_cpu} or more",
+                pool.min_cpu,
+                role_words(pool.role)
+            ),
+        );
     }
     if pool.min_memory_mib < min_mem {
         p.push(
@@ -325,14 +431,23 @@ fn check_pool(
         );
     }
     if pool.min_disk_gb < MIN_DISK_GB {
-        p.push(format!("{path}.minDiskGB"), format!("{} GB is too small for the OS and container images: use {MIN_DISK_GB} or more", pool.min_disk_gb));
+        p.push(
+            format!("{path}.minDiskGB"),
+            format!(
+                "{} GB is too small for the OS and container images: use {MIN_DISK_GB} or more",
+                pool.min_disk_gb
+            ),
+        );
     }
     let mut tags = BTreeSet::new();
     for (t, tag) in pool.maas_tags.iter().enumerate() {
         if let Err(e) = names::check_maas_tag(tag) {
             p.push(format!("{path}.maasTags[{t}]"), format!("the tag {e}"));
         } else if !tags.insert(tag.as_str()) {
-            p.push(format!("{path}.maasTags[{t}]"), format!("tag `{tag}` is listed twice"));
+            p.push(
+                format!("{path}.maasTags[{t}]"),
+                format!("tag `{tag}` is listed twice"),
+            );
         }
     }
     for (key, value) in &pool.labels {
@@ -356,7 +471,13 @@ fn check_pool(
             p.push(format!("{tpath}.value"), format!("taint {e}"));
         }
         if !taints.insert((taint.key.as_str(), taint.effect as u8)) {
-            p.push(tpath, format!("taint `{}` with effect {:?} is listed twice", taint.key, taint.effect));
+            p.push(
+                tpath,
+                format!(
+                    "taint `{}` with effect {:?} is listed twice",
+                    taint.key, taint.effect
+                ),
+            );
         }
     }
     if !pool.static_ips.is_empty() {
@@ -365,15 +486,32 @@ fn check_pool(
         } else if pool.static_ips.len() != pool.size as usize {
             p.push(
                 format!("{path}.staticIps"),
-                format!("{} address(es) for {} node(s): give exactly one per node, or none", pool.static_ips.len(), pool.size),
+                format!(
+                    "{} address(es) for {} node(s): give exactly one per node, or none",
+                    pool.static_ips.len(),
+                    pool.size
+                ),
             );
         }
         for (s, text) in pool.static_ips.iter().enumerate() {
             let spath = format!("{path}.staticIps[{s}]");
-            let Some(ip) = parse_ip(text, &spath, p) else { continue };
-            check_ip_placement(ip, &spath, "static address", nets.pod, nets.service, nets.subnet, p);
+            let Some(ip) = parse_ip(text, &spath, p) else {
+                continue;
+            };
+            check_ip_placement(
+                ip,
+                &spath,
+                "static address",
+                nets.pod,
+                nets.service,
+                nets.subnet,
+                p,
+            );
             if nets.vip == Some(ip) {
-                p.push(spath.clone(), format!("{ip} is also the VIP: the VIP must be an address no node owns"));
+                p.push(
+                    spath.clone(),
+                    format!("{ip} is also the VIP: the VIP must be an address no node owns"),
+                );
             }
             if let Some(first) = static_seen.insert(ip, spath.clone()) {
                 p.push(spath, format!("{ip} is already used at {first}"));
@@ -439,7 +577,10 @@ fn check_rolling_update(pool: &NodePool, path: &str, p: &mut Problems) {
             );
         }
         if surge > 1 {
-            p.push(format!("{rpath}.maxSurge"), "the control plane is replaced one node at a time: use maxSurge 0 or 1");
+            p.push(
+                format!("{rpath}.maxSurge"),
+                "the control plane is replaced one node at a time: use maxSurge 0 or 1",
+            );
         }
     }
 }
@@ -447,7 +588,10 @@ fn check_rolling_update(pool: &NodePool, path: &str, p: &mut Problems) {
 fn check_policies(spec: &ClusterSpec, p: &mut Problems) {
     let pol = &spec.spec.policies;
     for (value, path) in [
-        (&pol.machine_management.patch_schedule, "spec.policies.machineManagement.patchSchedule"),
+        (
+            &pol.machine_management.patch_schedule,
+            "spec.policies.machineManagement.patchSchedule",
+        ),
         (&pol.scan.schedule, "spec.policies.scan.schedule"),
         (&pol.backup.schedule, "spec.policies.backup.schedule"),
     ] {
@@ -461,10 +605,18 @@ fn check_policies(spec: &ClusterSpec, p: &mut Problems) {
         && !pol.machine_management.patch_os_on_boot
         && pol.machine_management.patch_schedule.is_none()
     {
-        p.push("spec.policies.machineManagement.rebootIfRequired", "has no effect without patching: set patchOsOnBoot or a patchSchedule, or remove it");
+        p.push(
+            "spec.policies.machineManagement.rebootIfRequired",
+            "has no effect without patching: set patchOsOnBoot or a patchSchedule, or remove it",
+        );
     }
     if let Some(location) = &pol.backup.location {
-        check_url(location, "spec.policies.backup.location", &["s3", "http", "https"], p);
+        check_url(
+            location,
+            "spec.policies.backup.location",
+            &["s3", "http", "https"],
+            p,
+        );
     } else if pol.backup.schedule.is_some() {
         p.push(
             "spec.policies.backup.location",
@@ -472,16 +624,27 @@ fn check_policies(spec: &ClusterSpec, p: &mut Problems) {
         );
     }
     if pol.backup.retention_days == 0 {
-        p.push("spec.policies.backup.retentionDays", "0 days would delete every backup at once: keep them 1 day or more");
+        p.push(
+            "spec.policies.backup.retentionDays",
+            "0 days would delete every backup at once: keep them 1 day or more",
+        );
     }
 }
 
-fn check_against_profile(spec: &ClusterSpec, profile: &ClusterProfile, os_image: Option<&OsImage>, p: &mut Problems) {
+fn check_against_profile(
+    spec: &ClusterSpec,
+    profile: &ClusterProfile,
+    os_image: Option<&OsImage>,
+    p: &mut Problems,
+) {
     let body = &spec.spec;
     if body.profile.name != profile.metadata.name {
         p.push(
             "spec.profile.name",
-            format!("names `{}` but profile `{}` was given to check against", body.profile.name, profile.metadata.name),
+            format!(
+                "names `{}` but profile `{}` was given to check against",
+                body.profile.name, profile.metadata.name
+            ),
         );
         return;
     }
@@ -507,6 +670,8 @@ fn check_against_profile(spec: &ClusterSpec, profile: &ClusterProfile, os_image:
 pub fn effective_os_image(spec: &ClusterSpec, profile_series: Option<&str>) -> Option<OsImage> {
     match &spec.spec.os_image {
         Some(text) => OsImage::parse(text).ok(),
-        None => profile_series.map(|s| OsImage::Ubuntu { series: s.to_string() }),
+        None => profile_series.map(|s| OsImage::Ubuntu {
+            series: s.to_string(),
+        }),
     }
 }
