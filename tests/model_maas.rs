@@ -341,6 +341,25 @@ fn addresses_must_be_on_maas_subnets_and_free() {
 }
 
 #[test]
+fn both_layers_in_one_list() {
+    let mut s = spec(3, 1);
+    s.metadata.name = "Bad".into();
+    s.spec.dns_domain = "nope".into();
+    let profile =
+        kubemaas::model::profile::shipped_profile("ubuntu-noble-k8s-1.31-cilium").unwrap();
+    s.spec.profile.name = profile.metadata.name.clone();
+    let problems = kubemaas::model::validate_spec(&s, Some(&profile), &snapshot(vec![]));
+    has(&problems, "metadata.name", "lowercase");
+    has(&problems, "spec.dnsDomain", "MAAS has no DNS domain `nope`");
+    has(&problems, "spec.nodePools[0].size", "MAAS has 0 Ready");
+    // The noble profile's series is the image looked for; the snapshot has it.
+    assert!(
+        !problems.iter().any(|p| p.message.contains("boot image")),
+        "{problems}"
+    );
+}
+
+#[test]
 fn a_real_maas_2_0_listing_is_matched() {
     let text = std::fs::read_to_string("/work/shared/fixtures/maas/gomaasapi-machines-2.0.json")
         .or_else(|_| {

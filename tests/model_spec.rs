@@ -341,15 +341,15 @@ fn labels_and_taints_follow_kubernetes_rules() {
     });
     has(
         &s,
-        "spec.nodePools[1].labels.node-role.kubernetes.io/worker",
+        r#"spec.nodePools[1].labels["node-role.kubernetes.io/worker"]"#,
         "kubelet refuses",
     );
     has(
         &s,
-        "spec.nodePools[1].labels.example.com/ok",
+        r#"spec.nodePools[1].labels["example.com/ok"]"#,
         "must start and end",
     );
-    has(&s, "spec.nodePools[1].labels.bad key", "contains ' '");
+    has(&s, r#"spec.nodePools[1].labels["bad key"]"#, "contains ' '");
     has(&s, "spec.nodePools[1].taints[0].key", "prefix");
     has(&s, "spec.nodePools[1].taints[0].value", "contains ' '");
     has(&s, "spec.nodePools[1].taints[1]", "listed twice");

@@ -166,6 +166,25 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         msg.push_str(&format!(", of which {}", others.join(" and ")));
     }
     msg.push_str(&format!(" ({} more needed)", outcome.shortfall()));
+    if c.zones.len() > 1 {
+        // Where the matches are, so the operator sees which zone to add machines to.
+        let per_zone: Vec<String> = c
+            .zones
+            .iter()
+            .map(|zone| {
+                let n = maas
+                    .machines
+                    .iter()
+                    .filter(|m| m.zone.name == *zone && c.matches(m))
+                    .count();
+                format!("{zone} {n}")
+            })
+            .collect();
+        msg.push_str(&format!(
+            "; matching Ready machines by zone: {}",
+            per_zone.join(", ")
+        ));
+    }
 
     // Among Ready machines of the right resource pool, why the others do not fit.
     let in_pool: Vec<_> = maas

@@ -451,7 +451,8 @@ fn check_pool(
         }
     }
     for (key, value) in &pool.labels {
-        let lpath = format!("{path}.labels.{key}");
+        // Label keys hold dots and slashes, so they are quoted to keep the path readable.
+        let lpath = format!("{path}.labels[{key:?}]");
         if let Err(e) = names::check_label_key(key) {
             p.push(lpath.clone(), format!("label {e}"));
         } else if let Some(reason) = kubelet_refuses(key) {
@@ -664,6 +665,25 @@ fn check_against_profile(
             }
         }
     }
+}
+
+/// Both layers of checks at once — local, and against MAAS — so an operator sees every
+/// problem in one list. The MAAS checks skip values the local checks already refused.
+pub fn validate_spec(
+    spec: &ClusterSpec,
+    profile: Option<&ClusterProfile>,
+    maas: &super::snapshot::MaasSnapshot,
+) -> Problems {
+    let mut problems = validate_local(spec, profile);
+    let series = profile
+        .and_then(|p| p.resolve(&spec.spec.profile.overrides).ok())
+        .map(|r| r.os.series);
+    problems.extend(super::maas_check::validate_against_maas(
+        spec,
+        series.as_deref(),
+        maas,
+    ));
+    problems
 }
 
 /// The boot resource a spec deploys: its `osImage`, else the profile's Ubuntu series.
