@@ -86,6 +86,9 @@ fn lists_every_problem_without_the_key() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("endpoint is http://"), "{err}");
+    let err = CloudAccount::from_parts("lab", "", "", KEY, KEY, None).unwrap_err();
+    assert!(err.to_string().contains("looks like an API key"), "{err}");
+    assert!(!err.to_string().contains("0123456789abcdef"), "{err}");
 }
 
 #[test]

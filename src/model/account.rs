@@ -183,9 +183,21 @@ impl CloudAccount {
                 format!("the gateway name {e} (use `{LOCAL_GATEWAY}` for the embedded engine)"),
             );
         }
-        let endpoint = Endpoint::parse(endpoint)
-            .map_err(|e| problems.push("spec.endpoint", e.to_string()))
-            .ok();
+        let endpoint = match Endpoint::parse(endpoint) {
+            Ok(e) => Some(e),
+            // The endpoint error would echo what was typed: not when that is the key itself.
+            Err(_) if endpoint.parse::<ApiKey>().is_ok() => {
+                problems.push(
+                    "spec.endpoint",
+                    "holds what looks like an API key: put the key in apiKey and the MAAS URL (like http://maas.example:5240/MAAS) here",
+                );
+                None
+            }
+            Err(e) => {
+                problems.push("spec.endpoint", e.to_string());
+                None
+            }
+        };
         let api_key = if api_key.contains("****") {
             problems.push(
                 "spec.apiKey",

@@ -224,23 +224,24 @@ pub fn default_resource_pool() -> String {
 }
 
 pub fn default_min_cpu() -> u32 {
-    2
+    4
 }
 
 pub fn default_min_memory() -> u64 {
-    4096
+    8192
 }
 
 pub fn default_min_disk() -> u64 {
-    40
+    60
 }
 
 impl NodePool {
     /// A pool with kubemaas's defaults (control planes 4 cores / 8 GiB, workers 4 / 16 GiB).
     pub fn new(name: impl Into<String>, role: PoolRole, size: u32) -> Self {
         let (min_cpu, min_memory_mib, allow_workloads) = match role {
-            PoolRole::ControlPlane => (4, 8192, Some(false)),
-            PoolRole::Worker => (4, 16384, None),
+            PoolRole::ControlPlane => (default_min_cpu(), default_min_memory(), Some(false)),
+            // Workers run the workloads: twice the memory of the default.
+            PoolRole::Worker => (default_min_cpu(), 2 * default_min_memory(), None),
         };
         NodePool {
             name: name.into(),
@@ -251,7 +252,7 @@ impl NodePool {
             zones: Vec::new(),
             min_cpu,
             min_memory_mib,
-            min_disk_gb: 60,
+            min_disk_gb: default_min_disk(),
             maas_tags: Vec::new(),
             labels: BTreeMap::new(),
             taints: Vec::new(),

@@ -40,7 +40,7 @@ fn render(spec: &ClusterSpec) -> String {
     let _ = write!(
         o,
         r#"# kubemaas cluster spec. Create the cluster with: kubemaas cluster create -f {name}.yaml
-# Every field is shown with its default; comments say what each one does.
+# Every field is shown with the value kubemaas suggests; comments say what each one does.
 apiVersion: {api}
 kind: {kind}
 metadata:
