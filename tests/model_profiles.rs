@@ -127,6 +127,13 @@ fn unknown_profile_keys_report_the_line() {
 }
 
 #[test]
+fn unquoted_float_versions_are_refused_with_the_fix() {
+    let text = "apiVersion: kubemaas.io/v1\nkind: ClusterProfile\nmetadata: {name: p}\nspec:\n  layers:\n    - {type: os, name: ubuntu, version: 24.10, values: {series: oracular}}\n";
+    let e = import_profile(text).unwrap_err().to_string();
+    assert!(e.contains("line 6") && e.contains("put it in quotes"), "{e}");
+}
+
+#[test]
 fn overrides_deep_merge_and_are_checked() {
     let profile = shipped_profile(DEFAULT_PROFILE).unwrap();
     let mut overrides = BTreeMap::new();

@@ -41,10 +41,24 @@ pub struct ProfileMetadata {
     /// DNS-1123 subdomain, e.g. `ubuntu-jammy-k8s-1.30-calico`.
     pub name: String,
     /// The profile's own version, so a changed profile is told apart from the one a cluster used.
-    #[serde(default = "default_profile_version")]
+    #[serde(default = "default_profile_version", deserialize_with = "version_text")]
     pub version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+}
+
+/// A version as text. YAML reads `1.30` as the number 1.3, silently dropping the zero, so a
+/// float is refused with the fix rather than turned into a wrong version; whole numbers are
+/// taken as written.
+fn version_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        Value::Number(n) => Err(serde::de::Error::custom(format!(
+            "version {n} was read as a number, and YAML drops trailing zeros (1.30 becomes 1.3): put the version in quotes, like version: \"24.04\""
+        ))),
+        _ => Err(serde::de::Error::custom("a version must be text, like \"1.30.6\"")),
+    }
 }
 
 fn default_profile_version() -> String {
@@ -65,6 +79,7 @@ pub struct Layer {
     pub kind: LayerKind,
     /// The pack's name, unique in the profile: cluster specs address overrides by it.
     pub name: String,
+    #[serde(deserialize_with = "version_text")]
     pub version: String,
     /// The pack's settings; free-form YAML, checked per kind (see the `*Values` types).
     #[serde(default, skip_serializing_if = "Value::is_null")]
