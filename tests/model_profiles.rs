@@ -130,7 +130,10 @@ fn unknown_profile_keys_report_the_line() {
 fn unquoted_float_versions_are_refused_with_the_fix() {
     let text = "apiVersion: kubemaas.io/v1\nkind: ClusterProfile\nmetadata: {name: p}\nspec:\n  layers:\n    - {type: os, name: ubuntu, version: 24.10, values: {series: oracular}}\n";
     let e = import_profile(text).unwrap_err().to_string();
-    assert!(e.contains("line 6") && e.contains("put the version in quotes"), "{e}");
+    assert!(
+        e.contains("line 6") && e.contains("put the version in quotes"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -510,3 +510,33 @@ spec:
     let spec = ClusterSpec::from_yaml(text).unwrap();
     insta::assert_snapshot!("error_list", check(&spec).to_string());
 }
+
+#[test]
+fn network_accessors_and_no_proxy() {
+    let mut s = base();
+    let net = &mut s.spec.network;
+    assert!(net
+        .no_proxy(&["10.20.0.0/24".into()], Some("10.20.0.100"))
+        .is_empty());
+    net.proxy.http_proxy = Some("http://proxy.internal:3128".into());
+    net.proxy.no_proxy = vec![".internal".into(), "localhost".into()];
+    net.control_plane_endpoint.vip = Some("10.20.0.100".into());
+    assert_eq!(
+        net.no_proxy(&["10.20.0.0/24".into()], Some("10.20.0.100")),
+        vec![
+            ".internal",
+            "localhost",
+            "192.168.0.0/16",
+            "10.96.0.0/12",
+            "10.20.0.0/24",
+            "10.20.0.100",
+            "127.0.0.1",
+            "::1",
+            ".svc",
+            ".cluster.local"
+        ]
+    );
+    assert_eq!(net.vip().unwrap().to_string(), "10.20.0.100");
+    assert_eq!(net.pod_net().unwrap().to_string(), "192.168.0.0/16");
+    assert_eq!(net.service_net().unwrap().to_string(), "10.96.0.0/12");
+}

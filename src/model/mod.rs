@@ -40,4 +40,4 @@ pub use profile::{
 pub use snapshot::MaasSnapshot;
 pub use spec::{ClusterSpec, NodePool, OsImage, PoolRole};
 pub use template::cluster_template;
-pub use validate::{validate_local, validate_spec};
+pub use validate::{effective_os_image, validate_local, validate_spec};

@@ -162,6 +162,72 @@ impl Proxy {
     }
 }
 
+impl ClusterNetwork {
+    /// The pod network, once validation has accepted it.
+    pub fn pod_net(&self) -> Option<ipnet::IpNet> {
+        self.pod_cidr
+            .trim()
+            .parse::<ipnet::IpNet>()
+            .ok()
+            .map(|n| n.trunc())
+    }
+
+    /// The service network, once validation has accepted it.
+    pub fn service_net(&self) -> Option<ipnet::IpNet> {
+        self.service_cidr
+            .trim()
+            .parse::<ipnet::IpNet>()
+            .ok()
+            .map(|n| n.trunc())
+    }
+
+    /// The fixed VIP, if one is given (vip mode).
+    pub fn vip(&self) -> Option<std::net::IpAddr> {
+        match self.control_plane_endpoint.mode {
+            EndpointMode::Vip => self
+                .control_plane_endpoint
+                .vip
+                .as_deref()?
+                .trim()
+                .parse()
+                .ok(),
+            EndpointMode::Dns => None,
+        }
+    }
+
+    /// The NO_PROXY list the nodes get: the operator's entries, then what the cluster must reach
+    /// directly or it would send its own traffic through the proxy — the pod and service
+    /// networks, the machines' subnets, the API endpoint, localhost and the in-cluster domains.
+    /// `node_subnets` are the MAAS subnets (CIDRs) the nodes sit on; `endpoint` the API host
+    /// (VIP or DNS name) once known. Empty when no proxy is set.
+    pub fn no_proxy(&self, node_subnets: &[String], endpoint: Option<&str>) -> Vec<String> {
+        if self.proxy.http_proxy.is_none() && self.proxy.https_proxy.is_none() {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |entry: &str| {
+            let entry = entry.trim();
+            if !entry.is_empty() && !out.iter().any(|e| e == entry) {
+                out.push(entry.to_string());
+            }
+        };
+        self.proxy.no_proxy.iter().for_each(|e| add(e));
+        add(&self.pod_cidr);
+        add(&self.service_cidr);
+        node_subnets.iter().for_each(|s| add(s));
+        if let Some(host) = endpoint {
+            add(host);
+        }
+        if let Some(name) = &self.control_plane_endpoint.dns_name {
+            add(name);
+        }
+        for fixed in ["localhost", "127.0.0.1", "::1", ".svc", ".cluster.local"] {
+            add(fixed);
+        }
+        out
+    }
+}
+
 /// What a pool's nodes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
