@@ -144,9 +144,9 @@ fn shortfall_names_the_pool_the_constraints_and_the_count() {
     assert_eq!(problems.0[0].path, "spec.nodePools[1].size");
     assert!(msg.starts_with("pool workers needs 5 machines with >= 8 cores, >= 8192 MiB memory, a boot disk >= 60 GB, in resource pool default, in zones az-1, az-2; MAAS has 3 Ready that match (2 more needed)"), "{msg}");
     assert!(msg.contains("have fewer than 8 cores"), "{msg}");
-    assert!(msg.contains("are in other zones"), "{msg}");
+    assert!(msg.contains("2 are in other zones"), "{msg}");
     assert!(
-        msg.contains("1 more would fit but are not Ready or are locked"),
+        msg.contains("1 more would fit but is not Ready or locked"),
         "{msg}"
     );
 }

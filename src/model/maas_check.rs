@@ -204,7 +204,7 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         let listed: Vec<String> = ranked
             .iter()
             .take(3)
-            .map(|(why, n)| format!("{n} {why}"))
+            .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
             .collect();
         msg.push_str(&format!(
             "; of the {} Ready machine(s) in resource pool {}, {}",
@@ -219,8 +219,9 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         .filter(|m| !is_available(m) && c.hardware_and_placement_mismatches(m).is_empty())
         .count();
     if busy > 0 {
+        let verb = if busy == 1 { "is" } else { "are" };
         msg.push_str(&format!(
-            "; {busy} more would fit but are not Ready or are locked"
+            "; {busy} more would fit but {verb} not Ready or locked"
         ));
     }
     msg.push_str(
@@ -304,5 +305,31 @@ fn check_addresses(spec: &ClusterSpec, maas: &MaasSnapshot, p: &mut Problems) {
                 ),
             );
         }
+    }
+}
+
+/// "are in other zones" → "is in other zones" for a count of one.
+fn singular(phrase: &str) -> String {
+    for (plural, one) in [("are ", "is "), ("have ", "has "), ("lack ", "lacks ")] {
+        if let Some(rest) = phrase.strip_prefix(plural) {
+            return format!("{one}{rest}");
+        }
+    }
+    phrase.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::singular;
+
+    #[test]
+    fn singular_phrases() {
+        assert_eq!(singular("are in other zones"), "is in other zones");
+        assert_eq!(
+            singular("have fewer than 8 cores"),
+            "has fewer than 8 cores"
+        );
+        assert_eq!(singular("lack tag(s) gpu"), "lacks tag(s) gpu");
+        assert_eq!(singular("other"), "other");
     }
 }
