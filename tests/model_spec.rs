@@ -540,3 +540,18 @@ fn network_accessors_and_no_proxy() {
     assert_eq!(net.pod_net().unwrap().to_string(), "192.168.0.0/16");
     assert_eq!(net.service_net().unwrap().to_string(), "10.96.0.0/12");
 }
+
+#[test]
+fn header_tags_and_profile_name_of_specs_built_in_code() {
+    let mut s = base();
+    s.api_version = "kubemaas.io/v2".into();
+    s.kind = "Clusters".into();
+    s.metadata.tags = vec!["ok".into(), " ".into(), "bad\u{7}".into()];
+    s.spec.profile.name = "Not A Profile".into();
+    has(&s, "apiVersion", "must be `kubemaas.io/v1`");
+    has(&s, "kind", "must be `Cluster`");
+    has(&s, "metadata.tags[1]", "is empty");
+    has(&s, "metadata.tags[2]", "control characters");
+    has(&s, "spec.profile.name", "the profile name");
+    assert!(!check(&s).iter().any(|p| p.path == "metadata.tags[0]"));
+}
