@@ -8,6 +8,24 @@
 //! * [`constraints::MachineConstraints`] is the one definition of "this machine fits this pool",
 //!   shared by the validator, the engine's allocate calls and the simulator.
 //! * [`template::cluster_template`] writes the commented spec `kubemaas cluster new` prints.
+//!
+//! The flow of `kubemaas cluster create -f spec.yaml` (and of the console's wizard):
+//!
+//! ```
+//! use kubemaas::model::{cluster_template, profile, validate_spec, ClusterSpec, MaasSnapshot};
+//! use kubemaas::model::maas_check::pool_constraints;
+//!
+//! let text = cluster_template("prod-1", "lab", 3, 2).unwrap();     // or the operator's file
+//! let spec = ClusterSpec::from_yaml(&text).unwrap();                 // syntax, unknown keys
+//! let profile = profile::shipped_profile(&spec.spec.profile.name);   // or an imported one
+//! let maas = MaasSnapshot::default();                                // fetched by the engine
+//! let problems = validate_spec(&spec, profile.as_ref(), &maas);      // every problem at once
+//! assert!(problems.iter().any(|p| p.path == "spec.dnsDomain"));      // this MAAS is empty
+//! let resolved = profile.unwrap().resolve(&spec.spec.profile.overrides).unwrap();
+//! assert_eq!(resolved.os.series, "jammy");
+//! let params = pool_constraints(&spec.spec.node_pools[1]).allocate_params(None);
+//! assert!(params.contains(&("mem".to_string(), "16384".to_string())));
+//! ```
 
 pub mod account;
 pub mod capacity;
