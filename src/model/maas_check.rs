@@ -1,0 +1,335 @@
+//! Checking a spec against what a MAAS region holds: the zones, resource pools, tags, domain and
+//! image it names exist (with the closest name when one is mistyped), its addresses sit on MAAS
+//! subnets, and there are enough Ready machines for every pool at once.
+
+use super::capacity::{plan_capacity, PoolCapacity, PoolRequest};
+use super::constraints::{is_available, MachineConstraints};
+use super::problem::Problems;
+use super::snapshot::MaasSnapshot;
+use super::spec::{ClusterSpec, NodePool, OsImage};
+use super::suggest;
+use super::validate::effective_os_image;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The constraints a pool's machines must meet.
+pub fn pool_constraints(pool: &NodePool) -> MachineConstraints {
+    MachineConstraints {
+        min_cpu: pool.min_cpu,
+        min_memory_mib: pool.min_memory_mib,
+        min_disk_gb: pool.min_disk_gb,
+        tags: pool.maas_tags.clone(),
+        pool: Some(pool.resource_pool.clone()),
+        zones: pool.zones.clone(),
+    }
+}
+
+/// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
+/// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
+/// the local checks passed and skips what they would report.
+pub fn validate_against_maas(
+    spec: &ClusterSpec,
+    profile_series: Option<&str>,
+    maas: &MaasSnapshot,
+) -> Problems {
+    let mut p = Problems::new();
+    let body = &spec.spec;
+    if !maas.has_domain(&body.dns_domain) {
+        p.push(
+            "spec.dnsDomain",
+            format!(
+                "MAAS has no DNS domain `{}`{}",
+                body.dns_domain,
+                suggest::hint(&body.dns_domain, maas.domain_names())
+            ),
+        );
+    }
+    if let Some(image) = effective_os_image(spec, profile_series) {
+        check_image(&image, spec.spec.os_image.is_some(), maas, &mut p);
+    }
+    check_addresses(spec, maas, &mut p);
+
+    let mut requests = Vec::new();
+    let mut request_paths = Vec::new();
+    for (i, pool) in body.node_pools.iter().enumerate() {
+        let path = format!("spec.nodePools[{i}]");
+        let refs_ok = check_references(pool, &path, maas, &mut p);
+        // A pool naming something MAAS lacks has already been reported; counting its machines
+        // would only add a second, less precise complaint.
+        if refs_ok && pool.size > 0 {
+            requests.push(PoolRequest {
+                name: pool.name.clone(),
+                count: pool.size,
+                constraints: pool_constraints(pool),
+            });
+            request_paths.push(path);
+        }
+    }
+    let plan = plan_capacity(&requests, &maas.machines);
+    for ((outcome, request), path) in plan.iter().zip(&requests).zip(&request_paths) {
+        if outcome.shortfall() > 0 {
+            p.push(
+                format!("{path}.size"),
+                shortfall_message(outcome, request, maas),
+            );
+        }
+    }
+    p
+}
+
+fn check_image(image: &OsImage, from_spec: bool, maas: &MaasSnapshot, p: &mut Problems) {
+    let name = image.boot_resource_name();
+    if maas.has_boot_resource(&name) {
+        return;
+    }
+    let path = if from_spec {
+        "spec.osImage"
+    } else {
+        "spec.profile.name"
+    };
+    let fix = match image {
+        OsImage::Ubuntu { .. } => "sync it in MAAS (Images > Ubuntu) or pick another series",
+        OsImage::Custom { .. } => {
+            "upload it with `maas $PROFILE boot-resources create name=custom/NAME ...`"
+        }
+    };
+    p.push(
+        path,
+        format!(
+            "MAAS has no boot image `{name}`{}: {fix}",
+            suggest::hint(&name, maas.boot_resource_names())
+        ),
+    );
+}
+
+/// True when every zone, pool and tag the pool names exists.
+fn check_references(pool: &NodePool, path: &str, maas: &MaasSnapshot, p: &mut Problems) -> bool {
+    let mut ok = true;
+    if !maas.has_pool(&pool.resource_pool) {
+        ok = false;
+        let known = maas.pool_names();
+        p.push(
+            format!("{path}.resourcePool"),
+            format!(
+                "MAAS has no resource pool `{}`{}",
+                pool.resource_pool,
+                suggest::hint(&pool.resource_pool, known.iter().copied())
+            ),
+        );
+    }
+    for (z, zone) in pool.zones.iter().enumerate() {
+        if !maas.has_zone(zone) {
+            ok = false;
+            p.push(
+                format!("{path}.zones[{z}]"),
+                format!(
+                    "MAAS has no zone `{zone}`{}",
+                    suggest::hint(zone, maas.zone_names())
+                ),
+            );
+        }
+    }
+    for (t, tag) in pool.maas_tags.iter().enumerate() {
+        if !maas.has_tag(tag) {
+            ok = false;
+            p.push(
+                format!("{path}.maasTags[{t}]"),
+                format!(
+                    "MAAS has no tag `{tag}`{}: create it in MAAS or fix the name",
+                    suggest::hint(tag, maas.tag_names())
+                ),
+            );
+        }
+    }
+    ok
+}
+
+/// "pool workers needs 5 machines with … ; MAAS has 3 Ready that match (2 more needed)", with
+/// the machines other pools took and the commonest reasons the rest do not fit.
+fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasSnapshot) -> String {
+    let c = &request.constraints;
+    let mut msg = format!(
+        "pool {} needs {} machine{} with {}; MAAS has {} Ready that match",
+        outcome.name,
+        outcome.needed,
+        if outcome.needed == 1 { "" } else { "s" },
+        c.describe(),
+        outcome.matching,
+    );
+    if !outcome.taken_by_others.is_empty() {
+        let others: Vec<String> = outcome
+            .taken_by_others
+            .iter()
+            .map(|(pool, n)| format!("{n} go to pool {pool}"))
+            .collect();
+        msg.push_str(&format!(", of which {}", others.join(" and ")));
+    }
+    msg.push_str(&format!(" ({} more needed)", outcome.shortfall()));
+    if c.zones.len() > 1 {
+        // Where the matches are, so the operator sees which zone to add machines to.
+        let per_zone: Vec<String> = c
+            .zones
+            .iter()
+            .map(|zone| {
+                let n = maas
+                    .machines
+                    .iter()
+                    .filter(|m| m.zone.name == *zone && c.matches(m))
+                    .count();
+                format!("{zone} {n}")
+            })
+            .collect();
+        msg.push_str(&format!(
+            "; matching Ready machines by zone: {}",
+            per_zone.join(", ")
+        ));
+    }
+
+    // Among Ready machines of the right resource pool, why the others do not fit.
+    let in_pool: Vec<_> = maas
+        .machines
+        .iter()
+        .filter(|m| is_available(m) && c.pool.as_deref().is_none_or(|pool| m.pool_name() == pool))
+        .collect();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &in_pool {
+        for mismatch in c.hardware_and_placement_mismatches(m) {
+            *reasons.entry(mismatch.category(c)).or_default() += 1;
+        }
+    }
+    if !reasons.is_empty() {
+        let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let listed: Vec<String> = ranked
+            .iter()
+            .take(3)
+            .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
+            .collect();
+        msg.push_str(&format!(
+            "; of the {} Ready machine(s) in resource pool {}, {}",
+            in_pool.len(),
+            c.pool.as_deref().unwrap_or("any"),
+            listed.join(", ")
+        ));
+    }
+    let busy = maas
+        .machines
+        .iter()
+        .filter(|m| !is_available(m) && c.hardware_and_placement_mismatches(m).is_empty())
+        .count();
+    if busy > 0 {
+        let verb = if busy == 1 { "is" } else { "are" };
+        msg.push_str(&format!(
+            "; {busy} more would fit but {verb} not Ready or locked"
+        ));
+    }
+    msg.push_str(
+        ": add or commission machines, release unused ones, or relax the pool's constraints",
+    );
+    msg
+}
+
+fn check_addresses(spec: &ClusterSpec, maas: &MaasSnapshot, p: &mut Problems) {
+    let subnets: Vec<(IpNet, &str)> = maas
+        .subnets
+        .iter()
+        .filter_map(|s| {
+            s.cidr
+                .parse::<IpNet>()
+                .ok()
+                .map(|n| (n.trunc(), s.cidr.as_str()))
+        })
+        .collect();
+    if subnets.is_empty() {
+        return;
+    }
+    let net = &spec.spec.network;
+    for (text, path) in [
+        (&net.pod_cidr, "spec.network.podCIDR"),
+        (&net.service_cidr, "spec.network.serviceCIDR"),
+    ] {
+        let Ok(range) = text.trim().parse::<IpNet>() else {
+            continue;
+        };
+        let range = range.trunc();
+        for (subnet, name) in &subnets {
+            if range.contains(subnet) || subnet.contains(&range) {
+                p.push(
+                    path,
+                    format!("{range} overlaps MAAS subnet {name}, where the machines live: pick a range no MAAS subnet uses"),
+                );
+            }
+        }
+    }
+    let ep = &net.control_plane_endpoint;
+    if let Some(text) = &ep.subnet {
+        if let Ok(wanted) = text.trim().parse::<IpNet>() {
+            if !subnets.iter().any(|(s, _)| *s == wanted.trunc()) {
+                let names: Vec<&str> = subnets.iter().map(|(_, n)| *n).collect();
+                p.push(
+                    "spec.network.controlPlaneEndpoint.subnet",
+                    format!(
+                        "MAAS has no subnet {wanted}{}",
+                        suggest::hint(text, names.iter().copied())
+                    ),
+                );
+            }
+        }
+    }
+    let mut addresses: Vec<(IpAddr, String)> = Vec::new();
+    if let Some(ip) = ep.vip.as_deref().and_then(|v| v.trim().parse().ok()) {
+        addresses.push((ip, "spec.network.controlPlaneEndpoint.vip".into()));
+    }
+    for (i, pool) in spec.spec.node_pools.iter().enumerate() {
+        for (s, text) in pool.static_ips.iter().enumerate() {
+            if let Ok(ip) = text.trim().parse() {
+                addresses.push((ip, format!("spec.nodePools[{i}].staticIps[{s}]")));
+            }
+        }
+    }
+    for (ip, path) in addresses {
+        if !subnets.iter().any(|(s, _)| s.contains(&ip)) {
+            p.push(path.clone(), format!("{ip} is on no MAAS subnet: the nodes could not reach it; pick an address on the machines' subnet"));
+        }
+        if let Some(m) = maas.machines.iter().find(|m| {
+            m.ip_addresses
+                .iter()
+                .any(|a| a.parse::<IpAddr>().ok() == Some(ip))
+        }) {
+            p.push(
+                path,
+                format!(
+                    "{ip} is already used by machine {} ({}): pick a free address",
+                    m.hostname, m.system_id
+                ),
+            );
+        }
+    }
+}
+
+/// "are in other zones" → "is in other zones" for a count of one.
+fn singular(phrase: &str) -> String {
+    for (plural, one) in [("are ", "is "), ("have ", "has "), ("lack ", "lacks ")] {
+        if let Some(rest) = phrase.strip_prefix(plural) {
+            return format!("{one}{rest}");
+        }
+    }
+    phrase.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::singular;
+
+    #[test]
+    fn singular_phrases() {
+        assert_eq!(singular("are in other zones"), "is in other zones");
+        assert_eq!(
+            singular("have fewer than 8 cores"),
+            "has fewer than 8 cores"
+        );
+        assert_eq!(singular("lack tag(s) gpu"), "lacks tag(s) gpu");
+        assert_eq!(singular("other"), "other");
+    }
+}

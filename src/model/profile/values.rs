@@ -1,0 +1,239 @@
+//! The typed values of the OS, Kubernetes and network packs (and the manifest URL every other
+//! pack may carry), and the checks a layer's values must pass, as shipped or after overrides.
+
+use super::{Cni, Layer, LayerKind};
+use crate::model::k8s_version::KubernetesVersion;
+use crate::model::problem::Problems;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+
+/// Values of the OS layer (pack `ubuntu`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OsValues {
+    /// The Ubuntu series MAAS deploys (`jammy`, `noble`), unless the cluster spec names an image.
+    pub series: String,
+    /// MAAS `hwe_kernel` (`ga-22.04`, `hwe-22.04`); absent means MAAS's default for the series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+    /// An Ubuntu archive mirror for apt on the nodes; absent means what MAAS configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apt_mirror: Option<String>,
+    /// More packages installed on every node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_packages: Vec<String>,
+    /// PEM certificates the nodes trust (an internal registry's or mirror's CA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certificates: Vec<String>,
+}
+
+/// Values of the Kubernetes layer (pack `kubernetes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesValues {
+    /// The apt repository kubelet, kubeadm and kubectl come from (pkgs.k8s.io or its mirror).
+    pub package_repository: PackageRepository,
+    /// Where kubeadm pulls control-plane images from (kubeadm `imageRepository`).
+    #[serde(default = "default_image_repository")]
+    pub image_repository: String,
+    /// containerd registry mirrors: registry host → mirror endpoints, tried in order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub registry_mirrors: BTreeMap<String, Vec<String>>,
+    /// Extra kubelet flags, on every node.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kubelet_extra_args: BTreeMap<String, String>,
+    /// Fields merged into the generated kubeadm ClusterConfiguration (apiServer.extraArgs, etcd …).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub cluster_configuration: Value,
+}
+
+fn default_image_repository() -> String {
+    "registry.k8s.io".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PackageRepository {
+    /// The `deb` URL, e.g. `https://pkgs.k8s.io/core:/stable:/v1.30/deb/`.
+    pub url: String,
+    /// The repository's signing key URL; absent when the mirror is trusted another way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_url: Option<String>,
+}
+
+/// Values of the network layer (`calico` or `cilium`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkValues {
+    /// Where the CNI manifest is fetched from (an internal web server in an air-gapped site).
+    pub manifest_url: String,
+    /// A registry replacing the images' registry in the manifest (`quay.io` → `registry.internal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_registry: Option<String>,
+    /// Plugin-specific settings (Calico `ipipMode`, Cilium `kubeProxyReplacement` …).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub config: Value,
+}
+
+/// Values every storage and add-on pack has, beside its own free-form settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestValues {
+    /// Where the pack's manifest is fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_url: Option<String>,
+}
+
+/// Checks one layer's values (as shipped or after overrides) against what its kind needs.
+pub(super) fn check_layer_values(
+    layer: &Layer,
+    values: &Value,
+    path: &str,
+    problems: &mut Problems,
+) {
+    if !(values.is_mapping() || values.is_null()) {
+        problems.push(path, "must be a mapping of the pack's settings");
+        return;
+    }
+    let decode = |problems: &mut Problems| -> Option<()> {
+        match layer.kind {
+            LayerKind::Os => {
+                if layer.name != "ubuntu" {
+                    problems.push(
+                        path.replace(".values", ".name"),
+                        format!("OS pack `{}` is not one kubemaas deploys: use `ubuntu` (a custom MAAS image is chosen in the cluster spec's osImage)", layer.name),
+                    );
+                }
+                let os: OsValues = typed(values, path, problems)?;
+                if os.series.trim().is_empty() {
+                    problems.push(
+                        format!("{path}.series"),
+                        "is empty: give an Ubuntu series like `jammy`",
+                    );
+                }
+                if let Some(m) = &os.apt_mirror {
+                    check_url(
+                        m,
+                        &format!("{path}.aptMirror"),
+                        &["http", "https"],
+                        problems,
+                    );
+                }
+                for (i, pem) in os.ca_certificates.iter().enumerate() {
+                    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                        problems.push(format!("{path}.caCertificates[{i}]"), "is not a PEM certificate: paste it with its -----BEGIN CERTIFICATE----- line");
+                    }
+                }
+            }
+            LayerKind::Kubernetes => {
+                if let Err(e) = layer.version.parse::<KubernetesVersion>() {
+                    problems.push(path.replace(".values", ".version"), e);
+                }
+                let k: KubernetesValues = typed(values, path, problems)?;
+                check_url(
+                    &k.package_repository.url,
+                    &format!("{path}.packageRepository.url"),
+                    &["http", "https", "file"],
+                    problems,
+                );
+                if let Some(key) = &k.package_repository.key_url {
+                    check_url(
+                        key,
+                        &format!("{path}.packageRepository.keyUrl"),
+                        &["http", "https", "file"],
+                        problems,
+                    );
+                }
+                if k.image_repository.trim().is_empty() || k.image_repository.contains("://") {
+                    problems.push(format!("{path}.imageRepository"), "give a registry and path without a scheme, like `registry.k8s.io` or `registry.internal:5000/k8s`");
+                }
+                for (registry, mirrors) in &k.registry_mirrors {
+                    for (i, m) in mirrors.iter().enumerate() {
+                        check_url(
+                            m,
+                            &format!("{path}.registryMirrors.{registry}[{i}]"),
+                            &["http", "https"],
+                            problems,
+                        );
+                    }
+                }
+            }
+            LayerKind::Network => {
+                if Cni::from_pack_name(&layer.name).is_none() {
+                    problems.push(
+                        path.replace(".values", ".name"),
+                        format!("`{}` is not a network plugin kubemaas installs: use `calico` or `cilium`", layer.name),
+                    );
+                }
+                let n: NetworkValues = typed(values, path, problems)?;
+                check_url(
+                    &n.manifest_url,
+                    &format!("{path}.manifestUrl"),
+                    &["http", "https", "file"],
+                    problems,
+                );
+            }
+            LayerKind::Storage | LayerKind::Addon => {
+                let m: ManifestValues = typed(values, path, problems)?;
+                if let Some(url) = &m.manifest_url {
+                    check_url(
+                        url,
+                        &format!("{path}.manifestUrl"),
+                        &["http", "https", "file"],
+                        problems,
+                    );
+                }
+            }
+        }
+        Some(())
+    };
+    decode(problems);
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    values: &Value,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let v = if values.is_null() {
+        Value::Mapping(Default::default())
+    } else {
+        values.clone()
+    };
+    match serde_yaml::from_value(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let msg = e.to_string();
+            let hint = crate::model::document::unknown_field_hint_for(&msg).unwrap_or_default();
+            problems.push(path, format!("{msg}{hint}"));
+            None
+        }
+    }
+}
+
+/// Checks a URL field: parses, has one of `schemes`, and (but for file:) a host.
+pub(crate) fn check_url(raw: &str, path: &str, schemes: &[&str], problems: &mut Problems) {
+    match url::Url::parse(raw.trim()) {
+        Err(e) => problems.push(
+            path,
+            format!("`{raw}` is not a URL ({e}): write it like `http://mirror.internal/path`"),
+        ),
+        Ok(u) if !schemes.contains(&u.scheme()) => problems.push(
+            path,
+            format!(
+                "`{raw}` uses `{}:`; use {}",
+                u.scheme(),
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        ),
+        Ok(u) if u.scheme() != "file" && u.host_str().is_none_or(str::is_empty) => {
+            problems.push(path, format!("`{raw}` has no host name"))
+        }
+        Ok(_) => {}
+    }
+}
