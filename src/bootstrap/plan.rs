@@ -396,7 +396,8 @@ fn require_http_url(field: &str, raw: &str) -> Result<url::Url, BootstrapError> 
     let parsed = url::Url::parse(raw).map_err(|e| {
         BootstrapError::plan(
             field,
-            format!("{} is not a URL ({e})", redact_url(raw)),
+            // The raw value may hold a proxy password: describe it, never quote it.
+            format!("the value is not a URL ({e})"),
             "give a full URL such as http://proxy.corp.example:3128",
         )
     })?;
