@@ -22,10 +22,12 @@ fn check(name: &str, actual: &str) -> Option<String> {
     }
     let expected = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) => return Some(format!(
+        Err(e) => {
+            return Some(format!(
             "{}: {e}; create it with KUBEMAAS_UPDATE_GOLDEN=1 cargo test --test bootstrap_golden",
             path.display()
-        )),
+        ))
+        }
     };
     if expected == actual {
         return None;

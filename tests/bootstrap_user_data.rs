@@ -510,3 +510,80 @@ fn known_address_and_interface_need_no_detection() {
     assert!(!ud.contains(NODE_IP_PLACEHOLDER) && !ud.contains(NODE_INTERFACE_PLACEHOLDER));
     assert!(ud.contains("bond0.20"));
 }
+
+#[test]
+fn the_detection_script_fills_in_address_and_interface() {
+    // Runs the real script against this machine's loopback: 127.0.0.1 on `lo`.
+    let sh = require_tool("sh", "dash");
+    let p = plan("1.31.1", false);
+    let s = ClusterSecrets::generate(&p).unwrap();
+    let ud = user_data(&p, &s, &node(NodeRole::JoinControlPlane)).unwrap();
+    let (script, mode) = file_content(&ud, "/etc/kubemaas/detect-node-network.sh").unwrap();
+    assert_eq!(mode.as_deref(), Some("0755"));
+    let (kubeadm, _) = file_content(&ud, KUBEADM_CONFIG_PATH).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script_path = dir.path().join("detect.sh");
+    std::fs::write(&script_path, script).unwrap();
+    let target = dir.path().join("kubeadm.yaml");
+    std::fs::write(&target, &kubeadm).unwrap();
+    let (vip, _) = file_content(&ud, "/etc/kubemaas/kube-vip.yaml").unwrap();
+    let vip_target = dir.path().join("kube-vip.yaml");
+    std::fs::write(&vip_target, &vip).unwrap();
+    let out = run(
+        &sh,
+        &[
+            script_path.to_str().unwrap(),
+            "127.0.0.0/8",
+            target.to_str().unwrap(),
+            vip_target.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pod: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&vip_target).unwrap()).unwrap();
+    let iface = pod["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "vip_interface")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(iface, "lo");
+    let filled = std::fs::read_to_string(&target).unwrap();
+    assert!(!filled.contains(NODE_IP_PLACEHOLDER), "{filled}");
+    let join: JoinConfiguration = serde_yaml::from_str(&filled).unwrap();
+    let endpoint = join.control_plane.unwrap().local_api_endpoint.unwrap();
+    assert_eq!(endpoint.advertise_address, "127.0.0.1");
+    assert_eq!(
+        join.node_registration.kubelet_extra_args.get("node-ip"),
+        Some("127.0.0.1")
+    );
+
+    // No address on the subnet: a clear failure, files untouched. Documentation ranges are
+    // unlikely to be configured, but check rather than assume.
+    let ip = require_tool("ip", "iproute2");
+    let absent = ["203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24"]
+        .into_iter()
+        .find(|net| {
+            run(&ip, &["-o", "addr", "show", "to", net])
+                .stdout
+                .is_empty()
+        })
+        .expect("one documentation range is not configured on this machine");
+    std::fs::write(&target, &kubeadm).unwrap();
+    let out = run(
+        &sh,
+        &[
+            script_path.to_str().unwrap(),
+            absent,
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no address on {absent}")));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), kubeadm);
+}

@@ -61,9 +61,25 @@ pub struct Container {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
-    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<EnvVarSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVarSource {
+    pub field_ref: FieldRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldRef {
+    pub field_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +132,19 @@ pub fn manifest(
     };
     let env = |name: &str, value: &str| EnvVar {
         name: name.into(),
-        value: value.into(),
+        value: Some(value.into()),
+        value_from: None,
+    };
+    // The lease holder's identity: the node name, so `kubectl get lease` shows which node
+    // holds the VIP.
+    let node_name = EnvVar {
+        name: "vip_nodename".into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: FieldRef {
+                field_path: "spec.nodeName".into(),
+            },
+        }),
     };
     let host_bits = if vip.address.is_ipv4() { "32" } else { "128" };
     let pod = Pod {
@@ -135,6 +163,7 @@ pub fn manifest(
                 env: vec![
                     env("vip_arp", "true"),
                     env("port", &API_SERVER_PORT.to_string()),
+                    node_name,
                     env("vip_interface", interface),
                     env("vip_subnet", host_bits),
                     env("cp_enable", "true"),

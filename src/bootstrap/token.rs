@@ -50,6 +50,30 @@ impl BootstrapToken {
     pub fn expose(&self) -> String {
         format!("{}.{}", self.id, self.secret)
     }
+
+    /// The kube-system Secret that makes this token valid in a running cluster, as kubeadm
+    /// itself would create it: POST it to `/api/v1/namespaces/kube-system/secrets` before
+    /// deploying nodes with a renewed token. It holds the token: never log it.
+    pub fn kubernetes_secret(&self, expires: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "bootstrap.kubernetes.io/token",
+            "metadata": {
+                "name": format!("bootstrap-token-{}", self.id),
+                "namespace": "kube-system",
+            },
+            "stringData": {
+                "description": "kubemaas: joins this cluster's nodes",
+                "token-id": self.id,
+                "token-secret": self.secret,
+                "expiration": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "usage-bootstrap-authentication": "true",
+                "usage-bootstrap-signing": "true",
+                "auth-extra-groups": super::kubeadm::BOOTSTRAP_TOKEN_GROUP,
+            },
+        })
+    }
 }
 
 fn valid_part(s: &str, len: usize) -> bool {
@@ -118,6 +142,23 @@ mod tests {
             let e = bad.parse::<BootstrapToken>().unwrap_err().to_string();
             assert!(bad.is_empty() || !e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn secret_manifest_matches_kubeadms_format() {
+        let t: BootstrapToken = "abcdef.0123456789abcdef".parse().unwrap();
+        let expires = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let s = t.kubernetes_secret(expires);
+        assert_eq!(s["metadata"]["name"], "bootstrap-token-abcdef");
+        assert_eq!(s["type"], "bootstrap.kubernetes.io/token");
+        assert_eq!(s["stringData"]["token-secret"], "0123456789abcdef");
+        assert_eq!(s["stringData"]["expiration"], "2026-01-02T03:04:05Z");
+        assert_eq!(
+            s["stringData"]["auth-extra-groups"],
+            "system:bootstrappers:kubeadm:default-node-token"
+        );
     }
 
     #[test]
