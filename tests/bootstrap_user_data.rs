@@ -587,3 +587,52 @@ fn the_detection_script_fills_in_address_and_interface() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no address on {absent}")));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), kubeadm);
 }
+
+#[test]
+fn dns_endpoint_without_vip_and_ipv6_cluster_ranges() {
+    // The MAAS DNS-record alternative: no VIP, so no kube-vip anywhere; plus an IPv6 service
+    // range and an inline Cilium manifest in kubernetes IPAM. Still valid cloud-config.
+    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let mut p = plan("1.31.1", true);
+    p.endpoint_host = "api.prod-eu1.maas".into();
+    p.vip = None;
+    p.node_subnet = None;
+    p.pod_cidr = "fd10:244::/56".parse().unwrap();
+    p.service_cidr = "fd10:96::/112".parse().unwrap();
+    p.cni = kubemaas::bootstrap::CniPlan {
+        kind: kubemaas::bootstrap::CniKind::Cilium,
+        manifest: CniManifest::Inline(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cilium-config\n  namespace: kube-system\ndata:\n  ipam: kubernetes\n"
+                .into(),
+        ),
+    };
+    let s = ClusterSecrets::generate(&p).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for role in ROLES {
+        let ud = user_data(&p, &s, &node(role)).unwrap();
+        assert!(
+            !ud.contains("kube-vip"),
+            "{role} got kube-vip without a VIP"
+        );
+        // No subnet to search: nothing is left for the node to detect.
+        assert!(!ud.contains(NODE_IP_PLACEHOLDER) && !ud.contains("detect-node-network"));
+        let (kubeadm, _) = file_content(&ud, KUBEADM_CONFIG_PATH).unwrap();
+        assert!(kubeadm.contains("api.prod-eu1.maas:6443"), "{kubeadm}");
+        let (sysctl, _) = file_content(&ud, "/etc/sysctl.d/90-kubemaas-kubernetes.conf").unwrap();
+        assert!(sysctl.contains("net.ipv6.conf.all.forwarding = 1"));
+        let file = dir.path().join(format!("{role}.yaml"));
+        std::fs::write(&file, &ud).unwrap();
+        let out = run(
+            &cloud_init,
+            &["schema", "--config-file", file.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Valid"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let list = no_proxy_list(&p);
+    assert!(list.contains(&"api.prod-eu1.maas".to_string()));
+    assert!(list.contains(&"fd10:244::/56".to_string()));
+}

@@ -61,13 +61,21 @@ pub fn user_data(
     secrets: &ClusterSecrets,
     node: &NodePlan,
 ) -> Result<String, BootstrapError> {
-    cloud_config(plan, secrets, node)?
+    let config = node_cloud_config(plan, secrets, node)?;
+    tracing::debug!(
+        node = %node.hostname,
+        role = %node.role,
+        files = config.write_files.len(),
+        commands = config.runcmd.len(),
+        "generated user-data"
+    );
+    config
         .render()
         .map_err(|e| BootstrapError::serialize("cloud-config", e))
 }
 
 /// The user-data as a structure, for callers that want to inspect it.
-pub fn cloud_config(
+pub fn node_cloud_config(
     plan: &ClusterPlan,
     secrets: &ClusterSecrets,
     node: &NodePlan,

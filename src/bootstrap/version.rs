@@ -66,7 +66,9 @@ impl KubernetesVersion {
     /// kubeadm warn, and an air-gapped mirror may only carry the expected one.
     pub fn pause_image(&self) -> &'static str {
         match self.minor {
-            0..=30 => "registry.k8s.io/pause:3.9",
+            0..=24 => "registry.k8s.io/pause:3.7",
+            25 => "registry.k8s.io/pause:3.8",
+            26..=30 => "registry.k8s.io/pause:3.9",
             31..=33 => "registry.k8s.io/pause:3.10",
             _ => "registry.k8s.io/pause:3.10.1",
         }
