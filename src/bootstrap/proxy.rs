@@ -49,9 +49,9 @@ fn urls(proxy: &ProxyPlan) -> Urls {
     }
 }
 
-/// `/etc/apt/apt.conf.d/` content. apt ignores NO_PROXY, so exact hosts from it get explicit
-/// `DIRECT` entries (apt has no suffix or CIDR matching; those entries cannot be expressed),
-/// and so does the package mirror when NO_PROXY covers it.
+/// `/etc/apt/apt.conf.d/` content. apt ignores NO_PROXY, so exact host names and IPv4
+/// addresses from it get explicit `DIRECT` entries (apt has no suffix or CIDR matching, and no
+/// way to name an IPv6 host), and so does the package mirror when NO_PROXY covers it.
 pub(crate) fn apt_conf(plan: &ClusterPlan, proxy: &ProxyPlan) -> String {
     let u = urls(proxy);
     let mut out = String::from("// Written by kubemaas: proxies for apt.\n");
@@ -62,7 +62,8 @@ pub(crate) fn apt_conf(plan: &ClusterPlan, proxy: &ProxyPlan) -> String {
     }
     let mut direct: Vec<String> = no_proxy_list(plan)
         .into_iter()
-        .filter(|e| !e.starts_with('.') && !e.contains('/') && !e.contains('*'))
+        // '::' separates apt option names, so IPv6 literals cannot be keys either.
+        .filter(|e| !e.starts_with('.') && !e.contains(['/', '*', ':']))
         .collect();
     if let Some(mirror) = url::Url::parse(&plan.packages.url)
         .ok()
@@ -143,6 +144,39 @@ mod tests {
     fn systemd_values_are_escaped() {
         assert_eq!(systemd_escape("http://u:p%40@h"), "http://u:p%%40@h");
         assert_eq!(systemd_escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn apt_direct_entries_skip_what_apt_cannot_express() {
+        let yaml = r#"
+cluster_id: c
+cluster_name: c
+kubernetes_version: 1.30.2
+endpoint_host: fd00::10
+vip: null
+node_subnet: null
+pod_cidr: 10.244.0.0/16
+service_cidr: 10.96.0.0/12
+dns_domain: cluster.local
+proxy: {http: "http://proxy:3128", https: null, no_proxy: ["apt.example", ".corp", "10.0.0.0/8"]}
+packages: {url: "https://apt.example/k8s/", suite: "/", components: [], key: {kind: url, value: "https://apt.example/k"}, package_version: null}
+image_mirror: null
+cni: {kind: calico, manifest: {kind: url, value: "https://x/calico.yaml"}}
+kube_vip_image: kube-vip
+"#;
+        let plan: ClusterPlan = serde_yaml::from_str(yaml).unwrap();
+        let conf = apt_conf(&plan, plan.proxy.as_ref().unwrap());
+        assert!(
+            conf.contains("Acquire::http::Proxy::apt.example \"DIRECT\";"),
+            "{conf}"
+        );
+        assert!(conf.contains("Acquire::http::Proxy::localhost \"DIRECT\";"));
+        assert!(!conf.contains("fd00"), "{conf}");
+        assert!(!conf.contains("10.0.0.0/8"), "{conf}");
+        assert!(
+            !conf.contains("Acquire::https"),
+            "no https proxy, no https entries: {conf}"
+        );
     }
 
     #[test]
