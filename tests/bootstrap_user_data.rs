@@ -636,3 +636,79 @@ fn dns_endpoint_without_vip_and_ipv6_cluster_ranges() {
     assert!(list.contains(&"api.prod-eu1.maas".to_string()));
     assert!(list.contains(&"fd10:244::/56".to_string()));
 }
+
+/// The raw runcmd entries (argv lists), for checks that need individual arguments.
+fn runcmd_argvs(ud: &str) -> Vec<Vec<String>> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(ud).unwrap();
+    doc["runcmd"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_sequence())
+        .map(|args| {
+            args.iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn joiners_wait_for_the_api_and_the_cni_apply_is_retried() {
+    let sh = require_tool("sh", "dash");
+    let p = plan("1.30.2", false);
+    let s = ClusterSecrets::generate(&p).unwrap();
+    for role in [NodeRole::JoinControlPlane, NodeRole::Worker] {
+        let ud = user_data(&p, &s, &node(role)).unwrap();
+        let (ca, _) = file_content(&ud, "/etc/kubemaas/cluster-ca.crt").unwrap();
+        assert_eq!(ca, s.ca.cert_pem);
+        let argvs = runcmd_argvs(&ud);
+        let wait_at = argvs
+            .iter()
+            .position(|a| a.get(3).map(String::as_str) == Some("kubemaas-wait-api"))
+            .expect("joiners wait for the API server");
+        let wait = &argvs[wait_at];
+        assert_eq!(wait[4], "/etc/kubemaas/cluster-ca.crt");
+        assert_eq!(wait[5], "https://10.20.0.250:6443/readyz");
+        let join_at = argvs.iter().position(|a| a[0] == "kubeadm").unwrap();
+        assert!(wait_at < join_at);
+        // The embedded script is valid shell.
+        let out = run(&sh, &["-n", "-c", &wait[2]]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let ud = user_data(&p, &s, &node(NodeRole::InitControlPlane)).unwrap();
+    let argvs = runcmd_argvs(&ud);
+    let apply = argvs
+        .iter()
+        .find(|a| a.get(3).map(String::as_str) == Some("kubemaas-retry"))
+        .expect("the CNI apply is retried");
+    assert_eq!(&apply[4..6], ["kubectl", "--kubeconfig"]);
+    // The retry wrapper runs a succeeding command once and passes its arguments intact.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran with spaces");
+    let out = run(
+        &sh,
+        &[
+            "-c",
+            &apply[2],
+            "kubemaas-retry",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(marker.exists());
+    assert!(
+        !ud.contains("kubemaas-wait-api"),
+        "the first node waits for nobody"
+    );
+}

@@ -54,6 +54,30 @@ done
 echo "kubemaas: cluster address $addr on $iface"
 "#;
 
+/// Runs its arguments until they succeed: 30 tries, 10 s apart. Arguments arrive as `$@`, so
+/// nothing is spliced into shell text.
+const RETRY_SCRIPT: &str = r#"n=0
+until "$@"; do
+  n=$((n + 1))
+  if [ "$n" -ge 30 ]; then echo "kubemaas: giving up on: $*" >&2; exit 1; fi
+  sleep 10
+done"#;
+
+/// Waits up to 60 minutes for `$2` (the API server's /readyz) to answer, trusting CA `$1`.
+const WAIT_SCRIPT: &str = r#"n=0
+until curl -fsS --max-time 5 --cacert "$1" "$2" >/dev/null 2>&1; do
+  n=$((n + 1))
+  if [ "$n" -ge 360 ]; then
+    echo "kubemaas: the API server at $2 was not ready within 60 minutes; is the first control-plane node deployed?" >&2
+    exit 1
+  fi
+  sleep 10
+done"#;
+
+/// The cluster CA certificate (public), on every node: joiners check the API server with it
+/// before kubeadm's own discovery starts its five-minute clock.
+pub const CLUSTER_CA_PATH: &str = "/etc/kubemaas/cluster-ca.crt";
+
 /// The `#cloud-config` user-data for `node`. Holds the bootstrap token (and, on control-plane
 /// nodes, the CA keys): hand it to MAAS only, never log it.
 pub fn user_data(
@@ -98,6 +122,11 @@ pub fn node_cloud_config(
             .map_err(|e| BootstrapError::serialize("node identity", e))?,
     );
     files.extend(os_files(plan));
+    files.push(WriteFile::new(
+        CLUSTER_CA_PATH,
+        secrets.ca.cert_pem.clone(),
+        "0644",
+    ));
     if node.role.is_control_plane() {
         files.extend(pki_files(secrets));
     }
@@ -350,18 +379,16 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
                 cmds.push(install_vip(staged));
             }
             cmds.push(s(&["kubeadm", "init", "--config", KUBEADM_CONFIG_PATH]));
-            if vip && plan.kubernetes_version.init_needs_super_admin() {
-                // super-admin.conf is a break-glass credential: back to admin.conf now that
-                // init has bound it.
-                cmds.push(install_vip(KUBE_VIP_STAGED));
-            }
             let source = match &plan.cni.manifest {
                 CniManifest::Url(u) => u.clone(),
                 CniManifest::Inline(_) => CNI_MANIFEST_PATH.to_string(),
             };
             // Server-side apply: CNI CRDs exceed the size limit of client-side apply's
-            // last-applied annotation.
-            cmds.push(with_proxy(
+            // last-applied annotation. Retried: the API server may still be settling right
+            // after init. Done before kube-vip is switched over, while the VIP is stable.
+            let mut apply = vec!["sh".to_string(), "-c".into(), RETRY_SCRIPT.into()];
+            apply.push("kubemaas-retry".into());
+            apply.extend(
                 [
                     "kubectl",
                     "--kubeconfig",
@@ -372,11 +399,17 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
                     "-f",
                     source.as_str(),
                 ]
-                .map(String::from)
-                .to_vec(),
-            ));
+                .map(String::from),
+            );
+            cmds.push(with_proxy(apply));
+            if vip && plan.kubernetes_version.init_needs_super_admin() {
+                // super-admin.conf is a break-glass credential: back to admin.conf now that
+                // init has bound it.
+                cmds.push(install_vip(KUBE_VIP_STAGED));
+            }
         }
         NodeRole::JoinControlPlane => {
+            cmds.push(wait_for_api(plan));
             cmds.push(s(&["kubeadm", "join", "--config", KUBEADM_CONFIG_PATH]));
             if vip {
                 // After the join: admin.conf exists only now, and the VIP is already held by
@@ -385,8 +418,23 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
             }
         }
         NodeRole::Worker => {
+            cmds.push(wait_for_api(plan));
             cmds.push(s(&["kubeadm", "join", "--config", KUBEADM_CONFIG_PATH]));
         }
     }
     cmds
+}
+
+/// Joiners may be deployed alongside the first node, and kubeadm's discovery gives up after
+/// five minutes; so wait (bounded) until the API server behind the endpoint is ready, checked
+/// against the cluster CA. `/readyz` is readable without credentials in kubeadm clusters.
+fn wait_for_api(plan: &ClusterPlan) -> Command {
+    Command::argv([
+        "sh".to_string(),
+        "-c".into(),
+        WAIT_SCRIPT.into(),
+        "kubemaas-wait-api".into(),
+        CLUSTER_CA_PATH.into(),
+        format!("{}/readyz", plan.server_url()),
+    ])
 }
