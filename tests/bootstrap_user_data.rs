@@ -712,3 +712,57 @@ fn joiners_wait_for_the_api_and_the_cni_apply_is_retried() {
         "the first node waits for nobody"
     );
 }
+
+#[test]
+fn runcmd_is_valid_shell_as_cloud_init_writes_it() {
+    // cloud-init turns runcmd into one shell script with its own `shellify`; build that script
+    // with cloud-init's code and have sh parse it (`-n`: parse only, run nothing).
+    // cloud-init's own interpreter (its shebang): a python3 earlier on PATH may lack its module.
+    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let launcher = std::fs::read_to_string(&cloud_init).unwrap();
+    let python = std::path::PathBuf::from(
+        launcher
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("cloud-init is a script with a #! line"),
+    );
+    let sh = require_tool("sh", "dash");
+    let dir = tempfile::tempdir().unwrap();
+    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
+                    doc = yaml.safe_load(open(sys.argv[1]))\n\
+                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
+    for version in VERSIONS {
+        let p = plan(version, true);
+        let s = ClusterSecrets::generate(&p).unwrap();
+        for role in ROLES {
+            let ud = user_data(&p, &s, &node(role)).unwrap();
+            let input = dir.path().join(format!("{version}-{role}.yaml"));
+            let script = dir.path().join(format!("{version}-{role}.sh"));
+            std::fs::write(&input, &ud).unwrap();
+            let out = run(
+                &python,
+                &[
+                    "-c",
+                    shellify,
+                    input.to_str().unwrap(),
+                    script.to_str().unwrap(),
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = std::fs::read_to_string(&script).unwrap();
+            assert!(text.starts_with("#!/bin/sh\nset -e\n"), "{text}");
+            let out = run(&sh, &["-n", script.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{version} {role}: {}\n{text}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -43,8 +43,9 @@ impl WriteFile {
     }
 }
 
-/// One `runcmd` entry. An argv list is executed without a shell, so arguments never need
-/// shell quoting.
+/// One `runcmd` entry. cloud-init joins all entries into one shell script, quoting each
+/// element of an argv list itself; so an argv list needs no quoting from us, and a `Shell`
+/// string (used only for fixed text such as `set -e`) is taken literally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Command {
