@@ -335,8 +335,9 @@ fn os_preparation_is_complete() {
     }
     let install = lines
         .iter()
-        .find(|l| l.contains("apt-get install"))
+        .find(|l| l.contains("apt-get") && l.contains(" install "))
         .unwrap();
+    assert!(install.contains("DPkg::Lock::Timeout="), "{install}");
     for pin in [
         "kubelet=1.31.1-*",
         "kubeadm=1.31.1-*",
@@ -364,7 +365,7 @@ fn os_preparation_is_complete() {
         .unwrap();
     let update_at = lines
         .iter()
-        .position(|l| l.contains("apt-get update"))
+        .position(|l| l.contains("apt-get") && l.ends_with(" update"))
         .unwrap();
     assert!(
         key_at < update_at,

@@ -328,27 +328,27 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
             .to_vec(),
         ));
     }
-    cmds.push(s(&[
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "update",
-        "-q",
-    ]));
+    // On first boot unattended-upgrades often holds the dpkg lock: wait for it rather than
+    // fail, and retry flaky mirror downloads.
+    let apt = |verb: &str| -> Vec<String> {
+        [
+            "env",
+            "DEBIAN_FRONTEND=noninteractive",
+            "apt-get",
+            "-q",
+            "-o",
+            "DPkg::Lock::Timeout=600",
+            "-o",
+            "Acquire::Retries=5",
+            verb,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    cmds.push(argv(apt("update")));
     // force-confold: keep the containerd config written above when the package ships its own.
-    let mut install: Vec<String> = [
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "install",
-        "-y",
-        "-q",
-        "-o",
-        "Dpkg::Options::=--force-confold",
-        "containerd",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut install = apt("install");
+    install.extend(["-y", "-o", "Dpkg::Options::=--force-confold", "containerd"].map(String::from));
     install.extend(host::package_pins(plan));
     cmds.push(argv(install));
     cmds.push(s(&["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"]));
