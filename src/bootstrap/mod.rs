@@ -35,7 +35,7 @@ pub use plan::{
 pub use proxy::no_proxy_list;
 pub use token::{BootstrapToken, TokenParseError};
 pub use user_data::{
-    node_cloud_config, user_data, KUBEADM_CONFIG_PATH, KUBE_VIP_MANIFEST_PATH,
+    node_cloud_config, user_data, CLUSTER_CA_PATH, KUBEADM_CONFIG_PATH, KUBE_VIP_MANIFEST_PATH,
     NODE_INTERFACE_PLACEHOLDER, NODE_IP_PLACEHOLDER,
 };
 pub use version::{KubeadmApi, KubernetesVersion, VersionParseError};
