@@ -59,6 +59,9 @@ pub fn machines(value: &Value) -> Result<SimInventory, InventoryError> {
     })
 }
 
+/// A reference by name, with the object it came in when it was one.
+type Named<'v> = (String, Option<&'v Map<String, Value>>);
+
 /// The machine being read: for error messages.
 struct Ctx {
     index: usize,
@@ -185,7 +188,7 @@ impl Ctx {
     }
 
     /// A `{name, ...}` reference (zone, pool, domain); a bare name is accepted too.
-    fn named<'v>(&self, o: &'v Map<String, Value>, key: &str) -> Result<Option<(String, Option<&'v Map<String, Value>>)>, InventoryError> {
+    fn named<'v>(&self, o: &'v Map<String, Value>, key: &str) -> Result<Option<Named<'v>>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if !s.is_empty() => Ok(Some((s.clone(), None))),
