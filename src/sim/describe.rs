@@ -594,7 +594,10 @@ mod tests {
         let r = route("/MAAS/api/2.0/machines/abc123/").unwrap();
         assert_eq!(r.handler(true).unwrap().name, "MachineHandler");
         assert_eq!(r.param("system_id"), Some("abc123"));
-        assert!(r.handler(false).is_none(), "no anonymous access to one machine");
+        assert!(
+            r.handler(false).is_none(),
+            "no anonymous access to one machine"
+        );
         let r = route("/MAAS/api/2.0/machines/").unwrap();
         assert_eq!(r.handler(false).unwrap().name, "AnonMachinesHandler");
         assert_eq!(r.handler(true).unwrap().name, "MachinesHandler");
@@ -618,6 +621,9 @@ mod tests {
         assert_eq!(h.action("POST", Some("deploy")).unwrap().name, "deploy");
         assert!(h.action("GET", Some("deploy")).is_none());
         assert!(h.action("POST", Some("explode")).is_none());
-        assert_eq!(h.action("GET", Some("query_power_state")).unwrap().method, "GET");
+        assert_eq!(
+            h.action("GET", Some("query_power_state")).unwrap().method,
+            "GET"
+        );
     }
 }
