@@ -1244,3 +1244,45 @@ fn commissioned_boot_disks_carry_the_default_layout() {
         assert_eq!(d["available_size"], d["size"]);
     }
 }
+
+#[test]
+fn minimal_and_unusual_machines_load_and_render_completely() {
+    let minimal = json!({"system_id": "min001", "hostname": "tiny", "status": 4});
+    let mut bonded = machine_json("bond01");
+    // A second link (an alias) and a subnet exported without its VLAN.
+    let mut alias = bonded["interface_set"][0]["links"][0].clone();
+    alias["id"] = json!(99);
+    alias["ip_address"] = json!("10.99.0.5");
+    alias["subnet"] = json!({"id": 7, "cidr": "10.99.0.0/24", "name": "alias-net", "space": "undefined", "gateway_ip": null, "dns_servers": []});
+    bonded["interface_set"][0]["links"]
+        .as_array_mut()
+        .unwrap()
+        .push(alias);
+    bonded["interface_set"][0]["type"] = json!("bond");
+    let inv = inventory::from_machines_json(&json!([minimal, bonded])).unwrap();
+    let out = render_all(&inv);
+    for v in &out {
+        check_gomaasapi_machine(v);
+    }
+    assert_eq!(out[0]["zone"]["name"], json!("default"));
+    assert_eq!(out[0]["pool"]["name"], json!("default"));
+    assert_eq!(out[0]["fqdn"], json!("tiny.maas"));
+    assert_eq!(out[1]["interface_set"][0]["type"], json!("bond"));
+    let links = out[1]["interface_set"][0]["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[1]["id"], json!(99));
+    assert_eq!(out[1]["ip_addresses"], json!(["10.99.0.5"]));
+    let alias_net = inv
+        .catalog
+        .subnet(7)
+        .expect("the alias subnet is in the catalogue");
+    assert!(
+        inv.catalog.vlan(alias_net.vlan_id).is_some(),
+        "its VLAN too"
+    );
+    assert!(inv
+        .catalog
+        .fabrics
+        .iter()
+        .any(|f| f.name == alias_net.fabric));
+}

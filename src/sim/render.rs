@@ -392,7 +392,20 @@ pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
         }
         links.push(Value::Object(link));
     }
-    links.extend(nic.more_links.iter().cloned());
+    // Extra links come from a loaded file; their subnets are rendered from the catalogue so
+    // they are as complete as the first link's.
+    for link in &nic.more_links {
+        let mut link = link.clone();
+        let known = link
+            .get("subnet")
+            .and_then(|s| s.get("id"))
+            .and_then(Value::as_i64)
+            .and_then(|id| catalog.subnet(id));
+        if let Some(s) = known {
+            link["subnet"] = subnet(s);
+        }
+        links.push(link);
+    }
 
     let mut o = Map::new();
     o.insert("system_id".into(), json!(m.system_id));

@@ -774,18 +774,7 @@ impl CatalogBuilder {
         let vlan = match vlan_id.and_then(|id| self.vlans.iter().find(|v| v.id == id)) {
             Some(v) => v.clone(),
             // A subnet always has a VLAN in MAAS; an export without one gets the default VLAN.
-            None => SimVlan {
-                id: 5001,
-                name: "untagged".into(),
-                vid: 0,
-                mtu: 1500,
-                fabric: "fabric-0".into(),
-                fabric_id: 0,
-                dhcp_on: false,
-                primary_rack: None,
-                secondary_rack: None,
-                space: None,
-            },
+            None => self.default_vlan(),
         };
         let space = ctx
             .opt_string(s, "space", &format!("{path}.space"))?
@@ -823,6 +812,38 @@ impl CatalogBuilder {
             cidr,
         });
         Ok(id)
+    }
+
+    /// The fabric-0 untagged VLAN every MAAS has, registered on first use.
+    fn default_vlan(&mut self) -> SimVlan {
+        if let Some(v) = self
+            .vlans
+            .iter()
+            .find(|v| v.fabric == "fabric-0" && v.vid == 0)
+        {
+            return v.clone();
+        }
+        let id = self
+            .vlans
+            .iter()
+            .map(|v| v.id + 1)
+            .max()
+            .unwrap_or(5001)
+            .max(5001);
+        let vlan = SimVlan {
+            id,
+            name: "untagged".into(),
+            vid: 0,
+            mtu: 1500,
+            fabric: "fabric-0".into(),
+            fabric_id: -1,
+            dhcp_on: false,
+            primary_rack: None,
+            secondary_rack: None,
+            space: None,
+        };
+        self.vlans.push(vlan.clone());
+        vlan
     }
 
     fn subnet_vlan(&self, subnet_id: i64) -> Option<i64> {
