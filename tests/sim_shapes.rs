@@ -1286,3 +1286,30 @@ fn minimal_and_unusual_machines_load_and_render_completely() {
         .iter()
         .any(|f| f.name == alias_net.fabric));
 }
+
+#[test]
+fn boot_resource_detail_has_complete_sets() {
+    for b in &inventory::default_catalog().boot_resources {
+        let v = render::boot_resource_detail(b);
+        let sets = v["sets"].as_object().expect("sets");
+        assert_eq!(sets.len(), 1);
+        for set in sets.values() {
+            for key in ["version", "label"] {
+                require(set, key, STR, "set");
+            }
+            require(set, "size", INT, "set");
+            require(set, "complete", BOOL, "set");
+            let files = set["files"].as_object().unwrap();
+            assert!(!files.is_empty());
+            let sum: u64 = files.values().map(|f| f["size"].as_u64().unwrap()).sum();
+            assert_eq!(set["size"].as_u64().unwrap(), sum);
+            for f in files.values() {
+                assert_eq!(f["sha256"].as_str().unwrap().len(), 64);
+                for key in ["filename", "filetype"] {
+                    require(f, key, STR, "file");
+                }
+            }
+        }
+        assert_eq!(v["name"], render::boot_resource(b)["name"]);
+    }
+}

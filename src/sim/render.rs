@@ -374,6 +374,61 @@ pub fn boot_resource(b: &BootResource) -> Value {
     Value::Object(o)
 }
 
+/// A boot resource as `boot-resources/<id>/` returns it: the listing's fields plus `sets`, the
+/// downloaded versions with their files (python-libmaas reads them).
+pub fn boot_resource_detail(b: &BootResource) -> Value {
+    let mut v = boot_resource(b);
+    let digest = |what: &str| -> String {
+        let mut h = sha2::Sha256::new();
+        sha2::Digest::update(&mut h, format!("{}/{what}", b.name).as_bytes());
+        sha2::Digest::finalize(h)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    let uploaded = b.kind == "Uploaded";
+    let (version, label) = if uploaded {
+        ("20240601", "uploaded")
+    } else {
+        ("20240603", "stable")
+    };
+    let files: Vec<(&str, &str, u64)> = if uploaded {
+        vec![("root-tgz", "root-tgz", 1_073_741_824)]
+    } else {
+        vec![
+            ("squashfs", "squashfs", 287_481_856),
+            ("boot-kernel", "boot-kernel", 14_893_448),
+            ("boot-initrd", "boot-initrd", 71_302_120),
+        ]
+    };
+    let size: u64 = files.iter().map(|f| f.2).sum();
+    let files: Map<String, Value> = files
+        .into_iter()
+        .map(|(name, kind, bytes)| {
+            (
+                name.to_string(),
+                json!({
+                    "filename": name,
+                    "filetype": kind,
+                    "size": bytes,
+                    "sha256": digest(name),
+                    "complete": true,
+                }),
+            )
+        })
+        .collect();
+    v["sets"] = json!({
+        version: {
+            "version": version,
+            "size": size,
+            "label": label,
+            "complete": true,
+            "files": files,
+        }
+    });
+    v
+}
+
 /// One interface of a machine (`interface_set[]`, `boot_interface`), with its VLAN and links.
 pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
     let linked = nic.subnet_id.and_then(|id| catalog.subnet(id));
