@@ -129,11 +129,8 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     );
     o.insert("architecture".into(), json!(m.architecture));
     o.insert("min_hwe_kernel".into(), json!(m.min_hwe_kernel));
-    // MAAS sends "" (not null) for a machine that has no kernel chosen.
-    o.insert(
-        "hwe_kernel".into(),
-        json!(m.hwe_kernel.as_deref().unwrap_or_default()),
-    );
+    // MAAS 3.x sends null until a kernel is chosen at deploy (2.0 sent ""; a loaded "" stays).
+    o.insert("hwe_kernel".into(), json!(m.hwe_kernel));
     o.insert("cpu_count".into(), json!(m.cpu_count));
     o.insert("cpu_speed".into(), json!(m.cpu_speed));
     o.insert("memory".into(), json!(m.memory_mib));
