@@ -61,9 +61,7 @@ impl Paths {
 
 fn state_dir_is_explicit(state_dir: &Path, dirs: &Option<ProjectDirs>) -> bool {
     match dirs {
-        Some(d) => {
-            Some(state_dir) != d.state_dir() && state_dir != d.data_local_dir()
-        }
+        Some(d) => Some(state_dir) != d.state_dir() && state_dir != d.data_local_dir(),
         None => true,
     }
 }
@@ -89,7 +87,9 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("secret"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("secret"),
         std::process::id()
     ));
     let mut opts = std::fs::OpenOptions::new();

@@ -31,7 +31,8 @@ fn gomaasapi_machines_fixture_parses() {
     // Everything not modelled is kept, so printing it back loses nothing.
     assert!(m.extra.contains_key("macaddress_set"));
     let back = serde_json::to_value(m).unwrap();
-    let orig: serde_json::Value = serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap()[0].clone();
+    let orig: serde_json::Value =
+        serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap()[0].clone();
     for key in orig.as_object().unwrap().keys() {
         assert!(back.get(key).is_some(), "field {key} lost on round trip");
     }
