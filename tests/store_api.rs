@@ -336,6 +336,19 @@ fn clusters_track_spec_generations_status_and_deletion() {
         id
     );
 
+    assert_eq!(store.read(|r| r.resolve_cluster("c1")).unwrap().id, id);
+    assert_eq!(
+        store.read(|r| r.resolve_cluster(id.as_str())).unwrap().name,
+        "c1"
+    );
+    assert!(matches!(
+        store.read(|r| r.resolve_cluster("nope")),
+        Err(StoreError::NotFound {
+            kind: "cluster",
+            ..
+        })
+    ));
+
     let dup = store
         .tx(|tx| tx.create_cluster("c1", "acct", &spec(1)))
         .unwrap_err();

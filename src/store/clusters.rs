@@ -156,6 +156,18 @@ impl Tx<'_> {
             .map_err(db_err(format!("reading cluster {name}")))
     }
 
+    /// The cluster an operator means by `key`: a live cluster's name, or any cluster's id.
+    /// Names win, so a cluster named like an id is still reachable by its name.
+    pub fn resolve_cluster(&self, key: &str) -> Result<ClusterRow, StoreError> {
+        if let Some(c) = self.cluster_by_name(key)? {
+            return Ok(c);
+        }
+        match ClusterId::parse(key) {
+            Ok(id) => self.cluster(&id),
+            Err(_) => Err(not_found(key)),
+        }
+    }
+
     /// Clusters by name (then age); deleted ones only when asked.
     pub fn clusters(&self, include_deleted: bool) -> Result<Vec<ClusterRow>, StoreError> {
         let what = "listing clusters";

@@ -186,3 +186,39 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         tracing::info!(version = next, path = %path.display(), "state database schema upgraded");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_applies_and_leaves_a_consistent_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let fk_problems: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk_problems, 0);
+        // Running again is a no-op.
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    #[test]
+    fn a_negative_version_is_refused_without_panicking() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        let err = migrate(&mut conn, Path::new(":memory:")).unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    }
+}
