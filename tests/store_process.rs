@@ -52,6 +52,18 @@ fn child_process_role() {
                 Ok(())
             });
         }
+        "try-write" => {
+            // Another process trying to write right now, without waiting.
+            let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+            conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+            match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+                Ok(()) => say("RESULT FREE"),
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                    say("RESULT BUSY")
+                }
+                Err(e) => say(&format!("RESULT ERROR {e}")),
+            }
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -292,4 +304,39 @@ fn a_crash_leaves_the_intent_open_and_the_half_transaction_gone() {
         .complete_intent(IntentId(intent), &json!({"adopted": "m-crash"}))
         .unwrap();
     assert!(store.open_intents(None).unwrap().is_empty());
+}
+
+#[test]
+fn opening_a_second_store_in_a_process_keeps_the_first_ones_locks() {
+    // SQLite's locks are POSIX locks, dropped when the process closes *any* descriptor of the
+    // file; Store::open must not open and close the database files behind a live Store.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, id) = fixture(dir.path());
+    let (in_tx, in_tx_rx) = std::sync::mpsc::channel();
+    let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .tx(|tx| {
+                    tx.append_event(&NewEvent::new(EventLevel::Info, "a", "holding").cluster(&id))?;
+                    in_tx.send(()).unwrap();
+                    finish_rx.recv().unwrap();
+                    Ok::<_, StoreError>(())
+                })
+                .unwrap();
+        })
+    };
+    in_tx_rx.recv().unwrap();
+    let second = Store::open(dir.path()).unwrap();
+    let mut child = ChildProc::spawn(&format!("try-write|{}", dir.path().display()));
+    assert_eq!(
+        child.expect("RESULT"),
+        "BUSY",
+        "the first store's write lock was lost"
+    );
+    child.wait_success();
+    finish.send(()).unwrap();
+    writer.join().unwrap();
+    assert_eq!(second.events_after(None, EventId(0), 10).unwrap().len(), 1);
 }

@@ -62,6 +62,7 @@ impl Store {
             },
         })?;
         let path = state_dir.join(DB_FILE);
+        let _opening = OPENING.lock().unwrap_or_else(|p| p.into_inner());
         for suffix in ["", "-wal", "-shm"] {
             let file = PathBuf::from(format!("{}{suffix}", path.display()));
             create_private_file(&file)?;
@@ -171,30 +172,40 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Creates `path` as an empty 0600 file if missing; tightens it to 0600 if it exists wider.
+///
+/// An existing file is never opened here, only `chmod`ed by path: SQLite's POSIX locks belong
+/// to the process, and closing *any* descriptor of a file drops all of them, so opening and
+/// closing the database behind another open `Store` of this process would silently unlock it.
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     let err = |source| StoreError::CreateFile {
         path: path.to_path_buf(),
         source,
     };
     let mut opts = std::fs::OpenOptions::new();
-    // Append, never truncate: the file may be a live database or WAL.
-    opts.append(true).create(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let file = opts.open(path).map_err(err)?;
+    match opts.open(path) {
+        // Brand new: no connection can hold a lock on it yet (opens are serialised by OPENING).
+        Ok(file) => drop(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(err(e)),
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = file.metadata().map_err(err)?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path).map_err(err)?.permissions().mode() & 0o777;
         if mode != 0o600 {
             tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "state file was readable by others; making it 0600");
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(err)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
         }
     }
-    drop(file);
     Ok(())
 }
+
+/// Serialises [`Store::open`] within the process, so that a file it has just created cannot be
+/// opened by SQLite in another thread before it is closed again (see [`create_private_file`]).
+static OPENING: Mutex<()> = Mutex::new(());

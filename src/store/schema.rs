@@ -147,6 +147,14 @@ CREATE INDEX commands_state ON commands(state, id);
 /// transaction and re-reads the version inside it, so two processes opening a fresh state dir
 /// at once apply each step exactly once.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    // The common case, an up-to-date database, is settled by a plain read: taking the write
+    // lock would make every CLI call wait for the engine's transaction in flight.
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db_err("reading the schema version"))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     loop {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
