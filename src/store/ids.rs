@@ -46,7 +46,24 @@ impl ClusterId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The tag kubemaas writes on what it does in MAAS for this cluster (a machine's
+    /// `agent_name` and owner data), e.g. `kubemaas-3fa9c01b`. The prefix keeps it apart from
+    /// tags other tools write.
+    pub fn owner_tag(&self) -> String {
+        format!("{OWNER_TAG_PREFIX}{}", self.0)
+    }
+
+    /// The cluster id in a tag written by [`ClusterId::owner_tag`]; `None` for anything else
+    /// (another tool's machine, or a hand-edited tag).
+    pub fn from_owner_tag(tag: &str) -> Option<ClusterId> {
+        tag.strip_prefix(OWNER_TAG_PREFIX)
+            .and_then(|id| ClusterId::parse(id).ok())
+    }
 }
+
+/// What every [`ClusterId::owner_tag`] starts with.
+pub const OWNER_TAG_PREFIX: &str = "kubemaas-";
 
 impl fmt::Display for ClusterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -104,6 +121,22 @@ mod tests {
         for _ in 0..100 {
             let id = ClusterId::generate(&mut rng);
             assert_eq!(ClusterId::parse(id.as_str()).unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn owner_tags_round_trip_and_ignore_foreign_tags() {
+        let id = ClusterId::parse("3fa9c01b").unwrap();
+        assert_eq!(id.owner_tag(), "kubemaas-3fa9c01b");
+        assert_eq!(ClusterId::from_owner_tag(&id.owner_tag()), Some(id));
+        for foreign in [
+            "",
+            "juju-3fa9c01b",
+            "kubemaas-",
+            "kubemaas-3FA9C01B",
+            "3fa9c01b",
+        ] {
+            assert_eq!(ClusterId::from_owner_tag(foreign), None, "{foreign:?}");
         }
     }
 

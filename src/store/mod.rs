@@ -10,6 +10,17 @@
 //! closure together, or nothing. Reads use `store.read(|r| ...)`. See [`db`] for sharing a
 //! store between threads and async tasks.
 //!
+//! # Crash safety, as the engine uses it
+//!
+//! * Before a MAAS mutation: `store.begin_intent(cluster, op, target, params)` (committed), and
+//!   tag the MAAS side with [`ClusterId::owner_tag`]. After MAAS answered: record the result
+//!   (e.g. [`Tx::record_machine`] + an event + task progress) and [`Tx::complete_intent`] in
+//!   one `store.tx`.
+//! * On taking the [`EngineLock`]: [`Tx::interrupt_unfinished_tasks`] and
+//!   [`Tx::requeue_claimed_commands`] (their process is gone), then resolve every
+//!   [`Tx::open_intents`] against MAAS, then run [`Tx::leak_check`] with the machines MAAS lists
+//!   as owned by kubemaas, so that no machine taken from MAAS is ever forgotten.
+//!
 //! Payloads the store does not interpret (cluster specs, observed status, task progress, intent
 //! parameters) are JSON; pass any `Serialize` value and get it back with `spec_as::<T>()` & co.
 
@@ -40,7 +51,7 @@ pub use enums::{ClusterPhase, CommandState, EventLevel, GatewayKind, TaskState};
 pub use error::StoreError;
 pub use events::{detail_of, EventId, EventRow, NewEvent};
 pub use gateways::{GatewayRow, NewGateway};
-pub use ids::ClusterId;
+pub use ids::{ClusterId, OWNER_TAG_PREFIX};
 pub use intents::{IntentId, IntentRow};
 pub use leak::{LeakReport, OwnedInMaas};
 pub use lock::{host_name, process_identity, EngineLock, LockError, LockHolder, LOCK_FILE};
