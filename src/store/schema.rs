@@ -1,0 +1,232 @@
+//! The schema, as an ordered list of migrations. `PRAGMA user_version` records how many have been
+//! applied. Migrations are append-only: a released step is never edited, a change is a new step.
+
+use super::error::{db_err, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+/// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = r#"
+CREATE TABLE gateways (
+    name             TEXT PRIMARY KEY NOT NULL,
+    address          TEXT NOT NULL,
+    fingerprint      TEXT,
+    client_cert_path TEXT,
+    client_key_path  TEXT,
+    kind             TEXT NOT NULL CHECK (kind IN ('local', 'remote')),
+    created          TEXT NOT NULL
+);
+
+CREATE TABLE cloud_accounts (
+    name           TEXT PRIMARY KEY NOT NULL,
+    gateway        TEXT REFERENCES gateways(name),
+    endpoint       TEXT NOT NULL,
+    api_key        TEXT NOT NULL,
+    ca_cert        TEXT,
+    created        TEXT NOT NULL,
+    last_validated TEXT
+);
+
+CREATE TABLE profiles (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    name     TEXT NOT NULL,
+    version  TEXT NOT NULL,
+    document TEXT NOT NULL,
+    builtin  INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),
+    created  TEXT NOT NULL,
+    UNIQUE (name, version)
+);
+
+-- Clusters are never removed, only marked deleted, so their ids stay unique forever and the
+-- journal and intents of a deleted cluster keep pointing somewhere. The account is checked by
+-- the store rather than by a foreign key so that an account can be removed once only deleted
+-- clusters remember it.
+CREATE TABLE clusters (
+    id                  TEXT PRIMARY KEY NOT NULL,
+    name                TEXT NOT NULL,
+    account             TEXT NOT NULL,
+    spec                TEXT NOT NULL,
+    spec_generation     INTEGER NOT NULL DEFAULT 1,
+    observed_generation INTEGER NOT NULL DEFAULT 0,
+    phase               TEXT NOT NULL,
+    reason              TEXT,
+    status              TEXT,
+    created             TEXT NOT NULL,
+    updated             TEXT NOT NULL,
+    deleted_at          TEXT
+);
+CREATE UNIQUE INDEX clusters_live_name ON clusters(name) WHERE deleted_at IS NULL;
+
+-- A machine row is active until released; released rows stay as history. The partial unique
+-- index is the guarantee that one MAAS machine is never recorded for two clusters at once.
+CREATE TABLE machines (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster     TEXT NOT NULL REFERENCES clusters(id),
+    pool        TEXT NOT NULL,
+    system_id   TEXT NOT NULL,
+    hostname    TEXT,
+    role        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    maas_status TEXT,
+    ip          TEXT,
+    generation  INTEGER NOT NULL DEFAULT 0,
+    created     TEXT NOT NULL,
+    updated     TEXT NOT NULL,
+    released_at TEXT
+);
+CREATE UNIQUE INDEX machines_active_system_id ON machines(system_id) WHERE released_at IS NULL;
+CREATE INDEX machines_cluster ON machines(cluster);
+
+CREATE TABLE tasks (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster  TEXT REFERENCES clusters(id),
+    kind     TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    progress TEXT,
+    message  TEXT NOT NULL DEFAULT '',
+    started  TEXT NOT NULL,
+    finished TEXT
+);
+CREATE INDEX tasks_cluster ON tasks(cluster, id);
+
+-- AUTOINCREMENT: event ids are never reused, so a follower's "after id N" cursor stays valid.
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster TEXT REFERENCES clusters(id),
+    time    TEXT NOT NULL,
+    level   TEXT NOT NULL,
+    source  TEXT NOT NULL,
+    message TEXT NOT NULL,
+    machine TEXT,
+    detail  TEXT
+);
+CREATE INDEX events_cluster ON events(cluster, id);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
+
+-- Intents: a MAAS mutation is written here before it is sent and completed after its answer;
+-- an intent still open after a restart is something the engine must look up in MAAS.
+CREATE TABLE intents (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster   TEXT NOT NULL REFERENCES clusters(id),
+    op        TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    params    TEXT NOT NULL,
+    started   TEXT NOT NULL,
+    completed TEXT,
+    outcome   TEXT
+);
+CREATE INDEX intents_open ON intents(cluster, id) WHERE completed IS NULL;
+CREATE TRIGGER intents_never_deleted BEFORE DELETE ON intents
+BEGIN SELECT RAISE(ABORT, 'the intent journal is append-only'); END;
+
+CREATE TABLE commands (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster      TEXT REFERENCES clusters(id),
+    kind         TEXT NOT NULL,
+    args         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    submitted    TEXT NOT NULL,
+    submitted_by TEXT NOT NULL,
+    claimed_by   TEXT,
+    claimed_at   TEXT,
+    finished     TEXT,
+    result       TEXT
+);
+CREATE INDEX commands_state ON commands(state, id);
+"#;
+
+/// Brings the database up to [`SCHEMA_VERSION`]. Each step runs in its own IMMEDIATE
+/// transaction and re-reads the version inside it, so two processes opening a fresh state dir
+/// at once apply each step exactly once.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    // The common case, an up-to-date database, is settled by a plain read: taking the write
+    // lock would make every CLI call wait for the engine's transaction in flight.
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db_err("reading the schema version"))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("starting a schema upgrade"))?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(db_err("reading the schema version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version < 0 {
+            return Err(StoreError::Invalid {
+                what: "state database",
+                reason: format!(
+                    "{} has schema version {version}, which no kubemaas writes: it is not a kubemaas state database (pass --state-dir DIR to use another state dir)",
+                    path.display()
+                ),
+            });
+        }
+        let step = MIGRATIONS[version as usize];
+        let next = version + 1;
+        let fail = |source| StoreError::Migration {
+            path: path.to_path_buf(),
+            version: next,
+            source,
+        };
+        tx.execute_batch(step).map_err(fail)?;
+        tx.pragma_update(None, "user_version", next).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(version = next, path = %path.display(), "state database schema upgraded");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_applies_and_leaves_a_consistent_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let fk_problems: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk_problems, 0);
+        // Running again is a no-op.
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    #[test]
+    fn a_negative_version_is_refused_without_panicking() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        let err = migrate(&mut conn, Path::new(":memory:")).unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    }
+}
