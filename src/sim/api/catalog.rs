@@ -3,43 +3,17 @@
 
 use super::json::{self, API};
 use super::{Ctx, Resource};
-use crate::maas::{Domain, ResourcePool, Tag, Zone};
+use crate::maas::{Domain, Tag, Zone};
 use crate::sim::render;
 use crate::sim::reply::{ApiError, ApiResult, Reply};
 use crate::sim::state::{visible, Region};
 use serde_json::{json, Value};
 
-fn zone_json(z: &Zone) -> Value {
-    let mut v = serde_json::to_value(z).unwrap_or(Value::Null);
-    if z.resource_uri.is_empty() {
-        v["resource_uri"] = json!(format!("{API}/zones/{}/", z.name));
-    }
-    v
-}
-
-fn pool_json(p: &ResourcePool) -> Value {
-    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-    if p.resource_uri.is_empty() {
-        v["resource_uri"] = json!(format!("{API}/resourcepool/{}/", p.id.unwrap_or(0)));
-    }
-    v
-}
-
-fn tag_json(t: &Tag) -> Value {
-    let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
-    if t.resource_uri.is_empty() {
-        v["resource_uri"] = json!(format!("{API}/tags/{}/", t.name));
-    }
-    v
-}
-
 fn domain_json(d: &Domain, region: &Region) -> Value {
-    let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-    if d.resource_uri.is_empty() {
-        v["resource_uri"] = json!(format!("{API}/domains/{}/", d.id));
-    }
-    let records = region.dns.iter().filter(|r| r.domain == d.name).count();
-    v["resource_record_count"] = json!(records);
+    let mut v = render::domain(d);
+    // The count depends on the records created through the API since start.
+    let records = region.dns.iter().filter(|r| r.domain == d.name).count() as u64;
+    v["resource_record_count"] = json!(d.resource_record_count + records);
     v
 }
 
@@ -58,7 +32,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
     let cat = &region.catalog;
     let list = |items: Vec<Value>| Ok(Reply::Json(Value::Array(items)));
     match (resource, ctx.method.as_str(), ctx.op.as_deref()) {
-        (Resource::Zones, "GET", None) => list(cat.zones.iter().map(zone_json).collect()),
+        (Resource::Zones, "GET", None) => list(cat.zones.iter().map(render::zone).collect()),
         (Resource::Zones, "POST", None) => {
             admin_only(ctx, "create zones")?;
             let name = ctx
@@ -76,7 +50,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 description: ctx.params.get("description").unwrap_or_default().to_string(),
                 resource_uri: format!("{API}/zones/{name}/"),
             };
-            let v = zone_json(&zone);
+            let v = render::zone(&zone);
             region.catalog.zones.push(zone);
             Ok(Reply::Json(v))
         }
@@ -84,16 +58,16 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
             .zones
             .iter()
             .find(|z| z.name == arg)
-            .map(|z| Reply::Json(zone_json(z)))
+            .map(|z| Reply::Json(render::zone(z)))
             .ok_or_else(|| ApiError::NotFound("No Zone matches the given query.".into())),
-        (Resource::Pools, "GET", None) => list(cat.pools.iter().map(pool_json).collect()),
+        (Resource::Pools, "GET", None) => list(cat.pools.iter().map(render::pool).collect()),
         (Resource::Pool, "GET", None) => cat
             .pools
             .iter()
             .find(|p| p.name == arg || p.id.is_some_and(|id| id.to_string() == arg))
-            .map(|p| Reply::Json(pool_json(p)))
+            .map(|p| Reply::Json(render::pool(p)))
             .ok_or_else(|| ApiError::NotFound("No ResourcePool matches the given query.".into())),
-        (Resource::Tags, "GET", None) => list(cat.tags.iter().map(tag_json).collect()),
+        (Resource::Tags, "GET", None) => list(cat.tags.iter().map(render::tag).collect()),
         (Resource::Tags, "POST", None) => {
             admin_only(ctx, "create tags")?;
             let name = ctx
@@ -111,7 +85,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 kernel_opts: ctx.params.get("kernel_opts").unwrap_or_default().to_string(),
                 resource_uri: format!("{API}/tags/{name}/"),
             };
-            let v = tag_json(&tag);
+            let v = render::tag(&tag);
             region.catalog.tags.push(tag);
             Ok(Reply::Json(v))
         }
@@ -123,7 +97,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .cloned()
                 .ok_or_else(|| ApiError::NotFound("No Tag matches the given query.".into()))?;
             match (method, op) {
-                ("GET", None) => Ok(Reply::Json(tag_json(&tag))),
+                ("GET", None) => Ok(Reply::Json(render::tag(&tag))),
                 ("GET", Some("machines")) => list(
                     (0..region.machines.len())
                         .filter(|i| {
@@ -199,29 +173,21 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 _ => Err(ctx.unrecognised()),
             }
         }
-        (Resource::Fabrics, "GET", None) => Ok(Reply::Json(json::fabrics(&cat.subnets))),
-        (Resource::Spaces, "GET", None) => Ok(Reply::Json(json::spaces(&cat.subnets))),
+        (Resource::Fabrics, "GET", None) => list(cat.fabrics.iter().map(|f| render::fabric(f, cat)).collect()),
+        (Resource::Spaces, "GET", None) => list(cat.spaces.iter().map(|sp| render::space(sp, cat)).collect()),
         (Resource::BootResources, "GET", None) => {
-            list(cat.boot_resources.iter().map(boot_json).collect())
+            list(cat.boot_resources.iter().map(render::boot_resource).collect())
         }
         (Resource::BootResource, "GET", None) => cat
             .boot_resources
             .iter()
             .find(|b| b.id.to_string() == arg)
             .map(|b| {
-                let mut v = boot_json(b);
+                let mut v = render::boot_resource(b);
                 v["sets"] = json!({});
                 Reply::Json(v)
             })
             .ok_or_else(|| ApiError::NotFound("No BootResource matches the given query.".into())),
         _ => Err(ctx.unrecognised()),
     }
-}
-
-fn boot_json(b: &crate::maas::BootResource) -> Value {
-    let mut v = serde_json::to_value(b).unwrap_or(Value::Null);
-    if b.resource_uri.is_empty() {
-        v["resource_uri"] = json!(format!("{API}/boot-resources/{}/", b.id));
-    }
-    v
 }

@@ -2,7 +2,6 @@
 //! DNS resources, fabrics, spaces, VLANs); machines and subnets come from `sim::render`.
 
 use crate::sim::auth::SimUser;
-use crate::sim::model::SimSubnet;
 use crate::sim::render;
 use crate::sim::state::{DnsRecord, IpReservation, Region, SimEvent};
 use serde_json::{json, Value};
@@ -72,83 +71,4 @@ pub fn dns(r: &DnsRecord) -> Value {
         "resource_records": [],
         "resource_uri": format!("{API}/dnsresources/{}/", r.id),
     })
-}
-
-/// Fabric names in first-seen subnet order; a fabric's id is its 0-based position.
-pub fn fabric_names(subnets: &[SimSubnet]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in subnets {
-        if !out.contains(&s.fabric) {
-            out.push(s.fabric.clone());
-        }
-    }
-    out
-}
-
-pub fn vlan(s: &SimSubnet, subnets: &[SimSubnet]) -> Value {
-    let fabric_id = fabric_names(subnets)
-        .iter()
-        .position(|f| *f == s.fabric)
-        .unwrap_or(0);
-    json!({
-        "id": s.vlan_id,
-        "vid": s.vid,
-        "name": if s.vid == 0 { "untagged".to_string() } else { s.vid.to_string() },
-        "fabric": s.fabric,
-        "fabric_id": fabric_id,
-        "mtu": 1500,
-        "dhcp_on": s.managed,
-        "external_dhcp": null,
-        "primary_rack": null,
-        "secondary_rack": null,
-        "relay_vlan": null,
-        "space": s.space,
-        "resource_uri": format!("{API}/vlans/{}/", s.vlan_id),
-    })
-}
-
-pub fn fabrics(subnets: &[SimSubnet]) -> Value {
-    fabric_names(subnets)
-        .iter()
-        .enumerate()
-        .map(|(id, name)| {
-            let mut vlans: Vec<Value> = Vec::new();
-            for s in subnets.iter().filter(|s| &s.fabric == name) {
-                let v = vlan(s, subnets);
-                if !vlans.iter().any(|x| x["id"] == v["id"]) {
-                    vlans.push(v);
-                }
-            }
-            json!({
-                "id": id,
-                "name": name,
-                "class_type": null,
-                "vlans": vlans,
-                "resource_uri": format!("{API}/fabrics/{id}/"),
-            })
-        })
-        .collect()
-}
-
-pub fn spaces(subnets: &[SimSubnet]) -> Value {
-    let mut names: Vec<&str> = Vec::new();
-    for s in subnets {
-        if !names.contains(&s.space.as_str()) {
-            names.push(&s.space);
-        }
-    }
-    names
-        .iter()
-        .enumerate()
-        .map(|(id, name)| {
-            let members: Vec<&SimSubnet> = subnets.iter().filter(|s| s.space == *name).collect();
-            json!({
-                "id": id,
-                "name": name,
-                "subnets": members.iter().map(|s| render::subnet(s)).collect::<Vec<_>>(),
-                "vlans": members.iter().map(|s| vlan(s, subnets)).collect::<Vec<_>>(),
-                "resource_uri": format!("{API}/spaces/{id}/"),
-            })
-        })
-        .collect()
 }
