@@ -220,7 +220,10 @@ impl Region {
         m.user_data = None;
         m.error_description.clear();
         for nic in &mut m.nics {
-            nic.ip_address = None;
+            // AUTO addresses go back to the pool; a static assignment belongs to the machine.
+            if nic.link_mode.eq_ignore_ascii_case("auto") {
+                nic.ip_address = None;
+            }
         }
         let powered_off = m.power_state == PowerState::Off;
         self.book(&system_id).broken_from = None;

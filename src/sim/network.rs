@@ -126,7 +126,9 @@ impl Region {
         let mut assigned = Vec::new();
         for n in 0..self.machines[idx].nics.len() {
             let nic = &self.machines[idx].nics[n];
-            if nic.ip_address.is_some() {
+            // Only AUTO links get an address from MAAS at deployment; static links keep
+            // theirs, DHCP and link-up links have none to give.
+            if nic.ip_address.is_some() || !nic.link_mode.eq_ignore_ascii_case("auto") {
                 continue;
             }
             let Some(subnet) = nic
