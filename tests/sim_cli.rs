@@ -36,11 +36,25 @@ fn print_env_prints_exactly_two_lines_and_sigterm_exits_cleanly() {
     let mut key = String::new();
     out.read_line(&mut url).unwrap();
     out.read_line(&mut key).unwrap();
-    let url = url.trim_end().strip_prefix("MAAS_URL=").expect("first line MAAS_URL=").to_string();
-    let key = key.trim_end().strip_prefix("MAAS_API_KEY=").expect("second line MAAS_API_KEY=").to_string();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/MAAS/"), "{url}");
+    let url = url
+        .trim_end()
+        .strip_prefix("MAAS_URL=")
+        .expect("first line MAAS_URL=")
+        .to_string();
+    let key = key
+        .trim_end()
+        .strip_prefix("MAAS_API_KEY=")
+        .expect("second line MAAS_API_KEY=")
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/MAAS/"),
+        "{url}"
+    );
     let parts: Vec<&str> = key.split(':').collect();
-    assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![18, 18, 32]);
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        vec![18, 18, 32]
+    );
     // It serves.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let version = rt.block_on(async {
@@ -79,7 +93,10 @@ fn bad_arguments_fail_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--fail-deploy-rate must be a fraction between 0 and 1"), "{err}");
+    assert!(
+        err.contains("--fail-deploy-rate must be a fraction between 0 and 1"),
+        "{err}"
+    );
 
     let out = kubemaas(&state)
         .args(["sim", "--http-error-rate=-0.1"])

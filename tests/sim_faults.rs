@@ -9,12 +9,22 @@ use sim_common::*;
 
 #[tokio::test]
 async fn every_deployment_fails_at_rate_one_with_a_message() {
-    let sim = start_with(SimConfig::with_inventory(ready_fleet(4)).speed(0.0).fail_deploy_rate(1.0)).await;
+    let sim = start_with(
+        SimConfig::with_inventory(ready_fleet(4))
+            .speed(0.0)
+            .fail_deploy_rate(1.0),
+    )
+    .await;
     let maas = Maas::new(&sim);
     let mut ids = Vec::new();
     for _ in 0..4 {
-        let id = maas.allocate(&[]).await["system_id"].as_str().unwrap().to_string();
-        maas.op(&format!("machines/{id}/"), "deploy", &[]).await.expect(200);
+        let id = maas.allocate(&[]).await["system_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        maas.op(&format!("machines/{id}/"), "deploy", &[])
+            .await
+            .expect(200);
         ids.push(id);
     }
     advance(&sim, 2000.0).await;
@@ -25,25 +35,44 @@ async fn every_deployment_fails_at_rate_one_with_a_message() {
         assert!(msg.starts_with("Failed deployment - "), "{msg}");
         assert!(!m["error_description"].as_str().unwrap().is_empty());
     }
-    let errors = maas.get("events/", &[("op", "query"), ("level", "ERROR")]).await.expect(200).json();
+    let errors = maas
+        .get("events/", &[("op", "query"), ("level", "ERROR")])
+        .await
+        .expect(200)
+        .json();
     assert_eq!(errors["count"], 4);
     // A failed deployment can be released and the machine reused.
-    maas.op(&format!("machines/{}/", ids[0]), "release", &[]).await.expect(200);
+    maas.op(&format!("machines/{}/", ids[0]), "release", &[])
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
 async fn deploy_outcomes_are_reproducible_for_a_seed() {
     async fn outcomes(seed: u64) -> Vec<String> {
-        let sim = start_with(SimConfig::with_inventory(ready_fleet(6)).seed(seed).speed(0.0).fail_deploy_rate(0.5)).await;
+        let sim = start_with(
+            SimConfig::with_inventory(ready_fleet(6))
+                .seed(seed)
+                .speed(0.0)
+                .fail_deploy_rate(0.5),
+        )
+        .await;
         let maas = Maas::new(&sim);
         let ids: Vec<String> = sim.machines().iter().map(|m| m.system_id.clone()).collect();
         for id in &ids {
-            maas.op(&format!("machines/{id}/"), "deploy", &[]).await.expect(200);
+            maas.op(&format!("machines/{id}/"), "deploy", &[])
+                .await
+                .expect(200);
         }
         advance(&sim, 2000.0).await;
         let mut out = Vec::new();
         for id in &ids {
-            out.push(maas.machine(id).await["status_message"].as_str().unwrap().to_string());
+            out.push(
+                maas.machine(id).await["status_message"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
         out
     }
@@ -54,12 +83,19 @@ async fn deploy_outcomes_are_reproducible_for_a_seed() {
 
 #[tokio::test]
 async fn random_503s_carry_retry_after_but_spare_describe_and_version() {
-    let sim = start_with(SimConfig::with_inventory(ready_fleet(1)).speed(0.0).http_error_rate(1.0)).await;
+    let sim = start_with(
+        SimConfig::with_inventory(ready_fleet(1))
+            .speed(0.0)
+            .http_error_rate(1.0),
+    )
+    .await;
     let maas = Maas::new(&sim);
     let r = maas.get("machines/", &[]).await.expect(503);
     assert_eq!(r.header("retry-after").as_deref(), Some("10"));
     maas.get("version/", &[]).await.expect(200);
-    maas.raw("GET", "describe/", &[], Body::None, None).await.expect(200);
+    maas.raw("GET", "describe/", &[], Body::None, None)
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
@@ -80,7 +116,11 @@ async fn injected_failures_hit_exactly_the_next_n_matching_requests() {
         assert_eq!(r.header("retry-after").as_deref(), Some("5"));
     }
     maas.op("machines/", "allocate", &[]).await.expect(200);
-    assert_eq!(sim.machines().iter().filter(|m| m.owner.is_some()).count(), 1, "failed attempts changed nothing");
+    assert_eq!(
+        sim.machines().iter().filter(|m| m.owner.is_some()).count(),
+        1,
+        "failed attempts changed nothing"
+    );
 
     sim.fail_next("machines/{system_id}/", TransientKind::GatewayTimeout, 1);
     let id = sim.machines()[0].system_id.clone();
@@ -90,7 +130,10 @@ async fn injected_failures_hit_exactly_the_next_n_matching_requests() {
     // Over HTTP, with a custom Retry-After.
     let http = reqwest::Client::new();
     let r = http
-        .post(format!("{}faults/inject?endpoint=zones/&status=503&count=1&retry_after=1", sim.control_url()))
+        .post(format!(
+            "{}faults/inject?endpoint=zones/&status=503&count=1&retry_after=1",
+            sim.control_url()
+        ))
         .send()
         .await
         .unwrap();
@@ -106,28 +149,52 @@ async fn machines_can_vanish_lose_power_break_or_go_missing() {
     let maas = Maas::new(&sim);
     let ids: Vec<String> = sim.machines().iter().map(|m| m.system_id.clone()).collect();
     for id in &ids {
-        maas.op(&format!("machines/{id}/"), "deploy", &[]).await.expect(200);
+        maas.op(&format!("machines/{id}/"), "deploy", &[])
+            .await
+            .expect(200);
     }
     advance(&sim, 3600.0).await;
     assert!(sim.vanish(&ids[0]));
-    let r = maas.get(&format!("machines/{}/", ids[0]), &[]).await.expect(404);
+    let r = maas
+        .get(&format!("machines/{}/", ids[0]), &[])
+        .await
+        .expect(404);
     assert_eq!(r.text, "No Machine matches the given query.");
     assert!(sim.power_loss(&ids[1]));
     let m = maas.machine(&ids[1]).await;
-    assert_eq!((m["status_name"].as_str().unwrap(), m["power_state"].as_str().unwrap()), ("Deployed", "off"));
+    assert_eq!(
+        (
+            m["status_name"].as_str().unwrap(),
+            m["power_state"].as_str().unwrap()
+        ),
+        ("Deployed", "off")
+    );
     assert!(sim.force_status(&ids[2], NodeStatus::Broken, "PSU failed"));
     assert_eq!(maas.machine(&ids[2]).await["status_name"], "Broken");
     // Over HTTP.
     let http = reqwest::Client::new();
-    let r = http.post(format!("{}machines/{}/missing", sim.control_url(), ids[3])).send().await.unwrap();
+    let r = http
+        .post(format!("{}machines/{}/missing", sim.control_url(), ids[3]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(maas.machine(&ids[3]).await["status_name"], "Missing");
-    let r = http.post(format!("{}machines/nope/vanish", sim.control_url())).send().await.unwrap();
+    let r = http
+        .post(format!("{}machines/nope/vanish", sim.control_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
 
 #[tokio::test]
 async fn latency_is_applied_without_breaking_requests() {
-    let sim = start_with(SimConfig::with_inventory(ready_fleet(1)).speed(0.0).latency_ms(1)).await;
+    let sim = start_with(
+        SimConfig::with_inventory(ready_fleet(1))
+            .speed(0.0)
+            .latency_ms(1),
+    )
+    .await;
     Maas::new(&sim).get("zones/", &[]).await.expect(200);
 }

@@ -59,8 +59,9 @@ pub fn config_from(args: &SimArgs) -> color_eyre::Result<SimConfig> {
     }
     let base = match &args.inventory {
         Some(path) => {
-            let inv = inventory::load_file(path)
-                .wrap_err_with(|| format!("--inventory {}: cannot use this file", path.display()))?;
+            let inv = inventory::load_file(path).wrap_err_with(|| {
+                format!("--inventory {}: cannot use this file", path.display())
+            })?;
             SimConfig::with_inventory(inv)
         }
         None => SimConfig::generated(args.machines, args.seed),
@@ -87,9 +88,17 @@ pub async fn run(args: SimArgs) -> color_eyre::Result<()> {
             writeln!(out, "MAAS_URL={}", sim.url())?;
             writeln!(out, "MAAS_API_KEY={key}")?;
         } else {
-            writeln!(out, "kubemaas sim: a simulated MAAS region with {machines} machines is listening.")?;
+            writeln!(
+                out,
+                "kubemaas sim: a simulated MAAS region with {machines} machines is listening."
+            )?;
             writeln!(out, "  URL:     {}", sim.url())?;
-            writeln!(out, "  clock:   {}x real time (control API at {})", args.speed, sim.control_url())?;
+            writeln!(
+                out,
+                "  clock:   {}x real time (control API at {})",
+                args.speed,
+                sim.control_url()
+            )?;
             writeln!(out, "Point kubemaas (or any MAAS client) at it:")?;
             writeln!(out, "  export MAAS_URL={}", sim.url())?;
             writeln!(out, "  export MAAS_API_KEY={key}")?;
@@ -116,6 +125,8 @@ async fn wait_for_stop() -> color_eyre::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.wrap_err("cannot listen for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .wrap_err("cannot listen for Ctrl-C")?;
     Ok(())
 }

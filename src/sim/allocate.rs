@@ -61,6 +61,9 @@ pub struct StorageSpec {
     pub tags: Vec<String>,
 }
 
+/// One `interfaces=` requirement: a label and its `key=value` conditions.
+type InterfaceSpec = (String, Vec<(String, String)>);
+
 /// Parsed, validated allocation constraints.
 #[derive(Debug, Clone, Default)]
 pub struct Constraints {
@@ -86,7 +89,7 @@ pub struct Constraints {
     pods: Vec<String>,
     power_state: Option<String>,
     storage: Vec<StorageSpec>,
-    interfaces: Vec<(String, Vec<(String, String)>)>,
+    interfaces: Vec<InterfaceSpec>,
     /// Any constraint given at all (else the 409 reads "No machine available.").
     any: bool,
     /// The resolved form for the 409 text: name → value, numbers as floats.
@@ -188,7 +191,10 @@ pub fn parse_storage(raw: &str) -> Result<Vec<StorageSpec>, String> {
         let size_gb = if size.is_empty() {
             0.0
         } else {
-            size.parse::<f64>().ok().filter(|v| *v >= 0.0).ok_or_else(bad)?
+            size.parse::<f64>()
+                .ok()
+                .filter(|v| *v >= 0.0)
+                .ok_or_else(bad)?
         };
         if label.is_empty() {
             return Err(bad());
@@ -203,9 +209,14 @@ pub fn parse_storage(raw: &str) -> Result<Vec<StorageSpec>, String> {
 }
 
 /// Parses `interfaces=label:key=value,key=value;label2:…`.
-fn parse_interfaces(raw: &str) -> Result<Vec<(String, Vec<(String, String)>)>, String> {
+fn parse_interfaces(raw: &str) -> Result<Vec<InterfaceSpec>, String> {
     let mut out = Vec::new();
-    for (i, part) in raw.split(';').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+    for (i, part) in raw
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
         let (label, rest) = match part.split_once(':') {
             Some((l, r)) if !r.contains(':') || l.contains('=') => {
                 if l.contains('=') {
@@ -231,7 +242,11 @@ fn parse_interfaces(raw: &str) -> Result<Vec<(String, Vec<(String, String)>)>, S
 impl Constraints {
     /// Validates the request like AcquireNodeForm: unknown parameters, numbers, zones, pools,
     /// tags and storage syntax, every problem reported at once as MAAS does.
-    pub fn parse(params: &Params, catalog: &SimCatalog, machines: &[SimMachine]) -> Result<Self, ApiError> {
+    pub fn parse(
+        params: &Params,
+        catalog: &SimCatalog,
+        machines: &[SimMachine],
+    ) -> Result<Self, ApiError> {
         let unknown: Vec<&str> = params
             .keys()
             .into_iter()
@@ -287,7 +302,10 @@ impl Constraints {
         }
         if let Some(zone) = &c.zone {
             if !catalog.zones.iter().any(|z| &z.name == zone) {
-                errors.insert("zone".into(), json!([format!("No such zone: {}.", py_repr(zone))]));
+                errors.insert(
+                    "zone".into(),
+                    json!([format!("No such zone: {}.", py_repr(zone))]),
+                );
             }
         }
         let missing_zones: Vec<String> = c
@@ -304,7 +322,10 @@ impl Constraints {
         }
         if let Some(pool) = &c.pool {
             if !catalog.pools.iter().any(|p| &p.name == pool) {
-                errors.insert("pool".into(), json!([format!("No such pool: {}.", py_repr(pool))]));
+                errors.insert(
+                    "pool".into(),
+                    json!([format!("No such pool: {}.", py_repr(pool))]),
+                );
             }
         }
         let missing_pools: Vec<String> = c
@@ -320,7 +341,11 @@ impl Constraints {
             );
         }
         for field in ["tags", "not_tags"] {
-            let wanted = if field == "tags" { &c.tags } else { &c.not_tags };
+            let wanted = if field == "tags" {
+                &c.tags
+            } else {
+                &c.not_tags
+            };
             let missing: Vec<String> = wanted
                 .iter()
                 .filter(|t| !tag_known(t, catalog, machines))
@@ -439,16 +464,32 @@ impl Constraints {
             return None;
         }
         let subnets = machine_subnets(m, catalog);
-        if !self.subnets.iter().all(|s| subnets.iter().any(|n| subnet_matches(s, n))) {
+        if !self
+            .subnets
+            .iter()
+            .all(|s| subnets.iter().any(|n| subnet_matches(s, n)))
+        {
             return None;
         }
-        if self.not_subnets.iter().any(|s| subnets.iter().any(|n| subnet_matches(s, n))) {
+        if self
+            .not_subnets
+            .iter()
+            .any(|s| subnets.iter().any(|n| subnet_matches(s, n)))
+        {
             return None;
         }
-        if !self.fabrics.iter().all(|f| subnets.iter().any(|n| &n.fabric == f)) {
+        if !self
+            .fabrics
+            .iter()
+            .all(|f| subnets.iter().any(|n| &n.fabric == f))
+        {
             return None;
         }
-        if self.not_fabrics.iter().any(|f| subnets.iter().any(|n| &n.fabric == f)) {
+        if self
+            .not_fabrics
+            .iter()
+            .any(|f| subnets.iter().any(|n| &n.fabric == f))
+        {
             return None;
         }
         let mut by_type = Map::new();
@@ -467,7 +508,8 @@ impl Constraints {
         let mut disks: Vec<&super::model::SimDisk> = m.disks.iter().collect();
         disks.sort_by_key(|d| d.id);
         let fits = |spec: &StorageSpec, d: &super::model::SimDisk| {
-            d.size_bytes as f64 >= spec.size_gb * 1e9 && spec.tags.iter().all(|t| d.tags.contains(t))
+            d.size_bytes as f64 >= spec.size_gb * 1e9
+                && spec.tags.iter().all(|t| d.tags.contains(t))
         };
         let mut used: Vec<i64> = Vec::new();
         let mut out = Map::new();
@@ -516,10 +558,13 @@ impl Constraints {
 }
 
 fn tag_known(tag: &str, catalog: &SimCatalog, machines: &[SimMachine]) -> bool {
-    catalog.tags.iter().any(|t| t.name == tag) || machines.iter().any(|m| m.tags.iter().any(|t| t == tag))
+    catalog.tags.iter().any(|t| t.name == tag)
+        || machines.iter().any(|m| m.tags.iter().any(|t| t == tag))
 }
 
-const KNOWN_ARCHES: &[&str] = &["amd64", "arm64", "i386", "armhf", "ppc64el", "s390x", "riscv64"];
+const KNOWN_ARCHES: &[&str] = &[
+    "amd64", "arm64", "i386", "armhf", "ppc64el", "s390x", "riscv64",
+];
 
 fn arch_known(arch: &str, machines: &[SimMachine]) -> bool {
     let base = arch.split('/').next().unwrap_or(arch);
@@ -562,14 +607,22 @@ pub fn subnet_matches(spec: &str, s: &SimSubnet) -> bool {
 
 /// Whether `ip` lies inside the subnet's CIDR.
 pub fn ip_in_subnet(ip: &str, s: &SimSubnet) -> bool {
-    match (ip.trim().parse::<std::net::IpAddr>(), s.cidr.parse::<ipnet::IpNet>()) {
+    match (
+        ip.trim().parse::<std::net::IpAddr>(),
+        s.cidr.parse::<ipnet::IpNet>(),
+    ) {
         (Ok(addr), Ok(net)) => net.contains(&addr),
         _ => false,
     }
 }
 
 /// Picks the cheapest matching Ready, unlocked machine (cost = cpu_count + memory GiB).
-pub fn choose(constraints: &Constraints, machines: &[SimMachine], catalog: &SimCatalog, candidate: impl Fn(&SimMachine) -> bool) -> Option<Choice> {
+pub fn choose(
+    constraints: &Constraints,
+    machines: &[SimMachine],
+    catalog: &SimCatalog,
+    candidate: impl Fn(&SimMachine) -> bool,
+) -> Option<Choice> {
     machines
         .iter()
         .enumerate()

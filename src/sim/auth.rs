@@ -134,7 +134,11 @@ pub enum AuthError {
     #[error("Bad Request: Invalid oauth_timestamp: {0:?} is not an integer number of seconds.")]
     BadTimestamp(String),
     #[error("Authorization Error: 'Expired timestamp: given {given} and now {now} has a greater difference than threshold {threshold}'")]
-    Expired { given: i64, now: i64, threshold: i64 },
+    Expired {
+        given: i64,
+        now: i64,
+        threshold: i64,
+    },
     #[error("Authorization Error: 'Nonce already used: {0}'")]
     NonceUsed(String),
     /// MAAS echoes the expected base string; for PLAINTEXT that is the secret, which the
@@ -303,7 +307,11 @@ fn hmac_candidates(header: &OAuthHeader, request: &SignedRequest<'_>) -> Vec<Str
     out
 }
 
-fn base_string(request: &SignedRequest<'_>, params: &[(String, String)], first_only: bool) -> String {
+fn base_string(
+    request: &SignedRequest<'_>,
+    params: &[(String, String)],
+    first_only: bool,
+) -> String {
     let mut encoded: Vec<(String, String)> = Vec::new();
     for (k, v) in params {
         if first_only && encoded.iter().any(|(ek, _)| *ek == oauth_encode(k)) {
@@ -367,7 +375,11 @@ mod tests {
             is_superuser: true,
             keys: vec![(
                 "token".into(),
-                ApiKey::from_parts("ckckckckckckckckck", "tktktktktktktktktk", "s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00"),
+                ApiKey::from_parts(
+                    "ckckckckckckckckck",
+                    "tktktktktktktktktk",
+                    "s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00",
+                ),
             )],
         }]
     }
@@ -392,7 +404,10 @@ mod tests {
         let h = OAuthHeader::parse(libmaas).unwrap();
         assert_eq!(h.get("oauth_signature"), Some("&sec"));
         let curl = "OAuth oauth_version=1.0, oauth_signature_method=PLAINTEXT, oauth_consumer_key=ck, oauth_token=tk, oauth_signature=&sec, oauth_nonce=n, oauth_timestamp=1";
-        assert_eq!(OAuthHeader::parse(curl).unwrap().get("oauth_signature"), Some("&sec"));
+        assert_eq!(
+            OAuthHeader::parse(curl).unwrap().get("oauth_signature"),
+            Some("&sec")
+        );
         assert!(OAuthHeader::parse("Basic abc").is_none());
         assert!(OAuthHeader::parse("OAuth oauth_consumer_key=ck").is_none());
     }
@@ -407,15 +422,46 @@ mod tests {
             .unwrap()
         };
         let u = users();
-        let ok = verify(&good("a", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 1000), &req(), &u, &mut nonces, POLICY, 1000);
+        let ok = verify(
+            &good("a", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 1000),
+            &req(),
+            &u,
+            &mut nonces,
+            POLICY,
+            1000,
+        );
         assert_eq!(ok, Ok(Caller { user: 0 }));
-        let replay = verify(&good("a", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 1000), &req(), &u, &mut nonces, POLICY, 1000);
+        let replay = verify(
+            &good("a", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 1000),
+            &req(),
+            &u,
+            &mut nonces,
+            POLICY,
+            1000,
+        );
         assert_eq!(replay, Err(AuthError::NonceUsed("a".into())));
-        let stale = verify(&good("b", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 600), &req(), &u, &mut nonces, POLICY, 1000);
+        let stale = verify(
+            &good("b", "%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", 600),
+            &req(),
+            &u,
+            &mut nonces,
+            POLICY,
+            1000,
+        );
         assert!(matches!(stale, Err(AuthError::Expired { .. })));
-        let wrong = verify(&good("c", "%26nope", 1000), &req(), &u, &mut nonces, POLICY, 1000).unwrap_err();
+        let wrong = verify(
+            &good("c", "%26nope", 1000),
+            &req(),
+            &u,
+            &mut nonces,
+            POLICY,
+            1000,
+        )
+        .unwrap_err();
         assert!(!wrong.to_string().contains("s3cr3t"));
-        assert!(wrong.to_string().starts_with("Authorization Error: 'Invalid signature."));
+        assert!(wrong
+            .to_string()
+            .starts_with("Authorization Error: 'Invalid signature."));
     }
 
     #[test]
@@ -430,14 +476,24 @@ mod tests {
             ("oauth_version".into(), "1.0".into()),
         ];
         let r = req();
-        let sig = sign_hmac_sha1("s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00", "GET", &r.base_url, &oauth, &r.query, &[]);
+        let sig = sign_hmac_sha1(
+            "s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00",
+            "GET",
+            &r.base_url,
+            &oauth,
+            &r.query,
+            &[],
+        );
         let mut header = String::from("OAuth ");
         for (k, v) in &oauth {
             header.push_str(&format!("{k}=\"{}\", ", oauth_encode(v)));
         }
         header.push_str(&format!("oauth_signature=\"{}\"", oauth_encode(&sig)));
         let h = OAuthHeader::parse(&header).unwrap();
-        assert_eq!(verify(&h, &r, &users(), &mut nonces, POLICY, 1000), Ok(Caller { user: 0 }));
+        assert_eq!(
+            verify(&h, &r, &users(), &mut nonces, POLICY, 1000),
+            Ok(Caller { user: 0 })
+        );
         let mut other = req();
         other.query = vec![("op".into(), "other".into())];
         let h2 = OAuthHeader::parse(&header.replace("abc", "abd")).unwrap();

@@ -22,7 +22,7 @@ fn bad(msg: impl Into<String>) -> Response {
     text(400, msg)
 }
 
-fn number(params: &Params, key: &str) -> Result<Option<f64>, Response> {
+fn number(params: &Params, key: &str) -> Result<Option<f64>, String> {
     match params.get_nonempty(key) {
         None => Ok(None),
         Some(raw) => raw
@@ -30,13 +30,16 @@ fn number(params: &Params, key: &str) -> Result<Option<f64>, Response> {
             .ok()
             .filter(|v| v.is_finite())
             .map(Some)
-            .ok_or_else(|| bad(format!("{key} must be a number, not {raw:?}"))),
+            .ok_or_else(|| format!("{key} must be a number, not {raw:?}")),
     }
 }
 
 pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> Response {
     if !peer.ip().is_loopback() {
-        return text(403, "The simulator's control API only answers loopback callers.");
+        return text(
+            403,
+            "The simulator's control API only answers loopback callers.",
+        );
     }
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_ascii_uppercase();
@@ -52,14 +55,18 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
             params.extend_from(&body_params, &[]);
         }
     }
-    let segments: Vec<&str> = path.trim_start_matches("/_sim").split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = path
+        .trim_start_matches("/_sim")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["clock"]) => json(200, &clock_json(shared), true),
         ("POST", ["clock", "advance"]) => {
             let seconds = match number(&params, "seconds") {
                 Ok(Some(s)) if s >= 0.0 => s,
                 Ok(_) => return bad("POST /_sim/clock/advance needs ?seconds=N with N ≥ 0"),
-                Err(r) => return r,
+                Err(e) => return bad(e),
             };
             let now = shared.clock.advance(seconds);
             shared.region().advance_to(now);
@@ -71,7 +78,7 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
                 json(200, &clock_json(shared), true)
             }
             Ok(_) => bad("POST /_sim/clock/speed needs ?speed=X with X ≥ 0 (0 freezes time)"),
-            Err(r) => r,
+            Err(e) => bad(e),
         },
         ("GET", ["counters"]) => json(200, &json!(shared.counters.snapshot()), true),
         ("DELETE", ["counters"]) => {
@@ -104,11 +111,11 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
             };
             let count = match number(&params, "count") {
                 Ok(c) => c.unwrap_or(1.0).max(0.0) as u32,
-                Err(r) => return r,
+                Err(e) => return bad(e),
             };
             let retry_after = match number(&params, "retry_after") {
                 Ok(r) => r.map(|v| v.max(0.0) as u64),
-                Err(r) => return r,
+                Err(e) => return bad(e),
             };
             let injection = Injection {
                 endpoint: endpoint.to_string(),
@@ -134,7 +141,7 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
                     }
                     Ok(Some(v)) => return bad(format!("{key} must be between 0 and 1, not {v}")),
                     Ok(None) => {}
-                    Err(r) => return r,
+                    Err(e) => return bad(e),
                 }
             }
             json(

@@ -27,16 +27,24 @@ pub struct Counters {
 impl Counters {
     pub fn record(&self, method: &str, endpoint: &str, op: Option<&str>) {
         let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        *map.entry((method.to_string(), endpoint.to_string(), op.map(str::to_string)))
-            .or_default() += 1;
+        *map.entry((
+            method.to_string(),
+            endpoint.to_string(),
+            op.map(str::to_string),
+        ))
+        .or_default() += 1;
     }
 
     /// How many requests matched exactly this method, template and op.
     pub fn get(&self, method: &str, endpoint: &str, op: Option<&str>) -> u64 {
         let map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&(method.to_string(), endpoint.to_string(), op.map(str::to_string)))
-            .copied()
-            .unwrap_or(0)
+        map.get(&(
+            method.to_string(),
+            endpoint.to_string(),
+            op.map(str::to_string),
+        ))
+        .copied()
+        .unwrap_or(0)
     }
 
     /// Requests to a template whatever the method and op.

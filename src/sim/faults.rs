@@ -83,7 +83,12 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn new(seed: u64, fail_deploy_rate: f64, http_error_rate: f64, retry_after_secs: u64) -> Self {
+    pub fn new(
+        seed: u64,
+        fail_deploy_rate: f64,
+        http_error_rate: f64,
+        retry_after_secs: u64,
+    ) -> Self {
         Faults {
             // A stream of its own so that faults do not shift when the fleet generator changes.
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17_0000_0001),
@@ -111,10 +116,17 @@ impl Faults {
     /// Decides whether this API request fails before reaching its handler: injections first
     /// (deterministic), then the random `http_error_rate`. `describe/` and `version/` never
     /// fail randomly so that clients can always connect.
-    pub fn on_request(&mut self, method: &str, endpoint: &str, op: Option<&str>) -> Option<TransientFailure> {
+    pub fn on_request(
+        &mut self,
+        method: &str,
+        endpoint: &str,
+        op: Option<&str>,
+    ) -> Option<TransientFailure> {
         if let Some(pos) = self.injections.iter().position(|i| {
             i.endpoint == endpoint
-                && i.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && i.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && i.op.as_deref().is_none_or(|o| Some(o) == op)
         }) {
             let inj = &mut self.injections[pos];
@@ -129,7 +141,10 @@ impl Faults {
             return None;
         }
         if self.rng.random::<f64>() < self.http_error_rate {
-            return Some(transient(TransientKind::Unavailable, Some(self.retry_after_secs)));
+            return Some(transient(
+                TransientKind::Unavailable,
+                Some(self.retry_after_secs),
+            ));
         }
         None
     }
@@ -192,7 +207,9 @@ mod tests {
         assert_eq!(f.on_request("GET", "machines/", None), None);
         let first = f.on_request("POST", "machines/", Some("allocate")).unwrap();
         assert_eq!((first.status, first.retry_after), (409, Some(5)));
-        assert!(f.on_request("POST", "machines/", Some("allocate")).is_some());
+        assert!(f
+            .on_request("POST", "machines/", Some("allocate"))
+            .is_some());
         assert_eq!(f.on_request("POST", "machines/", Some("allocate")), None);
     }
 

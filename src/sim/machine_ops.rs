@@ -6,7 +6,9 @@
 use super::allocate::{choose, Constraints};
 use super::params::Params;
 use super::reply::ApiError;
-use super::state::{visible, Actor, Level, Region, Step, FULL_ERASE_SECS, QUICK_ERASE_SECS, RELEASE_SECS};
+use super::state::{
+    visible, Actor, Level, Region, Step, FULL_ERASE_SECS, QUICK_ERASE_SECS, RELEASE_SECS,
+};
 use crate::maas::{NodeStatus, PowerState};
 use base64::Engine;
 use chrono::Duration;
@@ -64,7 +66,14 @@ impl Region {
         let idx = choice.index;
         self.acquire(idx, actor, params.get("agent_name").unwrap_or_default());
         let comment = params.get("comment").unwrap_or_default().to_string();
-        self.event(idx, Level::Info, "Allocated", &comment, Some(actor.username.clone()), now);
+        self.event(
+            idx,
+            Level::Info,
+            "Allocated",
+            &comment,
+            Some(actor.username.clone()),
+            now,
+        );
         Ok((idx, choice.constraints_by_type))
     }
 
@@ -77,7 +86,12 @@ impl Region {
     }
 
     /// `machines/{id}/?op=deploy`: from Allocated (or straight from Ready, allocating first).
-    pub fn deploy(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn deploy(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         let status = self.machines[idx].status;
         let owner = self.machines[idx].owner.clone();
@@ -99,23 +113,42 @@ impl Region {
         }
         let (osystem, series) = self.resolve_series(params.get_nonempty("distro_series"))?;
         let hwe_kernel = match params.get_nonempty("hwe_kernel") {
-            Some(k) if k.starts_with("ga-") || k.starts_with("hwe-") || k == "generic" => Some(k.to_string()),
+            Some(k) if k.starts_with("ga-") || k.starts_with("hwe-") || k == "generic" => {
+                Some(k.to_string())
+            }
             Some(k) => {
                 return Err(ApiError::field(
                     "hwe_kernel",
-                    format!("{k} is not available for {series} on {}.", self.machines[idx].architecture),
+                    format!(
+                        "{k} is not available for {series} on {}.",
+                        self.machines[idx].architecture
+                    ),
                 ))
             }
             None => None,
         };
-        if !self.machines[idx].nics.iter().any(|n| n.subnet_id.is_some()) {
-            return Err(ApiError::field("network", "Node must be configured to use a network"));
+        if !self.machines[idx]
+            .nics
+            .iter()
+            .any(|n| n.subnet_id.is_some())
+        {
+            return Err(ApiError::field(
+                "network",
+                "Node must be configured to use a network",
+            ));
         }
         self.assign_addresses(idx)?;
         let now = self.now();
         if status == NodeStatus::Ready {
             self.acquire(idx, actor, params.get("agent_name").unwrap_or_default());
-            self.event(idx, Level::Info, "Allocated", "", Some(actor.username.clone()), now);
+            self.event(
+                idx,
+                Level::Info,
+                "Allocated",
+                "",
+                Some(actor.username.clone()),
+                now,
+            );
         }
         let user_data = params.get("user_data").map(|raw| {
             let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
@@ -134,7 +167,14 @@ impl Region {
         m.power_state = PowerState::On;
         m.error_description.clear();
         let comment = params.get("comment").unwrap_or_default().to_string();
-        self.event(idx, Level::Info, "Deploying", &comment, Some(actor.username.clone()), now);
+        self.event(
+            idx,
+            Level::Info,
+            "Deploying",
+            &comment,
+            Some(actor.username.clone()),
+            now,
+        );
         let plan = self.deploy_plan(now);
         self.schedule(system_id, plan);
         Ok(idx)
@@ -147,7 +187,11 @@ impl Region {
             .catalog
             .boot_resources
             .iter()
-            .filter_map(|r| r.name.split_once('/').map(|(o, s)| (o.to_string(), s.to_string())))
+            .filter_map(|r| {
+                r.name
+                    .split_once('/')
+                    .map(|(o, s)| (o.to_string(), s.to_string()))
+            })
             .collect();
         let version_of = |series: &str| {
             UBUNTU_VERSIONS
@@ -186,7 +230,12 @@ impl Region {
     }
 
     /// `machines/{id}/?op=release`.
-    pub fn release(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn release(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         let status = self.machines[idx].status;
         if matches!(status, NodeStatus::Ready | NodeStatus::Releasing) {
@@ -206,7 +255,14 @@ impl Region {
         Ok(idx)
     }
 
-    fn start_release(&mut self, idx: usize, actor: &Actor, erase: bool, quick: bool, comment: &str) {
+    fn start_release(
+        &mut self,
+        idx: usize,
+        actor: &Actor,
+        erase: bool,
+        quick: bool,
+        comment: &str,
+    ) {
         let now = self.now();
         let system_id = self.machines[idx].system_id.clone();
         self.cancel(&system_id);
@@ -230,8 +286,19 @@ impl Region {
         if erase {
             self.machines[idx].status = NodeStatus::DiskErasing;
             self.machines[idx].power_state = PowerState::On;
-            self.event(idx, Level::Info, "Disk erasing", comment, Some(actor.username.clone()), now);
-            let secs = if quick { QUICK_ERASE_SECS } else { FULL_ERASE_SECS };
+            self.event(
+                idx,
+                Level::Info,
+                "Disk erasing",
+                comment,
+                Some(actor.username.clone()),
+                now,
+            );
+            let secs = if quick {
+                QUICK_ERASE_SECS
+            } else {
+                FULL_ERASE_SECS
+            };
             self.schedule(
                 &system_id,
                 vec![(
@@ -246,10 +313,24 @@ impl Region {
         } else if powered_off {
             // MAAS finishes a release at once when the machine is already off.
             self.machines[idx].status = NodeStatus::Ready;
-            self.event(idx, Level::Info, "Released", comment, Some(actor.username.clone()), now);
+            self.event(
+                idx,
+                Level::Info,
+                "Released",
+                comment,
+                Some(actor.username.clone()),
+                now,
+            );
         } else {
             self.machines[idx].status = NodeStatus::Releasing;
-            self.event(idx, Level::Info, "Releasing", comment, Some(actor.username.clone()), now);
+            self.event(
+                idx,
+                Level::Info,
+                "Releasing",
+                comment,
+                Some(actor.username.clone()),
+                now,
+            );
             self.schedule(
                 &system_id,
                 vec![(
@@ -272,11 +353,17 @@ impl Region {
         }
         let unknown: Vec<&str> = ids
             .iter()
-            .filter(|id| self.index_of(id).is_none_or(|i| !visible(&self.machines[i], actor)))
+            .filter(|id| {
+                self.index_of(id)
+                    .is_none_or(|i| !visible(&self.machines[i], actor))
+            })
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            return Err(ApiError::BadRequest(format!("Unknown machine(s): {}.", unknown.join(", "))));
+            return Err(ApiError::BadRequest(format!(
+                "Unknown machine(s): {}.",
+                unknown.join(", ")
+            )));
         }
         let forbidden: Vec<&str> = ids
             .iter()
@@ -293,8 +380,9 @@ impl Region {
             .iter()
             .filter_map(|id| {
                 let m = self.machine(id)?;
-                (!m.status.is_releasable() && !matches!(m.status, NodeStatus::Ready | NodeStatus::Releasing))
-                    .then(|| format!("{id} ('{}')", m.status.label()))
+                (!m.status.is_releasable()
+                    && !matches!(m.status, NodeStatus::Ready | NodeStatus::Releasing))
+                .then(|| format!("{id} ('{}')", m.status.label()))
             })
             .collect();
         if !stuck.is_empty() {
@@ -306,7 +394,9 @@ impl Region {
         let comment = params.get("comment").unwrap_or_default().to_string();
         let mut released = Vec::new();
         for id in &ids {
-            let Some(idx) = self.index_of(id) else { continue };
+            let Some(idx) = self.index_of(id) else {
+                continue;
+            };
             if self.machines[idx].status.is_releasable() {
                 self.start_release(idx, actor, false, false, &comment);
                 released.push(id.clone());
@@ -316,7 +406,12 @@ impl Region {
     }
 
     /// `machines/{id}/?op=abort`.
-    pub fn abort(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn abort(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         let now = self.now();
         let comment = params.get("comment").unwrap_or_default().to_string();
@@ -332,7 +427,14 @@ impl Region {
                 self.cancel(system_id);
                 self.machines[idx].status = NodeStatus::FailedDiskErasing;
                 self.machines[idx].power_state = PowerState::Off;
-                self.event(idx, Level::Info, "Aborted disk erasing", &comment, user, now);
+                self.event(
+                    idx,
+                    Level::Info,
+                    "Aborted disk erasing",
+                    &comment,
+                    user,
+                    now,
+                );
             }
             other => {
                 return Err(ApiError::Conflict(format!(
@@ -345,23 +447,42 @@ impl Region {
     }
 
     /// `op=power_on` / `op=power_off`.
-    pub fn set_power(&mut self, system_id: &str, actor: &Actor, on: bool) -> Result<usize, ApiError> {
+    pub fn set_power(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        on: bool,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         if on && self.machines[idx].owner.is_none() {
-            return Err(ApiError::Conflict("Can't start node: it hasn't been allocated.".into()));
+            return Err(ApiError::Conflict(
+                "Can't start node: it hasn't been allocated.".into(),
+            ));
         }
         let now = self.now();
         let previous = self.machines[idx].status_message.clone();
         self.machines[idx].power_state = if on { PowerState::On } else { PowerState::Off };
         let kind = if on { "Powering on" } else { "Powering off" };
-        self.event(idx, Level::Info, kind, "", Some(actor.username.clone()), now);
+        self.event(
+            idx,
+            Level::Info,
+            kind,
+            "",
+            Some(actor.username.clone()),
+            now,
+        );
         // Power requests are not status events: the status message stays what it was.
         self.machines[idx].status_message = previous;
         Ok(idx)
     }
 
     /// `op=set_owner_data` / `op=set_workload_annotations`: empty values delete keys.
-    pub fn set_owner_data(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn set_owner_data(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         if self.machines[idx].owner.is_none() {
             return Err(ApiError::Conflict(
@@ -383,7 +504,12 @@ impl Region {
     }
 
     /// `op=mark_broken`: an Allocated machine is released first; Deployed ones stay owned.
-    pub fn mark_broken(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn mark_broken(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         if !actor.admin && self.machines[idx].owner.as_deref() != Some(actor.username.as_str()) {
             return Err(ApiError::Forbidden(
@@ -410,19 +536,35 @@ impl Region {
         self.book(system_id).broken_from = Some(previous);
         self.machines[idx].status = NodeStatus::Broken;
         self.machines[idx].error_description = reason.clone();
-        self.event(idx, Level::Info, "Marking node broken", &reason, Some(actor.username.clone()), now);
+        self.event(
+            idx,
+            Level::Info,
+            "Marking node broken",
+            &reason,
+            Some(actor.username.clone()),
+            now,
+        );
         Ok(idx)
     }
 
     /// `op=mark_fixed`: Broken → Ready, or back to Deployed if it was deployed.
-    pub fn mark_fixed(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn mark_fixed(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_editable(system_id, actor)?;
         if self.machines[idx].status != NodeStatus::Broken {
-            return Err(ApiError::Conflict("Can't mark a non-broken node as 'Ready'.".into()));
+            return Err(ApiError::Conflict(
+                "Can't mark a non-broken node as 'Ready'.".into(),
+            ));
         }
         let now = self.now();
         let back = match self.book(system_id).broken_from.take() {
-            Some(NodeStatus::Deployed) if self.machines[idx].owner.is_some() => NodeStatus::Deployed,
+            Some(NodeStatus::Deployed) if self.machines[idx].owner.is_some() => {
+                NodeStatus::Deployed
+            }
             _ => NodeStatus::Ready,
         };
         if back == NodeStatus::Ready {
@@ -434,12 +576,24 @@ impl Region {
         self.machines[idx].status = back;
         self.machines[idx].error_description.clear();
         let comment = params.get("comment").unwrap_or_default().to_string();
-        self.event(idx, Level::Info, "Marking node fixed", &comment, Some(actor.username.clone()), now);
+        self.event(
+            idx,
+            Level::Info,
+            "Marking node fixed",
+            &comment,
+            Some(actor.username.clone()),
+            now,
+        );
         Ok(idx)
     }
 
     /// `op=lock` / `op=unlock`: only deployed machines can be locked (MAAS's rule).
-    pub fn set_lock(&mut self, system_id: &str, actor: &Actor, lock: bool) -> Result<usize, ApiError> {
+    pub fn set_lock(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        lock: bool,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_visible(system_id, actor)?;
         let m = &self.machines[idx];
         if !actor.admin && m.owner.as_deref() != Some(actor.username.as_str()) {
@@ -490,7 +644,10 @@ impl Region {
         let num = |key: &str| -> Result<Option<f64>, ApiError> {
             params
                 .get_nonempty(key)
-                .map(|v| v.parse::<f64>().map_err(|_| ApiError::field(key, "Enter a number.")))
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map_err(|_| ApiError::field(key, "Enter a number."))
+                })
                 .transpose()
         };
         let cpu = num("cpu_count")?;
@@ -507,7 +664,8 @@ impl Region {
             .filter(|(_, m)| visible(m, actor))
             .filter(|(_, m)| {
                 let hostnames = params.list("hostname");
-                (hostnames.is_empty() || hostnames.iter().any(|h| *h == m.hostname || *h == m.fqdn()))
+                (hostnames.is_empty()
+                    || hostnames.iter().any(|h| *h == m.hostname || *h == m.fqdn()))
                     && any_of("id", &m.system_id)
                     && any_of("domain", &m.domain)
                     && any_of("zone", &m.zone)
@@ -524,15 +682,16 @@ impl Region {
                         let arches = params.list("arch");
                         arches.is_empty()
                             || arches.iter().any(|a| {
-                                *a == m.architecture || m.architecture.split('/').next() == Some(a.as_str())
+                                *a == m.architecture
+                                    || m.architecture.split('/').next() == Some(a.as_str())
                             })
                     }
                     && {
                         let macs = params.list("mac_address");
                         macs.is_empty()
-                            || m.nics
-                                .iter()
-                                .any(|n| macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address)))
+                            || m.nics.iter().any(|n| {
+                                macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address))
+                            })
                     }
                     && cpu.is_none_or(|c| m.cpu_count as f64 >= c)
                     && mem.is_none_or(|c| m.memory_mib as f64 >= c)
@@ -542,7 +701,12 @@ impl Region {
     }
 
     /// `PUT machines/{id}/` (admin only in MAAS).
-    pub fn update_machine(&mut self, system_id: &str, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn update_machine(
+        &mut self,
+        system_id: &str,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let idx = self.find_visible(system_id, actor)?;
         if !actor.admin {
             return Err(ApiError::Forbidden(
@@ -571,17 +735,26 @@ impl Region {
             }
         }
         let swap = match params.get("swap_size") {
-            Some(raw) if !raw.trim().is_empty() => Some(
-                parse_size(raw).ok_or_else(|| ApiError::field("swap_size", "Invalid size for swap: use bytes or a suffix such as 2G."))?,
-            ),
+            Some(raw) if !raw.trim().is_empty() => Some(parse_size(raw).ok_or_else(|| {
+                ApiError::field(
+                    "swap_size",
+                    "Invalid size for swap: use bytes or a suffix such as 2G.",
+                )
+            })?),
             _ => None,
         };
         let cpu = match params.get_nonempty("cpu_count") {
-            Some(v) => Some(v.parse::<u32>().map_err(|_| ApiError::field("cpu_count", "Enter a whole number."))?),
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .map_err(|_| ApiError::field("cpu_count", "Enter a whole number."))?,
+            ),
             None => None,
         };
         let mem = match params.get_nonempty("memory") {
-            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::field("memory", "Enter a whole number."))?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::field("memory", "Enter a whole number."))?,
+            ),
             None => None,
         };
         if let Some(s) = swap {

@@ -71,7 +71,7 @@ pub enum Fleet {
     /// `inventory::generate(machines, seed)`.
     Generated { machines: usize },
     /// A given inventory (hand-built, or loaded from a real MAAS dump).
-    Inventory(SimInventory),
+    Inventory(Box<SimInventory>),
 }
 
 /// How to run a simulator. Start from [`SimConfig::generated`] or [`SimConfig::with_inventory`]
@@ -122,7 +122,7 @@ impl SimConfig {
     /// A given inventory.
     pub fn with_inventory(inventory: SimInventory) -> Self {
         SimConfig {
-            fleet: Fleet::Inventory(inventory),
+            fleet: Fleet::Inventory(Box::new(inventory)),
             ..SimConfig::generated(0, 1)
         }
     }
@@ -184,7 +184,9 @@ impl SimConfig {
 /// Why a simulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("cannot listen on {addr}: {source} (choose another address, or port 0 for any free port)")]
+    #[error(
+        "cannot listen on {addr}: {source} (choose another address, or port 0 for any free port)"
+    )]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -222,7 +224,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     config.validate()?;
     let inventory = match config.fleet.clone() {
         Fleet::Generated { machines } => inventory::generate(machines, config.seed),
-        Fleet::Inventory(inv) => inv,
+        Fleet::Inventory(inv) => *inv,
     };
     let (users, key_rng) = make_users(config.seed);
     let admin_key = users[0].keys[0].1.clone();
@@ -296,7 +298,9 @@ pub struct SimHandle {
 
 impl std::fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimHandle").field("addr", &self.addr).finish()
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -392,7 +396,11 @@ impl SimHandle {
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        *self.shared.latency.lock().unwrap_or_else(PoisonError::into_inner) = latency;
+        *self
+            .shared
+            .latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = latency;
     }
 
     /// Stops accepting connections, lets in-flight requests finish, and waits for the server.

@@ -159,7 +159,10 @@ impl Region {
 
     /// A subnet by id, CIDR, name or MAAS specifier.
     pub fn find_subnet(&self, spec: &str) -> Option<&SimSubnet> {
-        self.catalog.subnets.iter().find(|s| subnet_matches(spec, s))
+        self.catalog
+            .subnets
+            .iter()
+            .find(|s| subnet_matches(spec, s))
     }
 
     fn default_domain(&self) -> String {
@@ -202,23 +205,28 @@ impl Region {
                     "Must supply either the 'subnet' or the 'ip' parameter.".into(),
                 ))
             }
-            (_, Some(spec)) => self.find_subnet(spec).cloned().ok_or_else(|| {
-                ApiError::NotFound("No Subnet matches the given query.".into())
-            })?,
+            (_, Some(spec)) => self
+                .find_subnet(spec)
+                .cloned()
+                .ok_or_else(|| ApiError::NotFound("No Subnet matches the given query.".into()))?,
             (Some(ip), None) => self
                 .catalog
                 .subnets
                 .iter()
                 .find(|s| ip_in_subnet(ip, s))
                 .cloned()
-                .ok_or_else(|| ApiError::BadRequest(format!("No known subnet for IP address: {ip}.")))?,
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!("No known subnet for IP address: {ip}."))
+                })?,
         };
         let ip = match ip_param {
             Some(raw) => {
-                let ip: IpAddr = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| ApiError::field("ip", format!("Enter a valid IPv4 or IPv6 address (not {raw:?}).")))?;
+                let ip: IpAddr = raw.trim().parse().map_err(|_| {
+                    ApiError::field(
+                        "ip",
+                        format!("Enter a valid IPv4 or IPv6 address (not {raw:?})."),
+                    )
+                })?;
                 if !ip_in_subnet(&ip.to_string(), &subnet) {
                     return Err(ApiError::BadRequest(format!(
                         "IP address {ip} is not within subnet {}.",
@@ -226,7 +234,9 @@ impl Region {
                     )));
                 }
                 if self.used_addresses().contains(&to_u128(ip)) {
-                    return Err(ApiError::NotFound(format!("The IP address {ip} is already in use.")));
+                    return Err(ApiError::NotFound(format!(
+                        "The IP address {ip} is already in use."
+                    )));
                 }
                 ip
             }
@@ -250,7 +260,11 @@ impl Region {
         if let Some(h) = hostname {
             let (name, domain) = self.split_fqdn(&h);
             let ip = ip.to_string();
-            match self.dns.iter_mut().find(|r| r.name == name && r.domain == domain) {
+            match self
+                .dns
+                .iter_mut()
+                .find(|r| r.name == name && r.domain == domain)
+            {
                 Some(rec) => {
                     if !rec.ips.contains(&ip) {
                         rec.ips.push(ip);
@@ -314,17 +328,23 @@ impl Region {
                 (name, domain)
             }
             _ => {
-                let fqdn = params
-                    .get_nonempty("fqdn")
-                    .ok_or_else(|| ApiError::field("fqdn", "Either fqdn or name and domain must be given."))?;
+                let fqdn = params.get_nonempty("fqdn").ok_or_else(|| {
+                    ApiError::field("fqdn", "Either fqdn or name and domain must be given.")
+                })?;
                 let (name, domain) = self.split_fqdn(fqdn);
                 if !self.catalog.domains.iter().any(|d| d.name == domain) {
-                    return Err(ApiError::NotFound("No Domain matches the given query.".into()));
+                    return Err(ApiError::NotFound(
+                        "No Domain matches the given query.".into(),
+                    ));
                 }
                 (name, domain)
             }
         };
-        if self.dns.iter().any(|r| r.name == name && r.domain == domain) {
+        if self
+            .dns
+            .iter()
+            .any(|r| r.name == name && r.domain == domain)
+        {
             return Err(ApiError::field(
                 "__all__",
                 "Labels must be unique within their zone.".to_string(),
@@ -353,7 +373,12 @@ impl Region {
     }
 
     /// `PUT dnsresources/{id}/`: `ip_addresses` replaces the set.
-    pub fn update_dns(&mut self, id: i64, actor: &Actor, params: &Params) -> Result<usize, ApiError> {
+    pub fn update_dns(
+        &mut self,
+        id: i64,
+        actor: &Actor,
+        params: &Params,
+    ) -> Result<usize, ApiError> {
         let pos = self.dns_index(id)?;
         if !actor.admin {
             return Err(ApiError::Forbidden(
@@ -411,9 +436,15 @@ impl Region {
 
 fn parse_ips(raw: &str) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
-    for part in raw.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()) {
+    for part in raw
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+    {
         let ip: IpAddr = part.parse().map_err(|_| {
-            ApiError::field("ip_addresses", format!("'{part}' is not a valid IP address."))
+            ApiError::field(
+                "ip_addresses",
+                format!("'{part}' is not a valid IP address."),
+            )
         })?;
         if !out.contains(&ip.to_string()) {
             out.push(ip.to_string());

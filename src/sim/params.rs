@@ -15,7 +15,9 @@ pub struct Params {
 /// Why a request body could not be read as parameters.
 #[derive(Debug, thiserror::Error)]
 pub enum ParamsError {
-    #[error("multipart body without a boundary: send Content-Type: multipart/form-data; boundary=…")]
+    #[error(
+        "multipart body without a boundary: send Content-Type: multipart/form-data; boundary=…"
+    )]
     NoBoundary,
     #[error("malformed multipart body ({0}): each part needs a Content-Disposition with a name")]
     Multipart(String),
@@ -51,7 +53,12 @@ impl Params {
         let Some(ct) = content_type else {
             return Ok(Params::default());
         };
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match mime.as_str() {
             "application/x-www-form-urlencoded" => Ok(Params::from_query(
                 std::str::from_utf8(&body).unwrap_or_default(),
@@ -239,12 +246,9 @@ NA==\r\n\
 Content-Disposition: form-data; name=\"tags\"\r\n\r\n\
 plain\r\n\
 --XyZ--\r\n";
-        let p = Params::from_body(
-            Some("multipart/form-data; boundary=XyZ"),
-            Bytes::from(body),
-        )
-        .await
-        .unwrap();
+        let p = Params::from_body(Some("multipart/form-data; boundary=XyZ"), Bytes::from(body))
+            .await
+            .unwrap();
         assert_eq!(p.get("cpu_count"), Some("4"));
         assert_eq!(p.get("tags"), Some("plain"));
     }

@@ -105,7 +105,10 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         return text(200, "2.0");
     }
     if path == "/MAAS/api/1.0" || path.starts_with("/MAAS/api/1.0/") {
-        return text(410, "The 1.0 API is no longer available. Please use API version 2.0.");
+        return text(
+            410,
+            "The 1.0 API is no longer available. Please use API version 2.0.",
+        );
     }
     let Some(rest) = path.strip_prefix("/MAAS/api/2.0/") else {
         if path.starts_with("/MAAS/api/2.0") {
@@ -146,7 +149,11 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         Params::new()
     };
     let form_for_signature = match content_type.as_deref() {
-        Some(ct) if ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") => {
+        Some(ct)
+            if ct
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded") =>
+        {
             body_params.pairs().to_vec()
         }
         _ => Vec::new(),
@@ -162,7 +169,10 @@ async fn maas(shared: &Shared, req: Request) -> Response {
     }
     params.extend_from(&query, &["op"]);
 
-    let latency = *shared.latency.lock().unwrap_or_else(PoisonError::into_inner);
+    let latency = *shared
+        .latency
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -173,7 +183,9 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(OAuthHeader::parse);
     let mut region = shared.region();
-    shared.counters.record(&method, route.template, op.as_deref());
+    shared
+        .counters
+        .record(&method, route.template, op.as_deref());
     let mut actor = None;
     if !route.resource.anonymous_only() {
         if let Some(h) = auth_header {
@@ -185,7 +197,14 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             };
             let now_unix = chrono::Utc::now().timestamp();
             let users = region.users.clone();
-            match auth::verify(&h, &signed, &users, &mut region.nonces, shared.policy, now_unix) {
+            match auth::verify(
+                &h,
+                &signed,
+                &users,
+                &mut region.nonces,
+                shared.policy,
+                now_unix,
+            ) {
                 Ok(caller) => {
                     let u = &users[caller.user];
                     actor = Some(Actor {

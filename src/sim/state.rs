@@ -309,13 +309,21 @@ impl Region {
     fn apply_step(&mut self, idx: usize, at: DateTime<Utc>, step: Step) {
         match step {
             Step::Phase(kind) => self.event(idx, Level::Info, &kind, "", None, at),
-            Step::Finish { status, power, event } => {
+            Step::Finish {
+                status,
+                power,
+                event,
+            } => {
                 let m = &mut self.machines[idx];
                 m.status = status;
                 m.power_state = power;
                 self.event(idx, Level::Info, &event, "", None, at);
             }
-            Step::Fail { status, event, reason } => {
+            Step::Fail {
+                status,
+                event,
+                reason,
+            } => {
                 let m = &mut self.machines[idx];
                 m.status = status;
                 m.error_description = reason.clone();
@@ -396,7 +404,14 @@ impl Region {
             return false;
         };
         self.machines[idx].power_state = PowerState::Off;
-        self.event(idx, Level::Warning, "Power off", "power lost (simulated fault)", None, now);
+        self.event(
+            idx,
+            Level::Warning,
+            "Power off",
+            "power lost (simulated fault)",
+            None,
+            now,
+        );
         self.restore_message(idx);
         true
     }

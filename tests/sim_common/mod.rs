@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// one disk of (i+1)×100 GB.
 pub fn ready_fleet(n: usize) -> SimInventory {
     let mut inv = kubemaas::sim::inventory::generate(n, 42);
-    assert_eq!(inv.machines.len(), n, "the generator must honour the machine count");
+    assert_eq!(
+        inv.machines.len(),
+        n,
+        "the generator must honour the machine count"
+    );
     for (i, m) in inv.machines.iter_mut().enumerate() {
         m.status = NodeStatus::Ready;
         m.status_message = None;
@@ -33,7 +37,11 @@ pub fn ready_fleet(n: usize) -> SimInventory {
         m.cpu_count = (i + 2) as u32;
         m.memory_mib = (i as u64 + 1) * 4096;
         m.architecture = "amd64/generic".into();
-        m.zone = if i % 2 == 0 { "az-1".into() } else { "az-2".into() };
+        m.zone = if i % 2 == 0 {
+            "az-1".into()
+        } else {
+            "az-2".into()
+        };
         m.pool = "default".into();
         m.tags.clear();
         let mut disk = m.disks[0].clone();
@@ -43,7 +51,10 @@ pub fn ready_fleet(n: usize) -> SimInventory {
         for nic in &mut m.nics {
             nic.ip_address = None;
         }
-        assert!(m.nics.iter().any(|n| n.subnet_id.is_some()), "machines need a linked NIC to deploy");
+        assert!(
+            m.nics.iter().any(|n| n.subnet_id.is_some()),
+            "machines need a linked NIC to deploy"
+        );
     }
     inv
 }
@@ -54,7 +65,9 @@ pub async fn start(inv: SimInventory) -> SimHandle {
 }
 
 pub async fn start_with(config: SimConfig) -> SimHandle {
-    sim::start(config).await.expect("simulator starts on 127.0.0.1:0")
+    sim::start(config)
+        .await
+        .expect("simulator starts on 127.0.0.1:0")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +111,11 @@ impl Resp {
 static NONCE: AtomicU64 = AtomicU64::new(1);
 
 pub fn nonce() -> String {
-    format!("n{}x{}", NONCE.fetch_add(1, Ordering::Relaxed), std::process::id())
+    format!(
+        "n{}x{}",
+        NONCE.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    )
 }
 
 pub fn now() -> i64 {
@@ -142,7 +159,13 @@ impl Maas {
     }
 
     /// The OAuth header for a request to `path` (under /MAAS/api/2.0/).
-    pub fn auth(&self, method: &str, path: &str, query: &[(&str, &str)], form: &[(&str, &str)]) -> String {
+    pub fn auth(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        form: &[(&str, &str)],
+    ) -> String {
         let mut oauth: Vec<(String, String)> = vec![
             ("oauth_consumer_key".into(), self.key.consumer_key().into()),
             ("oauth_token".into(), self.key.token_key().into()),
@@ -158,7 +181,9 @@ impl Maas {
             Sig::Hmac => {
                 oauth.push(("oauth_signature_method".into(), "HMAC-SHA1".into()));
                 let own = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-                    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+                    v.iter()
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                        .collect()
                 };
                 sign_hmac_sha1(
                     self.key.token_secret(),
@@ -178,7 +203,13 @@ impl Maas {
         header
     }
 
-    pub async fn send(&self, method: &str, path: &str, query: &[(&str, &str)], body: Body<'_>) -> Resp {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Resp {
         let form: &[(&str, &str)] = match &body {
             Body::Form(f) => f,
             _ => &[],
@@ -188,7 +219,14 @@ impl Maas {
     }
 
     /// A request with exactly the given Authorization header (or none).
-    pub async fn raw(&self, method: &str, path: &str, query: &[(&str, &str)], body: Body<'_>, auth: Option<String>) -> Resp {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body<'_>,
+        auth: Option<String>,
+    ) -> Resp {
         let url = format!("{}/MAAS/api/2.0/{path}", self.origin);
         let mut req = self
             .http
@@ -212,15 +250,22 @@ impl Maas {
                     ));
                 }
                 text.push_str(&format!("--{boundary}--\r\n"));
-                req.header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
-                    .body(text)
+                req.header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(text)
             }
         };
         let resp = req.send().await.expect("request reaches the simulator");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Resp {
@@ -229,7 +274,8 @@ impl Maas {
 
     /// POST with an urlencoded body (gomaasapi's way), `op` in the query string.
     pub async fn op(&self, path: &str, op: &str, form: &[(&str, &str)]) -> Resp {
-        self.send("POST", path, &[("op", op)], Body::Form(form)).await
+        self.send("POST", path, &[("op", op)], Body::Form(form))
+            .await
     }
 
     pub async fn put(&self, path: &str, form: &[(&str, &str)]) -> Resp {
@@ -241,19 +287,28 @@ impl Maas {
     }
 
     pub async fn machine(&self, system_id: &str) -> Value {
-        self.get(&format!("machines/{system_id}/"), &[]).await.expect(200).json()
+        self.get(&format!("machines/{system_id}/"), &[])
+            .await
+            .expect(200)
+            .json()
     }
 
     /// Allocates with the given constraints and returns the machine JSON.
     pub async fn allocate(&self, form: &[(&str, &str)]) -> Value {
-        self.op("machines/", "allocate", form).await.expect(200).json()
+        self.op("machines/", "allocate", form)
+            .await
+            .expect(200)
+            .json()
     }
 }
 
 /// The control API.
 pub async fn advance(sim: &SimHandle, seconds: f64) {
     let resp = reqwest::Client::new()
-        .post(format!("{}clock/advance?seconds={seconds}", sim.control_url()))
+        .post(format!(
+            "{}clock/advance?seconds={seconds}",
+            sim.control_url()
+        ))
         .send()
         .await
         .expect("control API");
@@ -261,5 +316,7 @@ pub async fn advance(sim: &SimHandle, seconds: f64) {
 }
 
 pub fn status(v: &Value) -> u64 {
-    v["status"].as_u64().unwrap_or_else(|| panic!("no status in {v}"))
+    v["status"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no status in {v}"))
 }

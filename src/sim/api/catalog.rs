@@ -41,13 +41,20 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .ok_or_else(|| ApiError::field("name", "This field is required."))?
                 .to_string();
             if cat.zones.iter().any(|z| z.name == name) {
-                return Err(ApiError::field("name", "Zone with this Name already exists."));
+                return Err(ApiError::field(
+                    "name",
+                    "Zone with this Name already exists.",
+                ));
             }
             let id = cat.zones.iter().filter_map(|z| z.id).max().unwrap_or(0) + 1;
             let zone = Zone {
                 id: Some(id),
                 name: name.clone(),
-                description: ctx.params.get("description").unwrap_or_default().to_string(),
+                description: ctx
+                    .params
+                    .get("description")
+                    .unwrap_or_default()
+                    .to_string(),
                 resource_uri: format!("{API}/zones/{name}/"),
             };
             let v = render::zone(&zone);
@@ -76,13 +83,20 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .ok_or_else(|| ApiError::field("name", "This field is required."))?
                 .to_string();
             if cat.tags.iter().any(|t| t.name == name) {
-                return Err(ApiError::field("name", "Tag with this Name already exists."));
+                return Err(ApiError::field(
+                    "name",
+                    "Tag with this Name already exists.",
+                ));
             }
             let tag = Tag {
                 name: name.clone(),
                 definition: ctx.params.get("definition").unwrap_or_default().to_string(),
                 comment: ctx.params.get("comment").unwrap_or_default().to_string(),
-                kernel_opts: ctx.params.get("kernel_opts").unwrap_or_default().to_string(),
+                kernel_opts: ctx
+                    .params
+                    .get("kernel_opts")
+                    .unwrap_or_default()
+                    .to_string(),
                 resource_uri: format!("{API}/tags/{name}/"),
             };
             let v = render::tag(&tag);
@@ -137,7 +151,9 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 _ => Err(ctx.unrecognised()),
             }
         }
-        (Resource::Domains, "GET", None) => list(cat.domains.iter().map(|d| domain_json(d, region)).collect()),
+        (Resource::Domains, "GET", None) => {
+            list(cat.domains.iter().map(|d| domain_json(d, region)).collect())
+        }
         (Resource::Domain, "GET", None) => cat
             .domains
             .iter()
@@ -173,11 +189,18 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 _ => Err(ctx.unrecognised()),
             }
         }
-        (Resource::Fabrics, "GET", None) => list(cat.fabrics.iter().map(|f| render::fabric(f, cat)).collect()),
-        (Resource::Spaces, "GET", None) => list(cat.spaces.iter().map(|sp| render::space(sp, cat)).collect()),
-        (Resource::BootResources, "GET", None) => {
-            list(cat.boot_resources.iter().map(render::boot_resource).collect())
+        (Resource::Fabrics, "GET", None) => {
+            list(cat.fabrics.iter().map(|f| render::fabric(f, cat)).collect())
         }
+        (Resource::Spaces, "GET", None) => {
+            list(cat.spaces.iter().map(|sp| render::space(sp, cat)).collect())
+        }
+        (Resource::BootResources, "GET", None) => list(
+            cat.boot_resources
+                .iter()
+                .map(render::boot_resource)
+                .collect(),
+        ),
         (Resource::BootResource, "GET", None) => cat
             .boot_resources
             .iter()

@@ -2,8 +2,8 @@
 
 use super::json;
 use super::Ctx;
-use crate::sim::reply::{ApiError, ApiResult, Reply};
 use crate::sim::render;
+use crate::sim::reply::{ApiError, ApiResult, Reply};
 use crate::sim::state::Region;
 use serde_json::{json, Value};
 

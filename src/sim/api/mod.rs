@@ -65,11 +65,31 @@ const TABLE: &[(&str, bool, Resource, &str)] = &[
     ("subnets", true, Resource::Subnet, "subnets/{id}/"),
     ("fabrics", false, Resource::Fabrics, "fabrics/"),
     ("spaces", false, Resource::Spaces, "spaces/"),
-    ("boot-resources", false, Resource::BootResources, "boot-resources/"),
-    ("boot-resources", true, Resource::BootResource, "boot-resources/{id}/"),
+    (
+        "boot-resources",
+        false,
+        Resource::BootResources,
+        "boot-resources/",
+    ),
+    (
+        "boot-resources",
+        true,
+        Resource::BootResource,
+        "boot-resources/{id}/",
+    ),
     ("ipaddresses", false, Resource::IpAddresses, "ipaddresses/"),
-    ("dnsresources", false, Resource::DnsResources, "dnsresources/"),
-    ("dnsresources", true, Resource::DnsResource, "dnsresources/{id}/"),
+    (
+        "dnsresources",
+        false,
+        Resource::DnsResources,
+        "dnsresources/",
+    ),
+    (
+        "dnsresources",
+        true,
+        Resource::DnsResource,
+        "dnsresources/{id}/",
+    ),
     ("events", false, Resource::Events, "events/"),
 ];
 
@@ -100,14 +120,19 @@ pub fn route(rest: &str) -> Option<Route> {
         // `machines/abc/op-power_on`: no trailing slash, op in the last segment.
         let (head, last) = rest.rsplit_once('/')?;
         let op = last.strip_prefix("op-").filter(|o| {
-            !o.is_empty() && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            !o.is_empty()
+                && o.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         })?;
         (head, Some(op.to_string()))
     };
     let segments: Vec<&str> = body.split('/').collect();
     let (first, arg) = match segments.as_slice() {
         [one] => (*one, None),
-        [one, two] if !two.is_empty() => (*one, Some(percent_decode_str(two).decode_utf8_lossy().into_owned())),
+        [one, two] if !two.is_empty() => (
+            *one,
+            Some(percent_decode_str(two).decode_utf8_lossy().into_owned()),
+        ),
         _ => return None,
     };
     TABLE
@@ -186,7 +211,10 @@ mod tests {
     #[test]
     fn routes() {
         let r = route("machines/abc/").unwrap();
-        assert_eq!((r.resource, r.arg.as_deref(), r.path_op), (Resource::Machine, Some("abc"), None));
+        assert_eq!(
+            (r.resource, r.arg.as_deref(), r.path_op),
+            (Resource::Machine, Some("abc"), None)
+        );
         let r = route("machines/abc/op-power_on").unwrap();
         assert_eq!(r.path_op.as_deref(), Some("power_on"));
         assert_eq!(r.template, "machines/{system_id}/");

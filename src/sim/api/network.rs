@@ -14,7 +14,9 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
     let p = &ctx.params;
     match (resource, ctx.method.as_str(), ctx.op.as_deref()) {
         (Resource::IpAddresses, "GET", None) => {
-            let all = p.flag("all", false).map_err(|e| ApiError::field("all", e.to_string()))?;
+            let all = p
+                .flag("all", false)
+                .map_err(|e| ApiError::field("all", e.to_string()))?;
             let owner = p.get_nonempty("owner");
             if (all || owner.is_some()) && !actor.admin {
                 return Err(ApiError::Forbidden(
@@ -37,7 +39,10 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
         }
         (Resource::IpAddresses, "POST", Some("reserve")) => {
             let idx = region.reserve_ip(&actor, p)?;
-            Ok(Reply::Json(json::ip_reservation(region, &region.reservations[idx])))
+            Ok(Reply::Json(json::ip_reservation(
+                region,
+                &region.reservations[idx],
+            )))
         }
         (Resource::IpAddresses, "POST", Some("release")) => {
             region.release_ip(&actor, p)?;
@@ -55,11 +60,17 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .filter(|r| name.is_none_or(|n| r.name == n))
                 .map(json::dns)
                 .collect();
-            let all = p.flag("all", false).map_err(|e| ApiError::field("all", e.to_string()))?;
+            let all = p
+                .flag("all", false)
+                .map_err(|e| ApiError::field("all", e.to_string()))?;
             if all {
                 // MAAS adds the implicit records of machines' own addresses, with id -1.
                 for m in &region.machines {
-                    let ips: Vec<&String> = m.nics.iter().filter_map(|n| n.ip_address.as_ref()).collect();
+                    let ips: Vec<&String> = m
+                        .nics
+                        .iter()
+                        .filter_map(|n| n.ip_address.as_ref())
+                        .collect();
                     if ips.is_empty()
                         || fqdn.is_some_and(|f| f != m.fqdn())
                         || domain.is_some_and(|d| d != m.domain)
@@ -84,9 +95,9 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
             Ok(Reply::Json(json::dns(&region.dns[idx])))
         }
         (Resource::DnsResource, method, None) => {
-            let id: i64 = arg
-                .parse()
-                .map_err(|_| ApiError::NotFound("No DNSResource matches the given query.".into()))?;
+            let id: i64 = arg.parse().map_err(|_| {
+                ApiError::NotFound("No DNSResource matches the given query.".into())
+            })?;
             match method {
                 "GET" => {
                     let idx = region.dns_index(id)?;
@@ -115,9 +126,9 @@ pub fn events(region: &Region, ctx: &Ctx) -> ApiResult {
     let p = &ctx.params;
     let limit = match p.get_nonempty("limit") {
         None => 100,
-        Some(raw) => raw
-            .parse::<usize>()
-            .map_err(|_| ApiError::BadRequest(format!("Invalid limit: {raw:?} is not a whole number.")))?,
+        Some(raw) => raw.parse::<usize>().map_err(|_| {
+            ApiError::BadRequest(format!("Invalid limit: {raw:?} is not a whole number."))
+        })?,
     };
     if limit > MAX_EVENTS {
         return Err(ApiError::BadRequest(format!(
@@ -127,8 +138,9 @@ pub fn events(region: &Region, ctx: &Ctx) -> ApiResult {
     let number = |key: &str| -> Result<Option<i64>, ApiError> {
         p.get_nonempty(key)
             .map(|raw| {
-                raw.parse::<i64>()
-                    .map_err(|_| ApiError::BadRequest(format!("Invalid {key}: {raw:?} is not an event id.")))
+                raw.parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("Invalid {key}: {raw:?} is not an event id."))
+                })
             })
             .transpose()
     };
@@ -142,7 +154,12 @@ pub fn events(region: &Region, ctx: &Ctx) -> ApiResult {
     let level = match p.get_nonempty("level") {
         None => Level::Info,
         Some(raw) => Level::parse(raw).ok_or_else(|| {
-            ApiError::field("level", format!("Unknown level {raw:?}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or AUDIT."))
+            ApiError::field(
+                "level",
+                format!(
+                    "Unknown level {raw:?}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or AUDIT."
+                ),
+            )
         })?,
     };
     let ids = p.list("id");
@@ -156,26 +173,45 @@ pub fn events(region: &Region, ctx: &Ctx) -> ApiResult {
         (ids.is_empty() || ids.iter().any(|i| i == node))
             && (hostnames.is_empty() || hostnames.iter().any(|h| h == hostname))
             && (macs.is_empty()
-                || m.is_some_and(|m| m.nics.iter().any(|n| macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address)))))
+                || m.is_some_and(|m| {
+                    m.nics
+                        .iter()
+                        .any(|n| macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address)))
+                }))
             && (zones.is_empty() || m.is_some_and(|m| zones.contains(&m.zone)))
             && (agents.is_empty() || m.is_some_and(|m| agents.contains(&m.agent_name)))
-            && (owners.is_empty() || m.is_some_and(|m| m.owner.as_ref().is_some_and(|o| owners.contains(o))))
+            && (owners.is_empty()
+                || m.is_some_and(|m| m.owner.as_ref().is_some_and(|o| owners.contains(o))))
     };
     let matching: Vec<_> = region
         .events()
         .iter()
         .filter(|e| {
             // AUDIT is its own channel: asked for explicitly, never implied by a lower level.
-            (if level == Level::Audit { e.level == Level::Audit } else { e.level >= level && e.level != Level::Audit })
-                && node_ok(&e.node, &e.hostname)
+            (if level == Level::Audit {
+                e.level == Level::Audit
+            } else {
+                e.level >= level && e.level != Level::Audit
+            }) && node_ok(&e.node, &e.hostname)
         })
         .collect();
     let mut page: Vec<_> = match (after, before) {
-        (Some(a), _) => matching.iter().filter(|e| e.id > a).take(limit).copied().collect(),
-        (_, Some(b)) => matching.iter().rev().filter(|e| e.id < b).take(limit).copied().collect(),
+        (Some(a), _) => matching
+            .iter()
+            .filter(|e| e.id > a)
+            .take(limit)
+            .copied()
+            .collect(),
+        (_, Some(b)) => matching
+            .iter()
+            .rev()
+            .filter(|e| e.id < b)
+            .take(limit)
+            .copied()
+            .collect(),
         _ => matching.iter().rev().take(limit).copied().collect(),
     };
-    page.sort_by(|a, b| b.id.cmp(&a.id));
+    page.sort_by_key(|e| std::cmp::Reverse(e.id));
     let base: Vec<(String, String)> = p
         .pairs()
         .iter()

@@ -88,14 +88,15 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .params
                 .get_nonempty("name")
                 .ok_or_else(|| ApiError::field("name", "This field is required."))?;
-            config(name, &ctx.origin)
-                .map(Reply::Json)
-                .ok_or_else(|| {
-                    ApiError::field(
-                        "name",
-                        format!("{name:?} is not a valid config setting (valid settings are: {}).", CONFIG_NAMES.join(", ")),
-                    )
-                })
+            config(name, &ctx.origin).map(Reply::Json).ok_or_else(|| {
+                ApiError::field(
+                    "name",
+                    format!(
+                        "{name:?} is not a valid config setting (valid settings are: {}).",
+                        CONFIG_NAMES.join(", ")
+                    ),
+                )
+            })
         }
         _ => Err(ctx.unrecognised()),
     }
@@ -124,7 +125,9 @@ fn config(name: &str, origin: &str) -> Option<Value> {
         "default_osystem" => json!("ubuntu"),
         "default_distro_series" | "commissioning_distro_series" => json!("jammy"),
         "default_min_hwe_kernel" => json!(""),
-        "enable_disk_erasing_on_release" | "disk_erase_with_quick_erase" | "disk_erase_with_secure_erase" => json!(false),
+        "enable_disk_erasing_on_release"
+        | "disk_erase_with_quick_erase"
+        | "disk_erase_with_secure_erase" => json!(false),
         "kernel_opts" => Value::Null,
         "ntp_servers" | "upstream_dns" => json!(""),
         "node_timeout" => json!(30),
