@@ -13,7 +13,12 @@ async fn every_advertised_action_is_served() {
     let maas = Maas::new(&sim);
     let machine = sim.machines()[0].system_id.clone();
     let dns = maas
-        .send("POST", "dnsresources/", &[], Body::Form(&[("fqdn", "contract.maas")]))
+        .send(
+            "POST",
+            "dnsresources/",
+            &[],
+            Body::Form(&[("fqdn", "contract.maas")]),
+        )
         .await
         .expect(200)
         .json()["id"]
@@ -26,7 +31,8 @@ async fn every_advertised_action_is_served() {
         )
     });
     for h in describe::HANDLERS {
-        let route = api::route(h.path).unwrap_or_else(|| panic!("{} ({}) does not route", h.name, h.path));
+        let route =
+            api::route(h.path).unwrap_or_else(|| panic!("{} ({}) does not route", h.name, h.path));
         assert_eq!(route.template, h.path, "{}", h.name);
         let arg = match h.params.first().copied() {
             None => None,
@@ -55,9 +61,11 @@ async fn every_advertised_action_is_served() {
                 query.push(("op", op));
             }
             let r = if h.anon {
-                maas.raw(action.method, &path, &query, Body::None, None).await
+                maas.raw(action.method, &path, &query, Body::None, None)
+                    .await
             } else {
-                maas.send(action.method, &path, &query, Body::Form(&[])).await
+                maas.send(action.method, &path, &query, Body::Form(&[]))
+                    .await
             };
             assert!(
                 !r.text.starts_with("Unrecognised signature"),
@@ -67,9 +75,17 @@ async fn every_advertised_action_is_served() {
                 action.op,
                 r.text
             );
-            assert_ne!(r.status, 404, "{} {path} {:?}: {}", h.name, action.op, r.text);
+            assert_ne!(
+                r.status, 404,
+                "{} {path} {:?}: {}",
+                h.name, action.op, r.text
+            );
         }
     }
-    maas.delete(&format!("dnsresources/{dns}/")).await.expect(204);
-    maas.delete(&format!("machines/{machine}/")).await.expect(204);
+    maas.delete(&format!("dnsresources/{dns}/"))
+        .await
+        .expect(204);
+    maas.delete(&format!("machines/{machine}/"))
+        .await
+        .expect(204);
 }

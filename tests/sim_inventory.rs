@@ -9,9 +9,13 @@ use std::path::PathBuf;
 
 #[tokio::test]
 async fn a_real_dump_is_served_and_usable() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/maas/gomaasapi-machines-2.0.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/maas/gomaasapi-machines-2.0.json");
     if !path.exists() {
-        eprintln!("shared fixtures not present at {}; skipping", path.display());
+        eprintln!(
+            "shared fixtures not present at {}; skipping",
+            path.display()
+        );
         return;
     }
     let inv = inventory::load_file(&path).expect("the fixture loads");
@@ -19,12 +23,19 @@ async fn a_real_dump_is_served_and_usable() {
     let sim = start(inv).await;
     let maas = Maas::new(&sim);
     let list = maas.get("machines/", &[]).await.expect(200).json();
-    let served: Vec<String> = list.as_array().unwrap().iter().map(|m| m["system_id"].as_str().unwrap().to_string()).collect();
+    let served: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["system_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(served, loaded);
     let m = maas.allocate(&[("cpu_count", "1")]).await;
     let id = m["system_id"].as_str().unwrap().to_string();
     assert_eq!(m["status_name"], "Allocated");
-    maas.op(&format!("machines/{id}/"), "deploy", &[]).await.expect(200);
+    maas.op(&format!("machines/{id}/"), "deploy", &[])
+        .await
+        .expect(200);
     advance(&sim, 3600.0).await;
     let m = maas.machine(&id).await;
     assert_eq!(m["status_name"], "Deployed");

@@ -7,7 +7,8 @@ use super::allocate::{choose, Constraints};
 use super::params::Params;
 use super::reply::ApiError;
 use super::state::{
-    visible, Actor, Level, Region, Step, FULL_ERASE_SECS, QUICK_ERASE_SECS, RELEASE_SECS,
+    invalid_transition, transition_allowed, visible, Actor, Level, Region, Step, FULL_ERASE_SECS,
+    QUICK_ERASE_SECS, RELEASE_SECS,
 };
 use crate::maas::{NodeStatus, PowerState};
 use base64::Engine;
@@ -95,21 +96,18 @@ impl Region {
         let idx = self.find_editable(system_id, actor)?;
         let status = self.machines[idx].status;
         let owner = self.machines[idx].owner.clone();
-        match status {
-            NodeStatus::Ready => {}
-            NodeStatus::Allocated | NodeStatus::FailedDeployment => {
-                if owner.as_deref() != Some(actor.username.as_str()) {
-                    return Err(ApiError::Conflict(
-                        "Can't allocate a machine belonging to another user.".into(),
-                    ));
-                }
-            }
-            other => {
-                return Err(ApiError::Conflict(format!(
-                    "Can't deploy a machine that is in the '{}' state",
-                    other.label()
-                )))
-            }
+        // A Ready machine is allocated in the same call; otherwise DEPLOYING must be a legal
+        // next state (so a Failed deployment has to be released first, as in MAAS).
+        if status != NodeStatus::Ready && !transition_allowed(status, NodeStatus::Deploying) {
+            return Err(ApiError::Conflict(format!(
+                "Can't deploy a machine that is in the '{}' state",
+                status.label()
+            )));
+        }
+        if status != NodeStatus::Ready && owner.as_deref() != Some(actor.username.as_str()) {
+            return Err(ApiError::Conflict(
+                "Can't allocate a machine belonging to another user.".into(),
+            ));
         }
         let (osystem, series) = self.resolve_series(params.get_nonempty("distro_series"))?;
         let hwe_kernel = match params.get_nonempty("hwe_kernel") {
@@ -250,6 +248,14 @@ impl Region {
         let secure = flag(params, "secure_erase")?;
         let quick = flag(params, "quick_erase")?;
         let erase = flag(params, "erase")? || secure || quick;
+        let target = if erase {
+            NodeStatus::DiskErasing
+        } else {
+            NodeStatus::Releasing
+        };
+        if !transition_allowed(status, target) {
+            return Err(invalid_transition(status, target));
+        }
         let comment = params.get("comment").unwrap_or_default().to_string();
         self.start_release(idx, actor, erase, quick && !secure, &comment);
         Ok(idx)
@@ -525,6 +531,9 @@ impl Region {
         let previous = self.machines[idx].status;
         if previous == NodeStatus::Broken {
             return Ok(idx);
+        }
+        if !transition_allowed(previous, NodeStatus::Broken) {
+            return Err(invalid_transition(previous, NodeStatus::Broken));
         }
         self.cancel(system_id);
         if previous == NodeStatus::Allocated {

@@ -521,3 +521,225 @@ fn failure_of_phase(phase: usize) -> (FailAt, String) {
         ),
     }
 }
+
+/// MAAS's node state machine (`NODE_TRANSITIONS`): whether an operation may move a machine
+/// from `from` to `to`. Simulated faults bypass it, as hardware does.
+pub fn transition_allowed(from: NodeStatus, to: NodeStatus) -> bool {
+    use NodeStatus::*;
+    let allowed: &[NodeStatus] = match from {
+        New => &[
+            Commissioning,
+            Missing,
+            Ready,
+            Retired,
+            Broken,
+            EnteringRescueMode,
+        ],
+        Commissioning => &[
+            FailedCommissioning,
+            Ready,
+            Retired,
+            Missing,
+            New,
+            Broken,
+            Testing,
+        ],
+        FailedCommissioning => &[
+            Commissioning,
+            Missing,
+            Retired,
+            Broken,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Ready => &[
+            EnteringRescueMode,
+            Commissioning,
+            Allocated,
+            Reserved,
+            Retired,
+            Missing,
+            Broken,
+            Testing,
+        ],
+        Reserved => &[
+            Ready,
+            Allocated,
+            Retired,
+            Missing,
+            Broken,
+            DiskErasing,
+            Releasing,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Allocated => &[
+            Ready,
+            Retired,
+            Missing,
+            Broken,
+            Deploying,
+            DiskErasing,
+            Releasing,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Releasing => &[
+            Allocated,
+            Reserved,
+            Deployed,
+            Ready,
+            Broken,
+            Missing,
+            FailedDeployment,
+            FailedDiskErasing,
+            FailedReleasing,
+        ],
+        Deploying => &[
+            Allocated,
+            Missing,
+            Broken,
+            FailedDeployment,
+            Deployed,
+            Ready,
+            DiskErasing,
+            Releasing,
+        ],
+        FailedDeployment => &[
+            Allocated,
+            Missing,
+            Broken,
+            Ready,
+            DiskErasing,
+            Releasing,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Deployed => &[
+            Allocated,
+            Missing,
+            Broken,
+            Ready,
+            DiskErasing,
+            Releasing,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Missing => &[
+            New,
+            Ready,
+            Allocated,
+            Commissioning,
+            Broken,
+            EnteringRescueMode,
+            Testing,
+        ],
+        Retired => &[New, Ready, Missing, Broken, EnteringRescueMode, Testing],
+        Broken => &[
+            Commissioning,
+            Ready,
+            DiskErasing,
+            Releasing,
+            EnteringRescueMode,
+            Testing,
+        ],
+        FailedReleasing => &[Releasing, DiskErasing, Ready, Broken, Testing],
+        DiskErasing => &[Broken, DiskErasing, FailedDiskErasing, Ready, Releasing],
+        FailedDiskErasing => &[
+            DiskErasing,
+            Releasing,
+            Broken,
+            Allocated,
+            Ready,
+            EnteringRescueMode,
+            Testing,
+        ],
+        EnteringRescueMode => &[
+            Ready,
+            Broken,
+            Deployed,
+            RescueMode,
+            FailedEnteringRescueMode,
+            ExitingRescueMode,
+        ],
+        FailedEnteringRescueMode => &[Broken, EnteringRescueMode, ExitingRescueMode, Testing],
+        RescueMode => &[Broken, ExitingRescueMode, Testing],
+        ExitingRescueMode => &[
+            New,
+            Broken,
+            FailedCommissioning,
+            Ready,
+            Reserved,
+            Allocated,
+            FailedDeployment,
+            Deployed,
+            Missing,
+            Retired,
+            FailedReleasing,
+            FailedDiskErasing,
+            RescueMode,
+            FailedEnteringRescueMode,
+            FailedExitingRescueMode,
+            FailedTesting,
+        ],
+        FailedExitingRescueMode => &[Broken, ExitingRescueMode, Testing],
+        Testing => &[
+            Broken,
+            New,
+            Ready,
+            Reserved,
+            Allocated,
+            Deployed,
+            Commissioning,
+            FailedDeployment,
+            Missing,
+            Retired,
+            FailedReleasing,
+            FailedDiskErasing,
+            FailedEnteringRescueMode,
+            FailedExitingRescueMode,
+            FailedTesting,
+        ],
+        FailedTesting => &[
+            Commissioning,
+            Broken,
+            Missing,
+            EnteringRescueMode,
+            Testing,
+            Ready,
+            Deployed,
+        ],
+    };
+    allowed.contains(&to)
+}
+
+/// MAAS's `NodeStateViolation` answer.
+pub fn invalid_transition(from: NodeStatus, to: NodeStatus) -> ApiError {
+    ApiError::Conflict(format!(
+        "Invalid transition: {} -> {}.",
+        from.label(),
+        to.label()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_follow_maas() {
+        use NodeStatus::*;
+        assert!(transition_allowed(Allocated, Deploying));
+        assert!(
+            !transition_allowed(FailedDeployment, Deploying),
+            "a failed deployment is released first"
+        );
+        assert!(transition_allowed(Deployed, Broken));
+        assert!(!transition_allowed(Broken, Broken));
+        assert!(!transition_allowed(Commissioning, Releasing));
+        assert_eq!(
+            invalid_transition(Retired, Deploying).to_string(),
+            "Invalid transition: Retired -> Deploying."
+        );
+    }
+}
