@@ -41,10 +41,20 @@ async fn every_deployment_fails_at_rate_one_with_a_message() {
         .expect(200)
         .json();
     assert_eq!(errors["count"], 4);
-    // A failed deployment can be released and the machine reused.
+    // A failed deployment cannot be retried in place: release it, then it is reusable.
+    let r = maas
+        .op(&format!("machines/{}/", ids[0]), "deploy", &[])
+        .await
+        .expect(409);
+    assert_eq!(
+        r.text,
+        "Can't deploy a machine that is in the 'Failed deployment' state"
+    );
     maas.op(&format!("machines/{}/", ids[0]), "release", &[])
         .await
         .expect(200);
+    advance(&sim, 120.0).await;
+    assert_eq!(maas.machine(&ids[0]).await["status_name"], "Ready");
 }
 
 #[tokio::test]
