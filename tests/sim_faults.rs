@@ -208,3 +208,47 @@ async fn latency_is_applied_without_breaking_requests() {
     .await;
     Maas::new(&sim).get("zones/", &[]).await.expect(200);
 }
+
+#[tokio::test]
+async fn any_status_and_power_state_can_be_forced_over_http() {
+    let sim = start(ready_fleet(1)).await;
+    let maas = Maas::new(&sim);
+    let id = sim.machines()[0].system_id.clone();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!(
+            "{}machines/{id}/status?status=failed_releasing&reason=BMC+timeout",
+            sim.control_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let m = maas.machine(&id).await;
+    assert_eq!(m["status_name"], "Releasing failed");
+    assert_eq!(m["status_message"], "Releasing failed - BMC timeout");
+    let r = http
+        .post(format!(
+            "{}machines/{id}/power?state=error",
+            sim.control_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let q = maas
+        .get(&format!("machines/{id}/"), &[("op", "query_power_state")])
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(q["state"], "error");
+    let r = http
+        .post(format!(
+            "{}machines/{id}/status?status=sleepy",
+            sim.control_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}

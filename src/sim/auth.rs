@@ -184,7 +184,7 @@ impl NonceStore {
         // Nonces whose timestamps are already expired can never be replayed successfully
         // (when timestamps are checked), so forget them to keep memory bounded.
         if per_token.len() > 4096 {
-            per_token.retain(|_, ts| now - *ts <= TIMESTAMP_THRESHOLD_SECS);
+            per_token.retain(|_, ts| now.saturating_sub(*ts) <= TIMESTAMP_THRESHOLD_SECS);
         }
         if per_token.contains_key(nonce) {
             return false;
@@ -239,7 +239,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| AuthError::BadTimestamp(raw_ts.to_string()))?;
-    if policy.check_timestamp && now_unix - timestamp > TIMESTAMP_THRESHOLD_SECS {
+    if policy.check_timestamp && now_unix.saturating_sub(timestamp) > TIMESTAMP_THRESHOLD_SECS {
         return Err(AuthError::Expired {
             given: timestamp,
             now: now_unix,

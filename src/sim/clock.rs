@@ -63,15 +63,24 @@ impl VirtualClock {
     pub fn advance(&self, seconds: f64) -> DateTime<Utc> {
         let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if seconds.is_finite() && seconds > 0.0 {
-            state.base += Duration::milliseconds((seconds * 1000.0).round() as i64);
+            let ms = (seconds.min(MAX_STEP_SECS) * 1000.0).round() as i64;
+            if let Some(t) = state.base.checked_add_signed(Duration::milliseconds(ms)) {
+                state.base = t;
+            }
         }
         current(&state)
     }
 }
 
+/// The largest single advance (a century): bigger jumps are clamped rather than overflowing
+/// the calendar.
+const MAX_STEP_SECS: f64 = 100.0 * 365.25 * 86_400.0;
+/// The fastest clock: a virtual day per real tenth of a second is plenty for any demo.
+const MAX_SPEED: f64 = 1_000_000.0;
+
 fn sanitize_speed(speed: f64) -> f64 {
     if speed.is_finite() && speed > 0.0 {
-        speed
+        speed.min(MAX_SPEED)
     } else {
         0.0
     }
@@ -82,7 +91,8 @@ fn current(state: &ClockState) -> DateTime<Utc> {
         return state.base;
     }
     let real_ms = state.anchor.elapsed().as_secs_f64() * 1000.0 * state.speed;
-    state.base + Duration::milliseconds(real_ms.min(i64::MAX as f64 / 2.0) as i64)
+    let step = Duration::milliseconds(real_ms.min(MAX_STEP_SECS * 1000.0) as i64);
+    state.base.checked_add_signed(step).unwrap_or(state.base)
 }
 
 #[cfg(test)]
@@ -101,6 +111,12 @@ mod tests {
         clock.advance(-10.0);
         clock.advance(f64::NAN);
         assert_eq!(clock.now(), start + Duration::milliseconds(90_500));
+        // Absurd jumps are clamped, never a panic.
+        clock.advance(1e300);
+        assert!(clock.now() > start + Duration::days(365 * 99));
+        let far = clock.now();
+        clock.advance(-1e300);
+        assert_eq!(clock.now(), far);
     }
 
     #[test]

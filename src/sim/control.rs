@@ -5,7 +5,7 @@ use super::faults::{Injection, TransientKind};
 use super::params::Params;
 use super::render;
 use super::server::{json, text, Shared};
-use crate::maas::NodeStatus;
+use crate::maas::{NodeStatus, PowerState};
 use axum::extract::Request;
 use axum::response::Response;
 use serde_json::json;
@@ -155,6 +155,35 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
             match region.machine(id) {
                 Some(m) => json(200, &render::machine(m, &region.catalog), true),
                 None => text(404, format!("No machine {id} in the simulator.")),
+            }
+        }
+        ("POST", ["machines", id, "status"]) => {
+            let wanted = params.get_nonempty("status").unwrap_or_default();
+            let Some(status) = NodeStatus::from_name(wanted) else {
+                return bad(format!(
+                    "status={wanted:?} is not a MAAS status: use a name such as failed_releasing, failed_disk_erasing, broken or missing"
+                ));
+            };
+            let reason = params.get_nonempty("reason").unwrap_or("simulated fault").to_string();
+            if shared.region().force_status(id, status, &reason) {
+                text(200, format!("{id}: {}", status.label()))
+            } else {
+                text(404, format!("No machine {id} in the simulator."))
+            }
+        }
+        ("POST", ["machines", id, "power"]) => {
+            let wanted = params.get_nonempty("state").unwrap_or_default();
+            let state = match wanted {
+                "on" => PowerState::On,
+                "off" => PowerState::Off,
+                "error" => PowerState::Error,
+                "unknown" => PowerState::Unknown,
+                other => return bad(format!("state={other:?}: use on, off, error or unknown")),
+            };
+            if shared.region().set_power_state(id, state) {
+                text(200, format!("{id}: power {wanted}"))
+            } else {
+                text(404, format!("No machine {id} in the simulator."))
             }
         }
         ("POST", ["machines", id, action]) => {

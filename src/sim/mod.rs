@@ -30,6 +30,8 @@
 //! | `POST /_sim/faults/rates?fail_deploy_rate=P&http_error_rate=P` | change the random fault rates |
 //! | `GET /_sim/machines/{system_id}` | the machine's JSON, whoever owns it |
 //! | `POST /_sim/machines/{system_id}/vanish\|power_off\|broken\|missing[?reason=…]` | machine faults |
+//! | `POST /_sim/machines/{system_id}/status?status=failed_releasing[&reason=…]` | any status at once (Failed releasing, Failed disk erasing, …) |
+//! | `POST /_sim/machines/{system_id}/power?state=on\|off\|error\|unknown` | what the BMC reports |
 
 mod allocate;
 pub mod api;
@@ -393,6 +395,11 @@ impl SimHandle {
     /// The machine goes Broken (`NodeStatus::Broken`) or Missing at once.
     pub fn force_status(&self, system_id: &str, status: NodeStatus, reason: &str) -> bool {
         self.with_region(|r| r.force_status(system_id, status, reason))
+    }
+
+    /// What the machine's BMC reports from now on (`Error` and `Unknown` included).
+    pub fn set_power_state(&self, system_id: &str, state: crate::maas::PowerState) -> bool {
+        self.with_region(|r| r.set_power_state(system_id, state))
     }
 
     pub fn set_latency(&self, latency: Duration) {

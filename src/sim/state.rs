@@ -416,6 +416,15 @@ impl Region {
         true
     }
 
+    /// Machine-level fault: the BMC reports `state` (`error` and `unknown` included).
+    pub fn set_power_state(&mut self, system_id: &str, state: PowerState) -> bool {
+        let Some(idx) = self.index_of(system_id) else {
+            return false;
+        };
+        self.machines[idx].power_state = state;
+        true
+    }
+
     /// Machine-level fault: the machine goes to `status` (Broken, Missing, …) at once.
     pub fn force_status(&mut self, system_id: &str, status: NodeStatus, reason: &str) -> bool {
         let now = self.now;

@@ -173,7 +173,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                         .free_ranges(&subnet)
                         .iter()
                         .map(|r| {
-                            json!({"start": r.start.to_string(), "end": r.end.to_string(), "num_addresses": r.num_addresses as u64})
+                            json!({"start": r.start.to_string(), "end": r.end.to_string(), "num_addresses": u64::try_from(r.num_addresses).unwrap_or(u64::MAX)})
                         })
                         .collect(),
                 ),
