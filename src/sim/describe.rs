@@ -455,6 +455,18 @@ pub fn route(path: &str) -> Option<Route> {
     found
 }
 
+/// MAAS 3.3+ also takes the op as a path suffix without a trailing slash
+/// (`machines/abc123/op-power_on`, as maas-client-go sends it): returns the handler path (with
+/// its slash) and the op, or None when `path` has no such suffix.
+pub fn split_op_suffix(path: &str) -> Option<(String, String)> {
+    let (base, last) = path.rsplit_once('/')?;
+    let op = last.strip_prefix("op-")?;
+    if op.is_empty() || base.is_empty() {
+        return None;
+    }
+    Some((format!("{base}/"), op.to_string()))
+}
+
 /// Matches `path` against `template` segment by segment; `{name}` binds one non-empty segment.
 fn bind(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
     let t: Vec<&'static str> = template.split('/').collect();
@@ -594,7 +606,10 @@ mod tests {
         let r = route("/MAAS/api/2.0/machines/abc123/").unwrap();
         assert_eq!(r.handler(true).unwrap().name, "MachineHandler");
         assert_eq!(r.param("system_id"), Some("abc123"));
-        assert!(r.handler(false).is_none(), "no anonymous access to one machine");
+        assert!(
+            r.handler(false).is_none(),
+            "no anonymous access to one machine"
+        );
         let r = route("/MAAS/api/2.0/machines/").unwrap();
         assert_eq!(r.handler(false).unwrap().name, "AnonMachinesHandler");
         assert_eq!(r.handler(true).unwrap().name, "MachinesHandler");
@@ -612,12 +627,28 @@ mod tests {
     }
 
     #[test]
+    fn op_suffixes_split_off() {
+        assert_eq!(
+            split_op_suffix("/MAAS/api/2.0/machines/abc123/op-power_on"),
+            Some(("/MAAS/api/2.0/machines/abc123/".into(), "power_on".into()))
+        );
+        assert_eq!(split_op_suffix("/MAAS/api/2.0/machines/abc123/"), None);
+        assert_eq!(split_op_suffix("/MAAS/api/2.0/machines/op-"), None);
+        let (path, op) = split_op_suffix("/MAAS/api/2.0/tags/gpu/op-update_nodes").unwrap();
+        let h = route(&path).unwrap().auth.unwrap();
+        assert_eq!(h.action("POST", Some(&op)).unwrap().name, "update_nodes");
+    }
+
+    #[test]
     fn actions_select_by_method_and_op() {
         let h = route("/MAAS/api/2.0/machines/x/").unwrap().auth.unwrap();
         assert_eq!(h.action("GET", None).unwrap().name, "read");
         assert_eq!(h.action("POST", Some("deploy")).unwrap().name, "deploy");
         assert!(h.action("GET", Some("deploy")).is_none());
         assert!(h.action("POST", Some("explode")).is_none());
-        assert_eq!(h.action("GET", Some("query_power_state")).unwrap().method, "GET");
+        assert_eq!(
+            h.action("GET", Some("query_power_state")).unwrap().method,
+            "GET"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! device, subnet and VLAN handlers); gomaasapi's schema checks are the strictest consumer, so
 //! every key it requires is always present with the type it checks, even when empty.
 
-use super::model::{SimCatalog, SimDisk, SimFabric, SimMachine, SimNic, SimSpace, SimSubnet, SimVlan};
+use super::model::{
+    SimCatalog, SimDisk, SimFabric, SimMachine, SimNic, SimSpace, SimSubnet, SimVlan,
+};
 use crate::maas::{BootResource, Domain, NodeStatus, ResourcePool, Tag, Zone};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -87,7 +89,18 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     let mut o = Map::new();
     let owner_data = json!(m.owner_data);
     let interfaces: Vec<Value> = m.nics.iter().map(|n| interface(m, n, catalog)).collect();
-    let disks: Vec<Value> = m.disks.iter().map(|d| block_device(m, d)).collect();
+    let disks: Vec<Value> = m
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            if i == 0 {
+                boot_disk(m, d)
+            } else {
+                block_device(m, d)
+            }
+        })
+        .collect();
     let mut all_disks = disks.clone();
     // A loaded machine's virtual devices (RAID, LVM) are not modelled but still belong in
     // `blockdevice_set`, which MAAS fills with physical and virtual devices alike.
@@ -116,6 +129,7 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     );
     o.insert("architecture".into(), json!(m.architecture));
     o.insert("min_hwe_kernel".into(), json!(m.min_hwe_kernel));
+    // MAAS 3.x sends null until a kernel is chosen at deploy (2.0 sent ""; a loaded "" stays).
     o.insert("hwe_kernel".into(), json!(m.hwe_kernel));
     o.insert("cpu_count".into(), json!(m.cpu_count));
     o.insert("cpu_speed".into(), json!(m.cpu_speed));
@@ -128,10 +142,7 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     o.insert("ephemeral_deploy".into(), json!(false));
     o.insert("error_description".into(), json!(m.error_description));
     // MAAS stops netbooting a machine once it is deployed (it boots from disk from then on).
-    o.insert(
-        "netboot".into(),
-        json!(m.status != NodeStatus::Deployed),
-    );
+    o.insert("netboot".into(), json!(m.status != NodeStatus::Deployed));
     o.insert("power_type".into(), json!(m.power_type));
     o.insert("power_state".into(), json!(m.power_state.as_str()));
     o.insert("tag_names".into(), json!(m.tags));
@@ -141,7 +152,10 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     o.insert("zone".into(), machine_zone(m, catalog));
     o.insert("pool".into(), machine_pool(m, catalog));
     o.insert("disable_ipv4".into(), json!(false));
-    o.insert("boot_disk".into(), disks.first().cloned().unwrap_or(Value::Null));
+    o.insert(
+        "boot_disk".into(),
+        disks.first().cloned().unwrap_or(Value::Null),
+    );
     o.insert("blockdevice_set".into(), Value::Array(all_disks));
     o.insert("physicalblockdevice_set".into(), Value::Array(disks));
     o.insert("virtualblockdevice_set".into(), json!([]));
@@ -357,6 +371,61 @@ pub fn boot_resource(b: &BootResource) -> Value {
     Value::Object(o)
 }
 
+/// A boot resource as `boot-resources/<id>/` returns it: the listing's fields plus `sets`, the
+/// downloaded versions with their files (python-libmaas reads them).
+pub fn boot_resource_detail(b: &BootResource) -> Value {
+    let mut v = boot_resource(b);
+    let digest = |what: &str| -> String {
+        let mut h = sha2::Sha256::new();
+        sha2::Digest::update(&mut h, format!("{}/{what}", b.name).as_bytes());
+        sha2::Digest::finalize(h)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    let uploaded = b.kind == "Uploaded";
+    let (version, label) = if uploaded {
+        ("20240601", "uploaded")
+    } else {
+        ("20240603", "stable")
+    };
+    let files: Vec<(&str, &str, u64)> = if uploaded {
+        vec![("root-tgz", "root-tgz", 1_073_741_824)]
+    } else {
+        vec![
+            ("squashfs", "squashfs", 287_481_856),
+            ("boot-kernel", "boot-kernel", 14_893_448),
+            ("boot-initrd", "boot-initrd", 71_302_120),
+        ]
+    };
+    let size: u64 = files.iter().map(|f| f.2).sum();
+    let files: Map<String, Value> = files
+        .into_iter()
+        .map(|(name, kind, bytes)| {
+            (
+                name.to_string(),
+                json!({
+                    "filename": name,
+                    "filetype": kind,
+                    "size": bytes,
+                    "sha256": digest(name),
+                    "complete": true,
+                }),
+            )
+        })
+        .collect();
+    v["sets"] = json!({
+        version: {
+            "version": version,
+            "size": size,
+            "label": label,
+            "complete": true,
+            "files": files,
+        }
+    });
+    v
+}
+
 /// One interface of a machine (`interface_set[]`, `boot_interface`), with its VLAN and links.
 pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
     let linked = nic.subnet_id.and_then(|id| catalog.subnet(id));
@@ -375,7 +444,20 @@ pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
         }
         links.push(Value::Object(link));
     }
-    links.extend(nic.more_links.iter().cloned());
+    // Extra links come from a loaded file; their subnets are rendered from the catalogue so
+    // they are as complete as the first link's.
+    for link in &nic.more_links {
+        let mut link = link.clone();
+        let known = link
+            .get("subnet")
+            .and_then(|s| s.get("id"))
+            .and_then(Value::as_i64)
+            .and_then(|id| catalog.subnet(id));
+        if let Some(s) = known {
+            link["subnet"] = subnet(s);
+        }
+        links.push(link);
+    }
 
     let mut o = Map::new();
     o.insert("system_id".into(), json!(m.system_id));
@@ -423,7 +505,10 @@ pub fn block_device(m: &SimMachine, d: &SimDisk) -> Value {
     o.insert("name".into(), json!(d.name));
     o.insert("uuid".into(), Value::Null);
     o.insert("type".into(), json!("physical"));
-    o.insert("path".into(), json!(format!("/dev/disk/by-dname/{}", d.name)));
+    o.insert(
+        "path".into(),
+        json!(format!("/dev/disk/by-dname/{}", d.name)),
+    );
     o.insert("model".into(), json!(d.model));
     o.insert("serial".into(), json!(d.serial));
     o.insert("id_path".into(), json!(id_path(d)));
@@ -448,6 +533,69 @@ pub fn block_device(m: &SimMachine, d: &SimDisk) -> Value {
     );
     overlay(&mut o, &d.extra);
     Value::Object(o)
+}
+
+/// The boot disk: MAAS applies its default "flat" storage layout to every machine that finished
+/// commissioning, so from Ready on the first disk carries a partition table with a root
+/// filesystem (and an EFI system partition on UEFI machines). A loaded disk keeps what its
+/// file said.
+pub fn boot_disk(m: &SimMachine, d: &SimDisk) -> Value {
+    let mut v = block_device(m, d);
+    let laid_out = !matches!(m.status, NodeStatus::New | NodeStatus::Commissioning)
+        && !d.extra.contains_key("partitions")
+        && !d.extra.contains_key("partition_table_type");
+    if !laid_out {
+        return v;
+    }
+    const MIB: u64 = 1024 * 1024;
+    let uefi = bios_boot_method(m) == "uefi";
+    // MAAS keeps 8 MiB at the disk's ends for the partition table and alignment.
+    let usable = d.size_bytes.saturating_sub(8 * MIB);
+    let mut parts = Vec::new();
+    if uefi {
+        parts.push((512 * MIB, "fat32", "efi", "/boot/efi", true));
+        parts.push((usable.saturating_sub(512 * MIB), "ext4", "root", "/", false));
+    } else {
+        parts.push((usable, "ext4", "root", "/", false));
+    }
+    let count = parts.len();
+    let partitions: Vec<Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(n, (size, fstype, label, mount_point, bootable))| {
+            let id = d.id * 100 + n as i64 + 1;
+            json!({
+                "uuid": uuid_from(&format!("{}/{}/{n}/part", m.system_id, d.id)),
+                "size": size,
+                "bootable": bootable,
+                "tags": [],
+                "type": "partition",
+                "path": format!("/dev/disk/by-dname/{}-part{}", d.name, n + 1),
+                "system_id": m.system_id,
+                "device_id": d.id,
+                "id": id,
+                "filesystem": {
+                    "fstype": fstype,
+                    "label": label,
+                    "uuid": uuid_from(&format!("{}/{}/{n}/fs", m.system_id, d.id)),
+                    "mount_point": mount_point,
+                    "mount_options": null,
+                },
+                "used_for": format!("{fstype} formatted filesystem mounted at {mount_point}"),
+                "resource_uri": format!("{API_PREFIX}/nodes/{}/blockdevices/{}/partition/{id}", m.system_id, d.id),
+            })
+        })
+        .collect();
+    let table = if uefi { "GPT" } else { "MBR" };
+    v["partition_table_type"] = json!(table);
+    v["partitions"] = Value::Array(partitions);
+    v["used_for"] = json!(format!(
+        "{table} partitioned with {count} partition{}",
+        if count == 1 { "" } else { "s" }
+    ));
+    v["available_size"] = json!(0);
+    v["used_size"] = json!(d.size_bytes.saturating_sub(3 * MIB));
+    v
 }
 
 /// `hardware_info`: every key MAAS reports, "Unknown" where the model has nothing.
@@ -582,7 +730,12 @@ fn bios_boot_method(m: &SimMachine) -> &'static str {
 
 /// A stable SMBIOS-style UUID for a machine: the same system_id always gets the same one.
 fn hardware_uuid(system_id: &str) -> String {
-    let d = Sha1::digest(system_id.as_bytes());
+    uuid_from(system_id)
+}
+
+/// A UUID-formatted digest of `seed`: stable identifiers for things MAAS gives UUIDs.
+fn uuid_from(seed: &str) -> String {
+    let d = Sha1::digest(seed.as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

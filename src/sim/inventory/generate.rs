@@ -8,8 +8,7 @@
 use super::names::{ADJECTIVES, ANIMALS};
 use crate::maas::{BootResource, Domain, NodeStatus, PowerState, ResourcePool, Tag, Zone};
 use crate::sim::model::{
-    SimCatalog, SimDisk, SimFabric, SimInventory, SimMachine, SimNic, SimSpace, SimSubnet,
-    SimVlan,
+    SimCatalog, SimDisk, SimFabric, SimInventory, SimMachine, SimNic, SimSpace, SimSubnet, SimVlan,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -42,15 +41,60 @@ pub fn catalog() -> SimCatalog {
         pool(3, "gpu", "GPU nodes for ML training and inference"),
     ];
     let tags = vec![
-        tag("virtual", "//node[@class=\"system\"]/vendor = \"QEMU\"", "Virtual machines (KVM/LXD)", ""),
-        tag("physical", "not(//node[@class=\"system\"]/vendor = \"QEMU\")", "Bare-metal servers", ""),
-        tag("ssd", "//node[@class=\"disk\"]/capabilities/capability[@id=\"ssd\"]", "Has a SATA/SAS solid-state disk", ""),
-        tag("nvme", "//node[@class=\"storage\"]/description = \"NVMe device\"", "Has NVMe storage", ""),
-        tag("rotary", "//node[@class=\"disk\"]/capabilities/capability[@id=\"rotational\"]", "Has spinning disks", ""),
-        tag("gpu", "//node[@class=\"display\"]/vendor = \"NVIDIA Corporation\"", "NVIDIA datacentre GPU installed", "modprobe.blacklist=nouveau"),
-        tag("10g", "//node[@class=\"network\"]/capacity >= 10000000000", "10 GbE uplinks", ""),
-        tag("25g", "//node[@class=\"network\"]/capacity >= 25000000000", "25 GbE uplinks", ""),
-        tag("hugemem", "//node[@id=\"memory\"]/size >= 549755813888", "512 GiB of memory or more", "default_hugepagesz=1G"),
+        tag(
+            "virtual",
+            "//node[@class=\"system\"]/vendor = \"QEMU\"",
+            "Virtual machines (KVM/LXD)",
+            "",
+        ),
+        tag(
+            "physical",
+            "not(//node[@class=\"system\"]/vendor = \"QEMU\")",
+            "Bare-metal servers",
+            "",
+        ),
+        tag(
+            "ssd",
+            "//node[@class=\"disk\"]/capabilities/capability[@id=\"ssd\"]",
+            "Has a SATA/SAS solid-state disk",
+            "",
+        ),
+        tag(
+            "nvme",
+            "//node[@class=\"storage\"]/description = \"NVMe device\"",
+            "Has NVMe storage",
+            "",
+        ),
+        tag(
+            "rotary",
+            "//node[@class=\"disk\"]/capabilities/capability[@id=\"rotational\"]",
+            "Has spinning disks",
+            "",
+        ),
+        tag(
+            "gpu",
+            "//node[@class=\"display\"]/vendor = \"NVIDIA Corporation\"",
+            "NVIDIA datacentre GPU installed",
+            "modprobe.blacklist=nouveau",
+        ),
+        tag(
+            "10g",
+            "//node[@class=\"network\"]/capacity >= 10000000000",
+            "10 GbE uplinks",
+            "",
+        ),
+        tag(
+            "25g",
+            "//node[@class=\"network\"]/capacity >= 25000000000",
+            "25 GbE uplinks",
+            "",
+        ),
+        tag(
+            "hugemem",
+            "//node[@id=\"memory\"]/size >= 549755813888",
+            "512 GiB of memory or more",
+            "default_hugepagesz=1G",
+        ),
     ];
     let domains = vec![
         Domain {
@@ -73,11 +117,23 @@ pub fn catalog() -> SimCatalog {
         },
     ];
     let fabrics = vec![
-        SimFabric { id: 0, name: "fabric-0".into(), class_type: None },
-        SimFabric { id: 1, name: "fabric-1".into(), class_type: None },
+        SimFabric {
+            id: 0,
+            name: "fabric-0".into(),
+            class_type: None,
+        },
+        SimFabric {
+            id: 1,
+            name: "fabric-1".into(),
+            class_type: None,
+        },
     ];
     let spaces = vec![
-        space(1, "internal", "Provisioning, management and cluster traffic"),
+        space(
+            1,
+            "internal",
+            "Provisioning, management and cluster traffic",
+        ),
         space(2, "storage", "Storage replication traffic (jumbo frames)"),
         space(3, "public", "Routed access from the corporate network"),
     ];
@@ -85,15 +141,63 @@ pub fn catalog() -> SimCatalog {
     let storage_vlan = vlan(5002, 100, "fabric-0", 0, 9000, false, Some("storage"));
     let public_vlan = vlan(5003, 0, "fabric-1", 1, 1500, false, Some("public"));
     let subnets = vec![
-        subnet(MGMT_SUBNET, "10.10.0.0/16", Some("10.10.0.1"), &["10.10.0.2"], &mgmt_vlan, "internal", "Provisioning and management"),
-        subnet(STORAGE_SUBNET, "10.20.0.0/16", None, &[], &storage_vlan, "storage", "Storage network, no route out"),
-        subnet(PUBLIC_SUBNET, "192.168.32.0/20", Some("192.168.32.1"), &["192.168.32.2", "192.168.32.3"], &public_vlan, "public", "Public ingress"),
+        subnet(
+            MGMT_SUBNET,
+            "10.10.0.0/16",
+            Some("10.10.0.1"),
+            &["10.10.0.2"],
+            &mgmt_vlan,
+            "internal",
+            "Provisioning and management",
+        ),
+        subnet(
+            STORAGE_SUBNET,
+            "10.20.0.0/16",
+            None,
+            &[],
+            &storage_vlan,
+            "storage",
+            "Storage network, no route out",
+        ),
+        subnet(
+            PUBLIC_SUBNET,
+            "192.168.32.0/20",
+            Some("192.168.32.1"),
+            &["192.168.32.2", "192.168.32.3"],
+            &public_vlan,
+            "public",
+            "Public ingress",
+        ),
     ];
     let boot_resources = vec![
-        boot("Synced", 1, "ubuntu/focal", "amd64/ga-20.04", "Ubuntu 20.04 LTS"),
-        boot("Synced", 2, "ubuntu/jammy", "amd64/ga-22.04", "Ubuntu 22.04 LTS"),
-        boot("Synced", 3, "ubuntu/noble", "amd64/ga-24.04", "Ubuntu 24.04 LTS"),
-        boot("Uploaded", 4, "custom/k8s-node-jammy", "amd64/generic", "Kubernetes node image (jammy, containerd)"),
+        boot(
+            "Synced",
+            1,
+            "ubuntu/focal",
+            "amd64/ga-20.04",
+            "Ubuntu 20.04 LTS",
+        ),
+        boot(
+            "Synced",
+            2,
+            "ubuntu/jammy",
+            "amd64/ga-22.04",
+            "Ubuntu 22.04 LTS",
+        ),
+        boot(
+            "Synced",
+            3,
+            "ubuntu/noble",
+            "amd64/ga-24.04",
+            "Ubuntu 24.04 LTS",
+        ),
+        boot(
+            "Uploaded",
+            4,
+            "custom/k8s-node-jammy",
+            "amd64/generic",
+            "Kubernetes node image (jammy, containerd)",
+        ),
     ];
     SimCatalog {
         zones,
@@ -207,10 +311,19 @@ impl Generator {
         let system_id = self.system_id();
         let hostname = self.hostname();
         // The first machine is always Ready so even a one-machine fleet can be allocated.
-        let status = if index == 0 { NodeStatus::Ready } else { self.status() };
+        let status = if index == 0 {
+            NodeStatus::Ready
+        } else {
+            self.status()
+        };
         let pool = *weighted(
             &mut self.rng,
-            &[("default", 35), ("compute", 35), ("storage", 18), ("gpu", 12)],
+            &[
+                ("default", 35),
+                ("compute", 35),
+                ("storage", 18),
+                ("gpu", 12),
+            ],
         );
         let zone = ["default", "az-1", "az-2", "az-3"][self.rng.random_range(0..4)];
         let domain = if self.rng.random_bool(0.15) {
@@ -228,15 +341,28 @@ impl Generator {
             [2000, 2100, 2400, 2600, 2800, 3000][self.rng.random_range(0..6)]
         };
         let disks = self.disks(pool, virtual_machine);
-        let fast = !virtual_machine && (pool == "storage" || pool == "gpu" || self.rng.random_bool(0.3));
+        let fast =
+            !virtual_machine && (pool == "storage" || pool == "gpu" || self.rng.random_bool(0.3));
         let nics = self.nics(index, pool, virtual_machine, fast, vendor);
         let power_type = if virtual_machine {
-            if self.rng.random_bool(0.7) { "virsh" } else { "lxd" }
+            if self.rng.random_bool(0.7) {
+                "virsh"
+            } else {
+                "lxd"
+            }
         } else {
-            *weighted(&mut self.rng, &[("ipmi", 65), ("redfish", 30), ("manual", 5)])
+            *weighted(
+                &mut self.rng,
+                &[("ipmi", 65), ("redfish", 30), ("manual", 5)],
+            )
         };
 
-        let mut tags = vec![if virtual_machine { "virtual" } else { "physical" }.to_string()];
+        let mut tags = vec![if virtual_machine {
+            "virtual"
+        } else {
+            "physical"
+        }
+        .to_string()];
         for kind in ["ssd", "nvme", "rotary"] {
             if disks.iter().any(|d| d.tags.iter().any(|t| t == kind)) {
                 tags.push(kind.to_string());
@@ -352,9 +478,13 @@ impl Generator {
             }
             NodeStatus::Deployed => {
                 let owner = OTHER_OWNERS[self.rng.random_range(0..OTHER_OWNERS.len())];
-                let (series, kernel) = *[("jammy", "ga-22.04"), ("noble", "ga-24.04"), ("focal", "ga-20.04")]
-                    .choose(&mut self.rng)
-                    .unwrap_or(&("jammy", "ga-22.04"));
+                let (series, kernel) = *[
+                    ("jammy", "ga-22.04"),
+                    ("noble", "ga-24.04"),
+                    ("focal", "ga-20.04"),
+                ]
+                .choose(&mut self.rng)
+                .unwrap_or(&("jammy", "ga-22.04"));
                 m.owner = Some(owner.into());
                 m.osystem = "ubuntu".into();
                 m.distro_series = series.into();
@@ -366,7 +496,8 @@ impl Generator {
                     let model = uuid_like(&mut self.rng);
                     m.agent_name = model.clone();
                     m.owner_data.insert("juju-model-uuid".into(), model);
-                    m.owner_data.insert("juju-is-controller".into(), "false".into());
+                    m.owner_data
+                        .insert("juju-is-controller".into(), "false".into());
                 } else {
                     m.owner_data.insert("team".into(), owner.into());
                     m.owner_data.insert(
@@ -515,9 +646,17 @@ impl Generator {
                 } else {
                     let speed = if fast { 25_000 } else { 10_000 };
                     let (nic_vendor, product, firmware) = if fast {
-                        ("Mellanox Technologies", "MT27710 Family [ConnectX-4 Lx]", "14.32.1010")
+                        (
+                            "Mellanox Technologies",
+                            "MT27710 Family [ConnectX-4 Lx]",
+                            "14.32.1010",
+                        )
                     } else {
-                        ("Intel Corporation", "Ethernet Controller X710 for 10GbE SFP+", "8.50 0x8000b6c5 1.3082.0")
+                        (
+                            "Intel Corporation",
+                            "Ethernet Controller X710 for 10GbE SFP+",
+                            "8.50 0x8000b6c5 1.3082.0",
+                        )
                     };
                     extra.insert("vendor".into(), json!(nic_vendor));
                     extra.insert("product".into(), json!(product));
@@ -544,7 +683,10 @@ impl Generator {
     /// A MAC under `oui` unique in the fleet: the NIC id through a bijection of 24 bits (an odd
     /// multiplier and an offset, both invertible mod 2^24) so addresses look scattered.
     fn mac(&self, oui: &str, nic_id: i64) -> String {
-        let low = ((nic_id as u32).wrapping_mul(0x9e_3779).wrapping_add(self.mac_offset)) & 0xff_ffff;
+        let low = ((nic_id as u32)
+            .wrapping_mul(0x9e_3779)
+            .wrapping_add(self.mac_offset))
+            & 0xff_ffff;
         format!(
             "{oui}:{:02x}:{:02x}:{:02x}",
             (low >> 16) & 0xff,
@@ -569,7 +711,10 @@ impl Generator {
             set("system_product", "Standard PC (Q35 + ICH9, 2009)".into());
             set("system_version", "pc-q35-6.2".into());
             set("cpu_model", "Intel Core Processor (Icelake)".into());
-            set("mainboard_firmware_vendor", "EFI Development Kit II / OVMF".into());
+            set(
+                "mainboard_firmware_vendor",
+                "EFI Development Kit II / OVMF".into(),
+            );
             set("mainboard_firmware_version", "0.0.0".into());
             set("mainboard_firmware_date", "02/06/2015".into());
             set("chassis_vendor", "QEMU".into());
@@ -578,12 +723,22 @@ impl Generator {
         }
         let product = vendor.products[self.rng.random_range(0..vendor.products.len())];
         let amd = product.contains("7525") || product.starts_with("AS-");
-        let per_socket = if cpu_count >= 32 { cpu_count / 2 } else { cpu_count };
+        let per_socket = if cpu_count >= 32 {
+            cpu_count / 2
+        } else {
+            cpu_count
+        };
         let ghz = f64::from(cpu_speed) / 1000.0;
         let cpu_model = if amd {
-            format!("AMD EPYC 7{:03} {per_socket}-Core Processor", 300 + per_socket * 7)
+            format!(
+                "AMD EPYC 7{:03} {per_socket}-Core Processor",
+                300 + per_socket * 7
+            )
         } else {
-            format!("Intel(R) Xeon(R) Gold 6{:03} CPU @ {ghz:.2}GHz", 300 + per_socket)
+            format!(
+                "Intel(R) Xeon(R) Gold 6{:03} CPU @ {ghz:.2}GHz",
+                300 + per_socket
+            )
         };
         let serial = alnum_upper(&mut self.rng, 7);
         set("system_vendor", vendor.vendor.into());
@@ -593,10 +748,29 @@ impl Generator {
         set("cpu_model", cpu_model);
         set("mainboard_vendor", vendor.vendor.into());
         set("mainboard_product", vendor.board.into());
-        set("mainboard_serial", format!(".{serial}.CNFCP00{}.", self.rng.random_range(10..99)));
+        set(
+            "mainboard_serial",
+            format!(".{serial}.CNFCP00{}.", self.rng.random_range(10..99)),
+        );
         set("mainboard_firmware_vendor", vendor.firmware_vendor.into());
-        set("mainboard_firmware_version", format!("{}.{}.{}", self.rng.random_range(1..3), self.rng.random_range(0..20), self.rng.random_range(0..10)));
-        set("mainboard_firmware_date", format!("{:02}/{:02}/20{}", self.rng.random_range(1..13), self.rng.random_range(1..29), self.rng.random_range(21..25)));
+        set(
+            "mainboard_firmware_version",
+            format!(
+                "{}.{}.{}",
+                self.rng.random_range(1..3),
+                self.rng.random_range(0..20),
+                self.rng.random_range(0..10)
+            ),
+        );
+        set(
+            "mainboard_firmware_date",
+            format!(
+                "{:02}/{:02}/20{}",
+                self.rng.random_range(1..13),
+                self.rng.random_range(1..29),
+                self.rng.random_range(21..25)
+            ),
+        );
         set("chassis_vendor", vendor.vendor.into());
         set("chassis_type", "Rack Mount Chassis".into());
         set("chassis_serial", serial);
@@ -650,7 +824,9 @@ impl Generator {
 fn fixed_address(cidr: &str, index: usize) -> Option<String> {
     let net: ipnet::Ipv4Net = cidr.parse().ok()?;
     let index = u32::try_from(index).ok()?;
-    let offset = (index / 250 + 1).checked_mul(256)?.checked_add(index % 250 + 2)?;
+    let offset = (index / 250 + 1)
+        .checked_mul(256)?
+        .checked_add(index % 250 + 2)?;
     let host = u32::from(net.network()).checked_add(offset)?;
     let addr = Ipv4Addr::from(host);
     (net.contains(&addr) && addr != net.broadcast()).then(|| addr.to_string())
@@ -678,7 +854,14 @@ fn alnum_upper(rng: &mut ChaCha8Rng, len: usize) -> String {
 fn uuid_like(rng: &mut ChaCha8Rng) -> String {
     let b: [u8; 16] = rng.random();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 fn zone(id: i64, name: &str, description: &str) -> Zone {
@@ -728,7 +911,11 @@ fn vlan(
 ) -> SimVlan {
     SimVlan {
         id,
-        name: if vid == 0 { "untagged".into() } else { vid.to_string() },
+        name: if vid == 0 {
+            "untagged".into()
+        } else {
+            vid.to_string()
+        },
         vid,
         mtu,
         fabric: fabric.into(),
@@ -793,9 +980,18 @@ mod tests {
 
     #[test]
     fn fixed_addresses_stay_inside_the_subnet() {
-        assert_eq!(fixed_address("10.10.0.0/16", 0).as_deref(), Some("10.10.1.2"));
-        assert_eq!(fixed_address("10.10.0.0/16", 249).as_deref(), Some("10.10.1.251"));
-        assert_eq!(fixed_address("10.10.0.0/16", 250).as_deref(), Some("10.10.2.2"));
+        assert_eq!(
+            fixed_address("10.10.0.0/16", 0).as_deref(),
+            Some("10.10.1.2")
+        );
+        assert_eq!(
+            fixed_address("10.10.0.0/16", 249).as_deref(),
+            Some("10.10.1.251")
+        );
+        assert_eq!(
+            fixed_address("10.10.0.0/16", 250).as_deref(),
+            Some("10.10.2.2")
+        );
         assert_eq!(fixed_address("192.168.32.0/20", 4000), None);
         assert_eq!(fixed_address("not a cidr", 1), None);
     }

@@ -6,8 +6,7 @@
 use super::InventoryError;
 use crate::maas::{BootResource, Domain, NodeStatus, PowerState, ResourcePool, Tag, Zone};
 use crate::sim::model::{
-    SimCatalog, SimDisk, SimFabric, SimInventory, SimMachine, SimNic, SimSpace, SimSubnet,
-    SimVlan,
+    SimCatalog, SimDisk, SimFabric, SimInventory, SimMachine, SimNic, SimSpace, SimSubnet, SimVlan,
 };
 use crate::sim::render::DERIVED_MACHINE_FIELDS;
 use serde_json::{Map, Value};
@@ -16,7 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 /// Interface keys the model holds (or recomputes); the rest of an interface is kept in `extra`.
 const MODELLED_NIC_FIELDS: &[&str] = &["id", "name", "mac_address", "links", "vlan", "system_id"];
 /// Block-device keys the model holds (or recomputes); the rest is kept in `extra`.
-const MODELLED_DISK_FIELDS: &[&str] = &["id", "name", "size", "model", "serial", "tags", "system_id"];
+const MODELLED_DISK_FIELDS: &[&str] =
+    &["id", "name", "size", "model", "serial", "tags", "system_id"];
 
 pub fn machines(value: &Value) -> Result<SimInventory, InventoryError> {
     let list = match value {
@@ -78,26 +78,51 @@ impl Ctx {
     }
 
     /// A required, non-empty string.
-    fn string(&self, o: &Map<String, Value>, key: &str, path: &str) -> Result<String, InventoryError> {
+    fn string(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<String, InventoryError> {
         match o.get(key) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) => Err(self.err(format!("`{path}` is empty: it must name the machine's {key}"))),
-            None | Some(Value::Null) => Err(self.err(format!("`{path}` is missing: every machine object from MAAS has it"))),
-            Some(other) => Err(self.err(format!("`{path}` must be a string, got {}", short(other)))),
+            Some(Value::String(_)) => Err(self.err(format!(
+                "`{path}` is empty: it must name the machine's {key}"
+            ))),
+            None | Some(Value::Null) => Err(self.err(format!(
+                "`{path}` is missing: every machine object from MAAS has it"
+            ))),
+            Some(other) => {
+                Err(self.err(format!("`{path}` must be a string, got {}", short(other))))
+            }
         }
     }
 
     /// A string that may be null or absent.
-    fn opt_string(&self, o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, InventoryError> {
+    fn opt_string(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<String>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.err(format!("`{path}` must be a string or null, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{path}` must be a string or null, got {}",
+                short(other)
+            ))),
         }
     }
 
     /// A non-negative whole number; `unit` says what it counts, for the error.
-    fn count(&self, o: &Map<String, Value>, key: &str, path: &str, unit: &str) -> Result<Option<u64>, InventoryError> {
+    fn count(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        unit: &str,
+    ) -> Result<Option<u64>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => {
@@ -108,30 +133,56 @@ impl Ctx {
                 // same number, anything else is a mistake.
                 match n.as_f64() {
                     Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
-                    _ => Err(self.err(format!("`{path}` must be a whole number of {unit} (0 or more), got {n}"))),
+                    _ => Err(self.err(format!(
+                        "`{path}` must be a whole number of {unit} (0 or more), got {n}"
+                    ))),
                 }
             }
-            Some(other) => Err(self.err(format!("`{path}` must be a number of {unit}, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{path}` must be a number of {unit}, got {}",
+                short(other)
+            ))),
         }
     }
 
-    fn id(&self, o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<i64>, InventoryError> {
+    fn id(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<i64>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
-            Some(other) => Err(self.err(format!("`{path}` must be an integer id, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{path}` must be an integer id, got {}",
+                short(other)
+            ))),
         }
     }
 
-    fn boolean(&self, o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<bool>, InventoryError> {
+    fn boolean(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<bool>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.err(format!("`{path}` must be true or false, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{path}` must be true or false, got {}",
+                short(other)
+            ))),
         }
     }
 
-    fn strings(&self, o: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String>, InventoryError> {
+    fn strings(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<Vec<String>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -139,14 +190,24 @@ impl Ctx {
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(self.err(format!("`{path}[{i}]` must be a string, got {}", short(other)))),
+                    other => Err(self.err(format!(
+                        "`{path}[{i}]` must be a string, got {}",
+                        short(other)
+                    ))),
                 })
                 .collect(),
-            Some(other) => Err(self.err(format!("`{path}` must be a list of strings, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{path}` must be a list of strings, got {}",
+                short(other)
+            ))),
         }
     }
 
-    fn string_map(&self, o: &Map<String, Value>, key: &str) -> Result<Option<BTreeMap<String, String>>, InventoryError> {
+    fn string_map(
+        &self,
+        o: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(map)) => {
@@ -168,27 +229,42 @@ impl Ctx {
                 }
                 Ok(Some(out))
             }
-            Some(other) => Err(self.err(format!("`{key}` must be an object of strings, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{key}` must be an object of strings, got {}",
+                short(other)
+            ))),
         }
     }
 
-    fn objects<'v>(&self, o: &'v Map<String, Value>, key: &str) -> Result<Vec<&'v Map<String, Value>>, InventoryError> {
+    fn objects<'v>(
+        &self,
+        o: &'v Map<String, Value>,
+        key: &str,
+    ) -> Result<Vec<&'v Map<String, Value>>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_object()
-                        .ok_or_else(|| self.err(format!("`{key}[{i}]` must be an object, got {}", short(v))))
+                    v.as_object().ok_or_else(|| {
+                        self.err(format!("`{key}[{i}]` must be an object, got {}", short(v)))
+                    })
                 })
                 .collect(),
-            Some(other) => Err(self.err(format!("`{key}` must be a list of objects, got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{key}` must be a list of objects, got {}",
+                short(other)
+            ))),
         }
     }
 
     /// A `{name, ...}` reference (zone, pool, domain); a bare name is accepted too.
-    fn named<'v>(&self, o: &'v Map<String, Value>, key: &str) -> Result<Option<Named<'v>>, InventoryError> {
+    fn named<'v>(
+        &self,
+        o: &'v Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<Named<'v>>, InventoryError> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if !s.is_empty() => Ok(Some((s.clone(), None))),
@@ -196,12 +272,19 @@ impl Ctx {
                 let name = self.string(obj, "name", &format!("{key}.name"))?;
                 Ok(Some((name, Some(obj))))
             }
-            Some(other) => Err(self.err(format!("`{key}` must be an object with a `name` (or a name), got {}", short(other)))),
+            Some(other) => Err(self.err(format!(
+                "`{key}` must be an object with a `name` (or a name), got {}",
+                short(other)
+            ))),
         }
     }
 }
 
-fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<SimMachine, InventoryError> {
+fn machine(
+    index: usize,
+    item: &Value,
+    catalog: &mut CatalogBuilder,
+) -> Result<SimMachine, InventoryError> {
     let mut ctx = Ctx {
         index,
         system_id: None,
@@ -212,7 +295,10 @@ fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<S
             describe(item)
         )));
     };
-    ctx.system_id = o.get("system_id").and_then(Value::as_str).map(str::to_string);
+    ctx.system_id = o
+        .get("system_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let system_id = ctx.string(o, "system_id", "system_id")?;
     let hostname = ctx.string(o, "hostname", "hostname")?;
 
@@ -235,17 +321,27 @@ fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<S
         }
     };
 
-    let cpu_count = ctx.count(o, "cpu_count", "cpu_count", "CPU cores")?.unwrap_or(0);
-    let cpu_count = u32::try_from(cpu_count)
-        .map_err(|_| ctx.err(format!("`cpu_count` {cpu_count} is not a plausible number of cores")))?;
+    let cpu_count = ctx
+        .count(o, "cpu_count", "cpu_count", "CPU cores")?
+        .unwrap_or(0);
+    let cpu_count = u32::try_from(cpu_count).map_err(|_| {
+        ctx.err(format!(
+            "`cpu_count` {cpu_count} is not a plausible number of cores"
+        ))
+    })?;
     let cpu_speed = ctx.count(o, "cpu_speed", "cpu_speed", "MHz")?.unwrap_or(0);
-    let cpu_speed = u32::try_from(cpu_speed)
-        .map_err(|_| ctx.err(format!("`cpu_speed` {cpu_speed} is not a plausible speed in MHz")))?;
+    let cpu_speed = u32::try_from(cpu_speed).map_err(|_| {
+        ctx.err(format!(
+            "`cpu_speed` {cpu_speed} is not a plausible speed in MHz"
+        ))
+    })?;
     let memory_mib = ctx.count(o, "memory", "memory", "MiB")?.unwrap_or(0);
 
     let power_state = match o.get("power_state") {
         None | Some(Value::Null) => PowerState::Unknown,
-        Some(Value::String(s)) => serde_json::from_value(Value::String(s.clone())).unwrap_or_default(),
+        Some(Value::String(s)) => {
+            serde_json::from_value(Value::String(s.clone())).unwrap_or_default()
+        }
         Some(other) => {
             return Err(ctx.err(format!(
                 "`power_state` must be one of \"on\", \"off\", \"unknown\", \"error\", got {}",
@@ -292,17 +388,25 @@ fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<S
 
     let owner_data = match ctx.string_map(o, "owner_data")? {
         Some(map) => map,
-        None => ctx.string_map(o, "workload_annotations")?.unwrap_or_default(),
+        None => ctx
+            .string_map(o, "workload_annotations")?
+            .unwrap_or_default(),
     };
     let hardware_info = ctx.string_map(o, "hardware_info")?.unwrap_or_default();
     let osystem = ctx.opt_string(o, "osystem", "osystem")?.unwrap_or_default();
-    let distro_series = ctx.opt_string(o, "distro_series", "distro_series")?.unwrap_or_default();
+    let distro_series = ctx
+        .opt_string(o, "distro_series", "distro_series")?
+        .unwrap_or_default();
     if !distro_series.is_empty() {
         catalog.image(&osystem, &distro_series);
     }
 
     let mut disks = Vec::new();
-    for (i, d) in ctx.objects(o, "physicalblockdevice_set")?.into_iter().enumerate() {
+    for (i, d) in ctx
+        .objects(o, "physicalblockdevice_set")?
+        .into_iter()
+        .enumerate()
+    {
         disks.push(disk(&ctx, i, d)?);
     }
     let mut nics = Vec::new();
@@ -333,21 +437,31 @@ fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<S
         zone,
         pool,
         tags,
-        power_type: ctx.opt_string(o, "power_type", "power_type")?.unwrap_or_default(),
+        power_type: ctx
+            .opt_string(o, "power_type", "power_type")?
+            .unwrap_or_default(),
         power_state,
         disks,
         nics,
         owner: ctx.opt_string(o, "owner", "owner")?,
         owner_data,
-        agent_name: ctx.opt_string(o, "agent_name", "agent_name")?.unwrap_or_default(),
+        agent_name: ctx
+            .opt_string(o, "agent_name", "agent_name")?
+            .unwrap_or_default(),
         osystem,
         distro_series,
         hwe_kernel: ctx.opt_string(o, "hwe_kernel", "hwe_kernel")?,
-        min_hwe_kernel: ctx.opt_string(o, "min_hwe_kernel", "min_hwe_kernel")?.unwrap_or_default(),
+        min_hwe_kernel: ctx
+            .opt_string(o, "min_hwe_kernel", "min_hwe_kernel")?
+            .unwrap_or_default(),
         user_data: None,
         locked: ctx.boolean(o, "locked", "locked")?.unwrap_or(false),
-        description: ctx.opt_string(o, "description", "description")?.unwrap_or_default(),
-        error_description: ctx.opt_string(o, "error_description", "error_description")?.unwrap_or_default(),
+        description: ctx
+            .opt_string(o, "description", "description")?
+            .unwrap_or_default(),
+        error_description: ctx
+            .opt_string(o, "error_description", "error_description")?
+            .unwrap_or_default(),
         hardware_info,
         passthrough,
     })
@@ -355,50 +469,85 @@ fn machine(index: usize, item: &Value, catalog: &mut CatalogBuilder) -> Result<S
 
 fn disk(ctx: &Ctx, i: usize, d: &Map<String, Value>) -> Result<SimDisk, InventoryError> {
     let p = |k: &str| format!("physicalblockdevice_set[{i}].{k}");
-    let size_bytes = ctx
-        .count(d, "size", &p("size"), "bytes")?
-        .ok_or_else(|| ctx.err(format!("`{}` is missing: give the disk's size in bytes", p("size"))))?;
+    let size_bytes = ctx.count(d, "size", &p("size"), "bytes")?.ok_or_else(|| {
+        ctx.err(format!(
+            "`{}` is missing: give the disk's size in bytes",
+            p("size")
+        ))
+    })?;
     Ok(SimDisk {
         id: ctx.id(d, "id", &p("id"))?.unwrap_or(i as i64 + 1),
         name: ctx.string(d, "name", &p("name"))?,
         size_bytes,
         model: ctx.opt_string(d, "model", &p("model"))?.unwrap_or_default(),
-        serial: ctx.opt_string(d, "serial", &p("serial"))?.unwrap_or_default(),
+        serial: ctx
+            .opt_string(d, "serial", &p("serial"))?
+            .unwrap_or_default(),
         tags: ctx.strings(d, "tags", &p("tags"))?,
         extra: rest(d, MODELLED_DISK_FIELDS),
     })
 }
 
-fn nic(ctx: &Ctx, i: usize, n: &Map<String, Value>, catalog: &mut CatalogBuilder) -> Result<SimNic, InventoryError> {
+fn nic(
+    ctx: &Ctx,
+    i: usize,
+    n: &Map<String, Value>,
+    catalog: &mut CatalogBuilder,
+) -> Result<SimNic, InventoryError> {
     let p = |k: &str| format!("interface_set[{i}].{k}");
     let vlan_id = match n.get("vlan") {
         None | Some(Value::Null) => None,
         Some(Value::Object(v)) => Some(catalog.vlan(ctx, v, &p("vlan"))?),
-        Some(other) => return Err(ctx.err(format!("`{}` must be a VLAN object or null, got {}", p("vlan"), short(other)))),
+        Some(other) => {
+            return Err(ctx.err(format!(
+                "`{}` must be a VLAN object or null, got {}",
+                p("vlan"),
+                short(other)
+            )))
+        }
     };
     let mut modelled: Option<(i64, i64, String, Option<String>)> = None;
     let mut more_links = Vec::new();
     let links = match n.get("links") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
-        Some(other) => return Err(ctx.err(format!("`{}` must be a list of links, got {}", p("links"), short(other)))),
+        Some(other) => {
+            return Err(ctx.err(format!(
+                "`{}` must be a list of links, got {}",
+                p("links"),
+                short(other)
+            )))
+        }
     };
     for (j, link) in links.iter().enumerate() {
         let lp = |k: &str| format!("interface_set[{i}].links[{j}].{k}");
         let Some(l) = link.as_object() else {
-            return Err(ctx.err(format!("`interface_set[{i}].links[{j}]` must be an object, got {}", short(link))));
+            return Err(ctx.err(format!(
+                "`interface_set[{i}].links[{j}]` must be an object, got {}",
+                short(link)
+            )));
         };
         let subnet = match l.get("subnet") {
             Some(Value::Object(s)) => Some(s),
             None | Some(Value::Null) => None,
-            Some(other) => return Err(ctx.err(format!("`{}` must be a subnet object, got {}", lp("subnet"), short(other)))),
+            Some(other) => {
+                return Err(ctx.err(format!(
+                    "`{}` must be a subnet object, got {}",
+                    lp("subnet"),
+                    short(other)
+                )))
+            }
         };
         match (subnet, &modelled) {
             (Some(s), None) => {
                 let subnet_id = catalog.subnet(ctx, s, &lp("subnet"))?;
                 let link_id = ctx.id(l, "id", &lp("id"))?.unwrap_or(0);
-                let mode = ctx.opt_string(l, "mode", &lp("mode"))?.unwrap_or_else(|| "auto".into());
-                let ip = ctx.opt_string(l, "ip_address", &lp("ip_address"))?.filter(|s| !s.is_empty());
+                let mode = ctx
+                    .opt_string(l, "mode", &lp("mode"))?
+                    .unwrap_or_else(|| "auto".into());
+                let ip = ctx
+                    .opt_string(l, "ip_address", &lp("ip_address"))?
+                    .filter(|s| !s.is_empty());
                 modelled = Some((subnet_id, link_id, mode, ip));
             }
             (Some(s), Some(_)) => {
@@ -415,7 +564,9 @@ fn nic(ctx: &Ctx, i: usize, n: &Map<String, Value>, catalog: &mut CatalogBuilder
     Ok(SimNic {
         id: ctx.id(n, "id", &p("id"))?.unwrap_or(i as i64 + 1),
         name: ctx.string(n, "name", &p("name"))?,
-        mac_address: ctx.opt_string(n, "mac_address", &p("mac_address"))?.unwrap_or_default(),
+        mac_address: ctx
+            .opt_string(n, "mac_address", &p("mac_address"))?
+            .unwrap_or_default(),
         subnet_id,
         ip_address,
         link_id,
@@ -479,10 +630,16 @@ impl CatalogBuilder {
         self.domains.push(Domain {
             id: get("id").and_then(Value::as_i64).unwrap_or(-1),
             name: name.into(),
-            ttl: get("ttl").and_then(Value::as_u64).and_then(|t| u32::try_from(t).ok()),
-            authoritative: get("authoritative").and_then(Value::as_bool).unwrap_or(true),
+            ttl: get("ttl")
+                .and_then(Value::as_u64)
+                .and_then(|t| u32::try_from(t).ok()),
+            authoritative: get("authoritative")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             is_default: get("is_default").and_then(Value::as_bool).unwrap_or(false),
-            resource_record_count: get("resource_record_count").and_then(Value::as_u64).unwrap_or(0),
+            resource_record_count: get("resource_record_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             resource_uri: String::new(),
         });
     }
@@ -500,7 +657,11 @@ impl CatalogBuilder {
     }
 
     fn image(&mut self, osystem: &str, series: &str) {
-        let os = if osystem.is_empty() { "ubuntu" } else { osystem };
+        let os = if osystem.is_empty() {
+            "ubuntu"
+        } else {
+            osystem
+        };
         let key = (os.to_string(), series.to_string());
         if !self.images.contains(&key) {
             self.images.push(key);
@@ -509,28 +670,54 @@ impl CatalogBuilder {
 
     /// Registers a VLAN object and returns its id. The same id seen twice must describe the
     /// same VLAN: two different ones mean the file mixes regions.
-    fn vlan(&mut self, ctx: &Ctx, v: &Map<String, Value>, path: &str) -> Result<i64, InventoryError> {
-        let id = ctx
-            .id(v, "id", &format!("{path}.id"))?
-            .ok_or_else(|| ctx.err(format!("`{path}.id` is missing: a VLAN object needs its id")))?;
-        let vid = ctx.count(v, "vid", &format!("{path}.vid"), "VLAN tag")?.unwrap_or(0);
-        let vid = u32::try_from(vid).map_err(|_| ctx.err(format!("`{path}.vid` {vid} is not a VLAN tag (0-4094)")))?;
-        let fabric = ctx.opt_string(v, "fabric", &format!("{path}.fabric"))?.unwrap_or_else(|| "fabric-0".into());
+    fn vlan(
+        &mut self,
+        ctx: &Ctx,
+        v: &Map<String, Value>,
+        path: &str,
+    ) -> Result<i64, InventoryError> {
+        let id = ctx.id(v, "id", &format!("{path}.id"))?.ok_or_else(|| {
+            ctx.err(format!(
+                "`{path}.id` is missing: a VLAN object needs its id"
+            ))
+        })?;
+        let vid = ctx
+            .count(v, "vid", &format!("{path}.vid"), "VLAN tag")?
+            .unwrap_or(0);
+        let vid = u32::try_from(vid)
+            .map_err(|_| ctx.err(format!("`{path}.vid` {vid} is not a VLAN tag (0-4094)")))?;
+        let fabric = ctx
+            .opt_string(v, "fabric", &format!("{path}.fabric"))?
+            .unwrap_or_else(|| "fabric-0".into());
         let vlan = SimVlan {
             id,
-            name: ctx.opt_string(v, "name", &format!("{path}.name"))?.unwrap_or_else(|| {
-                if vid == 0 { "untagged".into() } else { vid.to_string() }
-            }),
+            name: ctx
+                .opt_string(v, "name", &format!("{path}.name"))?
+                .unwrap_or_else(|| {
+                    if vid == 0 {
+                        "untagged".into()
+                    } else {
+                        vid.to_string()
+                    }
+                }),
             vid,
             mtu: ctx
                 .count(v, "mtu", &format!("{path}.mtu"), "bytes")?
                 .and_then(|m| u32::try_from(m).ok())
                 .unwrap_or(1500),
-            fabric_id: ctx.id(v, "fabric_id", &format!("{path}.fabric_id"))?.unwrap_or(-1),
+            fabric_id: ctx
+                .id(v, "fabric_id", &format!("{path}.fabric_id"))?
+                .unwrap_or(-1),
             fabric,
-            dhcp_on: ctx.boolean(v, "dhcp_on", &format!("{path}.dhcp_on"))?.unwrap_or(false),
+            dhcp_on: ctx
+                .boolean(v, "dhcp_on", &format!("{path}.dhcp_on"))?
+                .unwrap_or(false),
             primary_rack: ctx.opt_string(v, "primary_rack", &format!("{path}.primary_rack"))?,
-            secondary_rack: ctx.opt_string(v, "secondary_rack", &format!("{path}.secondary_rack"))?,
+            secondary_rack: ctx.opt_string(
+                v,
+                "secondary_rack",
+                &format!("{path}.secondary_rack"),
+            )?,
             space: ctx
                 .opt_string(v, "space", &format!("{path}.space"))?
                 .filter(|s| s != "undefined"),
@@ -548,13 +735,22 @@ impl CatalogBuilder {
         }
     }
 
-    fn subnet(&mut self, ctx: &Ctx, s: &Map<String, Value>, path: &str) -> Result<i64, InventoryError> {
-        let id = ctx
-            .id(s, "id", &format!("{path}.id"))?
-            .ok_or_else(|| ctx.err(format!("`{path}.id` is missing: a subnet object needs its id")))?;
+    fn subnet(
+        &mut self,
+        ctx: &Ctx,
+        s: &Map<String, Value>,
+        path: &str,
+    ) -> Result<i64, InventoryError> {
+        let id = ctx.id(s, "id", &format!("{path}.id"))?.ok_or_else(|| {
+            ctx.err(format!(
+                "`{path}.id` is missing: a subnet object needs its id"
+            ))
+        })?;
         let cidr = ctx.string(s, "cidr", &format!("{path}.cidr"))?;
         if cidr.parse::<ipnet::IpNet>().is_err() {
-            return Err(ctx.err(format!("`{path}.cidr` must be a network such as \"10.0.0.0/24\", got {cidr:?}")));
+            return Err(ctx.err(format!(
+                "`{path}.cidr` must be a network such as \"10.0.0.0/24\", got {cidr:?}"
+            )));
         }
         if let Some(known) = self.subnets.iter().find(|k| k.id == id) {
             if known.cidr != cidr {
@@ -568,23 +764,17 @@ impl CatalogBuilder {
         let vlan_id = match s.get("vlan") {
             Some(Value::Object(v)) => Some(self.vlan(ctx, v, &format!("{path}.vlan"))?),
             None | Some(Value::Null) => None,
-            Some(other) => return Err(ctx.err(format!("`{path}.vlan` must be a VLAN object, got {}", short(other)))),
+            Some(other) => {
+                return Err(ctx.err(format!(
+                    "`{path}.vlan` must be a VLAN object, got {}",
+                    short(other)
+                )))
+            }
         };
         let vlan = match vlan_id.and_then(|id| self.vlans.iter().find(|v| v.id == id)) {
             Some(v) => v.clone(),
             // A subnet always has a VLAN in MAAS; an export without one gets the default VLAN.
-            None => SimVlan {
-                id: 5001,
-                name: "untagged".into(),
-                vid: 0,
-                mtu: 1500,
-                fabric: "fabric-0".into(),
-                fabric_id: 0,
-                dhcp_on: false,
-                primary_rack: None,
-                secondary_rack: None,
-                space: None,
-            },
+            None => self.default_vlan(),
         };
         let space = ctx
             .opt_string(s, "space", &format!("{path}.space"))?
@@ -592,18 +782,31 @@ impl CatalogBuilder {
         let dns_servers = ctx.strings(s, "dns_servers", &format!("{path}.dns_servers"))?;
         let extra = rest(
             s,
-            &["id", "name", "cidr", "gateway_ip", "dns_servers", "vlan", "space", "managed"],
+            &[
+                "id",
+                "name",
+                "cidr",
+                "gateway_ip",
+                "dns_servers",
+                "vlan",
+                "space",
+                "managed",
+            ],
         );
         self.subnets.push(SimSubnet {
             id,
-            name: ctx.opt_string(s, "name", &format!("{path}.name"))?.unwrap_or_else(|| cidr.clone()),
+            name: ctx
+                .opt_string(s, "name", &format!("{path}.name"))?
+                .unwrap_or_else(|| cidr.clone()),
             gateway_ip: ctx.opt_string(s, "gateway_ip", &format!("{path}.gateway_ip"))?,
             dns_servers,
             vlan_id: vlan.id,
             vid: vlan.vid,
             fabric: vlan.fabric.clone(),
             space,
-            managed: ctx.boolean(s, "managed", &format!("{path}.managed"))?.unwrap_or(true),
+            managed: ctx
+                .boolean(s, "managed", &format!("{path}.managed"))?
+                .unwrap_or(true),
             vlan,
             extra,
             cidr,
@@ -611,8 +814,43 @@ impl CatalogBuilder {
         Ok(id)
     }
 
+    /// The fabric-0 untagged VLAN every MAAS has, registered on first use.
+    fn default_vlan(&mut self) -> SimVlan {
+        if let Some(v) = self
+            .vlans
+            .iter()
+            .find(|v| v.fabric == "fabric-0" && v.vid == 0)
+        {
+            return v.clone();
+        }
+        let id = self
+            .vlans
+            .iter()
+            .map(|v| v.id + 1)
+            .max()
+            .unwrap_or(5001)
+            .max(5001);
+        let vlan = SimVlan {
+            id,
+            name: "untagged".into(),
+            vid: 0,
+            mtu: 1500,
+            fabric: "fabric-0".into(),
+            fabric_id: -1,
+            dhcp_on: false,
+            primary_rack: None,
+            secondary_rack: None,
+            space: None,
+        };
+        self.vlans.push(vlan.clone());
+        vlan
+    }
+
     fn subnet_vlan(&self, subnet_id: i64) -> Option<i64> {
-        self.subnets.iter().find(|s| s.id == subnet_id).map(|s| s.vlan_id)
+        self.subnets
+            .iter()
+            .find(|s| s.id == subnet_id)
+            .map(|s| s.vlan_id)
     }
 
     /// The catalogue: what the machines referenced, ids filled in where the file had none, plus
@@ -620,24 +858,48 @@ impl CatalogBuilder {
     fn finish(mut self, machines: &[SimMachine]) -> SimCatalog {
         // Zones: the default zone has id 1 on real installs.
         if !self.zones.iter().any(|z| z.name == "default") {
-            self.zones.insert(0, Zone { id: Some(1), name: "default".into(), description: String::new(), resource_uri: "/MAAS/api/2.0/zones/default/".into() });
+            self.zones.insert(
+                0,
+                Zone {
+                    id: Some(1),
+                    name: "default".into(),
+                    description: String::new(),
+                    resource_uri: "/MAAS/api/2.0/zones/default/".into(),
+                },
+            );
         }
         let taken: Vec<i64> = self.zones.iter().filter_map(|z| z.id).collect();
         let mut next = taken.iter().copied().max().unwrap_or(0).max(1) + 1;
         for z in &mut self.zones {
             if z.id.is_none() {
-                z.id = Some(if z.name == "default" && !taken.contains(&1) { 1 } else { next_id(&mut next) });
+                z.id = Some(if z.name == "default" && !taken.contains(&1) {
+                    1
+                } else {
+                    next_id(&mut next)
+                });
             }
         }
         // Pools: the default pool is id 0.
         if !self.pools.iter().any(|p| p.name == "default") {
-            self.pools.insert(0, ResourcePool { id: Some(0), name: "default".into(), description: "Default pool".into(), resource_uri: String::new() });
+            self.pools.insert(
+                0,
+                ResourcePool {
+                    id: Some(0),
+                    name: "default".into(),
+                    description: "Default pool".into(),
+                    resource_uri: String::new(),
+                },
+            );
         }
         let taken: Vec<i64> = self.pools.iter().filter_map(|p| p.id).collect();
         let mut next = taken.iter().copied().max().unwrap_or(0) + 1;
         for p in &mut self.pools {
             if p.id.is_none() {
-                p.id = Some(if p.name == "default" && !taken.contains(&0) { 0 } else { next_id(&mut next) });
+                p.id = Some(if p.name == "default" && !taken.contains(&0) {
+                    0
+                } else {
+                    next_id(&mut next)
+                });
             }
             p.resource_uri = format!("/MAAS/api/2.0/resourcepool/{}/", p.id.unwrap_or(0));
         }
@@ -645,7 +907,12 @@ impl CatalogBuilder {
         if self.domains.is_empty() {
             self.domain("maas", None);
         }
-        let taken: Vec<i64> = self.domains.iter().map(|d| d.id).filter(|&id| id >= 0).collect();
+        let taken: Vec<i64> = self
+            .domains
+            .iter()
+            .map(|d| d.id)
+            .filter(|&id| id >= 0)
+            .collect();
         let mut next = taken.iter().copied().max().map_or(0, |m| m + 1);
         for d in &mut self.domains {
             if d.id < 0 {
@@ -654,7 +921,11 @@ impl CatalogBuilder {
             d.resource_uri = format!("/MAAS/api/2.0/domains/{}/", d.id);
         }
         if !self.domains.iter().any(|d| d.is_default) {
-            let pick = self.domains.iter().position(|d| d.name == "maas").unwrap_or(0);
+            let pick = self
+                .domains
+                .iter()
+                .position(|d| d.name == "maas")
+                .unwrap_or(0);
             self.domains[pick].is_default = true;
         }
 
@@ -662,13 +933,21 @@ impl CatalogBuilder {
         let mut fabrics: Vec<SimFabric> = Vec::new();
         for v in &self.vlans {
             if !fabrics.iter().any(|f| f.name == v.fabric) && v.fabric_id >= 0 {
-                fabrics.push(SimFabric { id: v.fabric_id, name: v.fabric.clone(), class_type: None });
+                fabrics.push(SimFabric {
+                    id: v.fabric_id,
+                    name: v.fabric.clone(),
+                    class_type: None,
+                });
             }
         }
         let mut next = fabrics.iter().map(|f| f.id + 1).max().unwrap_or(0);
         for v in &self.vlans {
             if !fabrics.iter().any(|f| f.name == v.fabric) {
-                fabrics.push(SimFabric { id: next_id(&mut next), name: v.fabric.clone(), class_type: None });
+                fabrics.push(SimFabric {
+                    id: next_id(&mut next),
+                    name: v.fabric.clone(),
+                    class_type: None,
+                });
             }
         }
         for v in &mut self.vlans {
@@ -689,7 +968,11 @@ impl CatalogBuilder {
             .chain(self.vlans.iter().filter_map(|v| v.space.clone()));
         for name in names {
             if name != "undefined" && !spaces.iter().any(|s| s.name == name) {
-                spaces.push(SimSpace { id: spaces.len() as i64 + 1, name, description: String::new() });
+                spaces.push(SimSpace {
+                    id: spaces.len() as i64 + 1,
+                    name,
+                    description: String::new(),
+                });
             }
         }
 
@@ -727,7 +1010,6 @@ impl CatalogBuilder {
             spaces,
         }
     }
-
 }
 
 fn next_id(next: &mut i64) -> i64 {
@@ -740,11 +1022,19 @@ fn next_id(next: &mut i64) -> i64 {
 /// stream, `custom/<name>` images are uploaded, other OSes are synced from their own streams.
 fn boot_resource(id: i64, os: &str, series: &str, arch: &str) -> BootResource {
     let (kind, name, subarch) = match os {
-        "custom" => ("Uploaded", format!("custom/{series}"), "generic".to_string()),
+        "custom" => (
+            "Uploaded",
+            format!("custom/{series}"),
+            "generic".to_string(),
+        ),
         "ubuntu" => ("Synced", format!("ubuntu/{series}"), ga_kernel(series)),
         other => ("Synced", format!("{other}/{series}"), "generic".to_string()),
     };
-    let name = if series.contains('/') { series.to_string() } else { name };
+    let name = if series.contains('/') {
+        series.to_string()
+    } else {
+        name
+    };
     let mut extra = Map::new();
     extra.insert("title".into(), Value::String(name.clone()));
     extra.insert("subarches".into(), Value::String(subarch.clone()));
@@ -796,7 +1086,10 @@ fn describe(v: &Value) -> &'static str {
 fn short(v: &Value) -> String {
     match v {
         Value::String(s) if s.chars().count() > 40 => {
-            format!("{:?}", format!("{}...", s.chars().take(40).collect::<String>()))
+            format!(
+                "{:?}",
+                format!("{}...", s.chars().take(40).collect::<String>())
+            )
         }
         Value::Array(_) | Value::Object(_) => describe(v).to_string(),
         other => other.to_string(),
