@@ -205,11 +205,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
             .boot_resources
             .iter()
             .find(|b| b.id.to_string() == arg)
-            .map(|b| {
-                let mut v = render::boot_resource(b);
-                v["sets"] = json!({});
-                Reply::Json(v)
-            })
+            .map(|b| Reply::Json(render::boot_resource_detail(b)))
             .ok_or_else(|| ApiError::NotFound("No BootResource matches the given query.".into())),
         _ => Err(ctx.unrecognised()),
     }
