@@ -306,3 +306,11 @@ async fn graceful_shutdown_stops_serving() {
         .await;
     assert!(r.is_err(), "nothing listens after shutdown");
 }
+
+#[tokio::test]
+async fn the_handle_gives_a_client_ready_endpoint() {
+    let sim = start(ready_fleet(1)).await;
+    let ep = sim.endpoint();
+    assert_eq!(ep.api_base().as_str(), sim.api_url());
+    assert!(sim.url().ends_with("/MAAS/"));
+}

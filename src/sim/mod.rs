@@ -312,6 +312,12 @@ impl SimHandle {
         format!("http://{}/MAAS/", self.addr)
     }
 
+    /// The simulator as kubemaas's MAAS client addresses a region.
+    pub fn endpoint(&self) -> crate::maas::Endpoint {
+        crate::maas::Endpoint::parse(&self.url())
+            .unwrap_or_else(|e| unreachable!("the simulator's own URL always parses: {e}"))
+    }
+
     /// `http://127.0.0.1:PORT/MAAS/api/2.0/`.
     pub fn api_url(&self) -> String {
         format!("http://{}/MAAS/api/2.0/", self.addr)
