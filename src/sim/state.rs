@@ -188,7 +188,7 @@ impl Region {
             .iter()
             .map(|m| (m.system_id.clone(), Book::default()))
             .collect();
-        Region {
+        let mut region = Region {
             catalog: inventory.catalog,
             machines: inventory.machines,
             books,
@@ -202,6 +202,47 @@ impl Region {
             next_id: 1,
             key_rng,
             now,
+        };
+        region.resume_work();
+        region
+    }
+
+    /// Machines that start in a working state (a generated fleet's Commissioning machines, a
+    /// dump taken mid-deployment) finish that work in a few virtual minutes, as they would on
+    /// the real region, instead of staying stuck forever.
+    fn resume_work(&mut self) {
+        let now = self.now;
+        for idx in 0..self.machines.len() {
+            let (secs, status, power, event) = match self.machines[idx].status {
+                NodeStatus::Commissioning | NodeStatus::Testing => {
+                    (300, NodeStatus::Ready, PowerState::Off, "Ready")
+                }
+                NodeStatus::Deploying => (300, NodeStatus::Deployed, PowerState::On, "Deployed"),
+                NodeStatus::Releasing => {
+                    (RELEASE_SECS, NodeStatus::Ready, PowerState::Off, "Released")
+                }
+                NodeStatus::DiskErasing => (
+                    QUICK_ERASE_SECS,
+                    NodeStatus::Ready,
+                    PowerState::Off,
+                    "Released",
+                ),
+                _ => continue,
+            };
+            let jitter = self.faults.jitter();
+            let at = now + Duration::milliseconds((secs as f64 * jitter * 1000.0) as i64);
+            let system_id = self.machines[idx].system_id.clone();
+            self.schedule(
+                &system_id,
+                vec![(
+                    at,
+                    Step::Finish {
+                        status,
+                        power,
+                        event: event.into(),
+                    },
+                )],
+            );
         }
     }
 
