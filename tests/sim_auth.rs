@@ -408,3 +408,26 @@ async fn credentials_may_come_as_query_parameters() {
         .await
         .expect(200);
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_keys() {
+    let sim = start(ready_fleet(1)).await;
+    Maas::new(&sim)
+        .get("users/", &[("op", "whoami")])
+        .await
+        .expect(200);
+    Maas::with_key(&sim, sim.user_api_key())
+        .get("users/", &[("op", "whoami")])
+        .await
+        .expect(200);
+    let shown = format!("{sim:?} {:?}", sim.api_key());
+    let region = sim.with_region(|r| format!("{r:?}"));
+    for key in [sim.api_key(), sim.user_api_key()] {
+        assert!(!shown.contains(key.token_secret()));
+        assert!(
+            !region.contains(key.token_secret()),
+            "a secret leaked into Region's Debug"
+        );
+        assert!(!region.contains(key.token_key()));
+    }
+}

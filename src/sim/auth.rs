@@ -197,9 +197,17 @@ pub struct AuthPolicy {
 }
 
 /// Remembers nonces per token while their timestamps are still inside the window.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct NonceStore {
     seen: HashMap<String, HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for NonceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keyed by token key, which is part of an API key: show counts only.
+        let nonces: usize = self.seen.values().map(HashMap::len).sum();
+        write!(f, "NonceStore({} tokens, {nonces} nonces)", self.seen.len())
+    }
 }
 
 impl NonceStore {

@@ -274,10 +274,8 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        Err(e) => {
-            tracing::debug!(%method, %path, status = e.status(), "simulated MAAS answered an error");
-            error_response(&e)
-        }
+        Err(e) => error_response(&e),
     };
+    tracing::debug!(%method, %path, op = ?ctx.op, status = resp.status().as_u16(), "simulated MAAS request");
     with_hash(resp)
 }

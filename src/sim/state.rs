@@ -86,6 +86,16 @@ pub struct SimEvent {
     pub description: String,
 }
 
+/// The random stream API keys come from. Its state would let anyone predict the next key, so
+/// `Debug` shows nothing of it.
+pub(crate) struct KeyRng(pub ChaCha8Rng);
+
+impl std::fmt::Debug for KeyRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRng(..)")
+    }
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -171,7 +181,7 @@ pub struct Region {
     pub dns: Vec<DnsRecord>,
     pub(crate) next_id: i64,
     /// Issues keys for `account/?op=create_authorisation_token`, reproducibly.
-    pub(crate) key_rng: ChaCha8Rng,
+    pub(crate) key_rng: KeyRng,
     now: DateTime<Utc>,
 }
 
@@ -200,7 +210,7 @@ impl Region {
             reservations: Vec::new(),
             dns: Vec::new(),
             next_id: 1,
-            key_rng,
+            key_rng: KeyRng(key_rng),
             now,
         };
         region.resume_work();
