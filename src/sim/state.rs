@@ -166,7 +166,6 @@ impl DnsRecord {
 }
 
 /// The whole simulated region.
-#[derive(Debug)]
 pub struct Region {
     pub catalog: SimCatalog,
     /// In MAAS's listing order (by id), which is insertion order here.
@@ -183,6 +182,22 @@ pub struct Region {
     /// Issues keys for `account/?op=create_authorisation_token`, reproducibly.
     pub(crate) key_rng: KeyRng,
     now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Region {
+    /// A summary: machines carry user-data (bootstrap tokens) and users carry keys, neither of
+    /// which belongs in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("now", &self.now)
+            .field("machines", &self.machines.len())
+            .field("users", &self.users.len())
+            .field("events", &self.events.len())
+            .field("reservations", &self.reservations.len())
+            .field("dns", &self.dns.len())
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Region {
