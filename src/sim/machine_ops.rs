@@ -661,47 +661,47 @@ impl Region {
         };
         let cpu = num("cpu_count")?;
         let mem = num("mem")?;
-        let any_of = |key: &str, value: &str| {
-            let wanted = params.list(key);
-            wanted.is_empty() || wanted.iter().any(|w| w == value)
+        // Each filter's values are read once, not once per machine: a poll for one cluster's
+        // machines scans the whole fleet.
+        let list = |key: &str| params.list(key);
+        let (hostnames, ids, domains) = (list("hostname"), list("id"), list("domain"));
+        let (zones, not_zones, pools) = (list("zone"), list("not_in_zone"), list("pool"));
+        let (not_pools, agents, owners) = (list("not_in_pool"), list("agent_name"), list("owner"));
+        let (powers, tags, not_tags) = (list("power_state"), list("tags"), list("not_tags"));
+        let (arches, macs) = (list("arch"), list("mac_address"));
+        let any_of = |wanted: &[String], value: &str| {
+            wanted.is_empty() || wanted.iter().any(|w| *w == value)
         };
-        let none_of = |key: &str, value: &str| !params.list(key).iter().any(|w| w == value);
+        let none_of = |unwanted: &[String], value: &str| !unwanted.iter().any(|w| *w == value);
         Ok(self
             .machines
             .iter()
             .enumerate()
             .filter(|(_, m)| visible(m, actor))
             .filter(|(_, m)| {
-                let hostnames = params.list("hostname");
                 (hostnames.is_empty()
                     || hostnames.iter().any(|h| *h == m.hostname || *h == m.fqdn()))
-                    && any_of("id", &m.system_id)
-                    && any_of("domain", &m.domain)
-                    && any_of("zone", &m.zone)
-                    && none_of("not_in_zone", &m.zone)
-                    && any_of("pool", &m.pool)
-                    && none_of("not_in_pool", &m.pool)
-                    && any_of("agent_name", &m.agent_name)
-                    && any_of("owner", m.owner.as_deref().unwrap_or_default())
-                    && any_of("power_state", m.power_state.as_str())
-                    && params.list("tags").iter().all(|t| m.tags.contains(t))
-                    && !params.list("not_tags").iter().any(|t| m.tags.contains(t))
+                    && any_of(&ids, &m.system_id)
+                    && any_of(&domains, &m.domain)
+                    && any_of(&zones, &m.zone)
+                    && none_of(&not_zones, &m.zone)
+                    && any_of(&pools, &m.pool)
+                    && none_of(&not_pools, &m.pool)
+                    && any_of(&agents, &m.agent_name)
+                    && any_of(&owners, m.owner.as_deref().unwrap_or_default())
+                    && any_of(&powers, m.power_state.as_str())
+                    && tags.iter().all(|t| m.tags.contains(t))
+                    && !not_tags.iter().any(|t| m.tags.contains(t))
                     && (statuses.is_empty() || statuses.contains(&m.status))
-                    && {
-                        let arches = params.list("arch");
-                        arches.is_empty()
-                            || arches.iter().any(|a| {
-                                *a == m.architecture
-                                    || m.architecture.split('/').next() == Some(a.as_str())
-                            })
-                    }
-                    && {
-                        let macs = params.list("mac_address");
-                        macs.is_empty()
-                            || m.nics.iter().any(|n| {
-                                macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address))
-                            })
-                    }
+                    && (arches.is_empty()
+                        || arches.iter().any(|a| {
+                            *a == m.architecture
+                                || m.architecture.split('/').next() == Some(a.as_str())
+                        }))
+                    && (macs.is_empty()
+                        || m.nics
+                            .iter()
+                            .any(|n| macs.iter().any(|x| x.eq_ignore_ascii_case(&n.mac_address))))
                     && cpu.is_none_or(|c| m.cpu_count as f64 >= c)
                     && mem.is_none_or(|c| m.memory_mib as f64 >= c)
             })

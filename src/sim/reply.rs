@@ -12,6 +12,27 @@ pub enum Reply {
     Text(String),
     /// 204, empty body (deletes, IP release).
     NoContent,
+    /// 200 JSON array of machines, rendered after the region lock is released: rendering a
+    /// large fleet takes long enough that holding the lock for it would stall every client.
+    Machines(MachineList),
+}
+
+/// Machines copied out of the region with what their rendering needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineList {
+    pub machines: Vec<(crate::sim::model::SimMachine, Option<u64>)>,
+    pub catalog: crate::sim::model::SimCatalog,
+}
+
+impl MachineList {
+    pub fn render(&self) -> Value {
+        Value::Array(
+            self.machines
+                .iter()
+                .map(|(m, swap)| crate::sim::api::json::render_machine(m, *swap, &self.catalog))
+                .collect(),
+        )
+    }
 }
 
 /// A MAAS error answer. `Display` is the body for text errors.

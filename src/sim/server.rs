@@ -202,72 +202,84 @@ async fn maas(shared: &Shared, req: Request) -> Response {
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             )
         });
-    let mut region = shared.region();
-    shared
-        .counters
-        .record(&method, route.template, op.as_deref());
-    let mut actor = None;
-    if !route.resource.anonymous_only() {
-        if let Some(h) = auth_header {
-            let signed = SignedRequest {
-                method: &method,
-                base_url: format!("{}{}", origin.trim_end_matches(":80"), path),
-                query: query.pairs().to_vec(),
-                form: form_for_signature,
-            };
-            let now_unix = chrono::Utc::now().timestamp();
-            let users = region.users.clone();
-            match auth::verify(
-                &h,
-                &signed,
-                &users,
-                &mut region.nonces,
-                shared.policy,
-                now_unix,
-            ) {
-                Ok(caller) => {
-                    let u = &users[caller.user];
-                    actor = Some(Actor {
-                        username: u.username.clone(),
-                        admin: u.is_superuser,
-                    });
-                }
-                Err(e) => {
-                    tracing::debug!(%path, error = %e, "simulated MAAS refused OAuth credentials");
-                    let mut resp = with_hash(text(e.status(), e.to_string()));
-                    resp.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("OAuth realm=\"OAuth\""),
-                    );
-                    return resp;
+    // The region lock is held in this block only: nothing in it awaits.
+    let (result, ctx) = {
+        let mut region = shared.region();
+        shared
+            .counters
+            .record(&method, route.template, op.as_deref());
+        let mut actor = None;
+        if !route.resource.anonymous_only() {
+            if let Some(h) = auth_header {
+                let signed = SignedRequest {
+                    method: &method,
+                    base_url: format!("{}{}", origin.trim_end_matches(":80"), path),
+                    query: query.pairs().to_vec(),
+                    form: form_for_signature,
+                };
+                let now_unix = chrono::Utc::now().timestamp();
+                let users = region.users.clone();
+                match auth::verify(
+                    &h,
+                    &signed,
+                    &users,
+                    &mut region.nonces,
+                    shared.policy,
+                    now_unix,
+                ) {
+                    Ok(caller) => {
+                        let u = &users[caller.user];
+                        actor = Some(Actor {
+                            username: u.username.clone(),
+                            admin: u.is_superuser,
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!(%path, error = %e, "simulated MAAS refused OAuth credentials");
+                        let mut resp = with_hash(text(e.status(), e.to_string()));
+                        resp.headers_mut().insert(
+                            header::WWW_AUTHENTICATE,
+                            HeaderValue::from_static("OAuth realm=\"OAuth\""),
+                        );
+                        return resp;
+                    }
                 }
             }
         }
-    }
-    if let Some(f) = region
-        .faults
-        .on_request(&method, route.template, op.as_deref())
-    {
-        tracing::debug!(%path, status = f.status, "simulated MAAS injected a transient failure");
-        let mut resp = text(f.status, f.body);
-        if let Some(secs) = f.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
+        if let Some(f) = region
+            .faults
+            .on_request(&method, route.template, op.as_deref())
+        {
+            tracing::debug!(%path, status = f.status, "simulated MAAS injected a transient failure");
+            let mut resp = text(f.status, f.body);
+            if let Some(secs) = f.retry_after {
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
+            return with_hash(resp);
         }
-        return with_hash(resp);
-    }
-    let ctx = Ctx {
-        method: method.clone(),
-        op,
-        params,
-        actor,
-        origin,
+        let ctx = Ctx {
+            method: method.clone(),
+            op,
+            params,
+            actor,
+            origin,
+        };
+        let result = api::dispatch(&mut region, &route, &ctx);
+        (result, ctx)
     };
-    let result = api::dispatch(&mut region, &route, &ctx);
-    drop(region);
     let resp = match result {
         Ok(Reply::Json(v)) => json(200, &v, route.resource != api::Resource::Describe),
+        Ok(Reply::Machines(list)) => {
+            match tokio::task::spawn_blocking(move || list.render()).await {
+                Ok(v) => json(200, &v, true),
+                Err(e) => text(
+                    500,
+                    format!("simulated MAAS failed to render machines: {e}"),
+                ),
+            }
+        }
         Ok(Reply::Text(t)) => text(200, t),
         Ok(Reply::NoContent) => {
             let mut r = Response::new(Body::empty());

@@ -11,11 +11,37 @@ pub const API: &str = "/MAAS/api/2.0";
 /// A machine as MAAS renders it, plus what only the simulator's bookkeeping knows.
 pub fn machine(region: &Region, idx: usize) -> Value {
     let m = &region.machines[idx];
-    let mut v = render::machine(m, &region.catalog);
-    if let (Some(swap), Some(obj)) = (region.swap_size(&m.system_id), v.as_object_mut()) {
+    render_machine(m, region.swap_size(&m.system_id), &region.catalog)
+}
+
+/// A machine as MAAS renders it, with the swap size only the simulator's books hold.
+pub fn render_machine(
+    m: &crate::sim::model::SimMachine,
+    swap_size: Option<u64>,
+    catalog: &crate::sim::model::SimCatalog,
+) -> Value {
+    let mut v = render::machine(m, catalog);
+    if let (Some(swap), Some(obj)) = (swap_size, v.as_object_mut()) {
         obj.insert("swap_size".into(), json!(swap));
     }
     v
+}
+
+/// The machines at `indices`, copied out for rendering once the region lock is released.
+pub fn machine_list(
+    region: &Region,
+    indices: impl IntoIterator<Item = usize>,
+) -> crate::sim::reply::MachineList {
+    crate::sim::reply::MachineList {
+        machines: indices
+            .into_iter()
+            .map(|i| {
+                let m = &region.machines[i];
+                (m.clone(), region.swap_size(&m.system_id))
+            })
+            .collect(),
+        catalog: region.catalog.clone(),
+    }
 }
 
 pub fn user(u: &SimUser) -> Value {

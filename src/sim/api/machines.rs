@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::sim::render;
 use crate::sim::reply::{ApiError, ApiResult, Reply};
 use crate::sim::state::Region;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Anonymous `GET machines/?op=is_registered&mac_address=…`.
 pub fn is_registered(region: &Region, ctx: &Ctx) -> ApiResult {
@@ -26,19 +26,15 @@ pub fn collection(region: &mut Region, ctx: &Ctx) -> ApiResult {
     match (ctx.method.as_str(), ctx.op.as_deref()) {
         ("GET", None) => {
             let list = region.list_machines(&actor, &ctx.params)?;
-            Ok(Reply::Json(Value::Array(
-                list.into_iter().map(|i| json::machine(region, i)).collect(),
-            )))
+            Ok(Reply::Machines(json::machine_list(region, list)))
         }
-        ("GET", Some("list_allocated")) => Ok(Reply::Json(Value::Array(
-            (0..region.machines.len())
-                .filter(|i| {
-                    let m = &region.machines[*i];
-                    m.owner.as_deref() == Some(actor.username.as_str()) && m.status.is_owned()
-                })
-                .map(|i| json::machine(region, i))
-                .collect(),
-        ))),
+        ("GET", Some("list_allocated")) => {
+            let mine = (0..region.machines.len()).filter(|i| {
+                let m = &region.machines[*i];
+                m.owner.as_deref() == Some(actor.username.as_str()) && m.status.is_owned()
+            });
+            Ok(Reply::Machines(json::machine_list(region, mine)))
+        }
         ("GET", Some("is_registered")) => is_registered(region, ctx),
         ("POST", Some("allocate")) => {
             let (idx, by_type) = region.allocate(&actor, &ctx.params)?;

@@ -2,7 +2,7 @@
 //! authenticated split, and dispatch of (method, op) to each resource's handler.
 
 mod catalog;
-mod json;
+pub(crate) mod json;
 mod machines;
 mod network;
 mod users;
