@@ -1,0 +1,125 @@
+//! The terminal, owned by one guard: raw mode, alternate screen, hidden cursor and (only if
+//! asked) mouse capture, undone on every way out — normal quit, error (the guard's Drop), and
+//! panic (a hook that restores first, then hands over to the previous hook, color-eyre's).
+//! Signals (SIGTERM, SIGHUP from a dropped SSH session) become a quit message in
+//! [`super::input`], so they leave through the normal path.
+//!
+//! Every frame is wrapped in synchronized-update markers (DEC mode 2026): terminals that know
+//! them paint the frame at once (no tearing over slow links); the others ignore them.
+
+use super::app::{view, State};
+use super::event_loop::Renderer;
+use crossterm::cursor::{Hide, Show};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, BeginSynchronizedUpdate, EndSynchronizedUpdate,
+    EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{execute, queue};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+// What is switched on, so restoring undoes exactly that and a second restore does nothing.
+static RAW_MODE: AtomicBool = AtomicBool::new(false);
+static ALT_SCREEN: AtomicBool = AtomicBool::new(false);
+static MOUSE: AtomicBool = AtomicBool::new(false);
+static PANIC_HOOK: Once = Once::new();
+
+/// Holds the terminal in console mode; dropping it restores the terminal.
+#[derive(Debug)]
+pub struct TerminalGuard {
+    _private: (),
+}
+
+impl TerminalGuard {
+    /// Switches the terminal to console mode. On failure, whatever was switched on is undone.
+    pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        let guard = TerminalGuard { _private: () };
+        enable_raw_mode()?;
+        RAW_MODE.store(true, Ordering::SeqCst);
+        let mut out = io::stdout();
+        execute!(out, EnterAlternateScreen, Hide)?;
+        ALT_SCREEN.store(true, Ordering::SeqCst);
+        if mouse {
+            execute!(out, EnableMouseCapture)?;
+            MOUSE.store(true, Ordering::SeqCst);
+        }
+        Ok(guard)
+    }
+
+    /// A ratatui terminal drawing on stdout through a buffer (one write per frame).
+    pub fn renderer(&self) -> io::Result<CrosstermRenderer> {
+        let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));
+        Ok(CrosstermRenderer {
+            terminal: Terminal::new(backend)?,
+        })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if let Err(e) = restore() {
+            tracing::warn!(error = %e, "could not fully restore the terminal");
+        }
+    }
+}
+
+/// Puts the terminal back as it was. Idempotent, needs no terminal handle (the panic hook
+/// calls it), and undoes only what [`TerminalGuard::enter`] switched on.
+pub fn restore() -> io::Result<()> {
+    let mut out = io::stdout();
+    let mut result = Ok(());
+    let mut keep = |r: io::Result<()>| {
+        if let Err(e) = r {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    };
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        keep(execute!(out, DisableMouseCapture));
+    }
+    if ALT_SCREEN.swap(false, Ordering::SeqCst) {
+        // A panic may strike mid-frame: end the synchronized update so the terminal paints.
+        keep(execute!(out, EndSynchronizedUpdate, LeaveAlternateScreen, Show));
+    }
+    if RAW_MODE.swap(false, Ordering::SeqCst) {
+        keep(disable_raw_mode());
+    }
+    result
+}
+
+/// Restores the terminal before the previous panic hook prints, so the report is readable.
+/// Installed once, after color-eyre's hook (which main installs first), and chained to it.
+pub fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Draws frames on the real terminal, each in one synchronized update.
+pub struct CrosstermRenderer {
+    terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
+}
+
+impl Renderer for CrosstermRenderer {
+    fn draw(&mut self, state: &State) -> io::Result<()> {
+        queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        self.terminal.draw(|frame| view(state, frame))?;
+        queue!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        self.terminal.backend_mut().flush()
+    }
+
+    fn size(&self) -> io::Result<(u16, u16)> {
+        let s = self.terminal.size()?;
+        Ok((s.width, s.height))
+    }
+}
