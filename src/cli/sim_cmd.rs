@@ -1,6 +1,9 @@
 //! `kubemaas sim`: serve a simulated MAAS region on loopback until stopped.
 
+use crate::sim::{self, inventory, SimConfig};
 use clap::Args;
+use color_eyre::eyre::{bail, WrapErr};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -33,9 +36,97 @@ pub struct SimArgs {
     /// Print MAAS_URL=… and MAAS_API_KEY=… once listening, one per line.
     #[arg(long)]
     pub print_env: bool,
+    /// Accept OAuth timestamps of any age and reused nonces (for replaying captured requests).
+    #[arg(long)]
+    pub no_replay_checks: bool,
+}
+
+/// Turns the flags into a simulator configuration, with errors that name the flag.
+pub fn config_from(args: &SimArgs) -> color_eyre::Result<SimConfig> {
+    for (flag, value) in [
+        ("--fail-deploy-rate", args.fail_deploy_rate),
+        ("--http-error-rate", args.http_error_rate),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            bail!("{flag} must be a fraction between 0 and 1 (e.g. 0.1 for 10%), not {value}");
+        }
+    }
+    if !args.speed.is_finite() || args.speed < 0.0 {
+        bail!(
+            "--speed must be a number ≥ 0 (0 freezes the virtual clock, 60 runs a virtual minute per second), not {}",
+            args.speed
+        );
+    }
+    let base = match &args.inventory {
+        Some(path) => {
+            let inv = inventory::load_file(path).wrap_err_with(|| {
+                format!("--inventory {}: cannot use this file", path.display())
+            })?;
+            SimConfig::with_inventory(inv)
+        }
+        None => SimConfig::generated(args.machines, args.seed),
+    };
+    Ok(base
+        .seed(args.seed)
+        .listen(args.listen)
+        .speed(args.speed)
+        .fail_deploy_rate(args.fail_deploy_rate)
+        .http_error_rate(args.http_error_rate)
+        .latency_ms(args.latency_ms)
+        .check_timestamps(!args.no_replay_checks)
+        .check_nonces(!args.no_replay_checks))
 }
 
 pub async fn run(args: SimArgs) -> color_eyre::Result<()> {
-    let _ = args;
-    color_eyre::eyre::bail!("`kubemaas sim` is being built")
+    let config = config_from(&args)?;
+    let sim = sim::start(config).await?;
+    let machines = sim.with_region(|r| r.machines.len());
+    let key = sim.api_key().expose();
+    {
+        let mut out = std::io::stdout().lock();
+        if args.print_env {
+            writeln!(out, "MAAS_URL={}", sim.url())?;
+            writeln!(out, "MAAS_API_KEY={key}")?;
+        } else {
+            writeln!(
+                out,
+                "kubemaas sim: a simulated MAAS region with {machines} machines is listening."
+            )?;
+            writeln!(out, "  URL:     {}", sim.url())?;
+            writeln!(
+                out,
+                "  clock:   {}x real time (control API at {})",
+                args.speed,
+                sim.control_url()
+            )?;
+            writeln!(out, "Point kubemaas (or any MAAS client) at it:")?;
+            writeln!(out, "  export MAAS_URL={}", sim.url())?;
+            writeln!(out, "  export MAAS_API_KEY={key}")?;
+            writeln!(out, "  kubemaas maas machines")?;
+            writeln!(out, "Stop with Ctrl-C.")?;
+        }
+        out.flush()?;
+    }
+    wait_for_stop().await?;
+    tracing::info!("stopping the simulated MAAS");
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_stop() -> color_eyre::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .wrap_err("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.wrap_err("cannot listen for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .wrap_err("cannot listen for Ctrl-C")?;
+    Ok(())
 }

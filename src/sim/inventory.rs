@@ -1,7 +1,12 @@
 //! Starting inventories: a seeded, realistic generated fleet, or a JSON dump of a real MAAS's
 //! machines (`GET machines/` output, old regions without pools included).
 //!
-//! SEAM (filled in by the sim-data work): signatures are fixed; bodies are minimal.
+//! Generation lives in `generate` (with its word lists in `names`), loading in `load`; this
+//! module is the entry point and the error type.
+
+mod generate;
+mod load;
+mod names;
 
 use super::model::{SimCatalog, SimInventory};
 use std::path::{Path, PathBuf};
@@ -22,16 +27,12 @@ pub enum InventoryError {
 
 /// A fleet of `machines` machines spread over zones and pools, the same for the same `seed`.
 pub fn generate(machines: usize, seed: u64) -> SimInventory {
-    let _ = (machines, seed);
-    SimInventory {
-        catalog: default_catalog(),
-        machines: Vec::new(),
-    }
+    generate::fleet(machines, seed)
 }
 
 /// The zones, pools, tags, domains, subnets and boot images of a generated region.
 pub fn default_catalog() -> SimCatalog {
-    SimCatalog::default()
+    generate::catalog()
 }
 
 /// Loads a JSON array of machine objects as a real MAAS returns them.
@@ -40,6 +41,12 @@ pub fn load_file(path: &Path) -> Result<SimInventory, InventoryError> {
         path: path.to_path_buf(),
         source,
     })?;
+    if text.trim().is_empty() {
+        return Err(InventoryError::Invalid {
+            what: format!("file {}", path.display()),
+            problem: "is empty: save the output of `maas $PROFILE machines read` (GET /MAAS/api/2.0/machines/) into it".into(),
+        });
+    }
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| InventoryError::NotJson {
             path: path.to_path_buf(),
@@ -50,6 +57,5 @@ pub fn load_file(path: &Path) -> Result<SimInventory, InventoryError> {
 
 /// Builds an inventory (machines plus the catalogue they imply) from `GET machines/` JSON.
 pub fn from_machines_json(value: &serde_json::Value) -> Result<SimInventory, InventoryError> {
-    let _ = value;
-    Ok(SimInventory::default())
+    load::machines(value)
 }

@@ -1,0 +1,274 @@
+//! Request parameters as MAAS (Django + piston) reads them: the query string, and POST/PUT bodies
+//! in `application/x-www-form-urlencoded` or `multipart/form-data`. python-libmaas base64-encodes
+//! every multipart part (`Content-Transfer-Encoding: base64`), so parts are decoded here.
+//! Repeated keys are lists (`id=a&id=b`); booleans follow formencode's StringBool.
+
+use base64::Engine;
+use bytes::Bytes;
+
+/// An ordered multimap of request parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+/// Why a request body could not be read as parameters.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    #[error(
+        "multipart body without a boundary: send Content-Type: multipart/form-data; boundary=…"
+    )]
+    NoBoundary,
+    #[error("malformed multipart body ({0}): each part needs a Content-Disposition with a name")]
+    Multipart(String),
+    #[error("part {name:?} says Content-Transfer-Encoding: base64 but is not valid base64")]
+    BadBase64 { name: String },
+}
+
+/// A value that is not a StringBool.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Value must be one of: true; false; yes; no; on; off; 1; 0 (not {value:?})")]
+pub struct NotABool {
+    pub key: String,
+    pub value: String,
+}
+
+impl Params {
+    pub fn new() -> Self {
+        Params::default()
+    }
+
+    /// Parameters of a query string (without the leading `?`).
+    pub fn from_query(query: &str) -> Self {
+        Params {
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// Parameters of a body, by content type. Other content types (JSON, octet-stream) carry
+    /// no form parameters for MAAS's handlers, which read `request.POST` only.
+    pub async fn from_body(content_type: Option<&str>, body: Bytes) -> Result<Self, ParamsError> {
+        let Some(ct) = content_type else {
+            return Ok(Params::default());
+        };
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match mime.as_str() {
+            "application/x-www-form-urlencoded" => Ok(Params::from_query(
+                std::str::from_utf8(&body).unwrap_or_default(),
+            )),
+            "multipart/form-data" => parse_multipart(ct, body).await,
+            _ => Ok(Params::default()),
+        }
+    }
+
+    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.pairs.push((key.into(), value.into()));
+    }
+
+    /// Appends every pair of `other`, except keys listed in `skip`.
+    pub fn extend_from(&mut self, other: &Params, skip: &[&str]) {
+        for (k, v) in &other.pairs {
+            if !skip.contains(&k.as_str()) {
+                self.pairs.push((k.clone(), v.clone()));
+            }
+        }
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `key` if it is not empty after trimming.
+    pub fn get_nonempty(&self, key: &str) -> Option<&str> {
+        self.get(key).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key`, in request order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Every value of `key`, each also split on commas (MAAS's legacy list form), empty ones dropped.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.all(key)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == key)
+    }
+
+    /// Keys in first-seen order, each once.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, _) in &self.pairs {
+            if !seen.contains(&k.as_str()) {
+                seen.push(k);
+            }
+        }
+        seen
+    }
+
+    /// Keys with all their values, in first-seen order (Django's `QueryDict.lists()`).
+    pub fn lists(&self) -> Vec<(&str, Vec<&str>)> {
+        self.keys().into_iter().map(|k| (k, self.all(k))).collect()
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// A StringBool: absent → `None`; `true/false, yes/no, on/off, 1/0` in any case; an empty
+    /// value counts as false (an unchecked form field).
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, NotABool> {
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
+        parse_bool(raw).map(Some).ok_or_else(|| NotABool {
+            key: key.to_string(),
+            value: raw.to_string(),
+        })
+    }
+
+    /// [`Params::bool`] with a default for absent keys.
+    pub fn flag(&self, key: &str, default: bool) -> Result<bool, NotABool> {
+        Ok(self.bool(key)?.unwrap_or(default))
+    }
+}
+
+/// formencode's StringBool vocabulary.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" | "y" | "t" => Some(true),
+        "false" | "no" | "off" | "0" | "n" | "f" | "" => Some(false),
+        _ => None,
+    }
+}
+
+async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Params, ParamsError> {
+    let boundary = multer::parse_boundary(content_type).map_err(|_| ParamsError::NoBoundary)?;
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut params = Params::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(ParamsError::Multipart(e.to_string())),
+        };
+        let name = field
+            .name()
+            .map(str::to_string)
+            .ok_or_else(|| ParamsError::Multipart("a part has no name".into()))?;
+        let base64_part = field
+            .headers()
+            .get("content-transfer-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"));
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ParamsError::Multipart(e.to_string()))?;
+        let data = if base64_part {
+            // Encoders wrap base64 at 76 columns; the line breaks are not data.
+            let compact: Vec<u8> = data
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|_| ParamsError::BadBase64 { name: name.clone() })?
+        } else {
+            data.to_vec()
+        };
+        params.push(name, String::from_utf8_lossy(&data).into_owned());
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keeps_repeats_in_order() {
+        let p = Params::from_query("id=a&op=x&id=b&tags=x,y&tags=z&empty=");
+        assert_eq!(p.all("id"), vec!["a", "b"]);
+        assert_eq!(p.get("op"), Some("x"));
+        assert_eq!(p.list("tags"), vec!["x", "y", "z"]);
+        assert_eq!(p.keys(), vec!["id", "op", "tags", "empty"]);
+        assert_eq!(p.get_nonempty("empty"), None);
+    }
+
+    #[test]
+    fn string_bool() {
+        let p = Params::from_query("a=Yes&b=off&c=1&d=maybe");
+        assert_eq!(p.bool("a"), Ok(Some(true)));
+        assert_eq!(p.bool("b"), Ok(Some(false)));
+        assert_eq!(p.bool("c"), Ok(Some(true)));
+        assert!(p.bool("d").is_err());
+        assert_eq!(p.bool("zz"), Ok(None));
+        assert_eq!(p.flag("zz", true), Ok(true));
+    }
+
+    #[tokio::test]
+    async fn multipart_with_base64_parts() {
+        let body = "--XyZ\r\n\
+Content-Disposition: form-data; name=\"cpu_count\"\r\n\
+Content-Type: text/plain; charset=\"utf-8\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n\
+NA==\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"tags\"\r\n\r\n\
+plain\r\n\
+--XyZ--\r\n";
+        let p = Params::from_body(Some("multipart/form-data; boundary=XyZ"), Bytes::from(body))
+            .await
+            .unwrap();
+        assert_eq!(p.get("cpu_count"), Some("4"));
+        assert_eq!(p.get("tags"), Some("plain"));
+    }
+
+    #[tokio::test]
+    async fn urlencoded_and_unknown_types() {
+        let p = Params::from_body(
+            Some("application/x-www-form-urlencoded"),
+            Bytes::from("op=allocate&tags=a&tags=b"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(p.all("tags"), vec!["a", "b"]);
+        let j = Params::from_body(Some("application/json"), Bytes::from("{}"))
+            .await
+            .unwrap();
+        assert!(j.is_empty());
+        assert!(matches!(
+            Params::from_body(Some("multipart/form-data"), Bytes::from("x")).await,
+            Err(ParamsError::NoBoundary)
+        ));
+    }
+}
