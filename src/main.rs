@@ -25,7 +25,21 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> color_eyre::Result<()> {
-    let paths = Paths::resolve(cli.state_dir.as_deref())?;
+    let console = cli.command.is_none();
+    // `--demo` keeps its state in a throw-away directory, removed when the console closes;
+    // configuration (themes, keymap) still comes from the operator's config dir.
+    let demo_dir = if console && cli.demo {
+        Some(DemoDir::create()?)
+    } else {
+        None
+    };
+    let config_dir = Paths::resolve(cli.state_dir.as_deref())?.config_dir;
+    let paths = Paths::resolve(
+        demo_dir
+            .as_ref()
+            .map(|d| d.0.as_path())
+            .or(cli.state_dir.as_deref()),
+    )?;
     paths.ensure_state_dir()?;
     let _log_guard = kubemaas::logging::init_file_logging(&paths.log_dir())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "kubemaas starting");
@@ -35,10 +49,33 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
             None => {
-                use clap::CommandFactory;
-                Cli::command().print_help()?;
+                let opts = kubemaas::tui::ConsoleOptions {
+                    theme: cli.theme,
+                    readonly: cli.readonly,
+                    mouse: cli.mouse,
+                    demo: cli.demo,
+                    config_dir,
+                };
+                kubemaas::tui::run_console(opts).await?;
                 Ok(())
             }
         }
     })
+}
+
+/// The state directory of one `--demo` run, deleted when dropped.
+struct DemoDir(std::path::PathBuf);
+
+impl DemoDir {
+    fn create() -> color_eyre::Result<DemoDir> {
+        let dir = std::env::temp_dir().join(format!("kubemaas-demo-{}", std::process::id()));
+        kubemaas::paths::create_private_dir(&dir)?;
+        Ok(DemoDir(dir))
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -48,9 +48,9 @@ macro_rules! actions {
 
 actions! {
     Help = "help", Some("help"), "Show this help", ["?"];
-    Command = "command", Some("cmd"), "Command mode (:machines, :clusters, :q …)", [":"];
-    Filter = "filter", Some("filter"), "Filter the table (substring; !text hides matches)", ["/"];
-    Back = "back", Some("back"), "Go back / clear the filter", ["esc"];
+    Command = "command", Some("cmd"), "Command line (:m, :q …)", [":"];
+    Filter = "filter", Some("filter"), "Filter (!text excludes)", ["/"];
+    Back = "back", Some("back"), "Back / clear the filter", ["esc"];
     Quit = "quit", Some("quit"), "Quit kubemaas", ["q", "ctrl-c"];
     Up = "up", None, "Move up", ["up", "k"];
     Down = "down", None, "Move down", ["down", "j"];
@@ -86,7 +86,11 @@ impl KeyChord {
                 "ctrl" | "c" => ctrl = true,
                 "alt" | "a" | "meta" | "m" => alt = true,
                 "shift" | "s" => shift = true,
-                other => return Err(format!("`{raw}`: unknown modifier `{other}` (use ctrl-, alt- or shift-)")),
+                other => {
+                    return Err(format!(
+                        "`{raw}`: unknown modifier `{other}` (use ctrl-, alt- or shift-)"
+                    ))
+                }
             }
             rest = tail;
         }
@@ -414,7 +418,10 @@ mod tests {
     fn chords_parse_and_print() {
         let c = KeyChord::parse("ctrl-R").unwrap();
         assert_eq!(c.to_string(), "ctrl-r");
-        assert_eq!(KeyChord::parse("shift-g").unwrap(), KeyChord::parse("G").unwrap());
+        assert_eq!(
+            KeyChord::parse("shift-g").unwrap(),
+            KeyChord::parse("G").unwrap()
+        );
         assert_eq!(KeyChord::parse("-").unwrap().to_string(), "-");
         assert_eq!(KeyChord::parse("f5").unwrap().to_string(), "f5");
         assert!(KeyChord::parse("hyper-x").is_err());

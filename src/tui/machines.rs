@@ -41,7 +41,7 @@ impl MachineColumn {
             MachineColumn::Pool => ("POOL", 10, 3, false, false),
             MachineColumn::Cores => ("CORES", 5, 1, false, true),
             MachineColumn::Memory => ("MEM GiB", 7, 1, false, true),
-            MachineColumn::Disks => ("DISKS", 11, 4, false, false),
+            MachineColumn::Disks => ("DISKS", 13, 4, false, false),
             MachineColumn::Tags => ("TAGS", 12, 5, true, false),
             MachineColumn::Owner => ("OWNER", 10, 4, false, false),
         };
@@ -291,7 +291,11 @@ impl MachinesTable {
     }
 
     /// The rows of a window of the view: (position in the view, row). Only these are rendered.
-    pub fn window(&self, offset: usize, height: usize) -> impl Iterator<Item = (usize, &MachineRow)> {
+    pub fn window(
+        &self,
+        offset: usize,
+        height: usize,
+    ) -> impl Iterator<Item = (usize, &MachineRow)> {
         self.visible
             .iter()
             .enumerate()

@@ -2,7 +2,7 @@
 //! HTTP or MAAS wire types, so the engine can replace [`MaasSource`] later without touching a
 //! screen, and every screen can be tested from hand-built rows.
 
-use crate::maas::{Machine, MachineFilter, MaasClient, MaasError, NodeStatus};
+use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
 use std::future::Future;
 
 /// Which MAAS the console is looking at, for the header.

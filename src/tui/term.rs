@@ -85,7 +85,12 @@ pub fn restore() -> io::Result<()> {
     }
     if ALT_SCREEN.swap(false, Ordering::SeqCst) {
         // A panic may strike mid-frame: end the synchronized update so the terminal paints.
-        keep(execute!(out, EndSynchronizedUpdate, LeaveAlternateScreen, Show));
+        keep(execute!(
+            out,
+            EndSynchronizedUpdate,
+            LeaveAlternateScreen,
+            Show
+        ));
     }
     if RAW_MODE.swap(false, Ordering::SeqCst) {
         keep(disable_raw_mode());

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.yaml")),
     ("light", include_str!("../../themes/light.yaml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.yaml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.yaml"),
+    ),
 ];
 
 /// The theme used when none is named.
@@ -266,7 +269,9 @@ fn parse_tokens(text: &str) -> Result<BTreeMap<String, Style>, String> {
                 TOKEN_NAMES.join(", ")
             ));
         }
-        let style = spec.to_style().map_err(|e| format!("token `{token}`: {e}"))?;
+        let style = spec
+            .to_style()
+            .map_err(|e| format!("token `{token}`: {e}"))?;
         out.insert(token.clone(), style);
     }
     Ok(out)
@@ -294,10 +299,12 @@ impl Theme {
         let base = Theme::builtin(name);
         let user_text = match &user_path {
             Some(p) if p.is_file() => {
-                Some(std::fs::read_to_string(p).map_err(|source| ThemeError::Read {
-                    path: p.clone(),
-                    source,
-                })?)
+                Some(
+                    std::fs::read_to_string(p).map_err(|source| ThemeError::Read {
+                        path: p.clone(),
+                        source,
+                    })?,
+                )
             }
             _ => None,
         };
@@ -309,8 +316,7 @@ impl Theme {
                 return Err(ThemeError::Unknown {
                     name: name.to_string(),
                     available: Theme::builtin_names().join(", "),
-                    path: user_path
-                        .unwrap_or_else(|| PathBuf::from(format!("themes/{name}.yaml"))),
+                    path: user_path.unwrap_or_else(|| PathBuf::from(format!("themes/{name}.yaml"))),
                 })
             }
         };

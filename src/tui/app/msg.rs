@@ -1,6 +1,6 @@
 //! What can happen to the console, and what it asks the event loop to do.
 
-use crate::tui::source::{MachineRow, MaasIdentity, SourceError};
+use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
 use crossterm::event::KeyEvent;
 
 /// Everything that changes the state arrives as one of these.

@@ -163,6 +163,11 @@ impl State {
         }
     }
 
+    /// Whether table keys (move, sort, filter) apply: the Machines table is on screen.
+    pub fn table_active(&self) -> bool {
+        self.screen == ScreenId::Machines && self.connection != Connection::NotConfigured
+    }
+
     /// Shows a message in the footer for a few seconds.
     pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
         self.flash = Some(Flash {

@@ -124,7 +124,7 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     };
     let rows = table_rows(state.size);
     let page = rows.max(1) as isize;
-    let on_table = state.screen == ScreenId::Machines;
+    let on_table = state.table_active();
     match action {
         Action::Quit => state.quit = true,
         Action::Help => state.help_open = true,

@@ -1,6 +1,7 @@
 //! The `?` overlay, generated from the live keymap and the command table.
 
 use crate::tui::app::{ScreenId, State};
+use crate::tui::keymap::Action;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -8,14 +9,31 @@ use ratatui::Frame;
 
 pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let key_lines: Vec<Line> = state
+    let labels: Vec<(Action, String)> = state
         .keymap
         .entries()
         .map(|(action, _)| {
             let keys = state.keymap.label(action);
-            let keys = if keys.is_empty() { "(unbound)".to_string() } else { keys };
+            (
+                action,
+                if keys.is_empty() {
+                    "(unbound)".to_string()
+                } else {
+                    keys
+                },
+            )
+        })
+        .collect();
+    let key_width = labels
+        .iter()
+        .map(|(_, k)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let key_lines: Vec<Line> = labels
+        .into_iter()
+        .map(|(action, keys)| {
             Line::from(vec![
-                Span::styled(format!("{keys:>12} "), t.hint_key),
+                Span::styled(format!("{keys:>key_width$} "), t.hint_key),
                 Span::styled(action.description(), t.hint_text),
             ])
         })
@@ -53,7 +71,11 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         key_lines.len() + 1 + cmd_lines.len()
     } as u16;
-    let width = if wide { area.width.min(96) } else { area.width.min(60) };
+    let width = if wide {
+        area.width.min(96)
+    } else {
+        area.width.min(60)
+    };
     let height = (inner_height + 2).min(area.height);
     let popup = Rect::new(
         area.x + (area.width - width) / 2,

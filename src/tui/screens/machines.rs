@@ -2,8 +2,8 @@
 //! cells, so 5,000 machines draw as cheaply as 20.
 
 use crate::tui::app::{table_rows, State};
-use crate::tui::keymap::Action;
 use crate::tui::columns::{fit, ColumnSpec, COLUMN_SPACING};
+use crate::tui::keymap::Action;
 use crate::tui::machines::{visible_offset, LoadState, MachineColumn};
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -63,7 +63,11 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         .collect();
     let header = Row::new(shown_cols.iter().map(|&i| {
         let spec = specs[i];
-        let marker = if MachineColumn::ALL[i] == sort.column { "*" } else { "" };
+        let marker = if MachineColumn::ALL[i] == sort.column {
+            "*"
+        } else {
+            ""
+        };
         let text = format!("{}{marker}", spec.title);
         aligned(text, spec.right_aligned, cut_at(spec))
     }))
@@ -131,9 +135,10 @@ fn empty(state: &State, frame: &mut Frame, area: Rect) {
     let line = match &table.load {
         LoadState::Loading => Line::styled("Loading machines from MAAS…", t.muted),
         LoadState::Failed(message) => Line::styled(format!("✗ {message}"), t.danger),
-        LoadState::Loaded if table.total() == 0 => {
-            Line::styled("This MAAS has no machines (or none this user may see).", t.muted)
-        }
+        LoadState::Loaded if table.total() == 0 => Line::styled(
+            "This MAAS has no machines (or none this user may see).",
+            t.muted,
+        ),
         LoadState::Loaded => Line::styled(
             format!(
                 "No machine matches /{} ({} clears the filter)",

@@ -12,14 +12,17 @@ pub fn render(state: &State, screen: ScreenId, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.focus_border)
         .title(Line::styled(format!(" {} ", screen.title()), t.title));
-    let text = format!(
-        "{} are coming with the engine. Esc goes back, :machines shows the MAAS inventory.",
-        screen.title()
+    let text = format!("{}: coming with the engine", screen.title());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let line = Rect::new(
+        inner.x,
+        inner.y + inner.height / 2,
+        inner.width,
+        inner.height.min(1),
     );
     frame.render_widget(
-        Paragraph::new(Line::styled(text, t.muted))
-            .alignment(Alignment::Center)
-            .block(block),
-        area,
+        Paragraph::new(Line::styled(text, t.muted)).alignment(Alignment::Center),
+        line,
     );
 }

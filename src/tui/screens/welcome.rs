@@ -19,8 +19,14 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         ]),
         Line::default(),
         Line::styled("Or point it at your MAAS region:", t.text),
-        Line::from(vec![Span::raw("  "), cmd("export MAAS_URL=http://maas.example:5240/MAAS")]),
-        Line::from(vec![Span::raw("  "), cmd("export MAAS_API_KEY=<consumer:token:secret>")]),
+        Line::from(vec![
+            Span::raw("  "),
+            cmd("export MAAS_URL=http://maas.example:5240/MAAS"),
+        ]),
+        Line::from(vec![
+            Span::raw("  "),
+            cmd("export MAAS_API_KEY=<consumer:token:secret>"),
+        ]),
         Line::from(vec![Span::raw("  "), cmd("kubemaas")]),
         Line::styled(
             "The API key is in the MAAS UI under your user > API keys.",
@@ -41,7 +47,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         .border_style(t.focus_border)
         .title(Line::styled(" Welcome ", t.title));
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
         area,
     );
 }

@@ -1,0 +1,373 @@
+//! The console's update logic driven by key events and messages, without a terminal.
+
+mod tui_support;
+
+use crossterm::event::KeyCode;
+use kubemaas::tui::app::{update, Cmd, Connection, FlashLevel, Mode, Msg, ScreenId, State};
+use kubemaas::tui::keymap::Keymap;
+use kubemaas::tui::machines::{LoadState, MachineColumn};
+use kubemaas::tui::source::SourceError;
+use std::path::Path;
+use tui_support::*;
+
+fn selected_host(state: &State) -> String {
+    state
+        .machines
+        .selected_row()
+        .map(|r| r.hostname.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn start_asks_for_identity_and_machines_only_when_configured() {
+    let mut state = State::new(options((80, 24)));
+    assert_eq!(
+        kubemaas::tui::app::init(&mut state),
+        vec![Cmd::Identify, Cmd::LoadMachines]
+    );
+    let mut opts = options((80, 24));
+    opts.connection = Connection::NotConfigured;
+    let mut state = State::new(opts);
+    assert!(kubemaas::tui::app::init(&mut state).is_empty());
+    // Ticks never load anything without a MAAS.
+    for _ in 0..20 {
+        assert!(update(&mut state, Msg::Tick).is_empty());
+    }
+}
+
+#[test]
+fn moving_the_selection() {
+    let mut state = loaded(100, (80, 24));
+    let rows = kubemaas::tui::app::table_rows((80, 24));
+    assert_eq!(rows, 19);
+    type_text(&mut state, "jjj");
+    assert_eq!(selected_host(&state), "node-0003");
+    type_text(&mut state, "k");
+    assert_eq!(selected_host(&state), "node-0002");
+    press(&mut state, KeyCode::PageDown);
+    assert_eq!(state.machines.selected(), 2 + rows);
+    assert_eq!(state.machines.offset(), 2 + rows - (rows - 1));
+    type_text(&mut state, "G");
+    assert_eq!(selected_host(&state), "node-0099");
+    assert_eq!(state.machines.offset(), 100 - rows);
+    type_text(&mut state, "j");
+    assert_eq!(
+        selected_host(&state),
+        "node-0099",
+        "the end stops the selection"
+    );
+    type_text(&mut state, "g");
+    assert_eq!(selected_host(&state), "node-0000");
+    assert_eq!(state.machines.offset(), 0);
+    type_text(&mut state, "k");
+    assert_eq!(
+        selected_host(&state),
+        "node-0000",
+        "the top stops the selection"
+    );
+    update(&mut state, ctrl('f'));
+    assert_eq!(state.machines.selected(), rows);
+}
+
+#[test]
+fn sorting_cycles_columns_and_reverses() {
+    let mut state = loaded(30, (120, 40));
+    assert_eq!(state.machines.sort.column, MachineColumn::Hostname);
+    type_text(&mut state, "S");
+    assert!(state.machines.sort.descending);
+    assert_eq!(
+        selected_host(&state),
+        "node-0000",
+        "the selection follows its machine"
+    );
+    type_text(&mut state, "g");
+    assert_eq!(selected_host(&state), "node-0029");
+    type_text(&mut state, "s");
+    assert_eq!(state.machines.sort.column, MachineColumn::Status);
+    assert!(!state.machines.sort.descending);
+    type_text(&mut state, "g");
+    // Alphabetical by status label: Allocated first.
+    let first = state.machines.selected_row().unwrap();
+    assert_eq!(first.status.label(), "Allocated");
+    type_text(&mut state, "sss");
+    assert_eq!(state.machines.sort.column, MachineColumn::Cores);
+    type_text(&mut state, "G");
+    assert_eq!(state.machines.selected_row().unwrap().cores, 32);
+}
+
+#[test]
+fn filter_is_live_supports_negation_and_esc_clears() {
+    let mut state = loaded(60, (80, 24));
+    type_text(&mut state, "/");
+    assert!(matches!(state.mode, Mode::Filter(_)));
+    type_text(&mut state, "failed");
+    let failed = fleet(60)
+        .iter()
+        .filter(|r| r.status.label().to_lowercase().contains("failed"))
+        .count();
+    assert_eq!(state.machines.shown(), failed);
+    press(&mut state, KeyCode::Enter);
+    assert!(matches!(state.mode, Mode::Normal));
+    assert_eq!(state.machines.filter_text(), "failed");
+    // `/` again edits the current filter: make it a negation.
+    type_text(&mut state, "/");
+    press(&mut state, KeyCode::Home);
+    type_text(&mut state, "!");
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.machines.filter_text(), "!failed");
+    assert_eq!(state.machines.shown(), 60 - failed);
+    // Esc in normal mode clears the filter first.
+    press(&mut state, KeyCode::Esc);
+    assert_eq!(state.machines.filter_text(), "");
+    assert_eq!(state.machines.shown(), 60);
+    // Esc inside the prompt cancels the filter being typed.
+    type_text(&mut state, "/node-001");
+    assert_eq!(state.machines.shown(), 10);
+    press(&mut state, KeyCode::Esc);
+    assert!(matches!(state.mode, Mode::Normal));
+    assert_eq!(state.machines.shown(), 60);
+    // Backspace edits.
+    type_text(&mut state, "/node-0010x");
+    assert_eq!(state.machines.shown(), 0);
+    press(&mut state, KeyCode::Backspace);
+    assert_eq!(state.machines.shown(), 1);
+}
+
+#[test]
+fn command_mode_opens_screens_by_alias_and_esc_goes_back() {
+    let mut state = loaded(10, (80, 24));
+    for (typed, screen) in [
+        ("clusters", ScreenId::Clusters),
+        ("acc", ScreenId::Accounts),
+        ("profiles", ScreenId::Profiles),
+        ("gw", ScreenId::Gateways),
+        ("events", ScreenId::Events),
+        ("m", ScreenId::Machines),
+    ] {
+        type_text(&mut state, ":");
+        type_text(&mut state, typed);
+        press(&mut state, KeyCode::Enter);
+        assert_eq!(state.screen, screen, ":{typed}");
+        assert!(matches!(state.mode, Mode::Normal));
+    }
+    // Esc walks back through the screens visited.
+    press(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, ScreenId::Events);
+    press(&mut state, KeyCode::Esc);
+    assert_eq!(state.screen, ScreenId::Gateways);
+    // Table keys do nothing on a screen without a table.
+    state.dirty = false;
+    type_text(&mut state, "jsG");
+    assert!(!state.dirty);
+    assert_eq!(state.machines.selected(), 0);
+}
+
+#[test]
+fn command_mode_completes_rejects_and_cancels() {
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, ":clu");
+    press(&mut state, KeyCode::Tab);
+    match &state.mode {
+        Mode::Command(input) => assert_eq!(input.value(), "clusters"),
+        other => panic!("not in command mode: {other:?}"),
+    }
+    press(&mut state, KeyCode::Esc);
+    assert!(matches!(state.mode, Mode::Normal));
+    assert_eq!(state.screen, ScreenId::Machines, "Esc cancels the command");
+
+    type_text(&mut state, ":bogus");
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.screen, ScreenId::Machines);
+    let flash = state.flash.clone().expect("an unknown command is reported");
+    assert_eq!(flash.level, FlashLevel::Error);
+    assert!(flash.text.contains(":bogus"), "{}", flash.text);
+    assert!(flash.text.contains(":machines"), "{}", flash.text);
+    assert!(!state.quit);
+}
+
+#[test]
+fn quitting() {
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, ":q");
+    press(&mut state, KeyCode::Enter);
+    assert!(state.quit);
+
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, "q");
+    assert!(state.quit);
+
+    let mut state = loaded(10, (80, 24));
+    update(&mut state, ctrl('c'));
+    assert!(state.quit);
+
+    let mut state = loaded(10, (80, 24));
+    update(&mut state, Msg::Quit);
+    assert!(state.quit, "SIGTERM / SIGHUP arrive as Msg::Quit");
+
+    // In a prompt, q is text.
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, "/q");
+    assert!(!state.quit);
+}
+
+#[test]
+fn help_opens_and_closes_without_quitting() {
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, "?");
+    assert!(state.help_open);
+    // Keys do not reach the table while help is open.
+    type_text(&mut state, "j");
+    assert_eq!(state.machines.selected(), 0);
+    type_text(&mut state, "q");
+    assert!(!state.help_open);
+    assert!(!state.quit, "q closes help first");
+    type_text(&mut state, "?");
+    press(&mut state, KeyCode::Esc);
+    assert!(!state.help_open);
+}
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut state = loaded(10, (80, 24));
+    state.dirty = false;
+    update(&mut state, release(KeyCode::Char('j')));
+    update(&mut state, release(KeyCode::Char('q')));
+    assert_eq!(state.machines.selected(), 0);
+    assert!(!state.quit);
+    assert!(!state.dirty);
+}
+
+#[test]
+fn unbound_keys_leave_the_state_clean() {
+    let mut state = loaded(10, (80, 24));
+    state.dirty = false;
+    type_text(&mut state, "xz");
+    assert!(
+        !state.dirty,
+        "a key that does nothing must not cause a redraw"
+    );
+}
+
+#[test]
+fn refresh_runs_on_schedule_and_never_twice_at_once() {
+    let mut state = loaded(10, (80, 24));
+    let mut loads = 0;
+    for _ in 0..4 {
+        loads += update(&mut state, Msg::Tick).len();
+    }
+    assert_eq!(loads, 0, "no reload before the refresh interval");
+    assert_eq!(update(&mut state, Msg::Tick), vec![Cmd::LoadMachines]);
+    // Still in flight at the next interval: skipped.
+    for _ in 0..5 {
+        assert!(update(&mut state, Msg::Tick).is_empty());
+    }
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    for _ in 0..4 {
+        update(&mut state, Msg::Tick);
+    }
+    assert_eq!(update(&mut state, Msg::Tick), vec![Cmd::LoadMachines]);
+    // ctrl-r asks at once, unless a load is running.
+    assert!(update(&mut state, ctrl('r')).is_empty());
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    assert_eq!(update(&mut state, ctrl('r')), vec![Cmd::LoadMachines]);
+}
+
+#[test]
+fn unchanged_data_and_quiet_ticks_do_not_redraw() {
+    let mut state = loaded(10, (80, 24));
+    state.dirty = false;
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    assert!(
+        !state.dirty,
+        "the same inventory again changes nothing on screen"
+    );
+    update(&mut state, Msg::Tick);
+    assert!(!state.dirty);
+    update(&mut state, Msg::Identified(Ok(identity())));
+    assert!(!state.dirty);
+    update(&mut state, Msg::Resize(80, 24));
+    assert!(!state.dirty);
+    update(&mut state, Msg::Resize(100, 30));
+    assert!(state.dirty);
+}
+
+#[test]
+fn reload_keeps_the_selected_machine() {
+    let mut state = loaded(50, (80, 24));
+    type_text(&mut state, "jjjjj");
+    assert_eq!(selected_host(&state), "node-0005");
+    let mut rows = fleet(50);
+    rows.remove(0);
+    rows.remove(0);
+    update(&mut state, Msg::MachinesLoaded(Ok(rows)));
+    assert_eq!(selected_host(&state), "node-0005");
+    assert_eq!(state.machines.selected(), 3);
+    // The selected machine vanishing keeps the position, clamped to the list.
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(2))));
+    assert_eq!(selected_host(&state), "node-0001");
+}
+
+#[test]
+fn failures_are_shown_and_cleared() {
+    let mut state = loaded(10, (80, 24));
+    let err = SourceError {
+        message: "MAAS could not serve GET machines/ now (HTTP 503)".into(),
+    };
+    update(&mut state, Msg::MachinesLoaded(Err(err.clone())));
+    assert!(matches!(state.machines.load, LoadState::Failed(_)));
+    assert_eq!(
+        state.machines.total(),
+        10,
+        "the last inventory stays on screen"
+    );
+    update(&mut state, Msg::Identified(Err(err)));
+    assert!(matches!(state.connection, Connection::Failed(_)));
+    // Refresh retries both.
+    for _ in 0..4 {
+        update(&mut state, Msg::Tick);
+    }
+    let cmds = update(&mut state, Msg::Tick);
+    assert!(cmds.contains(&Cmd::Identify) && cmds.contains(&Cmd::LoadMachines));
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    assert_eq!(state.machines.load, LoadState::Loaded);
+}
+
+#[test]
+fn flash_messages_expire() {
+    let mut state = loaded(10, (80, 24));
+    state.flash(FlashLevel::Info, "hello");
+    for _ in 0..6 {
+        update(&mut state, Msg::Tick);
+    }
+    assert!(state.flash.is_some());
+    state.dirty = false;
+    update(&mut state, Msg::Tick);
+    assert!(state.flash.is_none());
+    assert!(state.dirty);
+}
+
+#[test]
+fn readonly_is_carried_in_the_state() {
+    let mut opts = options((80, 24));
+    opts.readonly = true;
+    let state = State::new(opts);
+    assert!(state.readonly);
+    assert!(!State::new(options((80, 24))).readonly);
+}
+
+#[test]
+fn user_keymap_changes_what_keys_do() {
+    let (keymap, warnings) =
+        Keymap::default().patched("down: [n]\nquit: x\n", Path::new("keymap.yaml"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mut state = loaded(10, (80, 24));
+    state.keymap = keymap;
+    type_text(&mut state, "j");
+    assert_eq!(state.machines.selected(), 0, "j was rebound away");
+    type_text(&mut state, "n");
+    assert_eq!(state.machines.selected(), 1);
+    type_text(&mut state, "q");
+    assert!(!state.quit);
+    type_text(&mut state, "x");
+    assert!(state.quit);
+}
