@@ -25,22 +25,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> color_eyre::Result<()> {
-    let console = cli.command.is_none();
-    // `--demo` keeps its state in a throw-away directory, removed when the console closes;
-    // configuration (themes, keymap) still comes from the operator's config dir.
-    let demo_dir = if console && cli.demo {
-        Some(DemoDir::create()?)
-    } else {
-        None
-    };
-    let config_dir = Paths::resolve(cli.state_dir.as_deref())?.config_dir;
-    let paths = Paths::resolve(
-        demo_dir
-            .as_ref()
-            .map(|d| d.0.as_path())
-            .or(cli.state_dir.as_deref()),
-    )?;
+    let paths = Paths::resolve(cli.state_dir.as_deref())?;
     paths.ensure_state_dir()?;
+    // Logs stay in the operator's state dir even with --demo, so a demo session can be debugged.
     let _log_guard = kubemaas::logging::init_file_logging(&paths.log_dir())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "kubemaas starting");
     let runtime = tokio::runtime::Runtime::new()?;
@@ -49,14 +36,29 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
             None => {
+                // `--demo` keeps its state in a throw-away directory, removed when the console
+                // closes; configuration (themes, keymap) still comes from the operator's.
+                let demo_dir = if cli.demo {
+                    Some(DemoDir::create()?)
+                } else {
+                    None
+                };
+                let console_paths = match &demo_dir {
+                    Some(d) => Paths {
+                        state_dir: d.0.clone(),
+                        config_dir: paths.config_dir.clone(),
+                    },
+                    None => paths,
+                };
                 let opts = kubemaas::tui::ConsoleOptions {
                     theme: cli.theme,
                     readonly: cli.readonly,
                     mouse: cli.mouse,
                     demo: cli.demo,
-                    config_dir,
+                    paths: console_paths,
                 };
                 kubemaas::tui::run_console(opts).await?;
+                drop(demo_dir);
                 Ok(())
             }
         }

@@ -371,3 +371,16 @@ fn user_keymap_changes_what_keys_do() {
     type_text(&mut state, "x");
     assert!(state.quit);
 }
+
+#[test]
+fn mouse_wheel_scrolls_the_table() {
+    let mut state = loaded(30, (80, 24));
+    update(&mut state, Msg::Scroll(3));
+    assert_eq!(state.machines.selected(), 3);
+    update(&mut state, Msg::Scroll(-3));
+    update(&mut state, Msg::Scroll(-3));
+    assert_eq!(state.machines.selected(), 0);
+    state.dirty = false;
+    update(&mut state, Msg::Scroll(-3));
+    assert!(!state.dirty, "scrolling past the top changes nothing");
+}

@@ -11,9 +11,9 @@ use super::theme::{ColorSupport, Theme, ThemeError, DEFAULT_THEME};
 use crate::maas::{
     ApiKey, ApiKeyError, ClientConfigError, Endpoint, EndpointError, MaasClient, MaasConfig,
 };
+use crate::paths::Paths;
 use crate::sim::{self, SimConfig, SimError};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How `kubemaas` (no subcommand) was asked to run.
@@ -27,8 +27,9 @@ pub struct ConsoleOptions {
     pub mouse: bool,
     /// `--demo`: an in-process simulated MAAS.
     pub demo: bool,
-    /// Where theme and keymap overrides are read from.
-    pub config_dir: PathBuf,
+    /// `config_dir`: theme and keymap overrides. `state_dir`: the engine's state (a throw-away
+    /// directory with `--demo`).
+    pub paths: Paths,
 }
 
 /// The simulated fleet of `--demo`: big enough to scroll and filter, quick to generate.
@@ -73,10 +74,11 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(ConsoleError::NotATerminal);
     }
+    tracing::info!(state_dir = %opts.paths.state_dir.display(), demo = opts.demo, readonly = opts.readonly, "console starting");
     let theme_name = opts.theme.as_deref().unwrap_or(DEFAULT_THEME);
-    let theme =
-        Theme::load(theme_name, Some(&opts.config_dir))?.for_terminal(ColorSupport::from_env());
-    let (keymap, warnings) = Keymap::load(Some(&opts.config_dir));
+    let theme = Theme::load(theme_name, Some(&opts.paths.config_dir))?
+        .for_terminal(ColorSupport::from_env());
+    let (keymap, warnings) = Keymap::load(Some(&opts.paths.config_dir));
     for w in &warnings {
         tracing::warn!(warning = %w, "keymap");
     }
@@ -153,15 +155,28 @@ async fn run_in_terminal(
     if let Ok(size) = renderer.size() {
         state.size = size;
     }
+    let hangup = input::spawn_hangup_watch(tx.clone());
     let keys = input::spawn_terminal_input(tx);
     let result =
         event_loop::run(state, source, &mut renderer, &mut rx, LoopConfig::default()).await;
     keys.abort();
     signals.abort();
-    drop(renderer);
+    hangup.abort();
+    renderer.close();
     drop(guard);
-    tracing::info!("console closed");
-    Ok(result?)
+    match result {
+        Ok(()) => {
+            tracing::info!("console closed");
+            Ok(())
+        }
+        // The terminal went away under us (a dropped SSH session): nobody is left to read an
+        // error, and leaving is exactly what was wanted.
+        Err(e) if !std::io::stdout().is_terminal() => {
+            tracing::info!(error = %e, "console closed: the terminal is gone");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The MAAS described by MAAS_URL / MAAS_API_KEY (read through `var`), None when neither is set.

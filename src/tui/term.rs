@@ -115,6 +115,18 @@ pub struct CrosstermRenderer {
     terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
 }
 
+impl CrosstermRenderer {
+    /// Shows the cursor again and lets go of the terminal. On a terminal that is gone (SSH
+    /// dropped) ratatui's own drop would print an error to that dead terminal, and a failed
+    /// print panics: so the handle is released without its drop. Only done at exit.
+    pub fn close(mut self) {
+        if self.terminal.show_cursor().is_err() {
+            tracing::debug!("terminal gone: releasing it without restoring the cursor");
+            std::mem::forget(self);
+        }
+    }
+}
+
 impl Renderer for CrosstermRenderer {
     fn draw(&mut self, state: &State) -> io::Result<()> {
         queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;

@@ -8,6 +8,8 @@ use crossterm::event::KeyEvent;
 pub enum Msg {
     /// A key press.
     Key(KeyEvent),
+    /// The mouse wheel turned (with `--mouse`): positive scrolls down, in rows.
+    Scroll(i8),
     /// The terminal is now this many columns and rows.
     Resize(u16, u16),
     /// The 1 Hz clock: periodic refresh, flash expiry.

@@ -33,6 +33,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::Scroll(rows) => {
+            if state.table_active() && !state.help_open {
+                let before = (state.machines.selected(), state.machines.offset());
+                state
+                    .machines
+                    .move_by(isize::from(rows), table_rows(state.size));
+                state.dirty |= before != (state.machines.selected(), state.machines.offset());
+            }
+            Vec::new()
+        }
         Msg::Tick => on_tick(state),
         Msg::Identified(result) => {
             state.identify_in_flight = false;

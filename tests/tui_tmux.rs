@@ -1,0 +1,250 @@
+//! The real binary in a real terminal (tmux): `kubemaas --demo` opens the console on the
+//! in-process simulator, answers keys, and leaves cleanly on `q` and on SIGHUP (a dropped SSH
+//! session). Skipped, with a note, where tmux is not installed.
+//!
+//! Waiting on another process's screen cannot be done by message passing; `wait_for` polls the
+//! pane with a generous bound and asserts on content, never on how long anything took.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// A private tmux server running `kubemaas <args>` in an 80x24 pane; the exit code is
+    /// written to `<dir>/exit` when it ends.
+    fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: tmux is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("kubemaas-test-{name}-{}", std::process::id());
+        let exit_file = dir.path().join("exit");
+        let state_dir = dir.path().join("state");
+        // The shell ignores SIGHUP so it survives the pane closing long enough to record
+        // kubemaas's exit code; kubemaas installs its own handler, so it still receives it.
+        let script = format!(
+            "trap '' HUP; {BIN} --state-dir {} {args}; echo $? > {}",
+            state_dir.display(),
+            exit_file.display()
+        );
+        let mut cmd = Command::new("tmux");
+        cmd.args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+        ]);
+        cmd.args(["-x", "80", "-y", "24", "-e", "TERM=xterm-256color"]);
+        for (k, v) in env {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        // MAAS_URL / MAAS_API_KEY of the developer's shell must not leak into the test.
+        cmd.arg(format!(
+            "env -u MAAS_URL -u MAAS_API_KEY sh -c \"{script}\""
+        ));
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Tmux { socket, dir })
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self, escapes: bool) -> String {
+        let mut args = vec!["capture-pane", "-p", "-t", "main"];
+        if escapes {
+            args.push("-e");
+        }
+        String::from_utf8_lossy(&self.tmux(&args).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(|s| s.contains(text))
+    }
+
+    fn wait_until(&self, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen(false);
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the screen never got there:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid of kubemaas: the child of the pane's shell.
+    fn kubemaas_pid(&self) -> String {
+        let out = self.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children
+            .split_whitespace()
+            .next()
+            .expect("kubemaas runs")
+            .to_string()
+    }
+
+    fn exit_code(&self) -> String {
+        let path: PathBuf = self.dir.path().join("exit");
+        let start = Instant::now();
+        loop {
+            if let Ok(code) = std::fs::read_to_string(&path) {
+                if !code.is_empty() {
+                    return code.trim().to_string();
+                }
+            }
+            assert!(start.elapsed() < WAIT, "kubemaas did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("state/logs/kubemaas.log")).unwrap_or_default()
+    }
+
+    fn state_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn demo_console_walkthrough() {
+    let Some(t) = Tmux::start("walk", "--demo --readonly", &[]) else {
+        return;
+    };
+    let screen = t.wait_for("[200/200]");
+    assert!(screen.contains("user admin"), "{screen}");
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+    t.keys(&[":", "clusters", "Enter"]);
+    t.wait_for("Clusters: coming with the engine");
+    t.keys(&["Escape"]);
+    t.wait_for("[200/200]");
+    t.keys(&["/", "!Ready", "Enter"]);
+    let screen = t.wait_for("/!Ready");
+    assert!(!screen.contains("│Ready"), "{screen}");
+    t.keys(&["?"]);
+    t.wait_for("Help");
+    // Esc and q sent together read as alt-q (that is how terminals encode alt): wait between.
+    t.keys(&["Escape"]);
+    t.wait_until(|s| !s.contains("Help"));
+    t.keys(&["q"]);
+    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
+    // The terminal was given back: the alternate screen is gone.
+    let screen = t.screen(false);
+    assert!(!screen.contains("[200/"), "{screen}");
+    assert!(t.state_dir().join("state/logs").exists());
+}
+
+#[test]
+fn sighup_leaves_cleanly() {
+    let Some(t) = Tmux::start("hup", "--demo", &[]) else {
+        return;
+    };
+    t.wait_for("[200/200]");
+    let pid = t.kubemaas_pid();
+    let killed = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
+    let log = t.log();
+    assert!(
+        log.contains("SIGHUP") && log.contains("console closed"),
+        "log:\n{log}"
+    );
+    // The terminal is back to the shell: no alternate screen left behind.
+    assert!(!t.screen(false).contains("[200/"));
+}
+
+#[test]
+fn a_terminal_that_hangs_up_without_a_signal_is_noticed() {
+    let Some(t) = Tmux::start("hangup", "--demo", &[]) else {
+        return;
+    };
+    t.wait_for("[200/200]");
+    // Closing the session hangs up the pane's terminal, as a dropped SSH connection does;
+    // the pane's shell ignores SIGHUP, so only the hang-up itself tells kubemaas.
+    t.tmux(&["kill-session", "-t", "main"]);
+    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
+    assert!(
+        t.log().contains("the terminal hung up"),
+        "log:\n{}",
+        t.log()
+    );
+}
+
+#[test]
+fn no_color_means_no_colour_codes() {
+    let Some(t) = Tmux::start("nocolor", "--demo", &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    t.wait_for("[200/200]");
+    let screen = t.screen(true);
+    for sgr in screen.split("\x1b[").skip(1) {
+        let Some(end) = sgr.find('m') else { continue };
+        for p in sgr[..end].split(';').filter_map(|p| p.parse::<u32>().ok()) {
+            assert!(
+                !matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107),
+                "colour SGR {p} under NO_COLOR in {:?}",
+                &sgr[..end]
+            );
+        }
+    }
+    // Attributes carry the meaning instead: the selection is reversed (SGR 7).
+    let reversed = screen.split("\x1b[").skip(1).any(|sgr| {
+        sgr.split_once('m')
+            .is_some_and(|(params, _)| params.split(';').any(|p| p == "7"))
+    });
+    assert!(reversed, "{screen:?}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_code(), "0");
+}
+
+#[test]
+fn without_maas_the_console_explains_how_to_start() {
+    let Some(t) = Tmux::start("welcome", "", &[]) else {
+        return;
+    };
+    let screen = t.wait_for("No MAAS is configured yet");
+    assert!(screen.contains("kubemaas --demo"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_code(), "0");
+}
