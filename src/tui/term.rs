@@ -17,7 +17,8 @@ use crossterm::terminal::{
 };
 use crossterm::{execute, queue};
 use ratatui::backend::CrosstermBackend;
-use ratatui::Terminal;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
@@ -56,6 +57,7 @@ impl TerminalGuard {
         let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));
         Ok(CrosstermRenderer {
             terminal: Terminal::new(backend)?,
+            fixed: None,
         })
     }
 }
@@ -110,12 +112,27 @@ pub fn install_panic_hook() {
     });
 }
 
-/// Draws frames on the real terminal, each in one synchronized update.
-pub struct CrosstermRenderer {
-    terminal: Terminal<CrosstermBackend<BufWriter<Stdout>>>,
+/// Draws frames on a terminal, each in one synchronized update. `W` is stdout (buffered) in
+/// the console; tests give it a shared byte buffer to see exactly what a frame writes.
+pub struct CrosstermRenderer<W: Write = BufWriter<Stdout>> {
+    terminal: Terminal<CrosstermBackend<W>>,
+    /// Set for a fixed-size surface (tests); None follows the real terminal's size.
+    fixed: Option<(u16, u16)>,
 }
 
-impl CrosstermRenderer {
+impl<W: Write> CrosstermRenderer<W> {
+    /// A renderer writing to `writer` as a terminal of `size` (columns, rows).
+    pub fn with_writer(writer: W, size: (u16, u16)) -> io::Result<Self> {
+        let viewport = Viewport::Fixed(Rect::new(0, 0, size.0, size.1));
+        Ok(CrosstermRenderer {
+            terminal: Terminal::with_options(
+                CrosstermBackend::new(writer),
+                TerminalOptions { viewport },
+            )?,
+            fixed: Some(size),
+        })
+    }
+
     /// Shows the cursor again and lets go of the terminal. On a terminal that is gone (SSH
     /// dropped) ratatui's own drop would print an error to that dead terminal, and a failed
     /// print panics: so the handle is released without its drop. Only done at exit.
@@ -127,7 +144,7 @@ impl CrosstermRenderer {
     }
 }
 
-impl Renderer for CrosstermRenderer {
+impl<W: Write> Renderer for CrosstermRenderer<W> {
     fn draw(&mut self, state: &State) -> io::Result<()> {
         queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
         self.terminal.draw(|frame| view(state, frame))?;
@@ -136,7 +153,42 @@ impl Renderer for CrosstermRenderer {
     }
 
     fn size(&self) -> io::Result<(u16, u16)> {
+        if let Some(size) = self.fixed {
+            return Ok(size);
+        }
         let s = self.terminal.size()?;
         Ok((s.width, s.height))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    static PREVIOUS_HOOK_RAN: AtomicBool = AtomicBool::new(false);
+    static RESTORED_BEFORE_PREVIOUS_HOOK: AtomicBool = AtomicBool::new(false);
+
+    #[test]
+    fn the_panic_hook_restores_first_then_chains() {
+        // Stand-in for color-eyre's hook: it must still run, after the terminal is restored.
+        std::panic::set_hook(Box::new(|_| {
+            RESTORED_BEFORE_PREVIOUS_HOOK.store(!RAW_MODE.load(Ordering::SeqCst), Ordering::SeqCst);
+            PREVIOUS_HOOK_RAN.store(true, Ordering::SeqCst);
+        }));
+        install_panic_hook();
+        // As if the console were running (raw mode is not really on: restoring it is a no-op).
+        RAW_MODE.store(true, Ordering::SeqCst);
+        let result = std::panic::catch_unwind(|| panic!("boom"));
+        let _ = std::panic::take_hook();
+        assert!(result.is_err());
+        assert!(
+            PREVIOUS_HOOK_RAN.load(Ordering::SeqCst),
+            "the previous hook was not chained"
+        );
+        assert!(RESTORED_BEFORE_PREVIOUS_HOOK.load(Ordering::SeqCst));
+        assert!(!RAW_MODE.load(Ordering::SeqCst));
+        // A second restore has nothing left to undo.
+        assert!(restore().is_ok());
     }
 }
