@@ -238,3 +238,23 @@ fn sixteen_colour_terminals_get_ansi_colours_only() {
         }
     }
 }
+
+#[test]
+fn every_builtin_theme_draws_statuses_distinctly() {
+    for name in Theme::builtin_names() {
+        let mut state = loaded(20, (120, 40));
+        state.theme = Theme::builtin(name).unwrap();
+        let terminal = draw(&state);
+        let buf = buffer(&terminal);
+        let style_of = |text: &str| {
+            let (x, y) = find(buf, text).unwrap_or_else(|| panic!("{name}: no {text}"));
+            (buf[(x, y)].fg, buf[(x, y)].modifier)
+        };
+        let ready = style_of("Ready ");
+        let failed = style_of("Failed deployment");
+        let busy = style_of("Deploying");
+        assert_ne!(ready, failed, "{name}: ready and failed look the same");
+        assert_ne!(busy, failed, "{name}: busy and failed look the same");
+        assert_eq!(failed.0, state.theme.status_failed.fg.unwrap(), "{name}");
+    }
+}

@@ -51,6 +51,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
                 Err(e) => Connection::Failed(e.message),
             };
             if state.connection != next {
+                // The header has room for "unreachable" only: the why goes to the footer.
+                if let Connection::Failed(message) = &next {
+                    state.flash(FlashLevel::Error, message.clone());
+                }
                 state.connection = next;
                 state.dirty = true;
             }
