@@ -371,3 +371,63 @@ async fn issued_tokens_work_and_are_listed() {
         .iter()
         .any(|t| t["name"] == "ci" && t["token"] == key.expose()));
 }
+
+#[tokio::test]
+async fn credentials_may_come_as_query_parameters() {
+    let sim = start(ready_fleet(1)).await;
+    let maas = Maas::new(&sim);
+    let k = sim.api_key();
+    let secret = format!("&{}", k.token_secret());
+    let (n, ts) = (nonce(), now().to_string());
+    let q = [
+        ("op", "whoami"),
+        ("oauth_consumer_key", k.consumer_key()),
+        ("oauth_token", k.token_key()),
+        ("oauth_signature_method", "PLAINTEXT"),
+        ("oauth_signature", secret.as_str()),
+        ("oauth_nonce", n.as_str()),
+        ("oauth_timestamp", ts.as_str()),
+    ];
+    let me = maas
+        .raw("GET", "users/", &q, Body::None, None)
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(me["username"], "admin");
+    // And they are not mistaken for listing filters.
+    let (n, ts) = (nonce(), now().to_string());
+    let q = [
+        ("oauth_consumer_key", k.consumer_key()),
+        ("oauth_token", k.token_key()),
+        ("oauth_signature_method", "PLAINTEXT"),
+        ("oauth_signature", secret.as_str()),
+        ("oauth_nonce", n.as_str()),
+        ("oauth_timestamp", ts.as_str()),
+    ];
+    maas.raw("GET", "machines/", &q, Body::None, None)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_keys() {
+    let sim = start(ready_fleet(1)).await;
+    Maas::new(&sim)
+        .get("users/", &[("op", "whoami")])
+        .await
+        .expect(200);
+    Maas::with_key(&sim, sim.user_api_key())
+        .get("users/", &[("op", "whoami")])
+        .await
+        .expect(200);
+    let shown = format!("{sim:?} {:?}", sim.api_key());
+    let region = sim.with_region(|r| format!("{r:?}"));
+    for key in [sim.api_key(), sim.user_api_key()] {
+        assert!(!shown.contains(key.token_secret()));
+        assert!(
+            !region.contains(key.token_secret()),
+            "a secret leaked into Region's Debug"
+        );
+        assert!(!region.contains(key.token_key()));
+    }
+}

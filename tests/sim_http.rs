@@ -314,3 +314,32 @@ async fn the_handle_gives_a_client_ready_endpoint() {
     assert_eq!(ep.api_base().as_str(), sim.api_url());
     assert!(sim.url().ends_with("/MAAS/"));
 }
+
+#[tokio::test]
+async fn python_libmaas_empty_multipart_body_is_no_fields() {
+    let sim = start(ready_fleet(1)).await;
+    let maas = Maas::new(&sim);
+    let id = maas.allocate(&[]).await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("machines/{id}/");
+    let auth = maas.auth("POST", &path, &[("op", "power_on")], &[]);
+    // Exactly what python-libmaas's encode_multipart_data({}, {}) produces.
+    let resp = maas
+        .http
+        .post(format!("{}/MAAS/api/2.0/{path}?op=power_on", maas.origin))
+        .header("Authorization", auth)
+        .header("Content-Type", "multipart/form-data; boundary=\"===============4931482669551315264==\"")
+        .body("--===============4931482669551315264==\r\n\r\n--===============4931482669551315264==--")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    assert_eq!(sim.machine(&id).unwrap().power_state.as_str(), "on");
+}

@@ -555,3 +555,20 @@ async fn delete_removes_a_machine() {
     maas.delete(&format!("machines/{id}/")).await.expect(204);
     maas.get(&format!("machines/{id}/"), &[]).await.expect(404);
 }
+
+#[tokio::test]
+async fn machines_caught_mid_operation_finish_it() {
+    let mut inv = ready_fleet(3);
+    inv.machines[0].status = NodeStatus::Commissioning;
+    inv.machines[1].status = NodeStatus::Deploying;
+    inv.machines[1].owner = Some("admin".into());
+    inv.machines[2].status = NodeStatus::DiskErasing;
+    let ids: Vec<String> = inv.machines.iter().map(|m| m.system_id.clone()).collect();
+    let sim = start(inv).await;
+    let maas = Maas::new(&sim);
+    assert_eq!(status(&maas.machine(&ids[0]).await), 1);
+    advance(&sim, 3600.0).await;
+    assert_eq!(status(&maas.machine(&ids[0]).await), 4);
+    assert_eq!(status(&maas.machine(&ids[1]).await), 6);
+    assert_eq!(status(&maas.machine(&ids[2]).await), 4);
+}

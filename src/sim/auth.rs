@@ -59,6 +59,9 @@ impl std::fmt::Debug for SimUser {
 #[derive(Clone, PartialEq, Eq)]
 pub struct OAuthHeader {
     params: BTreeMap<String, String>,
+    /// The parameters came in the query string or form body rather than a header; they are
+    /// then already part of the request's own parameters for the signature base string.
+    in_request: bool,
 }
 
 impl std::fmt::Debug for OAuthHeader {
@@ -97,7 +100,29 @@ impl OAuthHeader {
         REQUIRED
             .iter()
             .all(|k| params.contains_key(*k))
-            .then_some(OAuthHeader { params })
+            .then_some(OAuthHeader {
+                params,
+                in_request: false,
+            })
+    }
+
+    /// OAuth parameters sent as query or form parameters (MAAS's `check_validity` also looks
+    /// there), when all six required ones are present.
+    pub fn from_request_params<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<OAuthHeader> {
+        let params: BTreeMap<String, String> = pairs
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("oauth_"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        REQUIRED
+            .iter()
+            .all(|k| params.contains_key(*k))
+            .then_some(OAuthHeader {
+                params,
+                in_request: true,
+            })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -172,9 +197,17 @@ pub struct AuthPolicy {
 }
 
 /// Remembers nonces per token while their timestamps are still inside the window.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct NonceStore {
     seen: HashMap<String, HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for NonceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keyed by token key, which is part of an API key: show counts only.
+        let nonces: usize = self.seen.values().map(HashMap::len).sum();
+        write!(f, "NonceStore({} tokens, {nonces} nonces)", self.seen.len())
+    }
 }
 
 impl NonceStore {
@@ -286,17 +319,24 @@ fn plaintext_ok(signature: &str, secret: &str) -> bool {
 /// reproduce maas-client-go (CAPMAAS), which signs only the first value of each parameter and
 /// leaves body parameters out of PUT signatures.
 fn hmac_candidates(header: &OAuthHeader, request: &SignedRequest<'_>) -> Vec<String> {
-    let oauth: Vec<(String, String)> = header
-        .params
-        .iter()
-        .filter(|(k, _)| k.as_str() != "oauth_signature")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let unsigned = |(k, _): &&(String, String)| k.as_str() != "oauth_signature";
+    let oauth: Vec<(String, String)> = if header.in_request {
+        Vec::new()
+    } else {
+        header
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let oauth: Vec<(String, String)> = oauth.iter().filter(unsigned).cloned().collect();
+    let query: Vec<(String, String)> = request.query.iter().filter(unsigned).cloned().collect();
+    let form: Vec<(String, String)> = request.form.iter().filter(unsigned).cloned().collect();
     let mut all = oauth.clone();
-    all.extend(request.query.iter().cloned());
-    all.extend(request.form.iter().cloned());
+    all.extend(query.iter().cloned());
+    all.extend(form.iter().cloned());
     let mut without_form = oauth;
-    without_form.extend(request.query.iter().cloned());
+    without_form.extend(query.iter().cloned());
     let mut out = vec![base_string(request, &all, false)];
     for (params, first_only) in [(&all, true), (&without_form, false), (&without_form, true)] {
         let s = base_string(request, params, first_only);

@@ -19,7 +19,7 @@ pub enum ParamsError {
         "multipart body without a boundary: send Content-Type: multipart/form-data; boundary=…"
     )]
     NoBoundary,
-    #[error("malformed multipart body ({0}): each part needs a Content-Disposition with a name")]
+    #[error("malformed multipart body: {0}")]
     Multipart(String),
     #[error("part {name:?} says Content-Transfer-Encoding: base64 but is not valid base64")]
     BadBase64 { name: String },
@@ -63,7 +63,7 @@ impl Params {
             "application/x-www-form-urlencoded" => Ok(Params::from_query(
                 std::str::from_utf8(&body).unwrap_or_default(),
             )),
-            "multipart/form-data" => parse_multipart(ct, body).await,
+            "multipart/form-data" => parse_multipart(ct, &body),
             _ => Ok(Params::default()),
         }
     }
@@ -168,33 +168,108 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Params, ParamsError> {
-    let boundary = multer::parse_boundary(content_type).map_err(|_| ParamsError::NoBoundary)?;
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
+/// The `boundary` parameter of a multipart content type, quotes removed.
+fn boundary_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// Offsets where a delimiter line starts: at the beginning of the body or right after a line
+/// break, so the boundary text inside a value never splits it.
+fn delimiter_offsets(body: &[u8], delim: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + delim.len() <= body.len() {
+        if &body[i..i + delim.len()] == delim && (i == 0 || body[i - 1] == b'\n') {
+            out.push(i);
+            i += delim.len();
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn strip_line_break_start(b: &[u8]) -> &[u8] {
+    b.strip_prefix(b"\r\n")
+        .or_else(|| b.strip_prefix(b"\n"))
+        .unwrap_or(b)
+}
+
+fn strip_line_break_end(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\r\n")
+        .or_else(|| b.strip_suffix(b"\n"))
+        .unwrap_or(b)
+}
+
+/// `name="x"` (or unquoted) from a Content-Disposition value.
+fn disposition_name(value: &str) -> Option<String> {
+    value.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("name")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// A lenient multipart/form-data reader, as lenient as Django's: python-libmaas sends
+/// `--B\r\n\r\n--B--` (one nameless, empty part) for operations without fields, and ends
+/// bodies without a final line break. Nameless parts are ignored.
+fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Params, ParamsError> {
+    let boundary = boundary_of(content_type).ok_or(ParamsError::NoBoundary)?;
+    let delim = format!("--{boundary}").into_bytes();
+    let offsets = delimiter_offsets(body, &delim);
+    if offsets.is_empty() {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params::default());
+        }
+        return Err(ParamsError::Multipart(format!(
+            "the boundary {boundary:?} of the Content-Type never occurs in the body"
+        )));
+    }
     let mut params = Params::default();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return Err(ParamsError::Multipart(e.to_string())),
+    for (n, start) in offsets.iter().enumerate() {
+        let after = &body[start + delim.len()..];
+        if after.starts_with(b"--") {
+            break;
+        }
+        let end = offsets
+            .get(n + 1)
+            .map_or(after.len(), |next| next - start - delim.len());
+        let part = strip_line_break_end(strip_line_break_start(&after[..end]));
+        let (head, content) = match find(part, b"\r\n\r\n") {
+            Some(i) => (&part[..i], &part[i + 4..]),
+            None => match find(part, b"\n\n") {
+                Some(i) => (&part[..i], &part[i + 2..]),
+                None => (part, &b""[..]),
+            },
         };
-        let name = field
-            .name()
-            .map(str::to_string)
-            .ok_or_else(|| ParamsError::Multipart("a part has no name".into()))?;
-        let base64_part = field
-            .headers()
-            .get("content-transfer-encoding")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"));
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| ParamsError::Multipart(e.to_string()))?;
+        let head = String::from_utf8_lossy(head);
+        let mut name = None;
+        let mut base64_part = false;
+        for line in head.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => name = disposition_name(v),
+                "content-transfer-encoding" => {
+                    base64_part = v.trim().eq_ignore_ascii_case("base64");
+                }
+                _ => {}
+            }
+        }
+        let Some(name) = name else {
+            continue;
+        };
         let data = if base64_part {
             // Encoders wrap base64 at 76 columns; the line breaks are not data.
-            let compact: Vec<u8> = data
+            let compact: Vec<u8> = content
                 .iter()
                 .copied()
                 .filter(|b| !b.is_ascii_whitespace())
@@ -203,11 +278,15 @@ async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Params, Para
                 .decode(compact)
                 .map_err(|_| ParamsError::BadBase64 { name: name.clone() })?
         } else {
-            data.to_vec()
+            content.to_vec()
         };
         params.push(name, String::from_utf8_lossy(&data).into_owned());
     }
     Ok(params)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -251,6 +330,33 @@ plain\r\n\
             .unwrap();
         assert_eq!(p.get("cpu_count"), Some("4"));
         assert_eq!(p.get("tags"), Some("plain"));
+    }
+
+    #[tokio::test]
+    async fn python_libmaas_empty_and_quoted_boundary_bodies() {
+        let empty = Params::from_body(
+            Some("multipart/form-data; boundary=\"===============49==\""),
+            Bytes::from("--===============49==\r\n\r\n--===============49==--"),
+        )
+        .await
+        .unwrap();
+        assert!(empty.is_empty());
+        let one = Params::from_body(
+            Some("multipart/form-data; boundary=\"==B==\""),
+            Bytes::from("--==B==\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: form-data; name=\"a\"\r\nMIME-Version: 1.0\r\n\r\nYg==\r\n\r\n--==B==--"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(one.get("a"), Some("b"));
+        let bad = Params::from_body(
+            Some("multipart/form-data; boundary=Q"),
+            Bytes::from("--Q\r\nContent-Disposition: form-data; name=\"x\"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n--Q--"),
+        )
+        .await;
+        assert!(matches!(bad, Err(ParamsError::BadBase64 { .. })));
+        let missing =
+            Params::from_body(Some("multipart/form-data; boundary=Q"), Bytes::from("junk")).await;
+        assert!(matches!(missing, Err(ParamsError::Multipart(_))));
     }
 
     #[tokio::test]

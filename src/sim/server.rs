@@ -163,11 +163,22 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         .clone()
         .or_else(|| query.get_nonempty("op").map(str::to_string))
         .or_else(|| body_params.get_nonempty("op").map(str::to_string));
+    // OAuth parameters sent in the query or form are credentials, not handler parameters.
+    const NOT_PARAMS: &[&str] = &[
+        "op",
+        "oauth_consumer_key",
+        "oauth_token",
+        "oauth_signature",
+        "oauth_signature_method",
+        "oauth_timestamp",
+        "oauth_nonce",
+        "oauth_version",
+    ];
     let mut params = Params::new();
     if has_body {
-        params.extend_from(&body_params, &["op"]);
+        params.extend_from(&body_params, NOT_PARAMS);
     }
-    params.extend_from(&query, &["op"]);
+    params.extend_from(&query, NOT_PARAMS);
 
     let latency = *shared
         .latency
@@ -181,7 +192,16 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(OAuthHeader::parse);
+        .and_then(OAuthHeader::parse)
+        .or_else(|| {
+            OAuthHeader::from_request_params(
+                query
+                    .pairs()
+                    .iter()
+                    .chain(body_params.pairs())
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+        });
     let mut region = shared.region();
     shared
         .counters
@@ -254,10 +274,8 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
-        Err(e) => {
-            tracing::debug!(%method, %path, status = e.status(), "simulated MAAS answered an error");
-            error_response(&e)
-        }
+        Err(e) => error_response(&e),
     };
+    tracing::debug!(%method, %path, op = ?ctx.op, status = resp.status().as_u16(), "simulated MAAS request");
     with_hash(resp)
 }

@@ -86,6 +86,16 @@ pub struct SimEvent {
     pub description: String,
 }
 
+/// The random stream API keys come from. Its state would let anyone predict the next key, so
+/// `Debug` shows nothing of it.
+pub(crate) struct KeyRng(pub ChaCha8Rng);
+
+impl std::fmt::Debug for KeyRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRng(..)")
+    }
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -156,7 +166,6 @@ impl DnsRecord {
 }
 
 /// The whole simulated region.
-#[derive(Debug)]
 pub struct Region {
     pub catalog: SimCatalog,
     /// In MAAS's listing order (by id), which is insertion order here.
@@ -171,8 +180,24 @@ pub struct Region {
     pub dns: Vec<DnsRecord>,
     pub(crate) next_id: i64,
     /// Issues keys for `account/?op=create_authorisation_token`, reproducibly.
-    pub(crate) key_rng: ChaCha8Rng,
+    pub(crate) key_rng: KeyRng,
     now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Region {
+    /// A summary: machines carry user-data (bootstrap tokens) and users carry keys, neither of
+    /// which belongs in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("now", &self.now)
+            .field("machines", &self.machines.len())
+            .field("users", &self.users.len())
+            .field("events", &self.events.len())
+            .field("reservations", &self.reservations.len())
+            .field("dns", &self.dns.len())
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Region {
@@ -188,7 +213,7 @@ impl Region {
             .iter()
             .map(|m| (m.system_id.clone(), Book::default()))
             .collect();
-        Region {
+        let mut region = Region {
             catalog: inventory.catalog,
             machines: inventory.machines,
             books,
@@ -200,8 +225,49 @@ impl Region {
             reservations: Vec::new(),
             dns: Vec::new(),
             next_id: 1,
-            key_rng,
+            key_rng: KeyRng(key_rng),
             now,
+        };
+        region.resume_work();
+        region
+    }
+
+    /// Machines that start in a working state (a generated fleet's Commissioning machines, a
+    /// dump taken mid-deployment) finish that work in a few virtual minutes, as they would on
+    /// the real region, instead of staying stuck forever.
+    fn resume_work(&mut self) {
+        let now = self.now;
+        for idx in 0..self.machines.len() {
+            let (secs, status, power, event) = match self.machines[idx].status {
+                NodeStatus::Commissioning | NodeStatus::Testing => {
+                    (300, NodeStatus::Ready, PowerState::Off, "Ready")
+                }
+                NodeStatus::Deploying => (300, NodeStatus::Deployed, PowerState::On, "Deployed"),
+                NodeStatus::Releasing => {
+                    (RELEASE_SECS, NodeStatus::Ready, PowerState::Off, "Released")
+                }
+                NodeStatus::DiskErasing => (
+                    QUICK_ERASE_SECS,
+                    NodeStatus::Ready,
+                    PowerState::Off,
+                    "Released",
+                ),
+                _ => continue,
+            };
+            let jitter = self.faults.jitter();
+            let at = now + Duration::milliseconds((secs as f64 * jitter * 1000.0) as i64);
+            let system_id = self.machines[idx].system_id.clone();
+            self.schedule(
+                &system_id,
+                vec![(
+                    at,
+                    Step::Finish {
+                        status,
+                        power,
+                        event: event.into(),
+                    },
+                )],
+            );
         }
     }
 

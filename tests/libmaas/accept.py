@@ -70,4 +70,50 @@ machine.refresh()
 check("released", machine.status == NodeStatus.READY, machine.status)
 check("owner cleared", machine.owner is None, machine.owner)
 
+# Catalogues parse into libmaas's objects.
+for name, listing in [
+    ("resource_pools", client.resource_pools.list),
+    ("tags", client.tags.list),
+    ("subnets", client.subnets.list),
+    ("fabrics", client.fabrics.list),
+    ("spaces", client.spaces.list),
+    ("domains", client.domains.list),
+    ("boot_resources", client.boot_resources.list),
+]:
+    items = listing()
+    check(name, len(items) > 0, items)
+check("interfaces", len(machine.interfaces) > 0, machine.interfaces)
+check("block devices", len(machine.block_devices) > 0, machine.block_devices)
+check("default series", client.maas.get_default_distro_series() == "jammy")
+
+# Operations whose requests carry no fields: libmaas still sends a (nameless) multipart body.
+other = client.machines.allocate(memory=1, comment="ops")
+other.power_on(wait=False)
+check("power on", other.query_power_state().value == "on", other.power_state)
+other.power_off(wait=False)
+check("power off", other.query_power_state().value == "off")
+other.mark_broken(comment="bad disk")
+check("mark broken", other.status == NodeStatus.BROKEN, other.status)
+other.mark_fixed(comment="disk replaced")
+check("mark fixed", other.status == NodeStatus.READY, other.status)
+other = client.machines.allocate(hostname=other.hostname)
+other.deploy(wait=False)
+other.abort(comment="changed my mind")
+check("abort", other.status == NodeStatus.ALLOCATED, other.status)
+other.release(erase=True, quick_erase=True, wait=False)
+check("erasing", other.status == NodeStatus.DISK_ERASING, other.status)
+advance(600)
+other.refresh()
+check("erased", other.status == NodeStatus.READY, other.status)
+
+tag = client.tags.create("acceptance", comment="made by libmaas")
+check("tag create", tag.name == "acceptance", tag)
+zone = client.zones.create("acceptance-zone", description="made by libmaas")
+check("zone create", zone.name == "acceptance-zone", zone)
+creds = client.account.create_credentials()
+check("new credentials", len(creds.token_secret) == 32)
+events = list(client.events.query(system_ids=[machine.system_id], limit=50))
+check("events", any(e.event_type == "Deployed" for e in events), [e.event_type for e in events][:10])
+check("event times", all(e.created.year >= 2000 for e in events))
+
 print(json.dumps({"libmaas": "accepted", "system_id": machine.system_id}))

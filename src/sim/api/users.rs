@@ -58,7 +58,7 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
                 .get_nonempty("name")
                 .unwrap_or("API token")
                 .to_string();
-            let key = ApiKey::generate(&mut region.key_rng);
+            let key = ApiKey::generate(&mut region.key_rng.0);
             let user = region
                 .users
                 .iter_mut()

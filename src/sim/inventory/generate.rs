@@ -343,7 +343,7 @@ impl Generator {
         let disks = self.disks(pool, virtual_machine);
         let fast =
             !virtual_machine && (pool == "storage" || pool == "gpu" || self.rng.random_bool(0.3));
-        let nics = self.nics(index, pool, virtual_machine, fast, vendor);
+        let nics = self.nics(pool, virtual_machine, fast, vendor);
         let power_type = if virtual_machine {
             if self.rng.random_bool(0.7) {
                 "virsh"
@@ -610,7 +610,6 @@ impl Generator {
     /// and GPU nodes (or, for some others, up but unaddressed on the public fabric).
     fn nics(
         &mut self,
-        index: usize,
         pool: &str,
         virtual_machine: bool,
         fast: bool,
@@ -624,7 +623,6 @@ impl Generator {
                 plan.push((PUBLIC_SUBNET, "link_up"));
             }
         }
-        let _ = index;
         plan.into_iter()
             .enumerate()
             .map(|(n, (subnet_id, mode))| {
