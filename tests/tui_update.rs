@@ -384,3 +384,20 @@ fn mouse_wheel_scrolls_the_table() {
     update(&mut state, Msg::Scroll(-3));
     assert!(!state.dirty, "scrolling past the top changes nothing");
 }
+
+#[test]
+fn a_no_op_key_in_a_prompt_keeps_an_earlier_change_dirty() {
+    let mut state = loaded(10, (80, 24));
+    type_text(&mut state, ":");
+    state.dirty = false;
+    // New data arrives, then (same batch) a key that changes nothing in the prompt.
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(12))));
+    assert!(state.dirty);
+    press(&mut state, KeyCode::Left);
+    assert!(state.dirty, "the new data must still be drawn");
+    state.dirty = false;
+    press(&mut state, KeyCode::Left);
+    assert!(!state.dirty, "a key that changes nothing needs no frame");
+    type_text(&mut state, "x");
+    assert!(state.dirty);
+}

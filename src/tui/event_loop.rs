@@ -119,17 +119,10 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
             Cmd::Identify => Msg::Identified(source.identify().await),
             Cmd::LoadMachines => Msg::MachinesLoaded(source.list_machines().await),
         };
-        if let Err(e) = &msg_result(&msg) {
+        if let Msg::Identified(Err(e)) | Msg::MachinesLoaded(Err(e)) = &msg {
             tracing::warn!(?cmd, error = %e, "load failed");
         }
         // The loop is gone when the console quit mid-load: nothing to tell.
         let _ = tx.send(msg);
     });
-}
-
-fn msg_result(msg: &Msg) -> Result<(), String> {
-    match msg {
-        Msg::Identified(Err(e)) | Msg::MachinesLoaded(Err(e)) => Err(e.message.clone()),
-        _ => Ok(()),
-    }
 }

@@ -179,19 +179,16 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     Vec::new()
 }
 
-/// Feeds a key to a text input; returns whether the text changed.
+/// Feeds a key to a text input; returns whether the text or the cursor moved.
 fn edit(input: &mut Input, key: KeyEvent) -> bool {
-    let before = input.value().len();
-    let cursor = input.cursor();
-    let value_before = input.value().to_string();
+    let before = (input.value().to_string(), input.cursor());
     if let Some(req) = to_input_request(&Event::Key(key)) {
         input.handle(req);
     }
-    before != input.value().len() || cursor != input.cursor() || value_before != input.value()
+    before.0 != input.value() || before.1 != input.cursor()
 }
 
 fn on_command_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd> {
-    state.dirty = true;
     match key.code {
         KeyCode::Esc => {}
         KeyCode::Enter => run_command(state, input.value()),
@@ -201,15 +198,18 @@ fn on_command_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd
         }
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {}
         _ => {
-            state.dirty = edit(&mut input, key);
+            // Only an edit that changed something is worth a frame; never clear `dirty`
+            // here: an earlier message of the same batch may still need drawing.
+            state.dirty |= edit(&mut input, key);
             state.mode = Mode::Command(input);
+            return Vec::new();
         }
     }
+    state.dirty = true;
     Vec::new()
 }
 
 fn on_filter_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd> {
-    state.dirty = true;
     let rows = table_rows(state.size);
     match key.code {
         // Esc cancels: no filter. Enter keeps what was typed.
@@ -219,11 +219,14 @@ fn on_filter_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd>
             state.machines.set_filter("");
         }
         _ => {
-            state.dirty = edit(&mut input, key);
+            state.dirty |= edit(&mut input, key);
             state.machines.set_filter(input.value());
             state.mode = Mode::Filter(input);
+            state.machines.scroll_into_view(rows);
+            return Vec::new();
         }
     }
+    state.dirty = true;
     state.machines.scroll_into_view(rows);
     Vec::new()
 }
