@@ -191,3 +191,13 @@ fn a_keymap_that_is_not_yaml_is_one_warning() {
     assert!(matches!(warnings[0], KeymapWarning::Unreadable { .. }));
     assert!(warnings[0].to_string().contains("quit: [q, ctrl-c]"));
 }
+
+#[test]
+fn theme_names_cannot_point_outside_the_themes_dir() {
+    let dir = config_dir();
+    fs::write(dir.path().join("evil.yaml"), "tokens: {}\n").unwrap();
+    for name in ["../evil", "", "a/b", "dark.yaml"] {
+        let err = Theme::load(name, Some(dir.path())).unwrap_err();
+        assert!(matches!(err, ThemeError::BadName(_)), "{name}: {err}");
+    }
+}

@@ -135,6 +135,8 @@ impl ColorSupport {
 /// Why a theme cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
+    #[error("`{0}` is not a theme name: use letters, digits, `-` and `_` only (e.g. --theme high-contrast)")]
+    BadName(String),
     #[error("there is no theme named `{name}`: use one of {available}, or create {path}")]
     Unknown {
         name: String,
@@ -295,6 +297,14 @@ impl Theme {
     /// Loads theme `name`: the user's `<config_dir>/themes/NAME.yaml` patched over the built-in
     /// of that name (or over `dark`). A broken user file is an error naming the file and the fix.
     pub fn load(name: &str, config_dir: Option<&Path>) -> Result<Theme, ThemeError> {
+        // The name becomes a file name: no separators, no `..`.
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(ThemeError::BadName(name.to_string()));
+        }
         let user_path = config_dir.map(|d| d.join("themes").join(format!("{name}.yaml")));
         let base = Theme::builtin(name);
         let user_text = match &user_path {

@@ -162,8 +162,15 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         Action::PageDown if on_table => state.machines.move_by(page, rows),
         Action::Top if on_table => state.machines.select_first(rows),
         Action::Bottom if on_table => state.machines.select_last(rows),
-        Action::SortNext if on_table => state.machines.sort_next(),
-        Action::SortReverse if on_table => state.machines.sort_reverse(),
+        // The selection follows its machine to its new place: bring that into view.
+        Action::SortNext if on_table => {
+            state.machines.sort_next();
+            state.machines.scroll_into_view(rows);
+        }
+        Action::SortReverse if on_table => {
+            state.machines.sort_reverse();
+            state.machines.scroll_into_view(rows);
+        }
         Action::Refresh => {
             if state.connection == Connection::NotConfigured || state.machines_in_flight {
                 return Vec::new();
