@@ -21,11 +21,22 @@ impl Tmux {
     /// A private tmux server running `kubemaas <args>` in an 80x24 pane; the exit code is
     /// written to `<dir>/exit` when it ends.
     fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Option<Tmux> {
+        Tmux::start_with(name, args, env, |_| {})
+    }
+
+    /// Like `start`, after `prepare` has set up the state dir (config files).
+    fn start_with(
+        name: &str,
+        args: &str,
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path),
+    ) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             eprintln!("skipped: tmux is not installed");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
+        prepare(&dir.path().join("state"));
         let socket = format!("kubemaas-test-{name}-{}", std::process::id());
         let exit_file = dir.path().join("exit");
         let state_dir = dir.path().join("state");
@@ -247,4 +258,29 @@ fn without_maas_the_console_explains_how_to_start() {
     assert!(screen.contains("kubemaas --demo"), "{screen}");
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0");
+}
+
+#[test]
+fn a_broken_keymap_is_reported_in_the_console_and_a_user_theme_applies() {
+    let prepare = |state: &Path| {
+        let config = state.join("config");
+        std::fs::create_dir_all(config.join("themes")).unwrap();
+        std::fs::write(config.join("keymap.yaml"), "quit: [x]\nexplode: y\n").unwrap();
+        std::fs::write(
+            config.join("themes/site.yaml"),
+            "tokens:\n  title: { fg: red }\n",
+        )
+        .unwrap();
+    };
+    let Some(t) = Tmux::start_with("config", "--demo --theme site", &[], prepare) else {
+        return;
+    };
+    let screen = t.wait_for("[200/200]");
+    assert!(screen.contains("unknown action `explode`"), "{screen}");
+    // The valid part applies: x quits, q no longer does.
+    t.keys(&["q"]);
+    t.keys(&[":", "gw", "Enter"]);
+    t.wait_for("Gateways: coming with the engine");
+    t.keys(&["x"]);
+    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
 }

@@ -62,13 +62,6 @@ pub enum ConsoleError {
     Terminal(#[from] std::io::Error),
 }
 
-/// Where the console's data comes from, decided before the terminal is taken.
-enum Target {
-    Maas(MaasClient),
-    Demo(sim::SimHandle),
-    Nothing,
-}
-
 /// Runs the console until the operator quits (or a signal / dropped terminal ends it).
 pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -83,24 +76,17 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         tracing::warn!(warning = %w, "keymap");
     }
 
-    let target = if opts.demo {
-        let config = SimConfig::generated(DEMO_MACHINES, DEMO_SEED).speed(DEMO_SPEED);
-        Target::Demo(sim::start(config).await?)
+    // Where the data comes from, settled before the terminal is taken.
+    let (source, sim) = if opts.demo {
+        let sim =
+            sim::start(SimConfig::generated(DEMO_MACHINES, DEMO_SEED).speed(DEMO_SPEED)).await?;
+        tracing::info!(url = %sim.url(), "demo: simulated MAAS started");
+        let endpoint = Endpoint::parse(&sim.url())?;
+        let client = MaasClient::new(MaasConfig::new(endpoint, sim.api_key()))?;
+        (Some(client), Some(sim))
     } else {
-        match maas_from_env(|k| std::env::var(k).ok())? {
-            Some(config) => Target::Maas(MaasClient::new(config)?),
-            None => Target::Nothing,
-        }
-    };
-    let (source, sim) = match target {
-        Target::Maas(client) => (Some(client), None),
-        Target::Demo(handle) => {
-            let endpoint = Endpoint::parse(&handle.url())?;
-            let client = MaasClient::new(MaasConfig::new(endpoint, handle.api_key()))?;
-            tracing::info!(url = %handle.url(), "demo: simulated MAAS started");
-            (Some(client), Some(handle))
-        }
-        Target::Nothing => (None, None),
+        let config = maas_from_env(|k| std::env::var(k).ok())?;
+        (config.map(MaasClient::new).transpose()?, None)
     };
     let connection = if source.is_some() {
         Connection::Connecting
@@ -115,13 +101,6 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         refresh_secs: 5,
         size: (80, 24),
     });
-    if let Some(first) = warnings.first() {
-        let more = match warnings.len() {
-            1 => String::new(),
-            n => format!(" (+{} more in the log)", n - 1),
-        };
-        state.flash(FlashLevel::Warning, format!("{first}{more}"));
-    }
     if opts.demo {
         state.flash(
             FlashLevel::Info,
@@ -131,6 +110,14 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         );
     }
 
+    // After the demo note, so a broken keymap is what the operator sees first.
+    if let Some(first) = warnings.first() {
+        let more = match warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more in the log)", n - 1),
+        };
+        state.flash(FlashLevel::Warning, format!("{first}{more}"));
+    }
     let result = run_in_terminal(
         &mut state,
         source.map(|c| Arc::new(MaasSource::new(c))),
