@@ -15,6 +15,8 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Tmux {
     socket: String,
     dir: tempfile::TempDir,
+    /// The pane's shell, to end whatever is left of it when the test is done.
+    shell_pid: String,
 }
 
 impl Tmux {
@@ -42,8 +44,10 @@ impl Tmux {
         let state_dir = dir.path().join("state");
         // The shell ignores SIGHUP so it survives the pane closing long enough to record
         // kubemaas's exit code; kubemaas installs its own handler, so it still receives it.
+        // After kubemaas, the shell keeps the pane open (with SIGHUP back to normal so the
+        // pane's end ends it) so the test can look at the terminal kubemaas left behind.
         let script = format!(
-            "trap '' HUP; {BIN} --state-dir {} {args}; echo $? > {}",
+            "trap '' HUP; {BIN} --state-dir {} {args}; echo $? > {}; trap - HUP; sleep 60",
             state_dir.display(),
             exit_file.display()
         );
@@ -72,7 +76,14 @@ impl Tmux {
             "tmux: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(Tmux { socket, dir })
+        let mut t = Tmux {
+            socket,
+            dir,
+            shell_pid: String::new(),
+        };
+        let pid = t.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
+        t.shell_pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+        Some(t)
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
@@ -116,17 +127,19 @@ impl Tmux {
         }
     }
 
+    /// The pids of the pane shell's children (kubemaas, later the closing sleep).
+    fn children(&self) -> Vec<String> {
+        let shell = &self.shell_pid;
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The pid of kubemaas: the child of the pane's shell.
     fn kubemaas_pid(&self) -> String {
-        let out = self.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
-        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let children =
-            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-        children
-            .split_whitespace()
-            .next()
-            .expect("kubemaas runs")
-            .to_string()
+        self.children().into_iter().next().expect("kubemaas runs")
     }
 
     fn exit_code(&self) -> String {
@@ -143,6 +156,21 @@ impl Tmux {
         }
     }
 
+    /// Whether the pane is back on the main screen with a visible cursor, as before kubemaas.
+    fn assert_terminal_restored(&self) {
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "main",
+            "#{alternate_on} #{cursor_flag}",
+        ]);
+        let flags = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(flags, "0 1", "alternate screen / cursor flags after exit");
+        let screen = self.screen(false);
+        assert!(!screen.contains("[200/"), "{screen}");
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("state/logs/kubemaas.log")).unwrap_or_default()
     }
@@ -154,6 +182,13 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // The shell ignores SIGHUP while kubemaas runs, so ending the server may not end it:
+        // end this test's own processes by pid.
+        let mut pids = self.children();
+        pids.push(self.shell_pid.clone());
+        for pid in pids.iter().filter(|p| !p.is_empty()) {
+            let _ = Command::new("kill").args(["-KILL", pid]).output();
+        }
         let _ = self.tmux(&["kill-server"]);
     }
 }
@@ -180,29 +215,31 @@ fn demo_console_walkthrough() {
     t.wait_until(|s| !s.contains("Help"));
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
-    // The terminal was given back: the alternate screen is gone.
-    let screen = t.screen(false);
-    assert!(!screen.contains("[200/"), "{screen}");
+    t.assert_terminal_restored();
     assert!(t.state_dir().join("state/logs").exists());
 }
 
 #[test]
-fn sighup_leaves_cleanly() {
-    let Some(t) = Tmux::start("hup", "--demo", &[]) else {
-        return;
-    };
-    t.wait_for("[200/200]");
-    let pid = t.kubemaas_pid();
-    let killed = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    assert!(killed.success());
-    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
-    let log = t.log();
-    assert!(
-        log.contains("SIGHUP") && log.contains("console closed"),
-        "log:\n{log}"
-    );
-    // The terminal is back to the shell: no alternate screen left behind.
-    assert!(!t.screen(false).contains("[200/"));
+fn sighup_and_sigterm_leave_cleanly() {
+    for signal in ["HUP", "TERM"] {
+        let Some(t) = Tmux::start(&format!("sig{signal}"), "--demo", &[]) else {
+            return;
+        };
+        t.wait_for("[200/200]");
+        let pid = t.kubemaas_pid();
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
+        let log = t.log();
+        assert!(
+            log.contains(&format!("SIG{signal}")) && log.contains("console closed"),
+            "log:\n{log}"
+        );
+        t.assert_terminal_restored();
+    }
 }
 
 #[test]
@@ -247,6 +284,7 @@ fn no_color_means_no_colour_codes() {
     assert!(reversed, "{screen:?}");
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0");
+    t.assert_terminal_restored();
 }
 
 #[test]
@@ -258,6 +296,7 @@ fn without_maas_the_console_explains_how_to_start() {
     assert!(screen.contains("kubemaas --demo"), "{screen}");
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0");
+    t.assert_terminal_restored();
 }
 
 #[test]
