@@ -36,6 +36,7 @@ impl ConsoleSource for FixedSource {
 struct CountingRenderer {
     terminal: Terminal<TestBackend>,
     draws: Arc<AtomicUsize>,
+    clears: Arc<AtomicUsize>,
     last: Arc<Mutex<String>>,
 }
 
@@ -48,6 +49,12 @@ impl Renderer for CountingRenderer {
         *self.last.lock().unwrap() = self.terminal.backend().to_string();
         Ok(())
     }
+    fn clear(&mut self) -> io::Result<()> {
+        self.clears.fetch_add(1, Ordering::SeqCst);
+        self.terminal
+            .clear()
+            .map_err(|e| io::Error::other(format!("{e:?}")))
+    }
     fn size(&self) -> io::Result<(u16, u16)> {
         let a = self.terminal.backend().buffer().area;
         Ok((a.width, a.height))
@@ -56,6 +63,7 @@ impl Renderer for CountingRenderer {
 
 struct Harness {
     draws: Arc<AtomicUsize>,
+    clears: Arc<AtomicUsize>,
     last: Arc<Mutex<String>>,
     source: Arc<FixedSource>,
     tx: mpsc::UnboundedSender<Msg>,
@@ -64,6 +72,7 @@ struct Harness {
 
 fn start(rows: usize, max_fps: u32) -> Harness {
     let draws = Arc::new(AtomicUsize::new(0));
+    let clears = Arc::new(AtomicUsize::new(0));
     let last = Arc::new(Mutex::new(String::new()));
     let source = Arc::new(FixedSource {
         rows: fleet(rows),
@@ -72,6 +81,7 @@ fn start(rows: usize, max_fps: u32) -> Harness {
     let mut renderer = CountingRenderer {
         terminal: Terminal::new(TestBackend::new(80, 24)).unwrap(),
         draws: draws.clone(),
+        clears: clears.clone(),
         last: last.clone(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -89,6 +99,7 @@ fn start(rows: usize, max_fps: u32) -> Harness {
     });
     Harness {
         draws,
+        clears,
         last,
         source,
         tx,
@@ -163,4 +174,23 @@ async fn closed_input_ends_the_loop() {
     drop(h.tx);
     let state = h.task.await.unwrap();
     assert!(state.quit);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_l_repaints_the_whole_screen_once() {
+    let h = start(10, 20);
+    wait(0.5).await;
+    let before = h.draws.load(Ordering::SeqCst);
+    h.tx.send(ctrl('l')).unwrap();
+    wait(0.5).await;
+    assert_eq!(h.clears.load(Ordering::SeqCst), 1);
+    assert_eq!(h.draws.load(Ordering::SeqCst), before + 1);
+    wait(5.0).await;
+    assert_eq!(
+        h.clears.load(Ordering::SeqCst),
+        1,
+        "only the asked-for frame is cleared"
+    );
+    h.tx.send(Msg::Quit).unwrap();
+    h.task.await.unwrap();
 }

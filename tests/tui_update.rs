@@ -168,7 +168,7 @@ fn command_mode_completes_rejects_and_cancels() {
     type_text(&mut state, ":clu");
     press(&mut state, KeyCode::Tab);
     match &state.mode {
-        Mode::Command(input) => assert_eq!(input.value(), "clusters"),
+        Mode::Command(input, _) => assert_eq!(input.value(), "clusters"),
         other => panic!("not in command mode: {other:?}"),
     }
     press(&mut state, KeyCode::Esc);
@@ -400,4 +400,43 @@ fn a_no_op_key_in_a_prompt_keeps_an_earlier_change_dirty() {
     assert!(!state.dirty, "a key that changes nothing needs no frame");
     type_text(&mut state, "x");
     assert!(state.dirty);
+}
+
+#[test]
+fn command_history_recalls_with_up_and_down() {
+    let mut state = loaded(10, (80, 24));
+    for cmd in ["gw", "events", "gw", "m"] {
+        type_text(&mut state, ":");
+        type_text(&mut state, cmd);
+        press(&mut state, KeyCode::Enter);
+    }
+    assert_eq!(state.command_history, vec!["events", "gw", "m"]);
+    let shown = |state: &State| match &state.mode {
+        Mode::Command(input, _) => input.value().to_string(),
+        other => panic!("not in command mode: {other:?}"),
+    };
+    type_text(&mut state, ":");
+    press(&mut state, KeyCode::Up);
+    assert_eq!(shown(&state), "m");
+    press(&mut state, KeyCode::Up);
+    press(&mut state, KeyCode::Up);
+    assert_eq!(shown(&state), "events");
+    press(&mut state, KeyCode::Up);
+    assert_eq!(shown(&state), "events", "the oldest stays");
+    press(&mut state, KeyCode::Down);
+    assert_eq!(shown(&state), "gw");
+    press(&mut state, KeyCode::Down);
+    press(&mut state, KeyCode::Down);
+    assert_eq!(shown(&state), "", "past the newest: an empty prompt");
+    press(&mut state, KeyCode::Up);
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.screen, ScreenId::Machines);
+}
+
+#[test]
+fn ctrl_l_asks_for_a_full_repaint() {
+    let mut state = loaded(10, (80, 24));
+    state.dirty = false;
+    update(&mut state, ctrl('l'));
+    assert!(state.clear_requested && state.dirty);
 }

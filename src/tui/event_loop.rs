@@ -19,6 +19,8 @@ pub trait Renderer {
     fn draw(&mut self, state: &State) -> io::Result<()>;
     /// The size of the drawing surface, (columns, rows).
     fn size(&self) -> io::Result<(u16, u16)>;
+    /// Forgets what is on screen so the next frame repaints every cell.
+    fn clear(&mut self) -> io::Result<()>;
 }
 
 /// Loop timing.
@@ -69,6 +71,9 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
             match last_draw {
                 Some(t) if now < t + frame => deadline = Some(t + frame),
                 _ => {
+                    if std::mem::take(&mut state.clear_requested) {
+                        renderer.clear()?;
+                    }
                     renderer.draw(state)?;
                     state.dirty = false;
                     last_draw = Some(now);

@@ -61,6 +61,7 @@ actions! {
     SortNext = "sort_next", Some("sort"), "Sort by the next column", ["s"];
     SortReverse = "sort_reverse", Some("reverse"), "Reverse the sort order", ["S"];
     Refresh = "refresh", Some("refresh"), "Reload from MAAS now", ["ctrl-r"];
+    Redraw = "redraw", None, "Repaint the whole screen", ["ctrl-l"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -152,6 +152,10 @@ impl<W: Write> Renderer for CrosstermRenderer<W> {
         self.terminal.backend_mut().flush()
     }
 
+    fn clear(&mut self) -> io::Result<()> {
+        self.terminal.clear()
+    }
+
     fn size(&self) -> io::Result<(u16, u16)> {
         if let Some(size) = self.fixed {
             return Ok(size);

@@ -64,8 +64,8 @@ pub enum Mode {
     /// Keys are actions from the keymap.
     #[default]
     Normal,
-    /// Typing a `:` command.
-    Command(Input),
+    /// Typing a `:` command; the index is the history entry shown (↑ / ↓), if any.
+    Command(Input, Option<usize>),
     /// Typing a `/` filter (applied as typed).
     Filter(Input),
 }
@@ -138,7 +138,15 @@ pub struct State {
     pub refresh_secs: u64,
     pub machines_in_flight: bool,
     pub identify_in_flight: bool,
+    /// The next frame repaints every cell (ctrl-l: the screen got garbled, e.g. by another
+    /// program writing to the terminal).
+    pub clear_requested: bool,
+    /// Commands run with `:`, newest last, for ↑ / ↓ in the prompt.
+    pub command_history: Vec<String>,
 }
+
+/// How many `:` commands are remembered.
+pub const COMMAND_HISTORY: usize = 50;
 
 impl State {
     pub fn new(opts: StateOptions) -> State {
@@ -160,6 +168,8 @@ impl State {
             refresh_secs: opts.refresh_secs.max(2),
             machines_in_flight: false,
             identify_in_flight: false,
+            clear_requested: false,
+            command_history: Vec::new(),
         }
     }
 

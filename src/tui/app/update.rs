@@ -2,7 +2,7 @@
 //! visible changed, so an idle console writes nothing to the terminal.
 
 use super::msg::{Cmd, Msg};
-use super::state::{Connection, FlashLevel, Mode, ScreenId, State};
+use super::state::{Connection, FlashLevel, Mode, ScreenId, State, COMMAND_HISTORY};
 use super::view::table_rows;
 use crate::tui::keymap::Action;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -116,7 +116,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     }
     match std::mem::take(&mut state.mode) {
         Mode::Normal => on_normal_key(state, key),
-        Mode::Command(input) => on_command_key(state, input, key),
+        Mode::Command(input, recalled) => on_command_key(state, input, recalled, key),
         Mode::Filter(input) => on_filter_key(state, input, key),
     }
 }
@@ -142,7 +142,8 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     match action {
         Action::Quit => state.quit = true,
         Action::Help => state.help_open = true,
-        Action::Command => state.mode = Mode::Command(Input::default()),
+        Action::Command => state.mode = Mode::Command(Input::default(), None),
+        Action::Redraw => state.clear_requested = true,
         Action::Filter if on_table => {
             let current = state.machines.filter_text().to_string();
             state.mode = Mode::Filter(Input::new(current));
@@ -195,25 +196,60 @@ fn edit(input: &mut Input, key: KeyEvent) -> bool {
     before.0 != input.value() || before.1 != input.cursor()
 }
 
-fn on_command_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd> {
+fn on_command_key(
+    state: &mut State,
+    mut input: Input,
+    recalled: Option<usize>,
+    key: KeyEvent,
+) -> Vec<Cmd> {
     match key.code {
         KeyCode::Esc => {}
-        KeyCode::Enter => run_command(state, input.value()),
+        KeyCode::Enter => {
+            let command = input.value().trim().to_string();
+            if !command.is_empty() {
+                remember(state, &command);
+            }
+            run_command(state, &command);
+        }
         KeyCode::Tab => {
             let completed = complete(input.value());
-            state.mode = Mode::Command(Input::new(completed));
+            state.mode = Mode::Command(Input::new(completed), None);
+        }
+        KeyCode::Up | KeyCode::Down => {
+            let len = state.command_history.len();
+            let next = match (key.code, recalled) {
+                (_, _) if len == 0 => None,
+                (KeyCode::Up, None) => Some(len - 1),
+                (KeyCode::Up, Some(i)) => Some(i.saturating_sub(1)),
+                (_, Some(i)) if i + 1 < len => Some(i + 1),
+                _ => None,
+            };
+            let text = next
+                .map(|i| state.command_history[i].clone())
+                .unwrap_or_default();
+            state.dirty |= text != input.value();
+            state.mode = Mode::Command(Input::new(text), next);
+            return Vec::new();
         }
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {}
         _ => {
             // Only an edit that changed something is worth a frame; never clear `dirty`
             // here: an earlier message of the same batch may still need drawing.
             state.dirty |= edit(&mut input, key);
-            state.mode = Mode::Command(input);
+            state.mode = Mode::Command(input, recalled);
             return Vec::new();
         }
     }
     state.dirty = true;
     Vec::new()
+}
+
+/// Adds a command to the history (once: a repeat moves to the end).
+fn remember(state: &mut State, command: &str) {
+    state.command_history.retain(|c| c != command);
+    state.command_history.push(command.to_string());
+    let excess = state.command_history.len().saturating_sub(COMMAND_HISTORY);
+    state.command_history.drain(..excess);
 }
 
 fn on_filter_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd> {

@@ -25,7 +25,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         );
     }
     match &state.mode {
-        Mode::Command(input) => prompt(
+        Mode::Command(input, _) => prompt(
             state,
             frame,
             left,

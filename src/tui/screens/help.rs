@@ -58,6 +58,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         ("enter", "run / keep the filter"),
         ("esc", "cancel / clear the filter"),
         ("tab", "complete a command"),
+        ("↑ ↓", "earlier commands"),
     ] {
         cmd_lines.push(Line::from(vec![
             Span::styled(format!("{k:>6} "), t.hint_key),
