@@ -42,13 +42,17 @@ fn machines_screen_colours() {
         theme.status_failed
     );
     // A Ready machine is green, a Deploying one is the busy colour.
-    let (x, y) = find(buf, "Ready ").unwrap();
+    let (_, y) = find(buf, "node-0009").unwrap();
+    let x = row_text(buf, y).chars().position(|c| c == 'R').unwrap() as u16;
     assert_eq!(buf[(x, y)].fg, Color::Green);
     let (x, y) = find(buf, "Deploying").unwrap();
     assert_eq!(buf[(x, y)].fg, theme.status_busy.fg.unwrap());
-    // The selected (first) row is drawn with the selection style across its cells.
+    // The selected (first) row is one bar in the selection style, its status included.
     let (x, y) = find(buf, "node-0000").unwrap();
     assert_eq!(buf[(x, y)].bg, theme.selection.bg.unwrap());
+    let status_x = row_text(buf, y).chars().position(|c| c == 'R').unwrap() as u16;
+    assert_eq!(buf[(status_x, y)].fg, theme.selection.fg.unwrap());
+    assert_eq!(buf[(status_x, y)].bg, theme.selection.bg.unwrap());
     let (x2, y2) = find(buf, "node-0001").unwrap();
     assert_ne!(buf[(x2, y2)].bg, theme.selection.bg.unwrap());
     // Column headers use the header token.
@@ -250,7 +254,10 @@ fn every_builtin_theme_draws_statuses_distinctly() {
             let (x, y) = find(buf, text).unwrap_or_else(|| panic!("{name}: no {text}"));
             (buf[(x, y)].fg, buf[(x, y)].modifier)
         };
-        let ready = style_of("Ready ");
+        // Row 9 is Ready and not selected (row 0 is, and is drawn as the selection bar).
+        let (_, y9) = find(buf, "node-0009").unwrap();
+        let x9 = row_text(buf, y9).chars().position(|c| c == 'R').unwrap() as u16;
+        let ready = (buf[(x9, y9)].fg, buf[(x9, y9)].modifier);
         let failed = style_of("Failed deployment");
         let busy = style_of("Deploying");
         assert_ne!(ready, failed, "{name}: ready and failed look the same");

@@ -77,18 +77,21 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let rows_fit = table_rows(state.size).min(usize::from(inner.height.saturating_sub(1)));
     let offset = visible_offset(table.offset(), table.selected(), rows_fit);
     let rows = table.window(offset, rows_fit).map(|(pos, row)| {
+        let selected = pos == table.selected();
         let cells = shown_cols.iter().map(|&i| {
             let col = MachineColumn::ALL[i];
             let spec = specs[i];
             let cell = aligned(col.text(row), spec.right_aligned, cut_at(spec));
-            if col == MachineColumn::Status {
+            // The selected row is one solid bar: a status colour on the selection colour
+            // can be unreadable (green on cyan), and the status text says it anyway.
+            if col == MachineColumn::Status && !selected {
                 cell.style(t.status(row.status))
             } else {
                 cell
             }
         });
         let r = Row::new(cells);
-        if pos == table.selected() {
+        if selected {
             r.style(t.selection)
         } else {
             r.style(t.text)
