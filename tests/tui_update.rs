@@ -248,28 +248,57 @@ fn unbound_keys_leave_the_state_clean() {
     );
 }
 
+/// Ticks until the next command; panics past `limit`.
+fn ticks_until_command(state: &mut State, limit: u64) -> (u64, Vec<Cmd>) {
+    for n in 1..=limit {
+        let cmds = update(state, Msg::Tick);
+        if !cmds.is_empty() {
+            return (n, cmds);
+        }
+    }
+    panic!("no command within {limit} ticks");
+}
+
 #[test]
 fn refresh_runs_on_schedule_and_never_twice_at_once() {
     let mut state = loaded(10, (80, 24));
-    let mut loads = 0;
-    for _ in 0..4 {
-        loads += update(&mut state, Msg::Tick).len();
-    }
-    assert_eq!(loads, 0, "no reload before the refresh interval");
-    assert_eq!(update(&mut state, Msg::Tick), vec![Cmd::LoadMachines]);
-    // Still in flight at the next interval: skipped.
-    for _ in 0..5 {
+    let (after, cmds) = ticks_until_command(&mut state, 100);
+    assert_eq!((after, cmds), (5, vec![Cmd::LoadMachines]));
+    // Still in flight: nothing more is asked however long it takes.
+    for _ in 0..30 {
         assert!(update(&mut state, Msg::Tick).is_empty());
     }
+    // That load took 30 s: the next waits twice that, so a slow MAAS is not kept busy.
     update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
-    for _ in 0..4 {
-        update(&mut state, Msg::Tick);
-    }
-    assert_eq!(update(&mut state, Msg::Tick), vec![Cmd::LoadMachines]);
+    let (after, _) = ticks_until_command(&mut state, 100);
+    assert_eq!(after, 60);
+    // A quick load: back to every 5 s.
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    let (after, _) = ticks_until_command(&mut state, 100);
+    assert_eq!(after, 5);
     // ctrl-r asks at once, unless a load is running.
     assert!(update(&mut state, ctrl('r')).is_empty());
     update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
     assert_eq!(update(&mut state, ctrl('r')), vec![Cmd::LoadMachines]);
+}
+
+#[test]
+fn failing_loads_back_off() {
+    let mut state = loaded(10, (80, 24));
+    let down = || {
+        Msg::MachinesLoaded(Err(SourceError {
+            message: "MAAS is down".into(),
+        }))
+    };
+    let mut waits = Vec::new();
+    for _ in 0..6 {
+        let (after, _) = ticks_until_command(&mut state, 200);
+        waits.push(after);
+        update(&mut state, down());
+    }
+    assert_eq!(waits, vec![5, 10, 20, 40, 60, 60]);
+    update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
+    assert_eq!(ticks_until_command(&mut state, 200).0, 5);
 }
 
 #[test]
@@ -322,11 +351,8 @@ fn failures_are_shown_and_cleared() {
     );
     update(&mut state, Msg::Identified(Err(err)));
     assert!(matches!(state.connection, Connection::Failed(_)));
-    // Refresh retries both.
-    for _ in 0..4 {
-        update(&mut state, Msg::Tick);
-    }
-    let cmds = update(&mut state, Msg::Tick);
+    // The next refresh retries both.
+    let (_, cmds) = ticks_until_command(&mut state, 100);
     assert!(cmds.contains(&Cmd::Identify) && cmds.contains(&Cmd::LoadMachines));
     update(&mut state, Msg::MachinesLoaded(Ok(fleet(10))));
     assert_eq!(state.machines.load, LoadState::Loaded);

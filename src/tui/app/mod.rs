@@ -3,6 +3,7 @@
 //! state as a pure function. Nothing here does I/O, so all of it is tested without a terminal.
 
 mod msg;
+pub mod refresh;
 mod state;
 mod update;
 mod view;

@@ -1,5 +1,6 @@
 //! Everything the console shows, in one place owned by the event loop.
 
+use super::refresh::RefreshSchedule;
 use crate::tui::keymap::Keymap;
 use crate::tui::machines::MachinesTable;
 use crate::tui::source::MaasIdentity;
@@ -135,8 +136,8 @@ pub struct State {
     pub dirty: bool,
     pub quit: bool,
     pub ticks: u64,
-    pub refresh_secs: u64,
-    pub machines_in_flight: bool,
+    /// When the inventory is reloaded next.
+    pub refresh: RefreshSchedule,
     pub identify_in_flight: bool,
     /// The next frame repaints every cell (ctrl-l: the screen got garbled, e.g. by another
     /// program writing to the terminal).
@@ -165,8 +166,7 @@ impl State {
             dirty: true,
             quit: false,
             ticks: 0,
-            refresh_secs: opts.refresh_secs.max(2),
-            machines_in_flight: false,
+            refresh: RefreshSchedule::new(opts.refresh_secs),
             identify_in_flight: false,
             clear_requested: false,
             command_history: Vec::new(),

@@ -15,7 +15,7 @@ pub fn init(state: &mut State) -> Vec<Cmd> {
         Connection::NotConfigured => Vec::new(),
         _ => {
             state.identify_in_flight = true;
-            state.machines_in_flight = true;
+            state.refresh.start(state.ticks);
             vec![Cmd::Identify, Cmd::LoadMachines]
         }
     }
@@ -61,7 +61,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::MachinesLoaded(result) => {
-            state.machines_in_flight = false;
+            state.refresh.finished(state.ticks, result.is_ok());
             let changed = match result {
                 Ok(rows) => state.machines.set_rows(rows),
                 Err(e) => state.machines.set_error(e.message),
@@ -91,14 +91,11 @@ fn on_tick(state: &mut State) -> Vec<Cmd> {
         state.dirty = true;
     }
     let mut cmds = Vec::new();
-    if state.connection == Connection::NotConfigured || state.ticks % state.refresh_secs != 0 {
+    if state.connection == Connection::NotConfigured || !state.refresh.due(state.ticks) {
         return cmds;
     }
-    // Skip a reload while the previous one is still running (k9s's inUpdate).
-    if !state.machines_in_flight {
-        state.machines_in_flight = true;
-        cmds.push(Cmd::LoadMachines);
-    }
+    state.refresh.start(state.ticks);
+    cmds.push(Cmd::LoadMachines);
     if matches!(state.connection, Connection::Failed(_)) && !state.identify_in_flight {
         state.identify_in_flight = true;
         cmds.push(Cmd::Identify);
@@ -173,10 +170,10 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             state.machines.scroll_into_view(rows);
         }
         Action::Refresh => {
-            if state.connection == Connection::NotConfigured || state.machines_in_flight {
+            if state.connection == Connection::NotConfigured || state.refresh.in_flight() {
                 return Vec::new();
             }
-            state.machines_in_flight = true;
+            state.refresh.start(state.ticks);
             state.flash(FlashLevel::Info, "Reloading from MAAS…");
             return vec![Cmd::LoadMachines];
         }
