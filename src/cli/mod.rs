@@ -19,7 +19,7 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
     /// Console colour theme: dark (default), light, high-contrast, or NAME for
-    /// <config dir>/themes/NAME.yaml. NO_COLOR switches colours off whatever the theme.
+    /// CONFIG_DIR/themes/NAME.yaml. NO_COLOR switches colours off whatever the theme.
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
     /// Open the console read-only: destructive actions are hidden and refused.
