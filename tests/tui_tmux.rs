@@ -216,6 +216,15 @@ fn demo_console_walkthrough() {
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
     t.assert_terminal_restored();
+    // Logs stay in the state dir; the demo's throw-away state dir is gone.
+    let log = t.log();
+    let demo_dir = log
+        .split("state_dir=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the log names the demo state dir:\n{log}"));
+    assert!(demo_dir.contains("kubemaas-demo-"), "{demo_dir}");
+    assert!(!Path::new(demo_dir).exists(), "{demo_dir} was left behind");
     assert!(t.state_dir().join("state/logs").exists());
 }
 
