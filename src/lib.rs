@@ -12,3 +12,4 @@ pub mod model;
 pub mod paths;
 pub mod sim;
 pub mod store;
+pub mod tui;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> color_eyre::Result<()> {
     let paths = Paths::resolve(cli.state_dir.as_deref())?;
     paths.ensure_state_dir()?;
+    // Logs stay in the operator's state dir even with --demo, so a demo session can be debugged.
     let _log_guard = kubemaas::logging::init_file_logging(&paths.log_dir())?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "kubemaas starting");
     let runtime = tokio::runtime::Runtime::new()?;
@@ -35,10 +36,48 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
             None => {
-                use clap::CommandFactory;
-                Cli::command().print_help()?;
+                // `--demo` keeps its state in a throw-away directory, removed when the console
+                // closes; configuration (themes, keymap) still comes from the operator's.
+                let demo_dir = if cli.demo {
+                    Some(DemoDir::create()?)
+                } else {
+                    None
+                };
+                let console_paths = match &demo_dir {
+                    Some(d) => Paths {
+                        state_dir: d.0.clone(),
+                        config_dir: paths.config_dir.clone(),
+                    },
+                    None => paths,
+                };
+                let opts = kubemaas::tui::ConsoleOptions {
+                    theme: cli.theme,
+                    readonly: cli.readonly,
+                    mouse: cli.mouse,
+                    demo: cli.demo,
+                    paths: console_paths,
+                };
+                kubemaas::tui::run_console(opts).await?;
+                drop(demo_dir);
                 Ok(())
             }
         }
     })
+}
+
+/// The state directory of one `--demo` run, deleted when dropped.
+struct DemoDir(std::path::PathBuf);
+
+impl DemoDir {
+    fn create() -> color_eyre::Result<DemoDir> {
+        let dir = std::env::temp_dir().join(format!("kubemaas-demo-{}", std::process::id()));
+        kubemaas::paths::create_private_dir(&dir)?;
+        Ok(DemoDir(dir))
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -18,6 +18,16 @@ pub struct Cli {
     /// Run against an in-process simulated MAAS with a seeded fleet and a throw-away state dir.
     #[arg(long)]
     pub demo: bool,
+    /// Console colour theme: dark (default), light, high-contrast, or NAME for
+    /// CONFIG_DIR/themes/NAME.yaml. NO_COLOR switches colours off whatever the theme.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Open the console read-only: destructive actions are hidden and refused.
+    #[arg(long)]
+    pub readonly: bool,
+    /// Let the console capture the mouse (off by default: capture stops text selection).
+    #[arg(long)]
+    pub mouse: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

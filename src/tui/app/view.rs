@@ -1,0 +1,43 @@
+//! `view`: draws the state. Pure: no I/O, no mutation, no clones of the inventory.
+
+use super::state::{Connection, ScreenId, State};
+use crate::tui::screens;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::Frame;
+
+/// Below this the console shows only a line asking for a bigger terminal.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 12;
+
+/// Header line + footer line + the table's two borders + its column header.
+const TABLE_CHROME_ROWS: u16 = 5;
+
+/// How many table rows fit in a terminal of `size` (columns, rows). Shared by `update` (to
+/// keep the selection in view when moving) and the table view (to draw that window).
+pub fn table_rows((_, height): (u16, u16)) -> usize {
+    usize::from(height.saturating_sub(TABLE_CHROME_ROWS))
+}
+
+pub fn view(state: &State, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        screens::too_small::render(state, frame, area);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    screens::header::render(state, frame, header);
+    match (&state.connection, state.screen) {
+        (Connection::NotConfigured, _) => screens::welcome::render(state, frame, body),
+        (_, ScreenId::Machines) => screens::machines::render(state, frame, body),
+        (_, other) => screens::placeholder::render(state, other, frame, body),
+    }
+    screens::footer::render(state, frame, footer);
+    if state.help_open {
+        screens::help::render(state, frame, body);
+    }
+}

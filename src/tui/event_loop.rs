@@ -1,0 +1,133 @@
+//! The event loop: the single owner of the state and the terminal.
+//!
+//! Wait for the first message (input, data, 1 Hz tick), drain everything already queued, run
+//! `update` on each, start the loads it asks for on their own tasks, then draw — only if the
+//! state is dirty, and at most `max_fps` times a second. While nothing changes, nothing is
+//! written to the terminal at all.
+
+use super::app::{init, update, Cmd, Msg, State};
+use super::source::ConsoleSource;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// Something that can show the state (the real terminal, or a test buffer).
+pub trait Renderer {
+    /// Draws one whole frame of `state`.
+    fn draw(&mut self, state: &State) -> io::Result<()>;
+    /// The size of the drawing surface, (columns, rows).
+    fn size(&self) -> io::Result<(u16, u16)>;
+    /// Forgets what is on screen so the next frame repaints every cell.
+    fn clear(&mut self) -> io::Result<()>;
+}
+
+/// Loop timing.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopConfig {
+    /// Frame cap (default 20): bursts of changes coalesce into at most this many frames.
+    pub max_fps: u32,
+    /// The clock's period (1 s).
+    pub tick: Duration,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            max_fps: 20,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Runs until the state says quit or the input closes. `source` is None when no MAAS is
+/// configured (the state then shows the welcome screen and asks for no loads).
+pub async fn run<S: ConsoleSource, R: Renderer>(
+    state: &mut State,
+    source: Option<Arc<S>>,
+    renderer: &mut R,
+    inputs: &mut UnboundedReceiver<Msg>,
+    config: LoopConfig,
+) -> io::Result<()> {
+    let frame = Duration::from_secs(1) / config.max_fps.max(1);
+    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<Msg>();
+    let mut ticker = tokio::time::interval_at(Instant::now() + config.tick, config.tick);
+    // After a stall, one tick, not a burst of catch-up ticks.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_draw: Option<Instant> = None;
+
+    if let Ok(size) = renderer.size() {
+        update(state, Msg::Resize(size.0, size.1));
+    }
+    for cmd in init(state) {
+        spawn(cmd, &source, &data_tx);
+    }
+
+    while !state.quit {
+        let mut deadline = None;
+        if state.dirty {
+            let now = Instant::now();
+            match last_draw {
+                Some(t) if now < t + frame => deadline = Some(t + frame),
+                _ => {
+                    if std::mem::take(&mut state.clear_requested) {
+                        renderer.clear()?;
+                    }
+                    renderer.draw(state)?;
+                    state.dirty = false;
+                    last_draw = Some(now);
+                }
+            }
+        }
+
+        let first = tokio::select! {
+            m = inputs.recv() => m.unwrap_or(Msg::Quit),
+            Some(m) = data_rx.recv() => m,
+            _ = ticker.tick() => Msg::Tick,
+            _ = sleep_until(deadline), if deadline.is_some() => continue,
+        };
+        let mut batch = vec![first];
+        while let Ok(m) = inputs.try_recv() {
+            batch.push(m);
+        }
+        while let Ok(m) = data_rx.try_recv() {
+            batch.push(m);
+        }
+        for msg in batch {
+            for cmd in update(state, msg) {
+                spawn(cmd, &source, &data_tx);
+            }
+            if state.quit {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(d).await;
+    }
+}
+
+/// Runs a command on its own task; the answer comes back as a message.
+fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSender<Msg>) {
+    let Some(source) = source.clone() else {
+        tracing::debug!(?cmd, "no MAAS configured: command ignored");
+        return;
+    };
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let msg = match cmd {
+            Cmd::Identify => Msg::Identified(source.identify().await),
+            Cmd::LoadMachines => Msg::MachinesLoaded(source.list_machines().await),
+        };
+        if let Msg::Identified(Err(e)) | Msg::MachinesLoaded(Err(e)) = &msg {
+            tracing::warn!(?cmd, error = %e, "load failed");
+        }
+        // The loop is gone when the console quit mid-load: nothing to tell.
+        let _ = tx.send(msg);
+    });
+}

@@ -1,0 +1,240 @@
+//! Starting the console: settle theme, keymap and the MAAS to look at *before* the terminal is
+//! taken (so setup errors print normally), then run the event loop inside a terminal guard.
+
+use super::app::{Connection, FlashLevel, State, StateOptions};
+use super::event_loop::{self, LoopConfig, Renderer};
+use super::input;
+use super::keymap::Keymap;
+use super::source::MaasSource;
+use super::term::TerminalGuard;
+use super::theme::{ColorSupport, Theme, ThemeError, DEFAULT_THEME};
+use crate::maas::{
+    ApiKey, ApiKeyError, ClientConfigError, Endpoint, EndpointError, MaasClient, MaasConfig,
+};
+use crate::paths::Paths;
+use crate::sim::{self, SimConfig, SimError};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+/// How `kubemaas` (no subcommand) was asked to run.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// `--theme NAME`; None = dark.
+    pub theme: Option<String>,
+    /// `--readonly`.
+    pub readonly: bool,
+    /// `--mouse`: capture the mouse (off by default: capture breaks text selection).
+    pub mouse: bool,
+    /// `--demo`: an in-process simulated MAAS.
+    pub demo: bool,
+    /// `config_dir`: theme and keymap overrides. `state_dir`: the engine's state (a throw-away
+    /// directory with `--demo`).
+    pub paths: Paths,
+}
+
+/// The simulated fleet of `--demo`: big enough to scroll and filter, quick to generate.
+pub const DEMO_MACHINES: usize = 200;
+/// Virtual seconds per real second in `--demo`: a 10-minute deployment takes 10 seconds.
+pub const DEMO_SPEED: f64 = 60.0;
+const DEMO_SEED: u64 = 42;
+
+/// Why the console could not start (or had to stop).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("the console needs an interactive terminal, and stdin/stdout is not one: run kubemaas in a terminal, or use the scriptable commands (e.g. `kubemaas maas machines`)")]
+    NotATerminal,
+    #[error(transparent)]
+    Theme(#[from] ThemeError),
+    #[error("{set} is set but {missing} is not: set both to open the console on your MAAS, or unset both (or use `kubemaas --demo`)")]
+    HalfConfigured {
+        set: &'static str,
+        missing: &'static str,
+    },
+    #[error("MAAS_URL is not usable: {0}")]
+    Endpoint(#[from] EndpointError),
+    #[error("MAAS_API_KEY is not usable: {0}")]
+    ApiKey(#[from] ApiKeyError),
+    #[error("cannot set up the MAAS client: {0}")]
+    Client(#[from] ClientConfigError),
+    #[error("cannot start the demo MAAS simulator: {0}")]
+    Demo(#[from] SimError),
+    #[error("the terminal failed: {0} (if the SSH session dropped, just reconnect and start kubemaas again)")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// Runs the console until the operator quits (or a signal / dropped terminal ends it).
+pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ConsoleError::NotATerminal);
+    }
+    tracing::info!(state_dir = %opts.paths.state_dir.display(), demo = opts.demo, readonly = opts.readonly, "console starting");
+    let theme_name = opts.theme.as_deref().unwrap_or(DEFAULT_THEME);
+    let theme = Theme::load(theme_name, Some(&opts.paths.config_dir))?
+        .for_terminal(ColorSupport::from_env());
+    let (keymap, warnings) = Keymap::load(Some(&opts.paths.config_dir));
+    for w in &warnings {
+        tracing::warn!(warning = %w, "keymap");
+    }
+
+    // Where the data comes from, settled before the terminal is taken.
+    let (source, sim) = if opts.demo {
+        let sim =
+            sim::start(SimConfig::generated(DEMO_MACHINES, DEMO_SEED).speed(DEMO_SPEED)).await?;
+        tracing::info!(url = %sim.url(), "demo: simulated MAAS started");
+        let endpoint = Endpoint::parse(&sim.url())?;
+        let client = MaasClient::new(MaasConfig::new(endpoint, sim.api_key()))?;
+        (Some(client), Some(sim))
+    } else {
+        let config = maas_from_env(|k| std::env::var(k).ok())?;
+        (config.map(MaasClient::new).transpose()?, None)
+    };
+    let connection = if source.is_some() {
+        Connection::Connecting
+    } else {
+        Connection::NotConfigured
+    };
+    let mut state = State::new(StateOptions {
+        theme,
+        keymap,
+        readonly: opts.readonly,
+        connection,
+        refresh_secs: 5,
+        size: (80, 24),
+    });
+    if opts.demo {
+        state.flash(
+            FlashLevel::Info,
+            format!(
+                "Demo: a simulated MAAS with {DEMO_MACHINES} machines (nothing real is touched)"
+            ),
+        );
+    }
+
+    // After the demo note, so a broken keymap is what the operator sees first.
+    if let Some(first) = warnings.first() {
+        let more = match warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more in the log)", n - 1),
+        };
+        state.flash(FlashLevel::Warning, format!("{first}{more}"));
+    }
+    let result = run_in_terminal(
+        &mut state,
+        source.map(|c| Arc::new(MaasSource::new(c))),
+        opts.mouse,
+    )
+    .await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    result
+}
+
+async fn run_in_terminal(
+    state: &mut State,
+    source: Option<Arc<MaasSource>>,
+    mouse: bool,
+) -> Result<(), ConsoleError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let signals = input::spawn_signal_watch(tx.clone())?;
+    let guard = TerminalGuard::enter(mouse)?;
+    let mut renderer = guard.renderer()?;
+    if let Ok(size) = renderer.size() {
+        state.size = size;
+    }
+    let hangup = input::spawn_hangup_watch(tx.clone());
+    let keys = input::spawn_terminal_input(tx);
+    let result =
+        event_loop::run(state, source, &mut renderer, &mut rx, LoopConfig::default()).await;
+    keys.abort();
+    signals.abort();
+    hangup.abort();
+    renderer.close();
+    drop(guard);
+    match result {
+        Ok(()) => {
+            tracing::info!("console closed");
+            Ok(())
+        }
+        // The terminal went away under us (a dropped SSH session): nobody is left to read an
+        // error, and leaving is exactly what was wanted.
+        Err(e) if !std::io::stdout().is_terminal() => {
+            tracing::info!(error = %e, "console closed: the terminal is gone");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The MAAS described by MAAS_URL / MAAS_API_KEY (read through `var`), None when neither is set.
+pub fn maas_from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<MaasConfig>, ConsoleError> {
+    let get = |k: &str| {
+        var(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match (get("MAAS_URL"), get("MAAS_API_KEY")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConsoleError::HalfConfigured {
+            set: "MAAS_URL",
+            missing: "MAAS_API_KEY",
+        }),
+        (None, Some(_)) => Err(ConsoleError::HalfConfigured {
+            set: "MAAS_API_KEY",
+            missing: "MAAS_URL",
+        }),
+        (Some(url), Some(key)) => {
+            let endpoint = Endpoint::parse(&url)?;
+            let key: ApiKey = key.parse()?;
+            Ok(Some(MaasConfig::new(endpoint, key)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn env_configuration() {
+        assert!(maas_from_env(env(&[])).unwrap().is_none());
+        assert!(
+            maas_from_env(env(&[("MAAS_URL", " "), ("MAAS_API_KEY", "")]))
+                .unwrap()
+                .is_none()
+        );
+        let e = maas_from_env(env(&[("MAAS_URL", "http://127.0.0.1:5240/MAAS")])).unwrap_err();
+        assert!(e.to_string().contains("MAAS_API_KEY is not"), "{e}");
+        let e = maas_from_env(env(&[
+            ("MAAS_URL", "http://127.0.0.1:5240/MAAS"),
+            ("MAAS_API_KEY", "secretpart:only"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(e, ConsoleError::ApiKey(_)), "{e}");
+        assert!(
+            e.to_string().starts_with("MAAS_API_KEY is not usable"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secretpart"), "the key leaked: {e}");
+        let ok = maas_from_env(env(&[
+            ("MAAS_URL", "http://127.0.0.1:5240/MAAS"),
+            (
+                "MAAS_API_KEY",
+                "aaaaaaaaaaaaaaaaaa:bbbbbbbbbbbbbbbbbb:cccccccccccccccccccccccccccccccc",
+            ),
+        ]))
+        .unwrap();
+        assert!(ok.is_some());
+    }
+}

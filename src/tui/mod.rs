@@ -1,0 +1,40 @@
+//! The terminal console (`kubemaas` with no subcommand).
+//!
+//! # Shape
+//! - [`launch`]: settles theme, keymap and the data source *before* taking the terminal
+//!   (setup errors print normally), then runs the loop inside a [`term::TerminalGuard`].
+//! - [`event_loop`]: the single owner of the state and the terminal. Messages in (keys,
+//!   resizes, data, a 1 Hz tick, quit signals), [`app::update`] out, loads run on tasks, a
+//!   frame drawn only when the state is dirty, at most 20 a second, each in a synchronized
+//!   update. Idle means no bytes written.
+//! - [`app`]: The Elm Architecture — [`app::Msg`], [`app::State`], [`app::update`] (pure,
+//!   returns [`app::Cmd`]s), [`app::view`] (pure). Everything there is tested without a
+//!   terminal.
+//! - [`screens`]: one pure draw function per piece (header, footer, help, machines, …).
+//! - [`source`]: [`source::ConsoleSource`], what the console needs to know about MAAS, with
+//!   plain row types; today over [`crate::maas::MaasClient`], later over the engine.
+//! - [`theme`] (semantic tokens from `themes/*.yaml`), [`keymap`] (actions as data),
+//!   [`columns`] (priority-based column dropping), [`filter`] (`/` with `!` negation),
+//!   [`machines`] (the inventory table model), [`input`] (terminal events and signals).
+//!
+//! # Adding a screen
+//! Add a variant to [`app::ScreenId`] (title, `:` aliases), the data it shows to
+//! [`app::State`] (loaded by a new [`app::Cmd`] answered by a new [`app::Msg`], which the
+//! loop's `spawn` runs against the source), its keys to [`keymap::Action`] (help and footer
+//! pick them up), and a draw function under [`screens`] chosen in [`app::view`]. Snapshot it
+//! at 80x24 and 120x40 (see `tests/tui_screens.rs`).
+
+pub mod app;
+pub mod columns;
+pub mod event_loop;
+pub mod filter;
+pub mod input;
+pub mod keymap;
+pub mod launch;
+pub mod machines;
+pub mod screens;
+pub mod source;
+pub mod term;
+pub mod theme;
+
+pub use launch::{run_console, ConsoleError, ConsoleOptions};
