@@ -157,8 +157,37 @@ async fn main() {
         o.concurrency,
         o.seconds
     );
+    let n_machines = o.machines as u64;
     println!("| request | requests | req/s | p50 ms | p95 ms | p99 ms | machines/s |");
     println!("|---|---|---|---|---|---|---|");
+
+    // The simulator alone: the raw JSON of every machine, signed but not parsed.
+    let raw = reqwest::Client::new();
+    let (list_url, key) = (format!("{}machines/", handle.api_url()), handle.api_key());
+    let raw_list = phase(&o, move || {
+        let (raw, url, key) = (raw.clone(), list_url.clone(), key.clone());
+        async move {
+            let body = raw
+                .get(&url)
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    kubemaas::maas::oauth::authorization(&key),
+                )
+                .send()
+                .await
+                .expect("raw list")
+                .bytes()
+                .await
+                .expect("raw body");
+            assert!(body.len() > 1_000, "a real listing");
+            n_machines
+        }
+    })
+    .await;
+    report(
+        &format!("GET machines/ (all {}), raw bytes", o.machines),
+        &raw_list,
+    );
 
     let c = client.clone();
     let full = phase(&o, move || {
@@ -169,7 +198,10 @@ async fn main() {
         }
     })
     .await;
-    report(&format!("GET machines/ (all {})", o.machines), &full);
+    report(
+        &format!("GET machines/ (all {}), parsed by MaasClient", o.machines),
+        &full,
+    );
 
     let c = client.clone();
     let ids = sample.clone();
