@@ -70,7 +70,7 @@ pub enum ProfileCmdError {
     Damaged {
         name: String,
         version: String,
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -144,7 +144,7 @@ pub fn find_profile(
                 .map_err(|source| ProfileCmdError::Damaged {
                     name: name.into(),
                     version: v.into(),
-                    source,
+                    source: Box::new(source),
                 })?;
         return Ok(ProfileEntry {
             source: ProfileSource::Imported,
