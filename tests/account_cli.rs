@@ -17,7 +17,13 @@ use tokio::io::AsyncWriteExt;
 async fn km(state: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubemaas"));
     cmd.arg("--state-dir").arg(state).args(args);
-    for var in ["MAAS_URL", "MAAS_API_KEY", "KUBEMAAS_STATE_DIR", "HTTP_PROXY", "http_proxy"] {
+    for var in [
+        "MAAS_URL",
+        "MAAS_API_KEY",
+        "KUBEMAAS_STATE_DIR",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
         cmd.env_remove(var);
     }
     // Debug logging, so the test also proves the key stays out of a verbose log.
@@ -105,7 +111,15 @@ async fn a_wrong_key_is_refused_by_name_and_nothing_is_saved() {
     let wrong = "WrongConsumerKey12:WrongTokenKeyAbc12:WrongSecretWrongSecretWrongSecr";
     let o = km(
         state.path(),
-        &["account", "add", "lab", "--endpoint", &sim.url(), "--api-key", wrong],
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &sim.url(),
+            "--api-key",
+            wrong,
+        ],
         &[],
         None,
     )
@@ -132,7 +146,15 @@ async fn unreachable_and_non_maas_endpoints_say_so() {
     let url = format!("http://127.0.0.1:{closed}/MAAS/");
     let o = km(
         state.path(),
-        &["account", "add", "lab", "--endpoint", &url, "--api-key", &key],
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &url,
+            "--api-key",
+            &key,
+        ],
         &[],
         None,
     )
@@ -143,7 +165,15 @@ async fn unreachable_and_non_maas_endpoints_say_so() {
     let not_maas = format!("http://{}/other/MAAS/", sim.addr());
     let o2 = km(
         state.path(),
-        &["account", "add", "lab", "--endpoint", &not_maas, "--api-key", &key],
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &not_maas,
+            "--api-key",
+            &key,
+        ],
         &[],
         None,
     )
@@ -155,26 +185,55 @@ async fn unreachable_and_non_maas_endpoints_say_so() {
     let wrong_path = format!("http://{}/NOTMAAS/", sim.addr());
     let o5 = km(
         state.path(),
-        &["account", "add", "lab", "--endpoint", &wrong_path, "--api-key", &key],
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &wrong_path,
+            "--api-key",
+            &key,
+        ],
         &[],
         None,
     )
     .await;
     assert!(!o5.status.success());
-    assert!(err(&o5).contains("is not where the MAAS API lives"), "{}", err(&o5));
+    assert!(
+        err(&o5).contains("is not where the MAAS API lives"),
+        "{}",
+        err(&o5)
+    );
 
     // Problems found offline are all listed, and MAAS is not even asked.
     let o3 = km(
         state.path(),
-        &["account", "add", "Bad_Name", "--endpoint", "ftp://x", "--api-key", "a:b"],
+        &[
+            "account",
+            "add",
+            "Bad_Name",
+            "--endpoint",
+            "ftp://x",
+            "--api-key",
+            "a:b",
+        ],
         &[],
         None,
     )
     .await;
     assert!(!o3.status.success());
     let e = err(&o3);
-    assert!(e.contains("metadata.name") && e.contains("spec.endpoint") && e.contains("spec.apiKey"), "{e}");
-    let o4 = km(state.path(), &["account", "add", "lab", "--endpoint", &sim.url()], &[], None).await;
+    assert!(
+        e.contains("metadata.name") && e.contains("spec.endpoint") && e.contains("spec.apiKey"),
+        "{e}"
+    );
+    let o4 = km(
+        state.path(),
+        &["account", "add", "lab", "--endpoint", &sim.url()],
+        &[],
+        None,
+    )
+    .await;
     assert!(!o4.status.success());
     assert!(err(&o4).contains("MAAS_API_KEY"), "{}", err(&o4));
 
@@ -191,7 +250,10 @@ async fn add_list_show_validate_delete() {
     let o = add(state.path(), &sim, "lab").await;
     let text = out(&o);
     assert!(text.contains("account lab added"), "{text}");
-    assert!(text.contains("MAAS 3.5.4") && text.contains("admin"), "{text}");
+    assert!(
+        text.contains("MAAS 3.5.4") && text.contains("admin"),
+        "{text}"
+    );
 
     let dup = add_expect_fail(state.path(), &sim, "lab").await;
     assert!(err(&dup).contains("already exists"), "{}", err(&dup));
@@ -200,9 +262,18 @@ async fn add_list_show_validate_delete() {
     assert!(list.status.success());
     let table = out(&list);
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(table.contains("lab") && table.contains(&sim.url()), "{table}");
+    assert!(
+        table.contains("lab") && table.contains(&sim.url()),
+        "{table}"
+    );
 
-    let show = km(state.path(), &["account", "show", "lab", "-o", "json"], &[], None).await;
+    let show = km(
+        state.path(),
+        &["account", "show", "lab", "-o", "json"],
+        &[],
+        None,
+    )
+    .await;
     assert!(show.status.success(), "{}", err(&show));
     let v: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(v["name"], "lab");
@@ -212,7 +283,13 @@ async fn add_list_show_validate_delete() {
     let show_table = km(state.path(), &["account", "show", "lab"], &[], None).await;
     assert!(out(&show_table).contains("api key"));
 
-    let val = km(state.path(), &["account", "validate", "lab", "-o", "yaml"], &[], None).await;
+    let val = km(
+        state.path(),
+        &["account", "validate", "lab", "-o", "yaml"],
+        &[],
+        None,
+    )
+    .await;
     assert!(val.status.success(), "{}", err(&val));
     let v: serde_yaml::Value = serde_yaml::from_slice(&val.stdout).unwrap();
     assert_eq!(v["maas_user"], "admin");
@@ -274,7 +351,15 @@ async fn a_key_from_stdin_and_a_non_admin_user() {
     let state = tempfile::tempdir().unwrap();
     let o = km(
         state.path(),
-        &["account", "add", "lab", "--endpoint", &sim.url(), "--api-key", "-"],
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &sim.url(),
+            "--api-key",
+            "-",
+        ],
         &[],
         Some(&format!("{key}\n")),
     )
@@ -286,7 +371,13 @@ async fn a_key_from_stdin_and_a_non_admin_user() {
 
     // Rotating the key: a wrong one is refused and the old one kept.
     let bad = "RotatedConsumer123:RotatedTokenKey123:RotatedSecretRotatedSecretRotat";
-    let r = km(state.path(), &["account", "set-key", "lab", "--api-key", bad], &[], None).await;
+    let r = km(
+        state.path(),
+        &["account", "set-key", "lab", "--api-key", bad],
+        &[],
+        None,
+    )
+    .await;
     assert!(!r.status.success());
     assert!(err(&r).contains("refused the API key"), "{}", err(&r));
     let v = km(state.path(), &["account", "validate", "lab"], &[], None).await;
@@ -357,7 +448,13 @@ async fn audit_finds_orphans_and_the_release_command_frees_them() {
         .unwrap();
     drop(store);
 
-    let a = km(state.path(), &["account", "audit", "lab", "-o", "json"], &[], None).await;
+    let a = km(
+        state.path(),
+        &["account", "audit", "lab", "-o", "json"],
+        &[],
+        None,
+    )
+    .await;
     assert!(a.status.success(), "{}", err(&a));
     let report: Value = serde_json::from_slice(&a.stdout).unwrap();
     let verdict = |id: &str| -> Option<(String, Value)> {
@@ -366,15 +463,26 @@ async fn audit_finds_orphans_and_the_release_command_frees_them() {
             .unwrap()
             .iter()
             .find(|m| m["system_id"] == id)
-            .map(|m| (m["verdict"].as_str().unwrap().to_string(), m["cluster"].clone()))
+            .map(|m| {
+                (
+                    m["verdict"].as_str().unwrap().to_string(),
+                    m["cluster"].clone(),
+                )
+            })
     };
     assert_eq!(
         verdict(&ids[0]).unwrap(),
-        ("held".to_string(), Value::from(format!("prod ({})", prod.id)))
+        (
+            "held".to_string(),
+            Value::from(format!("prod ({})", prod.id))
+        )
     );
     assert_eq!(
         verdict(&ids[1]).unwrap(),
-        ("orphan".to_string(), Value::from(format!("old ({}, deleted)", old.id)))
+        (
+            "orphan".to_string(),
+            Value::from(format!("old ({}, deleted)", old.id))
+        )
     );
     // MAAS never shows agent_name: without the name, the orphan is found as unaccounted.
     assert_eq!(verdict(&ids[2]).unwrap().0, "unaccounted");
@@ -401,15 +509,24 @@ async fn audit_finds_orphans_and_the_release_command_frees_them() {
     let orphan_line = table.lines().find(|l| l.starts_with(&ids[2])).unwrap();
     assert!(orphan_line.contains("orphan"), "{table}");
     assert!(orphan_line.contains("agent_name=kubemaas:dead"), "{table}");
-    assert!(orphan_line.contains("dead (unknown to this store)"), "{table}");
+    assert!(
+        orphan_line.contains("dead (unknown to this store)"),
+        "{table}"
+    );
     let command = table
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with("kubemaas ") && l.contains("account release lab"))
         .unwrap_or_else(|| panic!("no release command in:\n{table}"))
         .to_string();
-    assert!(command.contains(&ids[1]) && command.contains(&ids[2]), "{command}");
-    assert!(!command.contains(&ids[0]), "a held machine is never offered for release");
+    assert!(
+        command.contains(&ids[1]) && command.contains(&ids[2]),
+        "{command}"
+    );
+    assert!(
+        !command.contains(&ids[0]),
+        "a held machine is never offered for release"
+    );
 
     // Run the printed command as printed (the state dir is part of it).
     let words: Vec<String> = command
@@ -428,15 +545,31 @@ async fn audit_finds_orphans_and_the_release_command_frees_them() {
             "{id}: {status:?}"
         );
     }
-    let after = km(state.path(), &["account", "audit", "lab", "-o", "json"], &[], None).await;
+    let after = km(
+        state.path(),
+        &["account", "audit", "lab", "-o", "json"],
+        &[],
+        None,
+    )
+    .await;
     let report: Value = serde_json::from_slice(&after.stdout).unwrap();
     assert_eq!(report["unclaimed"], serde_json::json!([]), "{report}");
     assert!(report["release_command"].is_null());
 
     // A machine a live cluster holds is refused, by cluster name, and left alone.
-    let refused = km(state.path(), &["account", "release", "lab", &ids[0]], &[], None).await;
+    let refused = km(
+        state.path(),
+        &["account", "release", "lab", &ids[0]],
+        &[],
+        None,
+    )
+    .await;
     assert!(!refused.status.success());
-    assert!(err(&refused).contains("held by cluster prod"), "{}", err(&refused));
+    assert!(
+        err(&refused).contains("held by cluster prod"),
+        "{}",
+        err(&refused)
+    );
     assert_eq!(sim.machine(&ids[0]).unwrap().status, NodeStatus::Allocated);
 }
 

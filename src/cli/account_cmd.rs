@@ -129,19 +129,19 @@ pub enum AccountCmdError {
     MissingApiKey,
     #[error("cannot read the API key from stdin: {0}")]
     Stdin(std::io::Error),
-    #[error("cannot read the CA certificate file {}: {source}; check the path and its permissions (--ca-cert FILE)", path.display())]
+    #[error("cannot read the CA certificate file {}: {error}; check the path and its permissions (--ca-cert FILE)", path.display())]
     CaCertUnreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the cloud account is not usable; nothing was saved.\n{0}")]
     Invalid(Problems),
     #[error("a cloud account `{0}` already exists: pick another name, or remove it first with `kubemaas account delete {0}`")]
     Exists(String),
-    #[error("{source}\nNothing was saved.")]
-    CheckFailed { source: CheckError },
-    #[error("account {account} failed its check: {source}")]
-    ValidateFailed { account: String, source: CheckError },
+    #[error("{error}\nNothing was saved.")]
+    CheckFailed { error: CheckError },
+    #[error("account {account} failed its check: {error}")]
+    ValidateFailed { account: String, error: CheckError },
     #[error("{system_id} is held by cluster {cluster}: release it through the cluster (`kubemaas cluster scale` or `kubemaas cluster delete`), not by hand")]
     HeldByCluster { system_id: String, cluster: String },
     #[error("{failed} of {total} machine(s) could not be released (see above)")]
@@ -311,10 +311,10 @@ fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
 pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCmdError> {
     let key = read_key(&a.api_key)?;
     let ca_pem = match &a.ca_cert {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
             AccountCmdError::CaCertUnreadable {
                 path: path.clone(),
-                source,
+                error,
             }
         })?),
         None => None,
@@ -349,7 +349,7 @@ pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCm
         .map_err(ConnectError::from)?;
     let identity = check_maas(&client)
         .await
-        .map_err(|source| AccountCmdError::CheckFailed { source })?;
+        .map_err(|error| AccountCmdError::CheckFailed { error })?;
     let new = NewAccount {
         name: account.name.clone(),
         gateway: store_gateway(&account.gateway),
@@ -403,9 +403,9 @@ pub async fn validate(state_dir: &Path, name: &str) -> Result<CheckReport, Accou
     let client = client_for(state_dir, &row, Patience::Check)?;
     let identity = check_maas(&client)
         .await
-        .map_err(|source| AccountCmdError::ValidateFailed {
+        .map_err(|error| AccountCmdError::ValidateFailed {
             account: name.to_string(),
-            source,
+            error,
         })?;
     store.tx(|tx| tx.mark_account_validated(name))?;
     Ok(CheckReport::new(name, &row.endpoint, &identity))
@@ -426,7 +426,7 @@ pub async fn set_key(state_dir: &Path, a: &SetKeyArgs) -> Result<CheckReport, Ac
     let client = client_for(state_dir, &row, Patience::Check)?;
     let identity = check_maas(&client)
         .await
-        .map_err(|source| AccountCmdError::CheckFailed { source })?;
+        .map_err(|error| AccountCmdError::CheckFailed { error })?;
     store.tx(|tx| -> Result<(), StoreError> {
         tx.set_account_api_key(&a.name, &key)?;
         tx.mark_account_validated(&a.name)

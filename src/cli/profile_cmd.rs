@@ -52,13 +52,13 @@ pub struct ProfileEntry {
 /// What went wrong in a `profile` command.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileCmdError {
-    #[error("cannot read the profile file {}: {source}; check the path and its permissions", path.display())]
+    #[error("cannot read the profile file {}: {error}; check the path and its permissions", path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{} is not a usable cluster profile: {source}", path.display())]
-    Invalid { path: PathBuf, source: ProfileError },
+    #[error("{} is not a usable cluster profile: {error}", path.display())]
+    Invalid { path: PathBuf, error: ProfileError },
     #[error("`{0}` is the name of a profile shipped with kubemaas, which cannot be replaced: give your profile another metadata.name (e.g. `{0}-site`)")]
     ShippedName(String),
     #[error("no profile `{name}`{}: list them with `kubemaas profile list`", version.as_ref().map(|v| format!(" at version {v}")).unwrap_or_default())]
@@ -66,11 +66,11 @@ pub enum ProfileCmdError {
         name: String,
         version: Option<String>,
     },
-    #[error("the stored profile {name}@{version} cannot be read ({source}): import it again under a new version")]
+    #[error("the stored profile {name}@{version} cannot be read ({error}): import it again under a new version")]
     Damaged {
         name: String,
         version: String,
-        source: Box<StoreError>,
+        error: Box<StoreError>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -144,7 +144,7 @@ pub fn find_profile(
                 .map_err(|source| ProfileCmdError::Damaged {
                     name: name.into(),
                     version: v.into(),
-                    source: Box::new(source),
+                    error: Box::new(source),
                 })?;
         return Ok(ProfileEntry {
             source: ProfileSource::Imported,
@@ -166,11 +166,11 @@ pub fn find_profile(
 pub fn import(store: &Store, file: &Path) -> Result<ClusterProfile, ProfileCmdError> {
     let text = std::fs::read_to_string(file).map_err(|source| ProfileCmdError::Unreadable {
         path: file.to_path_buf(),
-        source,
+        error: source,
     })?;
     let profile = import_profile(&text).map_err(|source| ProfileCmdError::Invalid {
         path: file.to_path_buf(),
-        source,
+        error: source,
     })?;
     let name = &profile.metadata.name;
     if shipped_profiles().iter().any(|p| &p.metadata.name == name) {

@@ -10,11 +10,11 @@ use std::time::Duration;
 /// Why no client could be built for an account.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot write the CA certificate of account {account} to {}: {source} (check the state directory's permissions and free space)", path.display())]
+    #[error("cannot write the CA certificate of account {account} to {}: {error} (check the state directory's permissions and free space)", path.display())]
     CaFile {
         account: String,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Client(#[from] ClientConfigError),
@@ -58,10 +58,10 @@ pub fn client_for(
     let mut tls = TlsOptions::default();
     if let Some(pem) = &row.ca_cert {
         let path = ca_path(state_dir, &row.name);
-        let err = |source| ConnectError::CaFile {
+        let err = |error| ConnectError::CaFile {
             account: row.name.clone(),
             path: path.clone(),
-            source,
+            error,
         };
         let dir = path.parent().unwrap_or(state_dir);
         crate::paths::create_private_dir(dir).map_err(|e| err(std::io::Error::other(e)))?;
