@@ -243,7 +243,11 @@ async fn machines_without_an_identity_are_not_nodes() {
 async fn the_control_api_serves_the_cluster_and_404s_unknown_ones() {
     let sim = start(ready_fleet(2)).await;
     let http = reqwest::Client::new();
-    let url = |id: &str| format!("{}k8s/clusters/{id}", sim.control_url());
+    let url = |id: &str| kubemaas::sim::k8s::cluster_url(&sim.endpoint(), id).to_string();
+    assert_eq!(
+        url("abc12345"),
+        format!("{}k8s/clusters/abc12345", sim.control_url())
+    );
 
     let resp = http.get(url("nope")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 404);
@@ -256,10 +260,10 @@ async fn the_control_api_serves_the_cluster_and_404s_unknown_ones() {
         .starts_with("text/plain"));
     assert!(resp.text().await.unwrap().contains("nope"));
 
-    let init = deploy(&sim, 0, "abc12345", "cp-1", "init_control_plane").await;
+    let init = deploy(&sim, 0, "c-7f3a", "cp-1", "init_control_plane").await;
     let d = until_deployed(&sim, &init);
     advance_to(&sim, d + secs(API_SERVER_SECS + NODE_READY_SECS));
-    let resp = http.get(url("abc12345")).send().await.unwrap();
+    let resp = http.get(url("c-7f3a")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["api_server_ready"], true);

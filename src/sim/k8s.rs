@@ -257,8 +257,23 @@ fn role_rank(role: NodeRole) -> u8 {
     }
 }
 
+/// Where a simulator serving the MAAS at `endpoint` answers for cluster `cluster_id`:
+/// `http://HOST:PORT/_sim/k8s/clusters/ID`. The engine asks there once `version/` lists the
+/// `kubemaas-simulator` capability.
+pub fn cluster_url(endpoint: &crate::maas::Endpoint, cluster_id: &str) -> url::Url {
+    let mut url = endpoint.api_base().clone();
+    let id: String =
+        percent_encoding::utf8_percent_encode(cluster_id, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    url.set_path(&format!("/_sim/k8s/clusters/{id}"));
+    url
+}
+
 /// `GET /_sim/k8s/clusters/{cluster_id}` on the control API.
-pub(crate) fn handle_cluster(shared: &Shared, cluster_id: &str) -> Response {
+pub(crate) fn handle_cluster(shared: &Shared, raw_id: &str) -> Response {
+    // The path segment arrives as sent: `c%2D7f3a` for `c-7f3a` (see [`cluster_url`]).
+    let cluster_id = percent_encoding::percent_decode_str(raw_id).decode_utf8_lossy();
+    let cluster_id = cluster_id.as_ref();
     let region = shared.region();
     match cluster_view(&region, cluster_id) {
         Some(view) => json(200, &serde_json::json!(view), true),
