@@ -571,6 +571,30 @@ async fn audit_finds_orphans_and_the_release_command_frees_them() {
         err(&refused)
     );
     assert_eq!(sim.machine(&ids[0]).unwrap().status, NodeStatus::Allocated);
+    // Another user's machine is refused too (the admin key could release it), and so is a
+    // free one; nothing is released when any id is refused.
+    let others = km(
+        state.path(),
+        &["account", "release", "lab", &ids[4], &ids[3]],
+        &[],
+        None,
+    )
+    .await;
+    assert!(!others.status.success());
+    assert!(err(&others).contains("held by nobody"), "{}", err(&others));
+    let others = km(
+        state.path(),
+        &["account", "release", "lab", &ids[3]],
+        &[],
+        None,
+    )
+    .await;
+    assert!(
+        err(&others).contains("held by MAAS user user"),
+        "{}",
+        err(&others)
+    );
+    assert_eq!(sim.machine(&ids[3]).unwrap().status, NodeStatus::Allocated);
 }
 
 #[tokio::test]

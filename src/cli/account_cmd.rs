@@ -144,6 +144,14 @@ pub enum AccountCmdError {
     ValidateFailed { account: String, error: CheckError },
     #[error("{system_id} is held by cluster {cluster}: release it through the cluster (`kubemaas cluster scale` or `kubemaas cluster delete`), not by hand")]
     HeldByCluster { system_id: String, cluster: String },
+    #[error("{system_id} ({hostname}) is {held}, not by {user}, whose key account {account} uses: kubemaas did not take it, so it will not release it (do it in MAAS if it really must go)")]
+    NotOurs {
+        system_id: String,
+        hostname: String,
+        held: String,
+        user: String,
+        account: String,
+    },
     #[error("{failed} of {total} machine(s) could not be released (see above)")]
     ReleaseFailed { failed: usize, total: usize },
     #[error(transparent)]
@@ -549,6 +557,23 @@ pub async fn release(
         }
     }
     let client = client_for(state_dir, &row, Patience::Work)?;
+    // Only machines this account's MAAS user holds: an admin key could release anyone's.
+    let user = client.whoami().await?;
+    for id in &a.system_ids {
+        let m = client.machine(id).await?;
+        if m.owner.as_deref() != Some(user.username.as_str()) {
+            return Err(AccountCmdError::NotOurs {
+                system_id: id.clone(),
+                hostname: m.hostname.clone(),
+                held: match &m.owner {
+                    Some(owner) => format!("held by MAAS user {owner}"),
+                    None => format!("held by nobody ({})", m.status.label()),
+                },
+                user: user.username.clone(),
+                account: a.account.clone(),
+            });
+        }
+    }
     let request = ReleaseRequest {
         erase: a.erase,
         quick_erase: a.quick_erase,

@@ -11,7 +11,7 @@
 //! A machine owned by the account's MAAS user, taken (not Ready) and neither marked nor held by
 //! the store is reported too ("unaccounted"): it may carry an agent name nobody can guess.
 
-use crate::maas::Machine;
+use crate::maas::{Machine, NodeStatus};
 use crate::store::{ClusterRow, MachineRow};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -163,6 +163,11 @@ pub fn classify(input: &AuditInput<'_>) -> Vec<AuditRow> {
         .collect();
     let mut rows = Vec::new();
     for m in input.machines {
+        let holder = held_by_id.get(m.system_id.as_str()).copied();
+        // Machines on their way back to MAAS need nothing more from anyone.
+        if holder.is_none() && matches!(m.status, NodeStatus::Releasing | NodeStatus::DiskErasing) {
+            continue;
+        }
         let mut markers = Vec::new();
         let mut keys = Vec::new();
         for name in input.agent_names.get(&m.system_id).into_iter().flatten() {
@@ -176,7 +181,6 @@ pub fn classify(input: &AuditInput<'_>) -> Vec<AuditRow> {
             }
         }
         let owned_by_us = m.owner.as_deref() == Some(input.maas_user) && m.status.is_owned();
-        let holder = held_by_id.get(m.system_id.as_str()).copied();
         let holder_cluster = holder.and_then(|h| cluster_by_id.get(h.cluster.as_str()).copied());
         let marked_clusters: Vec<&ClusterRow> = keys.iter().filter_map(|k| resolve(k)).collect();
         let (verdict, cluster) = match holder {
@@ -186,7 +190,7 @@ pub fn classify(input: &AuditInput<'_>) -> Vec<AuditRow> {
                     .unwrap_or_else(|| h.cluster.to_string());
                 let elsewhere = marked_clusters.iter().any(|c| c.id != h.cluster)
                     || (marked_clusters.is_empty() && !keys.is_empty());
-                if !m.status.is_owned() || m.owner.is_none() {
+                if !m.status.is_owned() || m.owner.as_deref() != Some(input.maas_user) {
                     (Verdict::Vanished, Some(cluster))
                 } else if elsewhere {
                     (Verdict::Mismatched, Some(cluster))
@@ -340,7 +344,6 @@ fn dash(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maas::NodeStatus;
     use crate::store::{ClusterId, ClusterPhase};
     use serde_json::json;
 
@@ -420,6 +423,13 @@ mod tests {
                 Some("admin"),
                 &[(OWNER_DATA_KEY, "11111111")],
             ),
+            machine("hhh", Deployed, Some("someone"), &[]),
+            machine(
+                "iii",
+                Releasing,
+                Some("admin"),
+                &[(OWNER_DATA_KEY, "0badc0de")],
+            ),
         ];
         let clusters = vec![
             cluster("11111111", "prod", false),
@@ -430,6 +440,7 @@ mod tests {
             held("eee", "11111111"),
             held("zzz", "11111111"),
             held("ggg", "11111111"),
+            held("hhh", "11111111"),
         ];
         let mut agent_names = BTreeMap::new();
         agent_names.insert("ccc".to_string(), vec!["kubemaas:old".to_string()]);
@@ -461,6 +472,8 @@ mod tests {
             !got.contains_key("fff"),
             "another user's machine is not ours"
         );
+        assert_eq!(got["hhh"].0, Verdict::Vanished, "taken by someone else");
+        assert!(!got.contains_key("iii"), "already on its way back");
         assert_eq!(unclaimed(&rows), ["bbb", "ccc", "ddd"]);
     }
 
