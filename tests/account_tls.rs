@@ -116,6 +116,28 @@ async fn https_maas_needs_its_ca_and_keeps_it() {
     let ca_file = dir.path().join("maas-ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
     let ca = ca_file.display().to_string();
+    // Trusted now, but a wrong key: refused, and no CA file is left behind for it.
+    let wrong = km(
+        state.path(),
+        &[
+            "account",
+            "add",
+            "tls",
+            "--endpoint",
+            &url,
+            "--ca-cert",
+            &ca,
+        ],
+        "WrongConsumerKey12:WrongTokenKeyAbc12:WrongSecretWrongSecretWrongSecr",
+    )
+    .await;
+    assert!(!wrong.status.success());
+    assert!(
+        err(&wrong).contains("refused the API key"),
+        "{}",
+        err(&wrong)
+    );
+    assert!(!state.path().join("ca").join("tls.pem").exists());
     let added = km(
         state.path(),
         &[
@@ -134,6 +156,7 @@ async fn https_maas_needs_its_ca_and_keeps_it() {
 
     // The CA lives in the store: validate works with the original file gone.
     std::fs::remove_file(&ca_file).unwrap();
+    assert!(state.path().join("ca").join("tls.pem").exists());
     let validated = km(state.path(), &["account", "validate", "tls"], "").await;
     assert!(validated.status.success(), "{}", err(&validated));
     let show = km(state.path(), &["account", "show", "tls", "-o", "json"], "").await;

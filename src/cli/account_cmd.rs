@@ -337,6 +337,16 @@ pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCm
     )
     .map_err(AccountCmdError::Invalid)?;
     drop(key);
+    add_account(state_dir, &account).await
+}
+
+/// Checks `account` live and saves it: refused offline when the name is taken or its gateway
+/// unknown, then [`check::check_maas`]; nothing is saved unless every check passed. What
+/// `account add` and the console's account form run.
+pub async fn add_account(
+    state_dir: &Path,
+    account: &CloudAccount,
+) -> Result<CheckReport, AccountCmdError> {
     let store = Store::open(state_dir)?;
     // Offline refusals first: no point asking MAAS about an account that cannot be saved.
     store.read(|r| -> Result<(), AccountCmdError> {
@@ -350,14 +360,22 @@ pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCm
         }
         Ok(())
     })?;
-    let mut config =
-        crate::maas::MaasConfig::new(account.endpoint.clone(), account.api_key.clone());
-    config.tls.ca_cert = a.ca_cert.clone();
-    let client = crate::maas::MaasClient::new(connect::config(config, Patience::Check))
-        .map_err(ConnectError::from)?;
-    let identity = check_maas(&client)
-        .await
-        .map_err(|error| AccountCmdError::CheckFailed { error })?;
+    let client = connect::client_with(
+        state_dir,
+        &account.name,
+        &account.endpoint,
+        &account.api_key,
+        account.ca_cert.as_deref(),
+        Patience::Check,
+    )?;
+    let identity = match check_maas(&client).await {
+        Ok(identity) => identity,
+        Err(error) => {
+            // The CA file written for the check belongs to no account.
+            connect::remove_ca(state_dir, &account.name);
+            return Err(AccountCmdError::CheckFailed { error });
+        }
+    };
     let new = NewAccount {
         name: account.name.clone(),
         gateway: store_gateway(&account.gateway),

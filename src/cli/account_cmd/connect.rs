@@ -2,7 +2,9 @@
 //! the store keeps the PEM itself; the PEM is written to `STATE_DIR/ca/ACCOUNT.pem` whenever a
 //! client is built, so the file always matches the store.
 
-use crate::maas::{ClientConfigError, MaasClient, MaasConfig, RetryPolicy, TlsOptions};
+use crate::maas::{
+    ApiKey, ClientConfigError, Endpoint, MaasClient, MaasConfig, RetryPolicy, TlsOptions,
+};
 use crate::store::AccountRow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,11 +57,30 @@ pub fn client_for(
     row: &AccountRow,
     patience: Patience,
 ) -> Result<MaasClient, ConnectError> {
+    client_with(
+        state_dir,
+        &row.name,
+        &row.endpoint,
+        &row.api_key,
+        row.ca_cert.as_deref(),
+        patience,
+    )
+}
+
+/// A client for account `name`'s region, trusting `ca_pem` (written to [`ca_path`]) if given.
+pub fn client_with(
+    state_dir: &Path,
+    name: &str,
+    endpoint: &Endpoint,
+    api_key: &ApiKey,
+    ca_pem: Option<&str>,
+    patience: Patience,
+) -> Result<MaasClient, ConnectError> {
     let mut tls = TlsOptions::default();
-    if let Some(pem) = &row.ca_cert {
-        let path = ca_path(state_dir, &row.name);
+    if let Some(pem) = ca_pem {
+        let path = ca_path(state_dir, name);
         let err = |error| ConnectError::CaFile {
-            account: row.name.clone(),
+            account: name.to_string(),
             path: path.clone(),
             error,
         };
@@ -68,7 +89,7 @@ pub fn client_for(
         crate::paths::write_private_file(&path, pem.as_bytes()).map_err(err)?;
         tls.ca_cert = Some(path);
     }
-    let mut base = MaasConfig::new(row.endpoint.clone(), row.api_key.clone());
+    let mut base = MaasConfig::new(endpoint.clone(), api_key.clone());
     base.tls = tls;
     Ok(MaasClient::new(config(base, patience))?)
 }
