@@ -309,6 +309,9 @@ fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
         return Ok(raw);
     }
     let mut line = String::new();
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("MAAS API key (consumer_key:token_key:token_secret), then Enter: ");
+    }
     std::io::stdin()
         .read_line(&mut line)
         .map_err(AccountCmdError::Stdin)?;
