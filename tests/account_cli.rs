@@ -237,9 +237,30 @@ async fn unreachable_and_non_maas_endpoints_say_so() {
     assert!(!o4.status.success());
     assert!(err(&o4).contains("MAAS_API_KEY"), "{}", err(&o4));
 
+    // A gateway must be known before MAAS is asked anything.
+    let o6 = km(
+        state.path(),
+        &[
+            "account",
+            "add",
+            "lab",
+            "--endpoint",
+            &sim.url(),
+            "--api-key",
+            &key,
+            "--gateway",
+            "edge-1",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert!(!o6.status.success());
+    assert!(err(&o6).contains("no gateway `edge-1`"), "{}", err(&o6));
+
     let list = km(state.path(), &["account", "list", "-o", "json"], &[], None).await;
     assert!(accounts_json(&list).is_empty());
-    assert_key_hidden(state.path(), &key, &[&o, &o2, &o3, &o4, &o5, &list]);
+    assert_key_hidden(state.path(), &key, &[&o, &o2, &o3, &o4, &o5, &o6, &list]);
 }
 
 #[tokio::test]
