@@ -35,6 +35,10 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         match cli.command {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
+            Some(Command::Account(args)) => {
+                kubemaas::cli::account_cmd::run(args, &paths, cli.state_dir.as_deref()).await
+            }
+            Some(Command::Profile(args)) => kubemaas::cli::profile_cmd::run(args, &paths.state_dir),
             None => {
                 // `--demo` keeps its state in a throw-away directory, removed when the console
                 // closes; configuration (themes, keymap) still comes from the operator's.

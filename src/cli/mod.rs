@@ -1,8 +1,10 @@
 //! The scriptable command line. Every command talks to MAAS or the engine through the same
 //! interfaces the console uses; output is a table for people or `-o json|yaml` for scripts.
 
+pub mod account_cmd;
 pub mod maas_cmd;
 pub mod output;
+pub mod profile_cmd;
 pub mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -38,4 +40,9 @@ pub enum Command {
     Sim(sim_cmd::SimArgs),
     /// Read a MAAS region directly: machines, zones, pools, version.
     Maas(maas_cmd::MaasArgs),
+    /// Cloud accounts: the MAAS regions clusters are built on (add, list, show, validate,
+    /// set-key, delete, audit, release).
+    Account(account_cmd::AccountArgs),
+    /// Cluster profiles: the software layers a cluster runs (list, show, import).
+    Profile(profile_cmd::ProfileArgs),
 }

@@ -186,7 +186,8 @@ impl CloudAccount {
         let endpoint = match Endpoint::parse(endpoint) {
             Ok(e) => Some(e),
             // The endpoint error would echo what was typed: not when that is the key itself.
-            Err(_) if endpoint.parse::<ApiKey>().is_ok() => {
+            // (`http://host:5240/x` also splits into three ':'-parts: a URL is never a key.)
+            Err(_) if !endpoint.contains("://") && endpoint.parse::<ApiKey>().is_ok() => {
                 problems.push(
                     "spec.endpoint",
                     "holds what looks like an API key: put the key in apiKey and the MAAS URL (like http://maas.example:5240/MAAS) here",

@@ -150,6 +150,7 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
                 true,
             )
         }
+        ("GET", ["k8s", "clusters", id]) => super::k8s::handle_cluster(shared, id),
         ("GET", ["machines", id]) => {
             let region = shared.region();
             match region.machine(id) {

@@ -173,6 +173,12 @@ impl Region {
             Some(actor.username.clone()),
             now,
         );
+        let deploying_event = self.events.len() - 1;
+        self.k8s.learn(
+            system_id,
+            self.machines[idx].user_data.as_deref(),
+            deploying_event,
+        );
         let plan = self.deploy_plan(now);
         self.schedule(system_id, plan);
         Ok(idx)

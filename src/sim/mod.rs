@@ -32,6 +32,7 @@
 //! | `POST /_sim/machines/{system_id}/vanish\|power_off\|broken\|missing[?reason=…]` | machine faults |
 //! | `POST /_sim/machines/{system_id}/status?status=failed_releasing[&reason=…]` | any status at once (Failed releasing, Failed disk erasing, …) |
 //! | `POST /_sim/machines/{system_id}/power?state=on\|off\|error\|unknown` | what the BMC reports |
+//! | `GET /_sim/k8s/clusters/{cluster_id}` | the simulated Kubernetes cluster: `{"api_server_ready": bool, "nodes": [{"name", "role", "ready", "system_id"}]}` (see [`k8s`]); 404 for a cluster no machine was deployed into |
 
 mod allocate;
 pub mod api;
@@ -42,6 +43,7 @@ pub mod counters;
 pub mod describe;
 pub mod faults;
 pub mod inventory;
+pub mod k8s;
 mod machine_ops;
 pub mod model;
 pub mod network;

@@ -181,6 +181,8 @@ pub struct Region {
     pub(crate) next_id: i64,
     /// Issues keys for `account/?op=create_authorisation_token`, reproducibly.
     pub(crate) key_rng: KeyRng,
+    /// The Kubernetes nodes learnt from deployed machines' user-data (`sim::k8s`).
+    pub k8s: super::k8s::K8sSim,
     now: DateTime<Utc>,
 }
 
@@ -226,6 +228,7 @@ impl Region {
             dns: Vec::new(),
             next_id: 1,
             key_rng: KeyRng(key_rng),
+            k8s: super::k8s::K8sSim::default(),
             now,
         };
         region.resume_work();

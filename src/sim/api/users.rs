@@ -27,7 +27,10 @@ pub fn meta(resource: Resource, ctx: &Ctx) -> ApiResult {
                 "network-deployment-ubuntu",
                 "bridging-interface-ubuntu",
                 "bridging-automatic-ubuntu",
-                "authenticate-api"
+                "authenticate-api",
+                // Not a MAAS capability: tells kubemaas's engine it may ask the control API
+                // (`/_sim/k8s/`) about cluster readiness instead of the nodes themselves.
+                "kubemaas-simulator"
             ],
             "version": MAAS_VERSION,
             "subversion": "",

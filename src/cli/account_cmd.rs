@@ -1,0 +1,538 @@
+//! `kubemaas account …`: the MAAS regions (cloud accounts) clusters are built on.
+//!
+//! An account is checked live before it is saved (reachability, TLS, that it is a MAAS of a
+//! supported version, that the key is accepted) and nothing is saved when a check fails. The
+//! API key is a secret: it is read from `--api-key`, `MAAS_API_KEY` or stdin (`--api-key -`),
+//! kept only in the 0600 state database, and shown masked.
+
+pub mod audit;
+pub mod check;
+pub mod connect;
+pub mod release;
+mod render;
+
+use super::output::{print_structured, OutputFormat, Table};
+use crate::maas::{ApiKey, Endpoint, MachineFilter};
+use crate::model::{CloudAccount, Problems};
+use crate::paths::Paths;
+use crate::store::{AccountRow, NewAccount, Store, StoreError};
+use audit::{AuditInput, AuditReport};
+use check::{check_maas, CheckError, MaasIdentity};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use connect::{client_for, ConnectError, Patience};
+use release::{release_command, render_released};
+use render::{render_check, render_list, render_show};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A secret given on the command line: its `Debug` never shows it (the parsed command line
+/// is `Debug`).
+#[derive(Clone)]
+pub struct SecretArg(String);
+
+impl FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretArg(s.to_string()))
+    }
+}
+
+impl fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretArg(****)")
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    #[command(subcommand)]
+    pub command: AccountCommand,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountCommand {
+    /// Add a MAAS region, after checking it live (nothing is saved if a check fails).
+    Add(AddArgs),
+    /// List the accounts.
+    List,
+    /// Show one account (the API key masked).
+    Show { name: String },
+    /// Check an account against its MAAS again: reachability, TLS, version, API key.
+    Validate { name: String },
+    /// Replace an account's API key (after rotating it in MAAS), checked live first.
+    SetKey(SetKeyArgs),
+    /// Remove an account; refused while clusters use it.
+    Delete { name: String },
+    /// Every machine kubemaas holds in the account's MAAS, and those no live cluster claims.
+    Audit(AuditArgs),
+    /// Release machines no live cluster claims (as `account audit` lists them) back to MAAS.
+    Release(ReleaseArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AddArgs {
+    /// The account's name (a DNS-1123 label, like `lab` or `dc1-prod`).
+    pub name: String,
+    /// MAAS region URL, e.g. http://maas.example:5240/MAAS
+    #[arg(long, env = "MAAS_URL")]
+    pub endpoint: String,
+    /// MAAS API key consumer_key:token_key:token_secret; `-` reads it from stdin. Never printed.
+    #[arg(long, env = "MAAS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<SecretArg>,
+    /// PEM file with the CA that signed the MAAS region's TLS certificate (https only).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// The gateway that reaches this MAAS; `local` is this host.
+    #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY)]
+    pub gateway: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetKeyArgs {
+    pub name: String,
+    /// The new API key; `-` reads it from stdin. Never printed.
+    #[arg(long, env = "MAAS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<SecretArg>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    pub name: String,
+    /// Also look for machines allocated with this agent name (repeatable). MAAS does not show
+    /// agent names, only finds machines by an exact one.
+    #[arg(long = "agent-name", value_name = "AGENT_NAME")]
+    pub agent_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseArgs {
+    /// The account whose MAAS holds the machines.
+    pub account: String,
+    /// The machines' MAAS system ids.
+    #[arg(required = true, value_name = "SYSTEM_ID")]
+    pub system_ids: Vec<String>,
+    /// Erase the disks while releasing.
+    #[arg(long)]
+    pub erase: bool,
+    /// With --erase: a quick erase (wipe the start and end of each disk).
+    #[arg(long, requires = "erase")]
+    pub quick_erase: bool,
+}
+
+/// What went wrong in an `account` command.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountCmdError {
+    #[error("no MAAS API key given: pass --api-key KEY, set MAAS_API_KEY, or pass --api-key - and type it on stdin (copy it from the MAAS UI: your user > API keys)")]
+    MissingApiKey,
+    #[error("cannot read the API key from stdin: {0}")]
+    Stdin(std::io::Error),
+    #[error("cannot read the CA certificate file {}: {error}; check the path and its permissions (--ca-cert FILE)", path.display())]
+    CaCertUnreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("the cloud account is not usable; nothing was saved.\n{0}")]
+    Invalid(Problems),
+    #[error("a cloud account `{0}` already exists: pick another name, or remove it first with `kubemaas account delete {0}`")]
+    Exists(String),
+    #[error("{error}\nNothing was saved.")]
+    CheckFailed { error: CheckError },
+    #[error("account {account} failed its check: {error}")]
+    ValidateFailed { account: String, error: CheckError },
+    #[error("{system_id} is held by cluster {cluster}: release it through the cluster (`kubemaas cluster scale` or `kubemaas cluster delete`), not by hand")]
+    HeldByCluster { system_id: String, cluster: String },
+    #[error("{system_id} ({hostname}) is {held}, not by {user}, whose key account {account} uses: kubemaas did not take it, so it will not release it (do it in MAAS if it really must go)")]
+    NotOurs {
+        system_id: String,
+        hostname: String,
+        held: String,
+        user: String,
+        account: String,
+    },
+    #[error("{failed} of {total} machine(s) could not be released (see above)")]
+    ReleaseFailed { failed: usize, total: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Maas(#[from] crate::maas::MaasError),
+}
+
+/// `account list` / `show`: an account as an operator may see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountView {
+    pub name: String,
+    pub gateway: String,
+    pub endpoint: String,
+    /// Masked: the first characters of the consumer key, then `****`.
+    pub api_key: String,
+    pub ca_cert: bool,
+    pub created: DateTime<Utc>,
+    pub last_validated: Option<DateTime<Utc>>,
+    /// Live clusters built on this account.
+    pub clusters: Vec<String>,
+}
+
+/// `account add` / `validate` / `set-key`: what the checks found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    pub account: String,
+    pub endpoint: String,
+    pub maas_version: String,
+    pub maas_user: String,
+    pub admin: bool,
+    pub checks: Vec<&'static str>,
+}
+
+/// The checks [`check::check_maas`] makes, in order, as reported.
+const CHECKS: [&str; 4] = ["reachable", "maas", "version", "credentials"];
+
+impl CheckReport {
+    fn new(account: &str, endpoint: &Endpoint, id: &MaasIdentity) -> Self {
+        CheckReport {
+            account: account.to_string(),
+            endpoint: endpoint.to_string(),
+            maas_version: id.version.version.clone(),
+            maas_user: id.user.username.clone(),
+            admin: id.user.is_superuser,
+            checks: CHECKS.to_vec(),
+        }
+    }
+}
+
+/// The store's gateway column for a gateway name: `local` is "no gateway".
+fn store_gateway(gateway: &str) -> Option<String> {
+    (gateway != crate::model::account::LOCAL_GATEWAY).then(|| gateway.to_string())
+}
+
+fn view(row: &AccountRow, clusters: Vec<String>) -> AccountView {
+    AccountView {
+        name: row.name.clone(),
+        gateway: row
+            .gateway
+            .clone()
+            .unwrap_or_else(|| crate::model::account::LOCAL_GATEWAY.to_string()),
+        endpoint: row.endpoint.to_string(),
+        api_key: row.api_key.masked(),
+        ca_cert: row.ca_cert.is_some(),
+        created: row.created,
+        last_validated: row.last_validated,
+        clusters,
+    }
+}
+
+/// Runs an `account` command. `state_dir_flag` is the `--state-dir` the operator gave, so the
+/// commands kubemaas prints for them to run work as printed.
+pub async fn run(
+    args: AccountArgs,
+    paths: &Paths,
+    state_dir_flag: Option<&Path>,
+) -> color_eyre::Result<()> {
+    let state_dir = paths.state_dir.as_path();
+    let format = args.output;
+    match args.command {
+        AccountCommand::Add(a) => {
+            let report = add(state_dir, &a).await?;
+            emit(format, &report, || render_check(&report, "added"))
+        }
+        AccountCommand::List => {
+            let store = Store::open(state_dir)?;
+            let views = list(&store)?;
+            emit(format, &views, || render_list(&views))
+        }
+        AccountCommand::Show { name } => {
+            let store = Store::open(state_dir)?;
+            let v = show(&store, &name)?;
+            emit(format, &v, || render_show(&v))
+        }
+        AccountCommand::Validate { name } => {
+            let report = validate(state_dir, &name).await?;
+            emit(format, &report, || render_check(&report, "valid"))
+        }
+        AccountCommand::SetKey(a) => {
+            let report = set_key(state_dir, &a).await?;
+            emit(format, &report, || render_check(&report, "key replaced"))
+        }
+        AccountCommand::Delete { name } => {
+            let store = Store::open(state_dir)?;
+            store.tx(|tx| tx.delete_account(&name))?;
+            connect::remove_ca(state_dir, &name);
+            tracing::info!(account = %name, "cloud account removed");
+            let done = serde_json::json!({ "deleted": name });
+            emit(format, &done, || format!("account {name} deleted\n"))
+        }
+        AccountCommand::Audit(a) => {
+            let report = run_audit(state_dir, &a, state_dir_flag).await?;
+            emit(format, &report, || audit::render(&report))
+        }
+        AccountCommand::Release(a) => {
+            let (released, failed) = release::release(state_dir, &a).await?;
+            emit(format, &released, || render_released(&released))?;
+            if failed > 0 {
+                return Err(AccountCmdError::ReleaseFailed {
+                    failed,
+                    total: a.system_ids.len(),
+                }
+                .into());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn emit<T: Serialize + ?Sized>(
+    format: OutputFormat,
+    value: &T,
+    table: impl FnOnce() -> String,
+) -> color_eyre::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            print!("{}", table());
+            Ok(())
+        }
+        _ => print_structured(format, value),
+    }
+}
+
+/// The key from the flag / environment, or a line of stdin for `-`.
+fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
+    let raw = arg
+        .as_ref()
+        .ok_or(AccountCmdError::MissingApiKey)?
+        .0
+        .clone();
+    if raw.trim() != "-" {
+        return Ok(raw);
+    }
+    let mut line = String::new();
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("MAAS API key (consumer_key:token_key:token_secret), then Enter: ");
+    }
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(AccountCmdError::Stdin)?;
+    Ok(line.trim().to_string())
+}
+
+/// `account add`: parse, check the name is free, check MAAS live, then save.
+pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCmdError> {
+    let key = read_key(&a.api_key)?;
+    let ca_pem = match &a.ca_cert {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+            AccountCmdError::CaCertUnreadable {
+                path: path.clone(),
+                error,
+            }
+        })?),
+        None => None,
+    };
+    let account = CloudAccount::from_parts(
+        &a.name,
+        "",
+        &a.gateway,
+        &a.endpoint,
+        &key,
+        ca_pem.as_deref(),
+    )
+    .map_err(AccountCmdError::Invalid)?;
+    drop(key);
+    add_account(state_dir, &account).await
+}
+
+/// Checks `account` live and saves it: refused offline when the name is taken or its gateway
+/// unknown, then [`check::check_maas`]; nothing is saved unless every check passed. What
+/// `account add` and the console's account form run.
+pub async fn add_account(
+    state_dir: &Path,
+    account: &CloudAccount,
+) -> Result<CheckReport, AccountCmdError> {
+    let store = Store::open(state_dir)?;
+    // Offline refusals first: no point asking MAAS about an account that cannot be saved.
+    store.read(|r| -> Result<(), AccountCmdError> {
+        match r.account(&account.name) {
+            Ok(_) => return Err(AccountCmdError::Exists(account.name.clone())),
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(gw) = store_gateway(&account.gateway) {
+            r.gateway(&gw)?;
+        }
+        Ok(())
+    })?;
+    let client = connect::client_with(
+        state_dir,
+        &account.name,
+        &account.endpoint,
+        &account.api_key,
+        account.ca_cert.as_deref(),
+        Patience::Check,
+    )?;
+    let identity = match check_maas(&client).await {
+        Ok(identity) => identity,
+        Err(error) => {
+            // The CA file written for the check belongs to no account.
+            connect::remove_ca(state_dir, &account.name);
+            return Err(AccountCmdError::CheckFailed { error });
+        }
+    };
+    let new = NewAccount {
+        name: account.name.clone(),
+        gateway: store_gateway(&account.gateway),
+        endpoint: account.endpoint.clone(),
+        api_key: account.api_key.clone(),
+        ca_cert: account.ca_cert.clone(),
+    };
+    store.tx(|tx| -> Result<(), StoreError> {
+        tx.insert_account(&new)?;
+        tx.mark_account_validated(&new.name)
+    })?;
+    tracing::info!(account = %account.name, endpoint = %account.endpoint, user = %identity.user.username, "cloud account added");
+    Ok(CheckReport::new(
+        &account.name,
+        &account.endpoint,
+        &identity,
+    ))
+}
+
+/// The live clusters on each account, by account name.
+fn clusters_by_account(store: &Store) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+    let clusters = store.read(|r| r.clusters(false))?;
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in clusters {
+        by.entry(c.account).or_default().push(c.name);
+    }
+    Ok(by)
+}
+
+/// `account list`.
+pub fn list(store: &Store) -> Result<Vec<AccountView>, StoreError> {
+    let rows = store.read(|r| r.accounts())?;
+    let mut by = clusters_by_account(store)?;
+    Ok(rows
+        .iter()
+        .map(|row| view(row, by.remove(&row.name).unwrap_or_default()))
+        .collect())
+}
+
+/// `account show NAME`.
+pub fn show(store: &Store, name: &str) -> Result<AccountView, StoreError> {
+    let row = store.read(|r| r.account(name))?;
+    let mut by = clusters_by_account(store)?;
+    Ok(view(&row, by.remove(name).unwrap_or_default()))
+}
+
+/// `account validate NAME`: the add-time checks against the stored account; records success.
+pub async fn validate(state_dir: &Path, name: &str) -> Result<CheckReport, AccountCmdError> {
+    let store = Store::open(state_dir)?;
+    let row = store.read(|r| r.account(name))?;
+    let client = client_for(state_dir, &row, Patience::Check)?;
+    let identity = check_maas(&client)
+        .await
+        .map_err(|error| AccountCmdError::ValidateFailed {
+            account: name.to_string(),
+            error,
+        })?;
+    store.tx(|tx| tx.mark_account_validated(name))?;
+    Ok(CheckReport::new(name, &row.endpoint, &identity))
+}
+
+/// `account set-key NAME`: the new key must pass the checks before it replaces the old one.
+pub async fn set_key(state_dir: &Path, a: &SetKeyArgs) -> Result<CheckReport, AccountCmdError> {
+    let key: ApiKey = read_key(&a.api_key)?
+        .parse()
+        .map_err(|e: crate::maas::ApiKeyError| {
+            let mut p = Problems::new();
+            p.push("spec.apiKey", e.to_string());
+            AccountCmdError::Invalid(p)
+        })?;
+    let store = Store::open(state_dir)?;
+    let mut row = store.read(|r| r.account(&a.name))?;
+    row.api_key = key.clone();
+    let client = client_for(state_dir, &row, Patience::Check)?;
+    let identity = check_maas(&client)
+        .await
+        .map_err(|error| AccountCmdError::CheckFailed { error })?;
+    store.tx(|tx| -> Result<(), StoreError> {
+        tx.set_account_api_key(&a.name, &key)?;
+        tx.mark_account_validated(&a.name)
+    })?;
+    tracing::info!(account = %a.name, "cloud account API key replaced");
+    Ok(CheckReport::new(&a.name, &row.endpoint, &identity))
+}
+
+/// `account audit NAME`.
+pub async fn run_audit(
+    state_dir: &Path,
+    a: &AuditArgs,
+    state_dir_flag: Option<&Path>,
+) -> Result<AuditReport, AccountCmdError> {
+    let store = Store::open(state_dir)?;
+    let row = store.read(|r| r.account(&a.name))?;
+    let clusters: Vec<_> = store
+        .read(|r| r.clusters(true))?
+        .into_iter()
+        .filter(|c| c.account == a.name)
+        .collect();
+    let held: Vec<_> = store.read(|r| -> Result<Vec<_>, StoreError> {
+        let mut held = Vec::new();
+        for c in clusters.iter().filter(|c| !c.is_deleted()) {
+            held.extend(r.machines(&c.id, false)?);
+        }
+        Ok(held)
+    })?;
+    let client = client_for(state_dir, &row, Patience::Work)?;
+    let user = client.whoami().await?;
+    let machines = client.machines(&MachineFilter::default()).await?;
+    let probes = audit::agent_names_to_probe(&clusters, &a.agent_names);
+    let mut agent_names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in &probes {
+        for m in client
+            .machines(&MachineFilter::agent_name(name.clone()))
+            .await?
+        {
+            agent_names
+                .entry(m.system_id)
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let rows = audit::classify(&AuditInput {
+        machines: &machines,
+        agent_names: &agent_names,
+        clusters: &clusters,
+        held: &held,
+        maas_user: &user.username,
+    });
+    let unclaimed = audit::unclaimed(&rows);
+    let release_command =
+        (!unclaimed.is_empty()).then(|| release_command(state_dir_flag, &a.name, &unclaimed));
+    tracing::info!(account = %a.name, machines = rows.len(), unclaimed = unclaimed.len(), "account audited");
+    Ok(AuditReport {
+        account: a.name.clone(),
+        endpoint: row.endpoint.to_string(),
+        maas_user: user.username,
+        agent_names_checked: probes,
+        machines: rows,
+        unclaimed,
+        release_command,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_args_do_not_debug() {
+        let s: SecretArg = "aaaa:bbbb:cccc".parse().unwrap();
+        assert!(!format!("{s:?}").contains("aaaa"));
+    }
+}

@@ -1,0 +1,295 @@
+//! The Kubernetes side of the simulator: the clusters kubemaas builds on simulated machines,
+//! so a cluster can go all the way to Running with no datacenter.
+//!
+//! The simulator learns a node's identity (cluster id, role, node name) from the user-data the
+//! machine is deployed with ([`crate::bootstrap::node_identity_from_user_data`]), at the moment
+//! of the deploy call. Everything else is derived from the region's event log on the virtual
+//! clock, so the answer depends only on virtual time — never on when, or how often, someone
+//! asked:
+//!
+//! * the API server is up [`API_SERVER_SECS`] after the init control-plane node is Deployed;
+//! * every other node joins [`JOIN_SECS`] after it is Deployed, but never before the API server
+//!   is up; the init node registers itself when its API server starts;
+//! * a node is Ready [`NODE_READY_SECS`] after it registered, while its machine stays Deployed
+//!   and powered on (a power loss, Broken or Missing makes it NotReady);
+//! * a released, redeployed, aborted or vanished machine's node disappears; the API server
+//!   stays up while any control-plane node that serves it remains (so a control plane can be
+//!   rolled, the init node included).
+//!
+//! Served on the control API as `GET /_sim/k8s/clusters/{cluster_id}` (see [`K8sCluster`]) and
+//! in-process with [`crate::sim::SimHandle::k8s_cluster`].
+
+use super::server::{json, text, Shared};
+use super::state::Region;
+use crate::bootstrap::{node_identity_from_user_data, NodeRole};
+use crate::maas::{NodeStatus, PowerState};
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Virtual seconds from the init control-plane node reporting Deployed to its API server
+/// answering (kubeadm init: image pulls, static pods, etcd).
+pub const API_SERVER_SECS: i64 = 240;
+/// Virtual seconds from a joining node reporting Deployed to its kubelet registering
+/// (kubeadm join), when the API server is already up.
+pub const JOIN_SECS: i64 = 90;
+/// Virtual seconds from a node registering to it being Ready (CNI up on the node).
+pub const NODE_READY_SECS: i64 = 60;
+
+/// Event kinds after which a deployment's node is gone: the machine was released, erased,
+/// deployed again, or its deployment failed or was aborted.
+const END_KINDS: &[&str] = &[
+    "Deploying",
+    "Releasing",
+    "Disk erasing",
+    "Released",
+    "Failed deployment",
+    "Aborted deployment",
+];
+
+/// What the simulator learnt from one deploy call whose user-data carried a node identity.
+#[derive(Debug, Clone, PartialEq)]
+struct NodeRecord {
+    system_id: String,
+    cluster_id: String,
+    node_name: String,
+    role: NodeRole,
+    /// Index in the region's event log of this deployment's "Deploying" event: the node's
+    /// history is what the log says about the machine after it.
+    deploy_event: usize,
+}
+
+/// The simulator's memory of deployed nodes. Lives in the [`Region`], under its lock.
+#[derive(Debug, Clone, Default)]
+pub struct K8sSim {
+    records: Vec<NodeRecord>,
+}
+
+/// One cluster as `kubectl` would see it. The JSON of `GET /_sim/k8s/clusters/{cluster_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct K8sCluster {
+    pub cluster_id: String,
+    pub api_server_ready: bool,
+    /// Registered nodes (none while the API server is down: nothing can list them then),
+    /// init control plane first, then joining control planes, then workers, each by name.
+    pub nodes: Vec<K8sNode>,
+}
+
+/// One Kubernetes node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct K8sNode {
+    /// The node name from the identity: the MAAS hostname kubeadm registers.
+    pub name: String,
+    pub role: NodeRole,
+    pub ready: bool,
+    /// The MAAS machine the node runs on.
+    pub system_id: String,
+}
+
+impl K8sCluster {
+    /// True when the API server answers and every listed node is Ready.
+    pub fn all_ready(&self) -> bool {
+        self.api_server_ready && self.nodes.iter().all(|n| n.ready)
+    }
+}
+
+/// A record's life as the event log tells it.
+#[derive(Debug, Clone, Copy)]
+struct Life {
+    deployed_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    /// The machine is Deployed and powered on now: its kubelet can report Ready.
+    healthy: bool,
+}
+
+impl Life {
+    fn alive(&self) -> bool {
+        self.deployed_at.is_some() && self.ended_at.is_none()
+    }
+
+    /// Whether the node was still there at `t`.
+    fn alive_at(&self, t: DateTime<Utc>) -> bool {
+        self.deployed_at.is_some_and(|d| d <= t) && self.ended_at.is_none_or(|e| e > t)
+    }
+}
+
+impl K8sSim {
+    /// Called by the deploy operation once the machine's "Deploying" event is logged: reads the
+    /// node identity from the user-data. User-data without one (another tool's deployment) is
+    /// not a Kubernetes node.
+    pub(crate) fn learn(&mut self, system_id: &str, user_data: Option<&[u8]>, deploy_event: usize) {
+        let Some(identity) = user_data.and_then(node_identity_from_user_data) else {
+            return;
+        };
+        tracing::debug!(
+            system_id,
+            cluster = %identity.cluster_id,
+            node = %identity.node_name,
+            role = ?identity.role,
+            "simulated MAAS learnt a Kubernetes node from user-data"
+        );
+        self.records.push(NodeRecord {
+            system_id: system_id.to_string(),
+            cluster_id: identity.cluster_id,
+            node_name: identity.node_name,
+            role: identity.role,
+            deploy_event,
+        });
+    }
+
+    /// The ids of every cluster the simulator has seen a node of, sorted.
+    pub fn cluster_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.records.iter().map(|r| r.cluster_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// The record's life from the region's event log and the machine's current state.
+fn life(region: &Region, record: &NodeRecord) -> Life {
+    let now = region.now();
+    let machine = region.machine(&record.system_id);
+    let mut deployed_at = None;
+    let mut ended_at = None;
+    for event in region
+        .events()
+        .iter()
+        .skip(record.deploy_event + 1)
+        .filter(|e| e.node == record.system_id)
+    {
+        if END_KINDS.contains(&event.kind.as_str()) {
+            ended_at = Some(event.created);
+            break;
+        }
+        if event.kind == "Deployed" && deployed_at.is_none() {
+            deployed_at = Some(event.created);
+        }
+    }
+    // A machine that vanished, or lost its user-data without an event saying why, is gone now.
+    if ended_at.is_none() && machine.is_none_or(|m| m.user_data.is_none()) {
+        ended_at = Some(now);
+    }
+    let healthy = machine
+        .is_some_and(|m| m.status == NodeStatus::Deployed && m.power_state == PowerState::On);
+    Life {
+        deployed_at,
+        ended_at,
+        healthy,
+    }
+}
+
+/// The state of cluster `cluster_id` at the region's current virtual time; `None` when no
+/// machine was ever deployed with that cluster's identity.
+pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
+    let now = region.now();
+    let records: Vec<(&NodeRecord, Life)> = region
+        .k8s
+        .records
+        .iter()
+        .filter(|r| r.cluster_id == cluster_id)
+        .map(|r| (r, life(region, r)))
+        .collect();
+    if records.is_empty() {
+        return None;
+    }
+    // When the cluster's API server first answered: the earliest init node that was still
+    // there once its API server had had time to start.
+    let api_first = records
+        .iter()
+        .filter(|(r, _)| r.role == NodeRole::InitControlPlane)
+        .filter_map(|(_, l)| {
+            let start = l.deployed_at? + Duration::seconds(API_SERVER_SECS);
+            (l.alive_at(start) && start <= now).then_some(start)
+        })
+        .min();
+    let registered_at = |record: &NodeRecord, l: &Life| -> Option<DateTime<Utc>> {
+        let deployed = l.deployed_at?;
+        match record.role {
+            NodeRole::InitControlPlane => Some(deployed + Duration::seconds(API_SERVER_SECS)),
+            _ => Some((deployed + Duration::seconds(JOIN_SECS)).max(api_first?)),
+        }
+    };
+    let api_server_ready = api_first.is_some()
+        && records.iter().any(|(r, l)| {
+            r.role.is_control_plane()
+                && l.alive()
+                && l.healthy
+                && registered_at(r, l).is_some_and(|t| t <= now)
+        });
+    let mut nodes: Vec<K8sNode> = if api_server_ready {
+        records
+            .iter()
+            .filter(|(_, l)| l.alive())
+            .filter_map(|(r, l)| {
+                let registered = registered_at(r, l)?;
+                (registered <= now).then(|| K8sNode {
+                    name: r.node_name.clone(),
+                    role: r.role,
+                    ready: l.healthy && now >= registered + Duration::seconds(NODE_READY_SECS),
+                    system_id: r.system_id.clone(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A machine deployed twice into the same cluster keeps only its latest node.
+    nodes.sort_by(|a, b| a.system_id.cmp(&b.system_id));
+    nodes.dedup_by(|later, earlier| later.system_id == earlier.system_id);
+    nodes.sort_by(|a, b| {
+        role_rank(a.role)
+            .cmp(&role_rank(b.role))
+            .then(a.name.cmp(&b.name))
+    });
+    Some(K8sCluster {
+        cluster_id: cluster_id.to_string(),
+        api_server_ready,
+        nodes,
+    })
+}
+
+fn role_rank(role: NodeRole) -> u8 {
+    match role {
+        NodeRole::InitControlPlane => 0,
+        NodeRole::JoinControlPlane => 1,
+        NodeRole::Worker => 2,
+    }
+}
+
+/// Where a simulator serving the MAAS at `endpoint` answers for cluster `cluster_id`:
+/// `http://HOST:PORT/_sim/k8s/clusters/ID`. The engine asks there once `version/` lists the
+/// `kubemaas-simulator` capability.
+pub fn cluster_url(endpoint: &crate::maas::Endpoint, cluster_id: &str) -> url::Url {
+    let mut url = endpoint.api_base().clone();
+    let id: String =
+        percent_encoding::utf8_percent_encode(cluster_id, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    url.set_path(&format!("/_sim/k8s/clusters/{id}"));
+    url
+}
+
+/// `GET /_sim/k8s/clusters/{cluster_id}` on the control API.
+pub(crate) fn handle_cluster(shared: &Shared, raw_id: &str) -> Response {
+    // The path segment arrives as sent: `c%2D7f3a` for `c-7f3a` (see [`cluster_url`]).
+    let cluster_id = percent_encoding::percent_decode_str(raw_id).decode_utf8_lossy();
+    let cluster_id = cluster_id.as_ref();
+    let region = shared.region();
+    match cluster_view(&region, cluster_id) {
+        Some(view) => json(200, &serde_json::json!(view), true),
+        None => text(
+            404,
+            format!(
+                "No Kubernetes cluster {cluster_id} in the simulator: no machine was deployed with user-data carrying that cluster id."
+            ),
+        ),
+    }
+}
+
+impl super::SimHandle {
+    /// The simulated Kubernetes cluster `cluster_id` at the current virtual time, as the control
+    /// API serves it; `None` when no machine was ever deployed into it.
+    pub fn k8s_cluster(&self, cluster_id: &str) -> Option<K8sCluster> {
+        cluster_view(&self.shared.region(), cluster_id)
+    }
+}
