@@ -12,6 +12,7 @@ pub mod release;
 mod render;
 
 use super::output::{print_structured, OutputFormat, Table};
+use super::secret_arg::SecretArg;
 use crate::maas::{ApiKey, Endpoint, MachineFilter};
 use crate::model::{CloudAccount, Problems};
 use crate::paths::Paths;
@@ -25,27 +26,7 @@ use release::{release_command, render_released};
 use render::{render_check, render_list, render_show};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-/// A secret given on the command line: its `Debug` never shows it (the parsed command line
-/// is `Debug`).
-#[derive(Clone)]
-pub struct SecretArg(String);
-
-impl FromStr for SecretArg {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(SecretArg(s.to_string()))
-    }
-}
-
-impl fmt::Debug for SecretArg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretArg(****)")
-    }
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct AccountArgs {
@@ -307,8 +288,8 @@ fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
     let raw = arg
         .as_ref()
         .ok_or(AccountCmdError::MissingApiKey)?
-        .0
-        .clone();
+        .expose()
+        .to_string();
     if raw.trim() != "-" {
         return Ok(raw);
     }
@@ -524,15 +505,4 @@ pub async fn run_audit(
         unclaimed,
         release_command,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_args_do_not_debug() {
-        let s: SecretArg = "aaaa:bbbb:cccc".parse().unwrap();
-        assert!(!format!("{s:?}").contains("aaaa"));
-    }
 }

@@ -1,6 +1,7 @@
 //! `kubemaas maas …`: read a MAAS region directly (machines, zones, pools, version).
 
 use super::output::{print_structured, OutputFormat, Table};
+use super::secret_arg::SecretArg;
 use crate::maas::{
     ApiKey, ApiKeyError, Endpoint, EndpointError, MaasClient, MaasConfig, Machine, MachineFilter,
     ResourcePool, TlsOptions, User, Version, Zone,
@@ -17,7 +18,7 @@ pub struct MaasConnArgs {
     pub endpoint: Option<String>,
     /// MAAS API key consumer_key:token_key:token_secret (never printed)
     #[arg(long, env = "MAAS_API_KEY", hide_env_values = true, global = true)]
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretArg>,
     /// PEM file with the CA that signed the MAAS region's TLS certificate.
     #[arg(long, value_name = "FILE", global = true)]
     pub ca_cert: Option<PathBuf>,
@@ -72,7 +73,8 @@ pub fn client_config(conn: &MaasConnArgs) -> Result<MaasConfig, ConnArgsError> {
     };
     let endpoint = given(&conn.endpoint).ok_or(ConnArgsError::MissingEndpoint)?;
     let endpoint = Endpoint::parse(&endpoint)?;
-    let key = given(&conn.api_key).ok_or(ConnArgsError::MissingApiKey)?;
+    let key = given(&conn.api_key.as_ref().map(|k| k.expose().to_string()))
+        .ok_or(ConnArgsError::MissingApiKey)?;
     let key: ApiKey = key.parse()?;
     let mut config = MaasConfig::new(endpoint, key);
     config.tls = TlsOptions {
@@ -254,7 +256,7 @@ mod tests {
     fn conn(endpoint: Option<&str>, key: Option<&str>) -> MaasConnArgs {
         MaasConnArgs {
             endpoint: endpoint.map(str::to_string),
-            api_key: key.map(str::to_string),
+            api_key: key.map(|k| k.parse().expect("infallible")),
             ca_cert: None,
             insecure_skip_tls_verify: false,
         }

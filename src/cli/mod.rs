@@ -5,6 +5,7 @@ pub mod account_cmd;
 pub mod maas_cmd;
 pub mod output;
 pub mod profile_cmd;
+pub mod secret_arg;
 pub mod sim_cmd;
 
 use clap::{Parser, Subcommand};
