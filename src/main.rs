@@ -34,6 +34,7 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         match cli.command {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
+            Some(Command::Gateway(args)) => kubemaas::cli::gateway_cmd::run(args, &paths).await,
             None => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;

@@ -100,11 +100,13 @@ pub fn save_pairing(
         }
     }
     let dir = material_dir(state_dir, name);
-    crate::paths::create_private_dir(&dir).map_err(|e| ConsoleError::Io {
-        action: "create",
-        path: dir.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    for d in [dir.parent().unwrap_or(&dir), &dir] {
+        crate::paths::create_private_dir(d).map_err(|e| ConsoleError::Io {
+            action: "create",
+            path: d.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
     let (ca, cert, key) = (dir.join(CA_FILE), dir.join(CERT_FILE), dir.join(KEY_FILE));
     crate::paths::write_private_file(&key, material.client_key_pem.as_bytes())
         .map_err(io("write", &key))?;

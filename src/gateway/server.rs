@@ -64,7 +64,10 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    fn start(tcp: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
+    /// Starts accepting on `tcp` with `config`. [`GatewayServer`] uses it; so can anything
+    /// else that serves axum over TLS (test doubles of a gateway).
+    pub fn start(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let acceptor = TlsAcceptor::from(config);
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
