@@ -378,11 +378,9 @@ impl GatewayServer {
                 source,
             })?;
         let listener =
-            TlsListener::start(tcp, TlsAcceptor::from(Arc::new(config))).map_err(|source| {
-                ServeError::Bind {
-                    addr: options.listen,
-                    source,
-                }
+            TlsListener::start(tcp, Arc::new(config)).map_err(|source| ServeError::Bind {
+                addr: options.listen,
+                source,
             })?;
         let local = listener.local;
         let (shutdown_tx, shutdown) = watch::channel(false);
