@@ -633,6 +633,26 @@ fn ensure_default_account(store: &Store, cfg: &GatewayConfig) -> color_eyre::Res
     Ok(cfg.name.clone())
 }
 
+/// gateway.yaml holds the MAAS API key: say so when others can read it (the operator's file is
+/// not changed behind their back).
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "gateway.yaml readable by others");
+                println!(
+                    "warning: {} holds the MAAS API key but is readable by other users (mode {mode:o}): run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -658,6 +678,7 @@ async fn shutdown_signal() {
 async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     let path = config_path(args.config, paths);
     let cfg = GatewayConfig::load(&path)?;
+    warn_if_readable_by_others(&path);
     let listen = args.listen.unwrap_or(cfg.listen);
     let dir = gateway_state_dir(&paths.state_dir);
     // 0700: the admin socket and the CA key live here.
