@@ -34,7 +34,7 @@ pub struct GatewayArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum GatewayCommand {
     /// Write gateway.yaml: asks interactively, or takes --from FILE / flags.
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     /// Run this host as a gateway: serve consoles over mutual TLS until Ctrl-C / SIGTERM.
     Run(RunArgs),
     /// Print a new one-time pairing code from the gateway running with this state dir.
@@ -152,7 +152,7 @@ pub struct NameArgs {
 
 pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
     match args.command {
-        GatewayCommand::Init(a) => init(a, paths).await,
+        GatewayCommand::Init(a) => init(*a, paths).await,
         GatewayCommand::Run(a) => serve(a, paths).await,
         GatewayCommand::PairingCode => pairing_code(paths).await,
         GatewayCommand::Pair(a) => pair(a, paths).await,
