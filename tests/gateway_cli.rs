@@ -302,6 +302,8 @@ placement:
 /// A running `kubemaas gateway run`, killed when dropped.
 struct GatewayProcess {
     child: Child,
+    /// What the gateway prints after it is ready.
+    stdout: BufReader<std::process::ChildStdout>,
     addr: String,
     code: String,
     printed: String,
@@ -326,14 +328,15 @@ fn start_gateway(state: &Path, config: &Path) -> GatewayProcess {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut printed = String::new();
     let (mut addr, mut code) = (None, None);
     while addr.is_none() || code.is_none() {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the gateway stopped before it was ready:\n{printed}"))
-            .unwrap();
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            panic!("the gateway stopped before it was ready:\n{printed}");
+        }
+        let line = line.trim_end().to_string();
         printed.push_str(&line);
         printed.push('\n');
         if let Some(rest) =
@@ -346,6 +349,7 @@ fn start_gateway(state: &Path, config: &Path) -> GatewayProcess {
     }
     GatewayProcess {
         child,
+        stdout,
         addr: addr.unwrap(),
         code: code.unwrap(),
         printed,
@@ -380,7 +384,16 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
 
     let out = t.ok(
         &console,
-        &["gateway", "pair", "--address", &gw.addr, "--code", &gw.code],
+        &[
+            "gateway",
+            "pair",
+            "--address",
+            &gw.addr,
+            "--code",
+            &gw.code,
+            "--console-name",
+            "console-a",
+        ],
     );
     assert!(out.contains("paired with gateway dc1"), "{out}");
     assert!(out.contains("default cloud account: dc1"), "{out}");
@@ -423,6 +436,8 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
             &second,
             "--name",
             "dc1-b",
+            "--console-name",
+            "console-b",
         ],
     );
 
@@ -483,6 +498,38 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
     let list = t.ok(&console, &["gateway", "list"]);
     assert!(!list.contains("dc1-b") && list.contains("local"), "{list}");
 
-    drop(gw);
+    // On the gateway host: the paired consoles, and revoking one shuts it out.
+    let consoles: serde_json::Value =
+        serde_json::from_str(&t.ok(&gw_state, &["gateway", "consoles", "-o", "json"])).unwrap();
+    assert_eq!(consoles.as_array().unwrap().len(), 2, "{consoles}");
+    let out = t.ok(&gw_state, &["gateway", "revoke", "console-a"]);
+    assert!(out.contains("revoked 1"), "{out}");
+    let show: serde_json::Value =
+        serde_json::from_str(&t.ok(&console, &["gateway", "show", "dc1", "-o", "json"])).unwrap();
+    assert_eq!(show["reachable"], false, "{show}");
+    assert!(show["problem"].as_str().unwrap().contains("401"), "{show}");
+
+    // SIGTERM stops the gateway cleanly; its log has every refusal and never a code.
+    let mut gw = gw;
+    let status = Command::new("kill")
+        .args(["-TERM", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(gw.child.wait().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut gw.stdout, &mut rest).unwrap();
+    assert!(rest.contains("gateway dc1 stopped"), "{rest}");
+    let log = std::fs::read_to_string(gw_state.join("logs/kubemaas.log")).unwrap();
+    assert!(
+        log.contains("reason=\"reused_code\"") || log.contains("reason=reused_code"),
+        "{log}"
+    );
+    assert!(log.contains("wrong_code"), "{log}");
+    for code in [&gw.code, &second] {
+        assert!(!log.contains(code.as_str()), "a pairing code was logged");
+    }
+    t.0.push_str(&rest);
+    t.0.push_str(&log);
     t.assert_no_secrets(&key);
 }

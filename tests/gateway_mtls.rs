@@ -14,6 +14,7 @@ use kubemaas::gateway::pki::{self, GatewayPki};
 use kubemaas::gateway::protocol::{
     GatewayInfo, Health, MaasInfo, PairHello, PairResponse, HEALTH_WATCH_PATH,
 };
+use kubemaas::gateway::registry::ConsoleRegistry;
 use kubemaas::gateway::server::{GatewayServer, ServerOptions, TlsListener};
 use kubemaas::gateway::tls;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 struct Gateway {
     addr: String,
     pairings: Pairings,
+    consoles: ConsoleRegistry,
     clock: ManualClock,
     pki: Arc<GatewayPki>,
     _stop: oneshot::Sender<()>,
@@ -48,10 +50,12 @@ async fn gateway(name: &str) -> Gateway {
     let pki = Arc::new(GatewayPki::load_or_create(&dir.path().join("pki"), &[]).unwrap());
     let clock = ManualClock::new();
     let pairings = Pairings::new(Arc::new(clock.clone()), Limits::default());
+    let consoles = ConsoleRegistry::in_memory();
     let server = GatewayServer::bind(ServerOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         pki: pki.clone(),
         pairings: pairings.clone(),
+        consoles: consoles.clone(),
         info: info(name),
         api: Router::new(),
         heartbeat: Duration::from_millis(10),
@@ -66,6 +70,7 @@ async fn gateway(name: &str) -> Gateway {
     Gateway {
         addr,
         pairings,
+        consoles,
         clock,
         pki,
         _stop: stop,
@@ -296,4 +301,35 @@ async fn brute_force_meets_the_rate_limit_and_time_lifts_it() {
     assert_eq!(status, 429);
     gw.clock.advance(Duration::from_secs(60));
     client::pair(&gw.addr, &code, "laptop").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_console_is_shut_out_at_its_next_request() {
+    let gw = gateway("dc1").await;
+    let laptop = client::pair(&gw.addr, &gw.pairings.issue(), "laptop")
+        .await
+        .unwrap();
+    let desk = client::pair(&gw.addr, &gw.pairings.issue(), "desk")
+        .await
+        .unwrap();
+    let laptop = paired_client(&gw, &laptop);
+    let desk = paired_client(&gw, &desk);
+    laptop.info().await.unwrap();
+    assert_eq!(gw.consoles.list().len(), 2);
+
+    assert_eq!(gw.consoles.revoke("laptop").unwrap(), 1);
+    let (status, error, _) = refused(laptop.info().await);
+    assert_eq!((status, error.as_str()), (401, "unauthorized"));
+    desk.info().await.unwrap();
+
+    // A certificate the gateway CA signed but that pairing never handed out is not admitted.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = gw
+        .pki
+        .issue_client("unlisted", key.public_key_raw())
+        .unwrap();
+    let unlisted =
+        GatewayClient::new(&gw.addr, gw.pki.ca_pem(), &cert, &key.serialize_pem()).unwrap();
+    let (status, _, _) = refused(unlisted.info().await);
+    assert_eq!(status, 401);
 }

@@ -10,6 +10,7 @@ use crate::gateway::console;
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
 use crate::gateway::protocol::{GatewayInfo, MaasInfo};
+use crate::gateway::registry::ConsoleRegistry;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
 use crate::gateway::{gateway_state_dir, PROTOCOL_VERSION};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
@@ -39,6 +40,10 @@ pub enum GatewayCommand {
     Run(RunArgs),
     /// Print a new one-time pairing code from the gateway running with this state dir.
     PairingCode,
+    /// On the gateway host: list the consoles the running gateway has paired.
+    Consoles(OutputArgs),
+    /// On the gateway host: shut a paired console out (its next request is refused).
+    Revoke(ConsoleNameArgs),
     /// Pair this console with a gateway, using the code the gateway printed.
     Pair(PairArgs),
     /// List gateways: the embedded engine (`local`) and paired gateways.
@@ -144,6 +149,12 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ConsoleNameArgs {
+    /// The console's name, as `kubemaas gateway consoles` lists it.
+    pub console: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct NameArgs {
     pub name: String,
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
@@ -155,6 +166,34 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
         GatewayCommand::Init(a) => init(*a, paths).await,
         GatewayCommand::Run(a) => serve(a, paths).await,
         GatewayCommand::PairingCode => pairing_code(paths).await,
+        GatewayCommand::Consoles(a) => {
+            let consoles = admin::list_consoles(&gateway_state_dir(&paths.state_dir)).await?;
+            if a.output != OutputFormat::Table {
+                return print_structured(a.output, &consoles);
+            }
+            let mut table = Table::new(["CONSOLE", "PAIRED", "FROM", "STATE"]);
+            for c in &consoles {
+                table.row([
+                    c.name.clone(),
+                    c.paired_at.format("%Y-%m-%d %H:%M").to_string(),
+                    c.remote.clone(),
+                    match c.revoked_at {
+                        Some(t) => format!("revoked {}", t.format("%Y-%m-%d %H:%M")),
+                        None => "active".into(),
+                    },
+                ]);
+            }
+            print!("{}", table.render());
+            Ok(())
+        }
+        GatewayCommand::Revoke(a) => {
+            let n = admin::revoke_console(&gateway_state_dir(&paths.state_dir), &a.console).await?;
+            println!(
+                "revoked {n} pairing(s) of console {}: its requests are refused from now on",
+                a.console
+            );
+            Ok(())
+        }
         GatewayCommand::Pair(a) => pair(a, paths).await,
         GatewayCommand::List(a) => list(a, paths),
         GatewayCommand::Show(a) => show(a, paths).await,
@@ -701,11 +740,13 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let pairings = Pairings::new(Arc::new(SystemClock), Limits::default());
-    let _admin = admin::serve(&dir, pairings.clone()).await?;
+    let consoles = ConsoleRegistry::load(&dir.join("consoles.json"))?;
+    let _admin = admin::serve(&dir, pairings.clone(), consoles.clone()).await?;
     let server = GatewayServer::bind(ServerOptions {
         listen,
         pki: pki.clone(),
         pairings: pairings.clone(),
+        consoles,
         info: GatewayInfo {
             name: cfg.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -11,7 +11,9 @@
 //!   the engine's cluster API is merged into its [`server::authenticated_routes`] later.
 //! * [`client`]: the console side — pairing, and a [`client::GatewayClient`] that calls any JSON
 //!   or streaming endpoint over the paired channel.
-//! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`).
+//! * [`registry`]: the consoles a gateway paired, checked on every request, revocable.
+//! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
+//!   `revoke`).
 
 pub mod admin;
 pub mod client;
@@ -21,6 +23,7 @@ pub mod console;
 pub mod pairing;
 pub mod pki;
 pub mod protocol;
+pub mod registry;
 pub mod server;
 pub mod tls;
 

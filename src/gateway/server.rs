@@ -16,6 +16,7 @@ use super::protocol::{
     ErrorBody, GatewayInfo, Health, PairHello, PairRequest, PairResponse, HEALTH_PATH,
     HEALTH_WATCH_PATH, INFO_PATH, PAIR_PATH,
 };
+use super::registry::{ConsoleRecord, ConsoleRegistry};
 use super::tls;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -141,6 +142,7 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>> for
 struct Shared {
     pki: Arc<GatewayPki>,
     pairings: Pairings,
+    consoles: ConsoleRegistry,
     info: GatewayInfo,
     started: Instant,
     heartbeat: Duration,
@@ -183,8 +185,13 @@ fn unauthorized() -> Response {
 }
 
 /// Lets a request through only when its connection showed a client certificate (which rustls
-/// checked against the gateway CA), except for the pairing endpoint.
-async fn require_console(mut request: Request, next: Next) -> Response {
+/// checked against the gateway CA) of a paired, unrevoked console — except for the pairing
+/// endpoint.
+async fn require_console(
+    State(consoles): State<ConsoleRegistry>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if request.uri().path() == PAIR_PATH {
         return next.run(request).await;
     }
@@ -193,11 +200,11 @@ async fn require_console(mut request: Request, next: Next) -> Response {
         .get::<ConnectInfo<PeerInfo>>()
         .and_then(|ConnectInfo(peer)| peer.console.clone());
     match console {
-        Some(identity) => {
+        Some(identity) if consoles.is_active(&identity.fingerprint) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        None => unauthorized(),
+        _ => unauthorized(),
     }
 }
 
@@ -261,6 +268,32 @@ async fn pair(
             );
         }
     };
+    // Listed before it is handed out: a certificate the server would not admit is useless.
+    let issued = match pki::cert_from_pem(&client_cert, std::path::Path::new("issued")) {
+        Ok(der) => pki::fingerprint(&der),
+        Err(e) => {
+            tracing::error!(error = %e, "reading back an issued certificate failed");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the gateway could not issue a certificate: see its log",
+            );
+        }
+    };
+    if let Err(e) = shared.consoles.add(ConsoleRecord {
+        name: console.to_string(),
+        fingerprint: pki::fingerprint_text(&issued),
+        remote: peer.remote.to_string(),
+        paired_at: chrono::Utc::now(),
+        revoked_at: None,
+    }) {
+        tracing::error!(error = %e, "recording a paired console failed");
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the gateway could not record this console: see its log",
+        );
+    }
     tracing::info!(console, remote = %peer.remote, "console paired");
     let gateway_proof = pairing::proof(&key, Side::Gateway, &fingerprint, &public_key);
     Json(PairResponse {
@@ -332,12 +365,13 @@ fn authenticated_routes(shared: Arc<Shared>) -> Router {
 
 /// Everything the gateway serves: `api` (the engine's routes) joins the authenticated ones.
 fn app(shared: Arc<Shared>, api: Router) -> Router {
+    let consoles = shared.consoles.clone();
     let open = Router::new()
         .route(PAIR_PATH, get(hello).post(pair))
         .with_state(shared.clone());
     open.merge(authenticated_routes(shared).merge(api))
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(middleware::from_fn(require_console))
+        .layer(middleware::from_fn_with_state(consoles, require_console))
 }
 
 /// How to run a gateway server.
@@ -345,6 +379,8 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     pub pki: Arc<GatewayPki>,
     pub pairings: Pairings,
+    /// The paired consoles; a request passes only with one of their certificates.
+    pub consoles: ConsoleRegistry,
     pub info: GatewayInfo,
     /// The engine's API, served to paired consoles only. `Router::new()` until the engine
     /// lands.
@@ -387,6 +423,7 @@ impl GatewayServer {
         let shared = Arc::new(Shared {
             pki: options.pki,
             pairings: options.pairings,
+            consoles: options.consoles,
             info: options.info,
             started: Instant::now(),
             heartbeat: options.heartbeat,
