@@ -425,6 +425,13 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
         ],
     );
     assert!(err.contains("wrong"), "{err}");
+    // The gateway's own name is taken here now: refused before the code is spent...
+    let err = t.fails(
+        &console,
+        &["gateway", "pair", "--address", &gw.addr, "--code", &second],
+    );
+    assert!(err.contains("already paired"), "{err}");
+    // ...so the same code still pairs under another name.
     t.ok(
         &console,
         &[

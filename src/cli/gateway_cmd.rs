@@ -801,14 +801,16 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         .console_name
         .clone()
         .unwrap_or_else(crate::store::host_name);
-    let material = client::pair(&args.address, &code, &console_name).await?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| material.gateway.clone());
-    config::check_name(&name).map_err(|e| eyre!("--name: {e}"))?;
+    // Settle the name first, so that a name already taken is refused before the code is spent.
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => client::hello(&args.address).await?.gateway,
+    };
+    config::check_name(&name).map_err(|e| eyre!("--name: {e} (pass --name NAME)"))?;
     let store = Store::open(&paths.state_dir)?;
     console::ensure_local(&store)?;
+    console::check_free(&store, &name, &args.address)?;
+    let material = client::pair(&args.address, &code, &console_name).await?;
     console::save_pairing(&store, &paths.state_dir, &name, &args.address, &material)?;
     let client = console::client_for(&store, &name)?;
     let info = client

@@ -188,6 +188,29 @@ impl std::fmt::Debug for PairedMaterial {
     }
 }
 
+/// Asks the gateway at `address` who it is, trusting nothing (its answer is a claim, used only
+/// to name it before pairing and to check the protocol).
+pub async fn hello(address: &str) -> Result<PairHello, GatewayClientError> {
+    let base = base_url(address)?;
+    let (config, _) = tls::recording_client_config()?;
+    let http = http_client(config)?;
+    let url = base.join(PAIR_PATH.trim_start_matches('/')).map_err(|_| {
+        GatewayClientError::BadAddress {
+            address: address.to_string(),
+        }
+    })?;
+    decode(
+        address,
+        PAIR_PATH,
+        http.get(url)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| send_error(address, &e))?,
+    )
+    .await
+}
+
 /// Pairs with the gateway at `address` using `code`; `console` is how the gateway will know
 /// this console. Nothing is trusted until the gateway has proved it knows the code for the
 /// very certificate this connection was shown.

@@ -74,14 +74,13 @@ pub fn ensure_local(store: &Store) -> Result<(), ConsoleError> {
     })
 }
 
-/// Records a freshly paired gateway: its material on disk (key 0600), then its row.
-pub fn save_pairing(
+/// Checks that `name` can be paired at `address`: unknown, or recorded there but unpaired.
+/// Returns the unpaired record, if any.
+pub fn check_free(
     store: &Store,
-    state_dir: &Path,
     name: &str,
     address: &str,
-    material: &PairedMaterial,
-) -> Result<GatewayRow, ConsoleError> {
+) -> Result<Option<GatewayRow>, ConsoleError> {
     if name == LOCAL_GATEWAY {
         return Err(ConsoleError::Local);
     }
@@ -99,6 +98,18 @@ pub fn save_pairing(
             });
         }
     }
+    Ok(existing)
+}
+
+/// Records a freshly paired gateway: its material on disk (key 0600), then its row.
+pub fn save_pairing(
+    store: &Store,
+    state_dir: &Path,
+    name: &str,
+    address: &str,
+    material: &PairedMaterial,
+) -> Result<GatewayRow, ConsoleError> {
+    let existing = check_free(store, name, address)?;
     let dir = material_dir(state_dir, name);
     for d in [dir.parent().unwrap_or(&dir), &dir] {
         crate::paths::create_private_dir(d).map_err(|e| ConsoleError::Io {
