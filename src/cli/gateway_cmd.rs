@@ -338,8 +338,29 @@ fn flag<T>(
         .transpose()
 }
 
-/// Validates the MAAS endpoint and key live; the error is MAAS's own precise one.
-async fn check_maas(cfg: &config::MaasSettings) -> Result<String, crate::maas::MaasError> {
+/// What the live MAAS check found.
+struct MaasCheck {
+    version: String,
+    user: String,
+}
+
+impl std::fmt::Display for MaasCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MAAS {} (API key of user {})", self.version, self.user)
+    }
+}
+
+/// Why the live MAAS check failed: MAAS's own precise error, or a MAAS too old to drive.
+#[derive(Debug, thiserror::Error)]
+enum MaasCheckError {
+    #[error(transparent)]
+    Maas(#[from] crate::maas::MaasError),
+    #[error(transparent)]
+    Version(#[from] crate::model::AccountCheckError),
+}
+
+/// Validates the MAAS endpoint and key live, and that this MAAS is new enough.
+async fn check_maas(cfg: &config::MaasSettings) -> Result<MaasCheck, MaasCheckError> {
     let mut mc = MaasConfig::new(cfg.endpoint.clone(), cfg.api_key.clone());
     mc.tls = TlsOptions {
         ca_cert: cfg.ca_file.clone(),
@@ -353,10 +374,11 @@ async fn check_maas(cfg: &config::MaasSettings) -> Result<String, crate::maas::M
         detail: e.to_string(),
     })?;
     let (version, user) = client.identify().await?;
-    Ok(format!(
-        "MAAS {} (API key of user {})",
-        version.version, user.username
-    ))
+    crate::model::account::check_maas_version(&version)?;
+    Ok(MaasCheck {
+        version: version.version,
+        user: user.username,
+    })
 }
 
 async fn init(args: InitArgs, paths: &Paths) -> color_eyre::Result<()> {
@@ -731,7 +753,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     let maas_version = match check_maas(&cfg.maas).await {
         Ok(who) => {
             tracing::info!(maas = %who, "MAAS reachable");
-            who.split_whitespace().nth(1).map(str::to_string)
+            Some(who.version)
         }
         Err(e) => {
             // The gateway still serves: MAAS may come back, and consoles should see why not.
