@@ -39,6 +39,7 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
                 kubemaas::cli::account_cmd::run(args, &paths, cli.state_dir.as_deref()).await
             }
             Some(Command::Profile(args)) => kubemaas::cli::profile_cmd::run(args, &paths.state_dir),
+            Some(Command::Gateway(args)) => kubemaas::cli::gateway_cmd::run(args, &paths).await,
             None => {
                 // `--demo` keeps its state in a throw-away directory, removed when the console
                 // closes; configuration (themes, keymap) still comes from the operator's.

@@ -2,6 +2,7 @@
 //! interfaces the console uses; output is a table for people or `-o json|yaml` for scripts.
 
 pub mod account_cmd;
+pub mod gateway_cmd;
 pub mod maas_cmd;
 pub mod output;
 pub mod profile_cmd;
@@ -46,4 +47,7 @@ pub enum Command {
     Account(account_cmd::AccountArgs),
     /// Cluster profiles: the software layers a cluster runs (list, show, import).
     Profile(profile_cmd::ProfileArgs),
+    /// Gateways: set one up and run it (init, run, pairing-code), or pair this console with
+    /// one and manage it (pair, list, show, unpair, delete).
+    Gateway(gateway_cmd::GatewayArgs),
 }

@@ -1,0 +1,514 @@
+//! The console's side of a gateway: pairing ([`pair`]), then a [`GatewayClient`] that calls
+//! any JSON or streaming endpoint over the mutually authenticated channel.
+
+use super::pairing::{self, PairingCode, Side};
+use super::pki::{self, cert_from_pem, key_from_pem};
+use super::protocol::{
+    ErrorBody, GatewayInfo, Health, PairHello, PairRequest, PairResponse, HEALTH_PATH, INFO_PATH,
+    PAIR_PATH,
+};
+use super::tls;
+use base64::Engine as _;
+use rustls::pki_types::CertificateDer;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole request/response call; streams have no overall limit.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What went wrong reaching a gateway. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayClientError {
+    #[error("`{address}` is not a gateway address: give HOST:PORT, like gw1.example:8443 or 10.0.0.5:8443")]
+    BadAddress { address: String },
+    #[error("cannot reach the gateway at {address} ({detail}): check the address and port, that `kubemaas gateway run` is up there, and that a firewall lets this host through")]
+    Connect { address: String, detail: String },
+    #[error("the secure channel to the gateway at {address} failed ({detail}): if the gateway was reinstalled or this is not the paired gateway, unpair it and pair again with a fresh code")]
+    Channel { address: String, detail: String },
+    #[error("the gateway at {address} refused {path} (HTTP {status}): {message}")]
+    Refused {
+        address: String,
+        path: String,
+        status: u16,
+        error: String,
+        message: String,
+    },
+    #[error("the gateway at {address} answered {path} with something this console cannot read ({detail}): are console and gateway the same kubemaas version?")]
+    Decode {
+        address: String,
+        path: String,
+        detail: String,
+    },
+    #[error("the gateway at {address} speaks protocol {found}, this console {ours}: run the same kubemaas version on both")]
+    Protocol {
+        address: String,
+        found: u32,
+        ours: u32,
+    },
+    #[error("PAIRING REFUSED: the gateway at {address} could not prove it knows the pairing code for the certificate it showed ({reason}). Something between this console and the gateway may be impersonating it; nothing was stored. Check the address, and pair again with a fresh code")]
+    NotTheGateway { address: String, reason: String },
+    #[error("cannot read this console's pairing material for gateway `{gateway}` at {path}: {detail} (pair with the gateway again: `kubemaas gateway unpair {gateway}` then `kubemaas gateway pair`)")]
+    Material {
+        gateway: String,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error("gateway `{gateway}` is not paired with this console: pair it with `kubemaas gateway pair --address HOST:PORT --code CODE`")]
+    NotPaired { gateway: String },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
+}
+
+/// Checks `HOST:PORT` and gives the base URL.
+fn base_url(address: &str) -> Result<url::Url, GatewayClientError> {
+    let bad = || GatewayClientError::BadAddress {
+        address: address.to_string(),
+    };
+    let address = address.trim();
+    if address.is_empty() || address.contains('/') || address.contains('@') {
+        return Err(bad());
+    }
+    let url = url::Url::parse(&format!("https://{address}/")).map_err(|_| bad())?;
+    if url.port().is_none() || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, GatewayClientError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // The gateway is reached directly: a proxy from the environment would see only
+        // ciphertext, but could not pass client certificates through either.
+        .no_proxy()
+        .build()
+        .map_err(|e| {
+            GatewayClientError::Tls(tls::TlsSetupError {
+                what: "the HTTP client",
+                reason: e.to_string(),
+            })
+        })
+}
+
+/// Every cause of a reqwest error, on one line.
+fn chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
+    let detail = chain(e);
+    let tls_words = [
+        "certificate",
+        "handshake",
+        "tls",
+        "TLS",
+        "alert",
+        "UnknownIssuer",
+    ];
+    if tls_words.iter().any(|w| detail.contains(w)) {
+        GatewayClientError::Channel {
+            address: address.to_string(),
+            detail,
+        }
+    } else {
+        GatewayClientError::Connect {
+            address: address.to_string(),
+            detail,
+        }
+    }
+}
+
+/// Turns a response into `T`, or its [`ErrorBody`] into [`GatewayClientError::Refused`].
+async fn decode<T: DeserializeOwned>(
+    address: &str,
+    path: &str,
+    response: reqwest::Response,
+) -> Result<T, GatewayClientError> {
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| send_error(address, &e))?;
+    if !status.is_success() {
+        let (error, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (b.error, b.message),
+            Err(_) => (
+                "http".into(),
+                String::from_utf8_lossy(&body).chars().take(300).collect(),
+            ),
+        };
+        return Err(GatewayClientError::Refused {
+            address: address.to_string(),
+            path: path.to_string(),
+            status: status.as_u16(),
+            error,
+            message,
+        });
+    }
+    serde_json::from_slice(&body).map_err(|e| GatewayClientError::Decode {
+        address: address.to_string(),
+        path: path.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// What pairing gives a console: the pinned CA and its own client identity.
+#[derive(Clone)]
+pub struct PairedMaterial {
+    /// The gateway's own name.
+    pub gateway: String,
+    pub ca_pem: String,
+    pub client_cert_pem: String,
+    /// The console's private key (PKCS#8 PEM): write it 0600, never show it.
+    pub client_key_pem: String,
+    pub ca_fingerprint: [u8; 32],
+    /// The certificate the code was bound to.
+    pub server_fingerprint: [u8; 32],
+}
+
+impl std::fmt::Debug for PairedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairedMaterial")
+            .field("gateway", &self.gateway)
+            .field("ca", &pki::fingerprint_text(&self.ca_fingerprint))
+            .field("client_key", &"****")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Asks the gateway at `address` who it is, trusting nothing (its answer is a claim, used only
+/// to name it before pairing and to check the protocol).
+pub async fn hello(address: &str) -> Result<PairHello, GatewayClientError> {
+    let base = base_url(address)?;
+    let (config, _) = tls::recording_client_config()?;
+    let http = http_client(config)?;
+    let url = base.join(PAIR_PATH.trim_start_matches('/')).map_err(|_| {
+        GatewayClientError::BadAddress {
+            address: address.to_string(),
+        }
+    })?;
+    decode(
+        address,
+        PAIR_PATH,
+        http.get(url)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| send_error(address, &e))?,
+    )
+    .await
+}
+
+/// Pairs with the gateway at `address` using `code`; `console` is how the gateway will know
+/// this console. Nothing is trusted until the gateway has proved it knows the code for the
+/// very certificate this connection was shown.
+pub async fn pair(
+    address: &str,
+    code: &PairingCode,
+    console: &str,
+) -> Result<PairedMaterial, GatewayClientError> {
+    let base = base_url(address)?;
+    let (config, seen) = tls::recording_client_config()?;
+    let http = http_client(config)?;
+    let url = base.join(PAIR_PATH.trim_start_matches('/')).map_err(|_| {
+        GatewayClientError::BadAddress {
+            address: address.to_string(),
+        }
+    })?;
+
+    let hello: PairHello = decode(
+        address,
+        PAIR_PATH,
+        http.get(url.clone())
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| send_error(address, &e))?,
+    )
+    .await?;
+    if hello.protocol != super::PROTOCOL_VERSION {
+        return Err(GatewayClientError::Protocol {
+            address: address.to_string(),
+            found: hello.protocol,
+            ours: super::PROTOCOL_VERSION,
+        });
+    }
+    let shown = seen.all();
+    let Some(server_cert) = shown.last().cloned() else {
+        return Err(GatewayClientError::NotTheGateway {
+            address: address.to_string(),
+            reason: "it showed no certificate".into(),
+        });
+    };
+    let fingerprint = pki::fingerprint(&server_cert);
+
+    let key = rcgen::KeyPair::generate().map_err(|e| {
+        GatewayClientError::Tls(tls::TlsSetupError {
+            what: "this console's key",
+            reason: e.to_string(),
+        })
+    })?;
+    let public_key = key.public_key_raw().to_vec();
+    let code_key = pairing::code_key(code);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = PairRequest {
+        console: console.to_string(),
+        public_key: b64.encode(&public_key),
+        proof: b64.encode(pairing::proof(
+            &code_key,
+            Side::Console,
+            &fingerprint,
+            &public_key,
+        )),
+    };
+    let answer: PairResponse = decode(
+        address,
+        PAIR_PATH,
+        http.post(url)
+            .timeout(CALL_TIMEOUT)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| send_error(address, &e))?,
+    )
+    .await?;
+
+    let not_it = |reason: &str| GatewayClientError::NotTheGateway {
+        address: address.to_string(),
+        reason: reason.to_string(),
+    };
+    // Both calls must have met the same certificate, or the proof speaks of another one.
+    if seen
+        .all()
+        .iter()
+        .any(|c| pki::fingerprint(c) != fingerprint)
+    {
+        return Err(not_it(
+            "it showed different certificates on two connections",
+        ));
+    }
+    let proof = b64
+        .decode(&answer.proof)
+        .map_err(|_| not_it("its proof is not base64"))?;
+    if !pairing::verify_proof(&code_key, Side::Gateway, &fingerprint, &public_key, &proof) {
+        return Err(not_it("its proof does not match"));
+    }
+    // Proven: now the CA it sent can be believed; it must be the one behind its certificate.
+    let ca_der = cert_from_pem(&answer.ca_cert, Path::new("the gateway's answer"))
+        .map_err(|_| not_it("its CA certificate cannot be read"))?;
+    if !tls::issued_by(&ca_der, &server_cert) {
+        return Err(not_it("its certificate was not issued by the CA it sent"));
+    }
+    cert_from_pem(&answer.client_cert, Path::new("the gateway's answer"))
+        .map_err(|_| not_it("the client certificate it issued cannot be read"))?;
+    Ok(PairedMaterial {
+        gateway: answer.gateway,
+        ca_pem: answer.ca_cert,
+        client_cert_pem: answer.client_cert,
+        client_key_pem: key.serialize_pem(),
+        ca_fingerprint: pki::fingerprint(&ca_der),
+        server_fingerprint: fingerprint,
+    })
+}
+
+/// A paired gateway, called over mutual TLS. Cheap to clone.
+#[derive(Clone)]
+pub struct GatewayClient {
+    address: String,
+    base: url::Url,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayClient {
+    /// A client from PEM texts: the pinned CA, this console's certificate and key.
+    pub fn new(
+        address: &str,
+        ca_pem: &str,
+        client_cert_pem: &str,
+        client_key_pem: &str,
+    ) -> Result<GatewayClient, GatewayClientError> {
+        let base = base_url(address)?;
+        let material = |what: &str, e: pki::PkiError| GatewayClientError::Material {
+            gateway: address.to_string(),
+            path: PathBuf::from(what),
+            detail: e.to_string(),
+        };
+        let ca = cert_from_pem(ca_pem, Path::new("ca.pem")).map_err(|e| material("ca.pem", e))?;
+        let cert: CertificateDer<'static> = cert_from_pem(client_cert_pem, Path::new("client.pem"))
+            .map_err(|e| material("client.pem", e))?;
+        let key = key_from_pem(client_key_pem, Path::new("client.key"))
+            .map_err(|e| material("client.key", e))?;
+        let config = tls::pinned_client_config(&ca, vec![cert], key)?;
+        Ok(GatewayClient {
+            address: address.to_string(),
+            base,
+            http: http_client(config)?,
+        })
+    }
+
+    /// A client from the files pairing stored (see [`super::console`]).
+    pub fn from_files(
+        gateway: &str,
+        address: &str,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<GatewayClient, GatewayClientError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| GatewayClientError::Material {
+                gateway: gateway.to_string(),
+                path: p.to_path_buf(),
+                detail: e.to_string(),
+            })
+        };
+        Self::new(address, &read(ca)?, &read(cert)?, &read(key)?)
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url, GatewayClientError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|_| GatewayClientError::BadAddress {
+                address: format!("{}{path}", self.address),
+            })
+    }
+
+    /// `GET path`, answered with JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GatewayClientError> {
+        let response = self
+            .http
+            .get(self.url(path)?)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| send_error(&self.address, &e))?;
+        decode(&self.address, path, response).await
+    }
+
+    /// `POST path` with a JSON body, answered with JSON.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, GatewayClientError> {
+        let response = self
+            .http
+            .post(self.url(path)?)
+            .timeout(CALL_TIMEOUT)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| send_error(&self.address, &e))?;
+        decode(&self.address, path, response).await
+    }
+
+    /// `GET path` answered with newline-delimited JSON over a long-lived response.
+    pub async fn stream<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<NdjsonStream<T>, GatewayClientError> {
+        let response = self
+            .http
+            .get(self.url(path)?)
+            .send()
+            .await
+            .map_err(|e| send_error(&self.address, &e))?;
+        if !response.status().is_success() {
+            // Reuses the error decoding; a success here is impossible.
+            return Err(decode::<serde_json::Value>(&self.address, path, response)
+                .await
+                .err()
+                .unwrap_or_else(|| GatewayClientError::Decode {
+                    address: self.address.clone(),
+                    path: path.to_string(),
+                    detail: "an error status with a readable body".into(),
+                }));
+        }
+        Ok(NdjsonStream {
+            address: self.address.clone(),
+            path: path.to_string(),
+            response,
+            buffer: Vec::new(),
+            _item: PhantomData,
+        })
+    }
+
+    /// `GET /v1/info`.
+    pub async fn info(&self) -> Result<GatewayInfo, GatewayClientError> {
+        self.get(INFO_PATH).await
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, GatewayClientError> {
+        self.get(HEALTH_PATH).await
+    }
+}
+
+/// The items of a newline-delimited JSON response, read as they arrive.
+pub struct NdjsonStream<T> {
+    address: String,
+    path: String,
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    _item: PhantomData<fn() -> T>,
+}
+
+/// The longest line accepted; a gateway never sends more in one item.
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+impl<T: DeserializeOwned> NdjsonStream<T> {
+    /// The next item; `None` when the gateway ended the stream.
+    pub async fn next(&mut self) -> Option<Result<T, GatewayClientError>> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let line = &line[..line.len() - 1];
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Some(serde_json::from_slice(line).map_err(|e| {
+                    GatewayClientError::Decode {
+                        address: self.address.clone(),
+                        path: self.path.clone(),
+                        detail: e.to_string(),
+                    }
+                }));
+            }
+            if self.buffer.len() > MAX_LINE {
+                return Some(Err(GatewayClientError::Decode {
+                    address: self.address.clone(),
+                    path: self.path.clone(),
+                    detail: format!("a line longer than {MAX_LINE} bytes"),
+                }));
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(send_error(&self.address, &e))),
+            }
+        }
+    }
+}

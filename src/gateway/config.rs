@@ -1,0 +1,913 @@
+//! `gateway.yaml`: everything a gateway needs, like an installer's configuration file.
+//!
+//! ```yaml
+//! apiVersion: kubemaas.io/v1
+//! kind: Gateway
+//! name: dc1                        # DNS label; how consoles list this gateway
+//! listen: 0.0.0.0:8443             # where consoles connect (HTTPS, mutual TLS)
+//! tlsNames: [gw1.dc1.example]      # extra names/IPs for the server certificate (optional)
+//! maas:
+//!   endpoint: http://maas.dc1.example:5240/MAAS
+//!   apiKey: consumer:token:secret  # written 0600, never shown
+//!   caFile: /etc/kubemaas/maas-ca.pem   # optional, for an https MAAS with a private CA
+//! proxy:                           # optional; propagated to every node the gateway deploys
+//!   https: http://proxy.dc1.example:3128
+//!   http: http://proxy.dc1.example:3128
+//!   noProxy: [10.0.0.0/8, .dc1.example]
+//! network:                         # defaults for this gateway's clusters
+//!   podCIDR: 10.244.0.0/16
+//!   serviceCIDR: 10.96.0.0/12
+//! placement:                       # where gateway nodes go
+//!   zone: default
+//!   pool: infra                    # a resource pool, and/or a machine size:
+//!   machine: {minCpu: 4, minMemoryMiB: 8192}
+//!   nodes: 1                       # 1 or 3
+//! ```
+//!
+//! A file is checked whole: every problem is reported at once, each naming its key, the line
+//! it is on and the fix. The same per-field checks serve `kubemaas gateway init`'s questions.
+
+use crate::maas::{ApiKey, Endpoint};
+use crate::model::{names, suggest};
+use ipnet::IpNet;
+use serde_yaml::{Mapping, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const GATEWAY_KIND: &str = "Gateway";
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
+pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
+
+/// A checked gateway configuration. `Debug` masks the API key (see [`ApiKey`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    pub name: String,
+    pub listen: SocketAddr,
+    pub tls_names: Vec<String>,
+    pub maas: MaasSettings,
+    pub proxy: ProxySettings,
+    pub network: NetworkDefaults,
+    pub placement: Placement,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaasSettings {
+    pub endpoint: Endpoint,
+    pub api_key: ApiKey,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySettings {
+    pub https: Option<String>,
+    pub http: Option<String>,
+    pub no_proxy: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkDefaults {
+    pub pod_cidr: IpNet,
+    pub service_cidr: IpNet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub zone: Option<String>,
+    pub pool: Option<String>,
+    pub machine: Option<MachineSize>,
+    /// 1, or 3 for a highly available gateway.
+    pub nodes: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineSize {
+    pub min_cpu: u32,
+    pub min_memory_mib: u64,
+}
+
+/// One thing wrong in gateway.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key, from the top: `maas.apiKey`.
+    pub key: String,
+    /// 1-based line of the key (or of its parent, for a missing key), when known.
+    pub line: Option<usize>,
+    /// What is wrong and how to fix it. Never holds the API key.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// Why a gateway.yaml cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the gateway configuration {path}: {source} (create it with `kubemaas gateway init`, or pass -c FILE)")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the gateway configuration {path}: {source} (check the directory exists and is writable)")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} has {} problem{}:\n{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+// ---- per-field checks, shared with `gateway init`'s questions ----
+
+/// A gateway name: a DNS label, and not `local` (the embedded engine's name).
+pub fn check_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    names::check_dns1123_label(name).map_err(|e| format!("the gateway name {e}"))?;
+    if name == crate::model::account::LOCAL_GATEWAY {
+        return Err("`local` is the embedded engine's name: pick another, like dc1".into());
+    }
+    Ok(name.to_string())
+}
+
+pub fn check_listen(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim().parse().map_err(|_| {
+        format!("`{}` is not an address and port: write it like 0.0.0.0:8443 (all addresses) or 10.0.0.5:8443", raw.trim())
+    })
+}
+
+pub fn check_endpoint(raw: &str) -> Result<Endpoint, String> {
+    if raw.parse::<ApiKey>().is_ok() && !raw.contains("://") {
+        return Err("holds what looks like an API key: put the key in maas.apiKey and the MAAS URL (like http://maas.example:5240/MAAS) here".into());
+    }
+    Endpoint::parse(raw).map_err(|e| e.to_string())
+}
+
+pub fn check_api_key(raw: &str) -> Result<ApiKey, String> {
+    if raw.contains("****") {
+        return Err("this is a masked key as kubemaas displays it: paste the real key (MAAS UI > your user > API keys)".into());
+    }
+    raw.parse::<ApiKey>().map_err(|e| e.to_string())
+}
+
+pub fn check_ca_file(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw.trim());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}): give the path of the PEM file with the CA that signed MAAS's certificate",
+            path.display()
+        )
+    })?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "{} holds no PEM certificate: it must contain a -----BEGIN CERTIFICATE----- block",
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
+pub fn check_proxy_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    match url::Url::parse(raw) {
+        Err(e) => Err(format!(
+            "`{raw}` is not a URL ({e}): write it like http://proxy.example:3128"
+        )),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "`{raw}` uses `{}:`; a proxy URL starts with http:// or https://",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Err(format!(
+            "`{raw}` has no host: write it like http://proxy.example:3128"
+        )),
+        Ok(_) => Ok(raw.to_string()),
+    }
+}
+
+/// `noProxy` as a comma-separated text.
+pub fn check_no_proxy_text(raw: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        out.push(check_no_proxy_entry(entry)?);
+    }
+    Ok(out)
+}
+
+fn check_no_proxy_entry(entry: &str) -> Result<String, String> {
+    let entry = entry.trim();
+    if entry.is_empty() || entry.chars().any(|c| c.is_whitespace() || c == ',') {
+        return Err(format!("`{entry}` is not a no-proxy entry: give host names, domains (.example.com), IPs or CIDRs, one per list item"));
+    }
+    Ok(entry.to_string())
+}
+
+pub fn check_cidr(raw: &str, what: &str) -> Result<IpNet, String> {
+    let raw = raw.trim();
+    let net: IpNet = raw
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a CIDR: write {what} like 10.244.0.0/16"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "{what} `{raw}` has host bits set: write the network address, `{}`",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// The pod and service ranges together: no overlap, one IP family, a service range the API
+/// server accepts.
+pub fn check_networks(pod: IpNet, service: IpNet) -> Result<(), String> {
+    if pod.contains(&service) || service.contains(&pod) {
+        return Err(format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 10.244.0.0/16 and services 10.96.0.0/12"));
+    }
+    if pod.addr().is_ipv4() != service.addr().is_ipv4() {
+        return Err(format!("{service} and the pod network {pod} are of different IP families: use IPv4 for both or IPv6 for both"));
+    }
+    let max_prefix = if service.addr().is_ipv4() { 12 } else { 108 };
+    if service.prefix_len() < max_prefix {
+        return Err(format!("{service} is larger than the Kubernetes API server accepts: use a /{max_prefix} or smaller range"));
+    }
+    Ok(())
+}
+
+pub fn check_nodes(n: u64) -> Result<u8, String> {
+    match n {
+        1 => Ok(1),
+        3 => Ok(3),
+        _ => Err(format!(
+            "{n} gateway nodes: use 1, or 3 for a highly available gateway"
+        )),
+    }
+}
+
+pub fn check_min_cpu(n: u64) -> Result<u32, String> {
+    match u32::try_from(n) {
+        Ok(c) if (1..=1024).contains(&c) => Ok(c),
+        _ => Err(format!("{n} CPUs: give the least number of cores a gateway node needs, from 1 to 1024 (4 is typical)")),
+    }
+}
+
+pub fn check_min_memory(n: u64) -> Result<u64, String> {
+    if (1024..=64 * 1024 * 1024).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} MiB: give the least memory of a gateway node in MiB, at least 1024 (8192 is typical)"))
+    }
+}
+
+/// A name that is not just blanks (zones, pools).
+pub fn check_word(raw: &str, what: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() || v.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{v}` is not a MAAS {what} name: give the name as MAAS shows it, without spaces"
+        ));
+    }
+    Ok(v.to_string())
+}
+
+// ---- locating keys in the text ----
+
+/// The line of every block-style key, by dotted path (`maas.apiKey` → 8). Flow-style values
+/// (`{a: 1}`) are not looked into: their problems point at the parent key's line.
+fn key_lines(text: &str) -> HashMap<String, usize> {
+    let mut lines = HashMap::new();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            continue;
+        }
+        let Some(colon) = trimmed.find(':') else {
+            continue;
+        };
+        let key = trimmed[..colon].trim().trim_matches(['"', '\'']);
+        if key.is_empty() || key.contains(' ') {
+            continue;
+        }
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        let mut path: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).collect();
+        path.push(key);
+        lines.entry(path.join(".")).or_insert(index + 1);
+        stack.push((indent, key.to_string()));
+    }
+    lines
+}
+
+/// Walks the YAML value collecting problems.
+struct Walk {
+    lines: HashMap<String, usize>,
+    problems: Vec<ConfigProblem>,
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a true/false value",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+impl Walk {
+    fn line(&self, key: &str) -> Option<usize> {
+        let mut k = key;
+        loop {
+            if let Some(l) = self.lines.get(k) {
+                return Some(*l);
+            }
+            k = k.rsplit_once('.')?.0;
+        }
+    }
+
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            key: key.to_string(),
+            line: self.line(key),
+            message: message.into(),
+        });
+    }
+
+    /// The mapping at `path`, with unknown keys reported.
+    fn mapping<'v>(&mut self, v: &'v Value, path: &str, known: &[&str]) -> Option<&'v Mapping> {
+        let Value::Mapping(m) = v else {
+            self.problem(
+                path,
+                format!(
+                    "is {}, but a mapping with keys {} is expected",
+                    kind_of(v),
+                    known.join(", ")
+                ),
+            );
+            return None;
+        };
+        for key in m.keys() {
+            let Some(key) = key.as_str() else {
+                self.problem(
+                    path,
+                    "has a key that is not text: keys are names like `endpoint`",
+                );
+                continue;
+            };
+            if !known.contains(&key) {
+                let hint = match suggest::closest(key, known.iter().copied()) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("the keys here are {}", known.join(", ")),
+                };
+                self.problem(
+                    &join(path, key),
+                    format!("is not a gateway.yaml key: {hint}"),
+                );
+            }
+        }
+        Some(m)
+    }
+
+    /// A text value; `None` when absent (and then reported if `required`, with `example`).
+    fn text(
+        &mut self,
+        m: &Mapping,
+        path: &str,
+        key: &str,
+        example: Option<&str>,
+    ) -> Option<String> {
+        let full = join(path, key);
+        match m.get(key) {
+            None | Some(Value::Null) => {
+                if let Some(example) = example {
+                    let under = if path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" under `{path}:`")
+                    };
+                    self.problem(&full, format!("is missing: add `{key}: {example}`{under}"));
+                }
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => {
+                self.problem(
+                    &full,
+                    format!("is {}, but text is expected", kind_of(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, m: &Mapping, path: &str, key: &str) -> Option<u64> {
+        let full = join(path, key);
+        match m.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(other) => {
+                self.problem(
+                    &full,
+                    format!("is {}, but a whole number is expected", kind_of(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.problem(key, e)).ok()
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "name",
+    "listen",
+    "tlsNames",
+    "maas",
+    "proxy",
+    "network",
+    "placement",
+];
+const MAAS_KEYS: &[&str] = &["endpoint", "apiKey", "caFile"];
+const PROXY_KEYS: &[&str] = &["https", "http", "noProxy"];
+const NETWORK_KEYS: &[&str] = &["podCIDR", "serviceCIDR"];
+const PLACEMENT_KEYS: &[&str] = &["zone", "pool", "machine", "nodes"];
+const MACHINE_KEYS: &[&str] = &["minCpu", "minMemoryMiB"];
+
+impl GatewayConfig {
+    /// Reads and checks a gateway.yaml text, reporting every problem.
+    pub fn parse(text: &str) -> Result<GatewayConfig, Vec<ConfigProblem>> {
+        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            // serde_yaml's message may quote the text near the error; the key could be there.
+            vec![ConfigProblem {
+                key: "(file)".into(),
+                line,
+                message:
+                    "this is not valid YAML: check the indentation and quoting around that line"
+                        .into(),
+            }]
+        })?;
+        let mut w = Walk {
+            lines: key_lines(text),
+            problems: Vec::new(),
+        };
+        if matches!(value, Value::Null) {
+            w.problem(
+                "(file)",
+                "the file is empty: create it with `kubemaas gateway init`",
+            );
+            return Err(w.problems);
+        }
+        let top = w
+            .mapping(&value, "", TOP_KEYS)
+            .ok_or_else(|| w.problems.clone())?;
+        match w.text(top, "", "apiVersion", Some(crate::model::API_VERSION)) {
+            Some(v) if v != crate::model::API_VERSION => w.problem(
+                "apiVersion",
+                format!(
+                    "`{v}` is not one this kubemaas reads: use `{}`",
+                    crate::model::API_VERSION
+                ),
+            ),
+            _ => {}
+        }
+        match w.text(top, "", "kind", Some(GATEWAY_KIND)) {
+            Some(k) if k != GATEWAY_KIND => w.problem(
+                "kind",
+                format!("this is a `{k}` document: a gateway.yaml has `kind: {GATEWAY_KIND}`"),
+            ),
+            _ => {}
+        }
+        let name = w
+            .text(top, "", "name", Some("dc1"))
+            .and_then(|n| w.check("name", check_name(&n)));
+        let listen = match w.text(top, "", "listen", None) {
+            Some(l) => w.check("listen", check_listen(&l)),
+            None => check_listen(DEFAULT_LISTEN).ok(),
+        };
+        let tls_names = match top.get("tlsNames") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => {
+                let mut names = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str().map(str::trim) {
+                        Some(n) if !n.is_empty() && !n.contains(char::is_whitespace) => {
+                            names.push(n.to_string())
+                        }
+                        _ => w.problem(
+                            &format!("tlsNames[{i}]"),
+                            "give a host name or IP address consoles use to reach this gateway",
+                        ),
+                    }
+                }
+                names
+            }
+            Some(other) => {
+                w.problem(
+                    "tlsNames",
+                    format!(
+                        "is {}, but a list of host names is expected, like [gw1.example]",
+                        kind_of(other)
+                    ),
+                );
+                Vec::new()
+            }
+        };
+
+        let maas = match top.get("maas") {
+            None | Some(Value::Null) => {
+                w.problem("maas", "is missing: add a `maas:` section with `endpoint:` and `apiKey:`");
+                None
+            }
+            Some(v) => w.mapping(v, "maas", MAAS_KEYS).cloned().and_then(|m| {
+                let endpoint = w
+                    .text(&m, "maas", "endpoint", Some("http://maas.example:5240/MAAS"))
+                    .and_then(|e| w.check("maas.endpoint", check_endpoint(&e)));
+                let api_key = w
+                    .text(&m, "maas", "apiKey", Some("<consumer_key:token_key:token_secret>"))
+                    .and_then(|k| w.check("maas.apiKey", check_api_key(&k)));
+                let ca_file = w
+                    .text(&m, "maas", "caFile", None)
+                    .and_then(|c| w.check("maas.caFile", check_ca_file(&c)));
+                if ca_file.is_some() && endpoint.as_ref().is_some_and(|e| !e.is_https()) {
+                    w.problem("maas.caFile", "is set but the endpoint is http://: use the https:// URL of MAAS, or drop caFile");
+                }
+                Some(MaasSettings {
+                    endpoint: endpoint?,
+                    api_key: api_key?,
+                    ca_file,
+                })
+            }),
+        };
+
+        let proxy = match top.get("proxy") {
+            None | Some(Value::Null) => Some(ProxySettings::default()),
+            Some(v) => w.mapping(v, "proxy", PROXY_KEYS).cloned().map(|m| {
+                let https = w
+                    .text(&m, "proxy", "https", None)
+                    .and_then(|u| w.check("proxy.https", check_proxy_url(&u)));
+                let http = w
+                    .text(&m, "proxy", "http", None)
+                    .and_then(|u| w.check("proxy.http", check_proxy_url(&u)));
+                let no_proxy = match m.get("noProxy") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::String(s)) => w
+                        .check("proxy.noProxy", check_no_proxy_text(s))
+                        .unwrap_or_default(),
+                    Some(Value::Sequence(items)) => items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| {
+                            let key = format!("proxy.noProxy[{i}]");
+                            match item.as_str() {
+                                Some(s) => w.check(&key, check_no_proxy_entry(s)),
+                                None => {
+                                    w.problem(
+                                        &key,
+                                        format!(
+                                            "is {}, but a host, domain, IP or CIDR is expected",
+                                            kind_of(item)
+                                        ),
+                                    );
+                                    None
+                                }
+                            }
+                        })
+                        .collect(),
+                    Some(other) => {
+                        w.problem(
+                            "proxy.noProxy",
+                            format!(
+                                "is {}, but a list like [10.0.0.0/8, .example.com] is expected",
+                                kind_of(other)
+                            ),
+                        );
+                        Vec::new()
+                    }
+                };
+                ProxySettings {
+                    https,
+                    http,
+                    no_proxy,
+                }
+            }),
+        };
+
+        let network = {
+            let m = match top.get("network") {
+                None | Some(Value::Null) => Some(Mapping::new()),
+                Some(v) => w.mapping(v, "network", NETWORK_KEYS).cloned(),
+            };
+            m.and_then(|m| {
+                let pod = w
+                    .text(&m, "network", "podCIDR", None)
+                    .unwrap_or_else(|| DEFAULT_POD_CIDR.into());
+                let service = w
+                    .text(&m, "network", "serviceCIDR", None)
+                    .unwrap_or_else(|| DEFAULT_SERVICE_CIDR.into());
+                let pod = w.check("network.podCIDR", check_cidr(&pod, "the pod network"));
+                let service = w.check(
+                    "network.serviceCIDR",
+                    check_cidr(&service, "the service network"),
+                );
+                let (pod, service) = (pod?, service?);
+                w.check("network.serviceCIDR", check_networks(pod, service))?;
+                Some(NetworkDefaults {
+                    pod_cidr: pod,
+                    service_cidr: service,
+                })
+            })
+        };
+
+        let placement = {
+            let m = match top.get("placement") {
+                None | Some(Value::Null) => Some(Mapping::new()),
+                Some(v) => w.mapping(v, "placement", PLACEMENT_KEYS).cloned(),
+            };
+            m.and_then(|m| {
+                let zone = w
+                    .text(&m, "placement", "zone", None)
+                    .and_then(|z| w.check("placement.zone", check_word(&z, "zone")));
+                let pool = w
+                    .text(&m, "placement", "pool", None)
+                    .and_then(|p| w.check("placement.pool", check_word(&p, "resource pool")));
+                let machine = match m.get("machine") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => w
+                        .mapping(v, "placement.machine", MACHINE_KEYS)
+                        .cloned()
+                        .and_then(|mm| {
+                            let cpu = w.number(&mm, "placement.machine", "minCpu");
+                            let mem = w.number(&mm, "placement.machine", "minMemoryMiB");
+                            let cpu = w
+                                .check("placement.machine.minCpu", check_min_cpu(cpu.unwrap_or(1)));
+                            let mem = w.check(
+                                "placement.machine.minMemoryMiB",
+                                check_min_memory(mem.unwrap_or(1024)),
+                            );
+                            Some(MachineSize {
+                                min_cpu: cpu?,
+                                min_memory_mib: mem?,
+                            })
+                        }),
+                };
+                let nodes = match w.number(&m, "placement", "nodes") {
+                    None => Some(1),
+                    Some(n) => w.check("placement.nodes", check_nodes(n)),
+                };
+                Some(Placement {
+                    zone,
+                    pool,
+                    machine,
+                    nodes: nodes?,
+                })
+            })
+        };
+
+        if !w.problems.is_empty() {
+            return Err(w.problems);
+        }
+        match (name, listen, maas, proxy, network, placement) {
+            (Some(name), Some(listen), Some(maas), Some(proxy), Some(network), Some(placement)) => {
+                Ok(GatewayConfig {
+                    name,
+                    listen,
+                    tls_names,
+                    maas,
+                    proxy,
+                    network,
+                    placement,
+                })
+            }
+            // Every `None` above pushed a problem; this arm keeps the function total.
+            _ => Err(vec![ConfigProblem {
+                key: "(file)".into(),
+                line: None,
+                message: "the configuration is incomplete: run `kubemaas gateway init` to write a complete one".into(),
+            }]),
+        }
+    }
+
+    /// Reads and checks gateway.yaml at `path`.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|problems| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// The configuration as gateway.yaml text, API key in clear: write it with
+    /// [`GatewayConfig::save`] (0600) only.
+    pub fn to_yaml(&self) -> String {
+        let mut top = Mapping::new();
+        let s = |v: &str| Value::String(v.to_string());
+        top.insert(s("apiVersion"), s(crate::model::API_VERSION));
+        top.insert(s("kind"), s(GATEWAY_KIND));
+        top.insert(s("name"), s(&self.name));
+        top.insert(s("listen"), s(&self.listen.to_string()));
+        if !self.tls_names.is_empty() {
+            top.insert(
+                s("tlsNames"),
+                Value::Sequence(self.tls_names.iter().map(|n| s(n)).collect()),
+            );
+        }
+        let mut maas = Mapping::new();
+        maas.insert(s("endpoint"), s(&self.maas.endpoint.to_string()));
+        maas.insert(s("apiKey"), s(&self.maas.api_key.expose()));
+        if let Some(ca) = &self.maas.ca_file {
+            maas.insert(s("caFile"), s(&ca.to_string_lossy()));
+        }
+        top.insert(s("maas"), Value::Mapping(maas));
+        let mut proxy = Mapping::new();
+        if let Some(u) = &self.proxy.https {
+            proxy.insert(s("https"), s(u));
+        }
+        if let Some(u) = &self.proxy.http {
+            proxy.insert(s("http"), s(u));
+        }
+        if !self.proxy.no_proxy.is_empty() {
+            proxy.insert(
+                s("noProxy"),
+                Value::Sequence(self.proxy.no_proxy.iter().map(|n| s(n)).collect()),
+            );
+        }
+        if !proxy.is_empty() {
+            top.insert(s("proxy"), Value::Mapping(proxy));
+        }
+        let mut network = Mapping::new();
+        network.insert(s("podCIDR"), s(&self.network.pod_cidr.to_string()));
+        network.insert(s("serviceCIDR"), s(&self.network.service_cidr.to_string()));
+        top.insert(s("network"), Value::Mapping(network));
+        let mut placement = Mapping::new();
+        if let Some(z) = &self.placement.zone {
+            placement.insert(s("zone"), s(z));
+        }
+        if let Some(p) = &self.placement.pool {
+            placement.insert(s("pool"), s(p));
+        }
+        if let Some(m) = &self.placement.machine {
+            let mut mm = Mapping::new();
+            mm.insert(s("minCpu"), Value::Number(m.min_cpu.into()));
+            mm.insert(s("minMemoryMiB"), Value::Number(m.min_memory_mib.into()));
+            placement.insert(s("machine"), Value::Mapping(mm));
+        }
+        placement.insert(s("nodes"), Value::Number(self.placement.nodes.into()));
+        top.insert(s("placement"), Value::Mapping(placement));
+        let body = crate::model::document::to_yaml(&Value::Mapping(top));
+        format!("# kubemaas gateway configuration (holds the MAAS API key: keep it 0600)\n{body}")
+    }
+
+    /// Writes the configuration to `path`, 0600 (it holds the MAAS API key).
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        crate::paths::write_private_file(path, self.to_yaml().as_bytes()).map_err(|source| {
+            ConfigError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    /// The names the server certificate is issued for: the listen host (unless it is the
+    /// any-address) and `tlsNames`.
+    pub fn certificate_names(&self, listen: SocketAddr) -> Vec<String> {
+        let mut names = Vec::new();
+        if !listen.ip().is_unspecified() {
+            names.push(listen.ip().to_string());
+        }
+        names.extend(self.tls_names.iter().cloned());
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "abcdefghijklmnopqr:ABCDEFGHIJKLMNOPQR:0123456789abcdef0123456789abcdef";
+
+    fn good() -> String {
+        format!(
+            "apiVersion: kubemaas.io/v1
+kind: Gateway
+name: dc1
+listen: 127.0.0.1:8443
+maas:
+  endpoint: http://maas.example:5240/MAAS
+  apiKey: {KEY}
+proxy:
+  https: http://proxy.example:3128
+  noProxy: [10.0.0.0/8, .example]
+network:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+placement:
+  zone: default
+  machine: {{minCpu: 4, minMemoryMiB: 8192}}
+  nodes: 3
+"
+        )
+    }
+
+    #[test]
+    fn a_good_file_reads_and_writes_back_the_same() {
+        let c = GatewayConfig::parse(&good()).unwrap();
+        assert_eq!(c.name, "dc1");
+        assert_eq!(c.placement.nodes, 3);
+        assert_eq!(c.placement.machine.unwrap().min_memory_mib, 8192);
+        assert_eq!(c.proxy.no_proxy, vec!["10.0.0.0/8", ".example"]);
+        assert_eq!(GatewayConfig::parse(&c.to_yaml()).unwrap(), c);
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn every_problem_names_its_key_and_line() {
+        let text = good()
+            .replace("name: dc1", "name: Not_A_Label")
+            .replace(KEY, "only:two")
+            .replace("serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.244.1.0/24")
+            .replace("nodes: 3", "nodes: 2")
+            .replace("  zone: default", "  zome: default");
+        let problems = GatewayConfig::parse(&text).unwrap_err();
+        let find = |key: &str| {
+            problems
+                .iter()
+                .find(|p| p.key == key)
+                .unwrap_or_else(|| panic!("no problem for {key}: {problems:?}"))
+        };
+        assert_eq!(find("name").line, Some(3));
+        assert_eq!(find("maas.apiKey").line, Some(7));
+        assert!(find("network.serviceCIDR").message.contains("overlaps"));
+        assert_eq!(find("network.serviceCIDR").line, Some(13));
+        assert!(find("placement.nodes").message.contains("use 1, or 3"));
+        assert!(find("placement.zome")
+            .message
+            .contains("did you mean `zone`"));
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        for p in &problems {
+            assert!(!p.to_string().contains("only:two"), "{p}");
+        }
+    }
+
+    #[test]
+    fn missing_keys_say_what_to_add() {
+        let problems = GatewayConfig::parse(
+            "apiVersion: kubemaas.io/v1\nkind: Gateway\nmaas:\n  endpoint: http://m:5240/MAAS\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, vec!["name", "maas.apiKey"], "{problems:?}");
+        assert!(problems[1].message.contains("add `apiKey:"));
+        assert_eq!(problems[1].line, Some(3));
+    }
+
+    #[test]
+    fn broken_yaml_and_wrong_kinds_are_refused_without_panicking() {
+        for text in ["", "- a\n- b\n", "name: [unclosed\n", "kind: Cluster\n"] {
+            assert!(GatewayConfig::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.yaml");
+        GatewayConfig::parse(&good()).unwrap().save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(GatewayConfig::load(&path).unwrap().name, "dc1");
+    }
+}

@@ -1,0 +1,252 @@
+//! The console's record of gateways: the embedded engine (`local`, always there) and paired
+//! remote gateways, kept in the store's `gateways` table with their pairing material in
+//! `STATE_DIR/gateways/NAME/` (the CA the console pins, its client certificate, and its
+//! private key, 0600).
+
+use super::client::{GatewayClient, GatewayClientError, PairedMaterial};
+use super::pki::fingerprint_text;
+use crate::model::account::LOCAL_GATEWAY;
+use crate::store::{GatewayKind, GatewayRow, NewGateway, Store, StoreError};
+use std::path::{Path, PathBuf};
+
+const CA_FILE: &str = "ca.pem";
+const CERT_FILE: &str = "client.pem";
+const KEY_FILE: &str = "client.key";
+
+/// What can go wrong with the console's gateway records.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] GatewayClientError),
+    #[error("cannot {action} {path}: {source} (check the state dir's owner and permissions)")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`local` is the embedded engine: it is always there and cannot be paired, unpaired or deleted")]
+    Local,
+    #[error("gateway `{name}` is already paired with this console: to pair again, first run `kubemaas gateway unpair {name}`")]
+    AlreadyPaired { name: String },
+    #[error("gateway `{name}` was recorded at {recorded}, not {given}: pair it at its recorded address, or `kubemaas gateway delete {name}` and pair anew")]
+    AddressChanged {
+        name: String,
+        recorded: String,
+        given: String,
+    },
+    #[error("gateway `{name}` still runs cluster(s) {clusters}: delete those clusters first (`kubemaas cluster delete NAME`), then delete the gateway")]
+    ClustersRemain { name: String, clusters: String },
+}
+
+/// Where the pairing material of gateway `name` lives.
+pub fn material_dir(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("gateways").join(name)
+}
+
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> ConsoleError + 'a {
+    move |source| ConsoleError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes sure the embedded engine is listed as the gateway `local`.
+pub fn ensure_local(store: &Store) -> Result<(), ConsoleError> {
+    store.tx(|tx| {
+        if tx.gateways()?.iter().any(|g| g.name == LOCAL_GATEWAY) {
+            return Ok(());
+        }
+        tx.insert_gateway(&NewGateway {
+            name: LOCAL_GATEWAY.into(),
+            address: "embedded".into(),
+            fingerprint: None,
+            client_cert_path: None,
+            client_key_path: None,
+            kind: GatewayKind::Local,
+        })?;
+        Ok::<_, ConsoleError>(())
+    })
+}
+
+/// Checks that `name` can be paired at `address`: unknown, or recorded there but unpaired.
+/// Returns the unpaired record, if any.
+pub fn check_free(
+    store: &Store,
+    name: &str,
+    address: &str,
+) -> Result<Option<GatewayRow>, ConsoleError> {
+    if name == LOCAL_GATEWAY {
+        return Err(ConsoleError::Local);
+    }
+    let existing =
+        store.read(|r| Ok::<_, StoreError>(r.gateways()?.into_iter().find(|g| g.name == name)))?;
+    if let Some(row) = &existing {
+        if row.fingerprint.is_some() {
+            return Err(ConsoleError::AlreadyPaired { name: name.into() });
+        }
+        if row.address != address {
+            return Err(ConsoleError::AddressChanged {
+                name: name.into(),
+                recorded: row.address.clone(),
+                given: address.into(),
+            });
+        }
+    }
+    Ok(existing)
+}
+
+/// Records a freshly paired gateway: its material on disk (key 0600), then its row.
+pub fn save_pairing(
+    store: &Store,
+    state_dir: &Path,
+    name: &str,
+    address: &str,
+    material: &PairedMaterial,
+) -> Result<GatewayRow, ConsoleError> {
+    let existing = check_free(store, name, address)?;
+    let dir = material_dir(state_dir, name);
+    for d in [dir.parent().unwrap_or(&dir), &dir] {
+        crate::paths::create_private_dir(d).map_err(|e| ConsoleError::Io {
+            action: "create",
+            path: d.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
+    let (ca, cert, key) = (dir.join(CA_FILE), dir.join(CERT_FILE), dir.join(KEY_FILE));
+    crate::paths::write_private_file(&key, material.client_key_pem.as_bytes())
+        .map_err(io("write", &key))?;
+    crate::paths::write_private_file(&cert, material.client_cert_pem.as_bytes())
+        .map_err(io("write", &cert))?;
+    crate::paths::write_private_file(&ca, material.ca_pem.as_bytes()).map_err(io("write", &ca))?;
+    let pin = fingerprint_text(&material.ca_fingerprint);
+    let row = store.tx(|tx| {
+        if existing.is_some() {
+            tx.set_gateway_fingerprint(name, &pin)?;
+            // The material paths follow the name, so they are the ones already recorded.
+            tx.gateway(name)
+        } else {
+            tx.insert_gateway(&NewGateway {
+                name: name.into(),
+                address: address.into(),
+                fingerprint: Some(pin.clone()),
+                client_cert_path: Some(cert.clone()),
+                client_key_path: Some(key.clone()),
+                kind: GatewayKind::Remote,
+            })
+        }
+    })?;
+    Ok(row)
+}
+
+/// A client for the paired gateway `name`.
+pub fn client_for(store: &Store, name: &str) -> Result<GatewayClient, ConsoleError> {
+    if name == LOCAL_GATEWAY {
+        return Err(ConsoleError::Local);
+    }
+    let row = store.read(|r| r.gateway(name))?;
+    let (Some(_), Some(cert), Some(key)) = (
+        &row.fingerprint,
+        &row.client_cert_path,
+        &row.client_key_path,
+    ) else {
+        return Err(GatewayClientError::NotPaired {
+            gateway: name.into(),
+        }
+        .into());
+    };
+    let ca = cert
+        .parent()
+        .map(|d| d.join(CA_FILE))
+        .unwrap_or_else(|| PathBuf::from(CA_FILE));
+    Ok(GatewayClient::from_files(
+        name,
+        &row.address,
+        &ca,
+        cert,
+        key,
+    )?)
+}
+
+fn remove_material(state_dir: &Path, name: &str) -> Result<(), ConsoleError> {
+    let dir = material_dir(state_dir, name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("remove", &dir)(e)),
+    }
+}
+
+/// Forgets the pairing (pinned CA, client certificate and key) but keeps the gateway's record,
+/// so clusters that run on it stay known and it can be paired again.
+pub fn unpair(store: &Store, state_dir: &Path, name: &str) -> Result<(), ConsoleError> {
+    if name == LOCAL_GATEWAY {
+        return Err(ConsoleError::Local);
+    }
+    store.read(|r| r.gateway(name))?;
+    remove_material(state_dir, name)?;
+    store.tx(|tx| {
+        // The store has no call to clear a pin (it only sets one); clearing is this module's
+        // business, so the statement lives here.
+        tx.conn()
+            .execute(
+                "UPDATE gateways SET fingerprint = NULL WHERE name = ?1",
+                [name],
+            )
+            .map_err(|source| StoreError::Db {
+                what: format!("unpairing gateway {name}"),
+                source,
+            })?;
+        Ok::<_, ConsoleError>(())
+    })?;
+    Ok(())
+}
+
+/// The live clusters whose cloud account goes through gateway `name`, by name.
+pub fn clusters_on(store: &Store, name: &str) -> Result<Vec<String>, ConsoleError> {
+    Ok(store.read(|r| {
+        let accounts: Vec<String> = r
+            .accounts()?
+            .into_iter()
+            .filter(|a| a.gateway.as_deref() == Some(name))
+            .map(|a| a.name)
+            .collect();
+        let clusters = r
+            .clusters(false)?
+            .into_iter()
+            .filter(|c| accounts.contains(&c.account))
+            .map(|c| c.name)
+            .collect();
+        Ok::<_, StoreError>(clusters)
+    })?)
+}
+
+/// Removes a gateway entirely — refused, naming them, while clusters run on it. Cloud accounts
+/// recorded for it go with it.
+pub fn delete(store: &Store, state_dir: &Path, name: &str) -> Result<(), ConsoleError> {
+    if name == LOCAL_GATEWAY {
+        return Err(ConsoleError::Local);
+    }
+    store.read(|r| r.gateway(name))?;
+    let clusters = clusters_on(store, name)?;
+    if !clusters.is_empty() {
+        return Err(ConsoleError::ClustersRemain {
+            name: name.into(),
+            clusters: clusters.join(", "),
+        });
+    }
+    store.tx(|tx| {
+        for account in tx.accounts()? {
+            if account.gateway.as_deref() == Some(name) {
+                tx.delete_account(&account.name)?;
+            }
+        }
+        tx.delete_gateway(name)
+    })?;
+    remove_material(state_dir, name)
+}

@@ -1,0 +1,43 @@
+//! Gateways: the engine as a long-running service inside the datacenter, next to MAAS, that
+//! consoles pair with and then reach over mutual TLS.
+//!
+//! * [`config`]: `gateway.yaml` — what a gateway needs (name, MAAS, proxies, cluster network
+//!   defaults, placement, listen address), checked with one problem per key.
+//! * [`pki`]: the gateway's own CA, its server certificate and the client certificates it
+//!   issues to paired consoles.
+//! * [`pairing`]: one-time pairing codes and the proofs that bind a code to the gateway's
+//!   certificate, with rate limiting.
+//! * [`server`]: the HTTPS server (pairing open, everything else behind a client certificate);
+//!   the engine's cluster API is merged into its [`server::authenticated_routes`] later.
+//! * [`client`]: the console side — pairing, and a [`client::GatewayClient`] that calls any JSON
+//!   or streaming endpoint over the paired channel.
+//! * [`registry`]: the consoles a gateway paired, checked on every request, revocable.
+//! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
+//!   `revoke`).
+
+pub mod admin;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod pairing;
+pub mod pki;
+pub mod protocol;
+pub mod registry;
+pub mod server;
+pub mod tls;
+
+pub use client::{GatewayClient, GatewayClientError, NdjsonStream};
+pub use config::{ConfigError, GatewayConfig};
+pub use pairing::{PairingCode, PairingError, Pairings};
+pub use pki::{fingerprint, GatewayPki, PkiError};
+pub use server::{GatewayServer, ServeError};
+
+/// The wire protocol this build speaks; a console refuses a gateway with another major one.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Where a gateway keeps its own state (CA, server certificate, admin socket) inside the
+/// state dir of the `kubemaas gateway run` process.
+pub fn gateway_state_dir(state_dir: &std::path::Path) -> std::path::PathBuf {
+    state_dir.join("gateway")
+}

@@ -1,0 +1,192 @@
+//! The consoles a gateway has paired, by client-certificate fingerprint, kept in
+//! `gateway/consoles.json` (0600). The server admits a request only from a certificate listed
+//! here and not revoked, so revoking a console (`kubemaas gateway revoke NAME` on the gateway
+//! host) shuts it out at its next request, though its certificate still chains to the CA.
+
+use super::pki::fingerprint_text;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// One paired console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleRecord {
+    pub name: String,
+    /// `SHA256:…` of its client certificate.
+    pub fingerprint: String,
+    /// The address it paired from.
+    pub remote: String,
+    pub paired_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot {action} the paired-console list {path}: {source} (check the gateway state dir's permissions)")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the paired-console list {path} is damaged ({reason}): fix or remove it (removing it means every console must pair again)")]
+    Damaged { path: PathBuf, reason: String },
+    #[error("no paired console is called `{name}`: list them with `kubemaas gateway consoles` on the gateway host")]
+    Unknown { name: String },
+}
+
+/// The paired consoles. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct ConsoleRegistry {
+    path: Option<PathBuf>,
+    records: Arc<RwLock<Vec<ConsoleRecord>>>,
+}
+
+impl ConsoleRegistry {
+    /// Reads `path` (a missing file is an empty list).
+    pub fn load(path: &Path) -> Result<Self, RegistryError> {
+        let records = match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| RegistryError::Damaged {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(RegistryError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Ok(ConsoleRegistry {
+            path: Some(path.to_path_buf()),
+            records: Arc::new(RwLock::new(records)),
+        })
+    }
+
+    /// A list kept in memory only (tests, throw-away gateways).
+    pub fn in_memory() -> Self {
+        ConsoleRegistry {
+            path: None,
+            records: Arc::new(RwLock::new(Vec::new())),
+        }
+    }
+
+    fn save(&self, records: &[ConsoleRecord]) -> Result<(), RegistryError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let text = serde_json::to_vec_pretty(records).unwrap_or_default();
+        crate::paths::write_private_file(path, &text).map_err(|source| RegistryError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })
+    }
+
+    /// Records a newly paired console (saved before this returns).
+    pub fn add(&self, record: ConsoleRecord) -> Result<(), RegistryError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        records.push(record);
+        if let Err(e) = self.save(&records) {
+            records.pop();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Whether a request with this client certificate may pass.
+    pub fn is_active(&self, fingerprint: &[u8; 32]) -> bool {
+        let text = fingerprint_text(fingerprint);
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|r| r.fingerprint == text && r.revoked_at.is_none())
+    }
+
+    /// Revokes every console called `name`; returns how many were still active.
+    pub fn revoke(&self, name: &str) -> Result<usize, RegistryError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        if !records.iter().any(|r| r.name == name) {
+            return Err(RegistryError::Unknown { name: name.into() });
+        }
+        let before = records.clone();
+        let now = Utc::now();
+        let mut count = 0;
+        for r in records
+            .iter_mut()
+            .filter(|r| r.name == name && r.revoked_at.is_none())
+        {
+            r.revoked_at = Some(now);
+            count += 1;
+        }
+        if let Err(e) = self.save(&records) {
+            *records = before;
+            return Err(e);
+        }
+        tracing::info!(console = name, count, "console revoked");
+        Ok(count)
+    }
+
+    /// Every console ever paired, oldest first.
+    pub fn list(&self) -> Vec<ConsoleRecord> {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, fp: &[u8; 32]) -> ConsoleRecord {
+        ConsoleRecord {
+            name: name.into(),
+            fingerprint: fingerprint_text(fp),
+            remote: "127.0.0.1:1".into(),
+            paired_at: Utc::now(),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn consoles_are_kept_across_restarts_and_revoked_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consoles.json");
+        let reg = ConsoleRegistry::load(&path).unwrap();
+        reg.add(record("laptop", &[1; 32])).unwrap();
+        reg.add(record("desk", &[2; 32])).unwrap();
+        let again = ConsoleRegistry::load(&path).unwrap();
+        assert!(again.is_active(&[1; 32]) && again.is_active(&[2; 32]));
+        assert!(!again.is_active(&[3; 32]));
+        assert_eq!(again.revoke("laptop").unwrap(), 1);
+        assert!(!again.is_active(&[1; 32]));
+        assert!(!ConsoleRegistry::load(&path).unwrap().is_active(&[1; 32]));
+        assert!(matches!(
+            again.revoke("nobody"),
+            Err(RegistryError::Unknown { .. })
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_damaged_list_is_refused_not_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consoles.json");
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(matches!(
+            ConsoleRegistry::load(&path),
+            Err(RegistryError::Damaged { .. })
+        ));
+    }
+}
