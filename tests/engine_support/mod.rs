@@ -27,6 +27,9 @@ pub fn fleet(n: usize, seed: u64, mixed: bool) -> kubemaas::sim::model::SimInven
         m.status_message = None;
         m.power_state = PowerState::Off;
         m.owner = None;
+        m.owner_data.clear();
+        m.agent_name.clear();
+        m.user_data = None;
         m.locked = false;
         m.cpu_count = 16;
         m.memory_mib = 65536;
@@ -189,7 +192,7 @@ impl Harness {
     pub fn assert_no_leak(&self) {
         let active = self.store.read(|r| r.all_active_machines()).unwrap();
         for m in self.sim.machines() {
-            if m.agent_name.is_empty() {
+            if !m.agent_name.starts_with(kubemaas::store::OWNER_TAG_PREFIX) {
                 continue;
             }
             let held: Vec<_> = active.iter().filter(|r| r.system_id == m.system_id).collect();
