@@ -98,14 +98,14 @@ async fn the_retry_budget_bounds_replacements() {
 
 #[tokio::test]
 async fn random_deployment_failures_are_absorbed() {
-    let mut inv = fleet(16, 24, false);
-    inv.machines.truncate(16);
+    let mut inv = fleet(24, 24, false);
+    inv.machines.truncate(24);
     let h = Harness::with_fleet(inv, 24).await;
-    h.sim.with_region(|r| r.faults.fail_deploy_rate = 0.3);
+    h.sim.with_region(|r| r.faults.fail_deploy_rate = 0.5);
     let mut config = h.config();
-    config.replace_budget = 10;
+    config.replace_budget = 20;
     let engine = kubemaas::engine::Engine::start(h.store.clone(), config).unwrap();
-    let id = create(&h, spec("flaky", 1, &[("workers", 3)])).await;
+    let id = create(&h, spec("flaky", 1, &[("workers", 5)])).await;
     let c = h.drive(&engine, &id, 150, |c| c.phase == ClusterPhase::Running).await;
     let status: ClusterStatus = c.status_as().unwrap();
     let replaced: u32 = status.replacements.values().sum();
