@@ -34,6 +34,9 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         match cli.command {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
             Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
+            Some(Command::Cluster(args)) => {
+                kubemaas::cli::cluster_cmd::run(args, &paths.state_dir).await
+            }
             None => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;

@@ -1,6 +1,7 @@
 //! The scriptable command line. Every command talks to MAAS or the engine through the same
 //! interfaces the console uses; output is a table for people or `-o json|yaml` for scripts.
 
+pub mod cluster_cmd;
 pub mod maas_cmd;
 pub mod output;
 pub mod sim_cmd;
@@ -28,4 +29,6 @@ pub enum Command {
     Sim(sim_cmd::SimArgs),
     /// Read a MAAS region directly: machines, zones, pools, version.
     Maas(maas_cmd::MaasArgs),
+    /// Create, follow, scale and delete Kubernetes clusters on MAAS.
+    Cluster(cluster_cmd::ClusterArgs),
 }
