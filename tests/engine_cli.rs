@@ -28,11 +28,37 @@ async fn kubemaas(state: &Path, args: &[&str]) -> (bool, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_prints_a_spec_create_accepts() {
     let h = Harness::new(4, 61).await;
-    let (ok, out, err) = kubemaas(h.dir.path(), &["cluster", "new", "web", "--account", "lab", "--control-plane", "3", "--workers", "2"]).await;
+    let (ok, out, err) = kubemaas(
+        h.dir.path(),
+        &[
+            "cluster",
+            "new",
+            "web",
+            "--account",
+            "lab",
+            "--control-plane",
+            "3",
+            "--workers",
+            "2",
+        ],
+    )
+    .await;
     assert!(ok, "{err}");
     let spec = ClusterSpec::from_yaml(&out).expect("the template parses");
     assert_eq!(spec.control_plane().unwrap().size, 3);
-    let (ok, _, err) = kubemaas(h.dir.path(), &["cluster", "new", "web", "--account", "lab", "--control-plane", "2"]).await;
+    let (ok, _, err) = kubemaas(
+        h.dir.path(),
+        &[
+            "cluster",
+            "new",
+            "web",
+            "--account",
+            "lab",
+            "--control-plane",
+            "2",
+        ],
+    )
+    .await;
     assert!(!ok);
     assert!(err.contains("nodePools[0].size"), "{err}");
 }
@@ -44,14 +70,28 @@ async fn create_list_show_abort_delete() {
     std::fs::write(&file, spec("web", 1, &[("workers", 1)]).to_yaml()).unwrap();
     let state = h.dir.path();
 
-    let (ok, out, err) = kubemaas(state, &["cluster", "create", "-f", file.to_str().unwrap(), "-o", "json"]).await;
+    let (ok, out, err) = kubemaas(
+        state,
+        &[
+            "cluster",
+            "create",
+            "-f",
+            file.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    )
+    .await;
     assert!(ok, "{err}");
     let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["phase"], "Pending");
     let id = created["id"].as_str().unwrap().to_string();
 
     let (ok, out, _) = kubemaas(state, &["cluster", "list"]).await;
-    assert!(ok && out.contains("web") && out.contains("Pending"), "{out}");
+    assert!(
+        ok && out.contains("web") && out.contains("Pending"),
+        "{out}"
+    );
     let (ok, out, _) = kubemaas(state, &["cluster", "list", "-o", "yaml"]).await;
     assert!(ok);
     let listed: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
@@ -71,7 +111,10 @@ async fn create_list_show_abort_delete() {
     assert_eq!(h.cluster("web").phase, ClusterPhase::Aborted);
 
     let (ok, out, _) = kubemaas(state, &["cluster", "show", "web"]).await;
-    assert!(ok && out.contains("Aborted") && out.contains("abort"), "{out}");
+    assert!(
+        ok && out.contains("Aborted") && out.contains("abort"),
+        "{out}"
+    );
     let (ok, out, _) = kubemaas(state, &["cluster", "events", "web"]).await;
     assert!(ok && out.contains("abort requested"), "{out}");
 
@@ -96,7 +139,11 @@ async fn wait_exits_non_zero_with_the_reason_when_the_cluster_fails() {
     s.spec.network.pod_cidr = "10.10.0.0/16".into();
     let file = h.dir.path().join("bad.yaml");
     std::fs::write(&file, s.to_yaml()).unwrap();
-    let (ok, out, err) = kubemaas(h.dir.path(), &["cluster", "create", "-f", file.to_str().unwrap(), "--wait"]).await;
+    let (ok, out, err) = kubemaas(
+        h.dir.path(),
+        &["cluster", "create", "-f", file.to_str().unwrap(), "--wait"],
+    )
+    .await;
     assert!(!ok, "{out}");
     assert!(err.contains("failed") && err.contains("overlaps"), "{err}");
     assert!(out.contains("bad: "), "no progress line: {out}");

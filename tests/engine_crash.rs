@@ -63,7 +63,11 @@ async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
     for a in &history {
         for b in &history {
             if a.id < b.id && a.system_id == b.system_id {
-                assert!(a.released_at.is_some_and(|t| t <= b.created), "{} held twice", a.system_id);
+                assert!(
+                    a.released_at.is_some_and(|t| t <= b.created),
+                    "{} held twice",
+                    a.system_id
+                );
             }
         }
     }
@@ -74,7 +78,10 @@ async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
 async fn a_crash_at_any_checkpoint_of_create_scale_delete_loses_nothing() {
     let (total, crashed) = scenario(100, 0).await;
     assert!(!crashed);
-    assert!(total >= 20, "only {total} checkpoints in the whole scenario");
+    assert!(
+        total >= 20,
+        "only {total} checkpoints in the whole scenario"
+    );
     eprintln!("crash points exercised: {total}");
     for n in 1..=total {
         let (_, crashed) = scenario(100 + n, n).await;

@@ -10,10 +10,18 @@ use kubemaas::sim::{Injection, TransientKind};
 use kubemaas::store::{ClusterPhase, EventId};
 
 /// Passes until some machine of the cluster is Deploying in MAAS; returns it.
-async fn first_deploying(h: &Harness, engine: &kubemaas::engine::Engine, id: &kubemaas::store::ClusterId) -> String {
+async fn first_deploying(
+    h: &Harness,
+    engine: &kubemaas::engine::Engine,
+    id: &kubemaas::store::ClusterId,
+) -> String {
     for _ in 0..10 {
         engine.step().await.unwrap();
-        if let Some(m) = h.tagged(id).into_iter().find(|m| m.status == NodeStatus::Deploying) {
+        if let Some(m) = h
+            .tagged(id)
+            .into_iter()
+            .find(|m| m.status == NodeStatus::Deploying)
+        {
             return m.system_id;
         }
         h.sim.advance(30.0);
@@ -27,18 +35,32 @@ async fn a_failed_deployment_is_replaced_by_another_machine() {
     let engine = h.engine();
     let id = create(&h, spec("fail1", 1, &[("workers", 2)])).await;
     let victim = first_deploying(&h, &engine, &id).await;
-    assert!(h.sim.force_status(&victim, NodeStatus::FailedDeployment, "curtin failed"));
+    assert!(h
+        .sim
+        .force_status(&victim, NodeStatus::FailedDeployment, "curtin failed"));
     let c = h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let status: ClusterStatus = c.status_as().unwrap();
     assert_eq!(status.excluded, vec![victim.clone()]);
-    let held: Vec<String> = h.store.read(|r| r.machines(&id, false)).unwrap().into_iter().map(|m| m.system_id).collect();
+    let held: Vec<String> = h
+        .store
+        .read(|r| r.machines(&id, false))
+        .unwrap()
+        .into_iter()
+        .map(|m| m.system_id)
+        .collect();
     assert_eq!(held.len(), 3);
     assert!(!held.contains(&victim), "the failed machine is used again");
     // The failed machine went back to MAAS once its replacement was taken.
     let m = h.sim.machine(&victim).unwrap();
-    assert!(m.owner.is_none(), "failed machine still held: {}", m.status.label());
+    assert!(
+        m.owner.is_none(),
+        "failed machine still held: {}",
+        m.status.label()
+    );
     let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
-    assert!(events.iter().any(|e| e.message.contains("replacing it with another machine")));
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("replacing it with another machine")));
     h.assert_no_leak();
 }
 
@@ -50,7 +72,8 @@ async fn the_same_machine_is_never_taken_again_even_when_it_is_the_only_one() {
     let engine = h.engine();
     let id = create(&h, spec("fail2", 1, &[("workers", 1)])).await;
     let victim = first_deploying(&h, &engine, &id).await;
-    h.sim.force_status(&victim, NodeStatus::FailedDeployment, "disk error");
+    h.sim
+        .force_status(&victim, NodeStatus::FailedDeployment, "disk error");
     for _ in 0..8 {
         engine.step().await.unwrap();
         h.sim.advance(60.0);
@@ -60,7 +83,9 @@ async fn the_same_machine_is_never_taken_again_even_when_it_is_the_only_one() {
     let reason = c.reason.expect("a waiting reason");
     assert!(reason.contains("waiting for machines"), "{reason}");
     let held = h.store.read(|r| r.machines(&id, false)).unwrap();
-    assert!(held.iter().all(|m| m.system_id != victim || m.state == "failed" || m.state == "rejected"));
+    assert!(held
+        .iter()
+        .all(|m| m.system_id != victim || m.state == "failed" || m.state == "rejected"));
     h.assert_no_leak();
 }
 
@@ -79,7 +104,8 @@ async fn the_retry_budget_bounds_replacements() {
         }
         for m in h.tagged(&id) {
             if m.status == NodeStatus::Deploying && !failed.contains(&m.system_id) {
-                h.sim.force_status(&m.system_id, NodeStatus::FailedDeployment, "bad NIC");
+                h.sim
+                    .force_status(&m.system_id, NodeStatus::FailedDeployment, "bad NIC");
                 failed.push(m.system_id);
             }
         }
@@ -90,7 +116,9 @@ async fn the_retry_budget_bounds_replacements() {
     assert!(c.reason.unwrap().contains("replacements allowed"));
     // Delete still cleans up a failed cluster.
     let api = h.api();
-    kubemaas::engine::EngineApi::delete_cluster(&api, "fail3", false).await.unwrap();
+    kubemaas::engine::EngineApi::delete_cluster(&api, "fail3", false)
+        .await
+        .unwrap();
     h.drive(&engine, &id, 20, |c| c.is_deleted()).await;
     assert!(h.tagged(&id).is_empty());
     h.assert_no_leak();
@@ -106,7 +134,9 @@ async fn random_deployment_failures_are_absorbed() {
     config.replace_budget = 20;
     let engine = kubemaas::engine::Engine::start(h.store.clone(), config).unwrap();
     let id = create(&h, spec("flaky", 1, &[("workers", 5)])).await;
-    let c = h.drive(&engine, &id, 150, |c| c.phase == ClusterPhase::Running).await;
+    let c = h
+        .drive(&engine, &id, 150, |c| c.phase == ClusterPhase::Running)
+        .await;
     let status: ClusterStatus = c.status_as().unwrap();
     let replaced: u32 = status.replacements.values().sum();
     assert!(replaced > 0, "the seeded fault stream failed no deployment");
@@ -139,7 +169,8 @@ async fn maas_503s_and_504s_are_retried_without_leaking() {
         retry_after: None,
     });
     // Reads fail too, more times than the client retries: the pass fails, the cluster waits.
-    h.sim.fail_next("machines/", TransientKind::GatewayTimeout, 4);
+    h.sim
+        .fail_next("machines/", TransientKind::GatewayTimeout, 4);
     let mut transient = 0;
     for _ in 0..40 {
         let report = engine.step().await.unwrap();
@@ -161,7 +192,12 @@ async fn not_enough_machines_leaves_the_cluster_waiting_not_failed() {
     for m in inv.machines.iter_mut().skip(2) {
         m.status = NodeStatus::Broken;
     }
-    let broken: Vec<String> = inv.machines.iter().skip(2).map(|m| m.system_id.clone()).collect();
+    let broken: Vec<String> = inv
+        .machines
+        .iter()
+        .skip(2)
+        .map(|m| m.system_id.clone())
+        .collect();
     let h = Harness::with_fleet(inv, 26).await;
     let engine = h.engine();
     let id = create(&h, spec("short", 1, &[("workers", 3)])).await;
@@ -172,9 +208,14 @@ async fn not_enough_machines_leaves_the_cluster_waiting_not_failed() {
     let c = h.cluster("short");
     assert_eq!(c.phase, ClusterPhase::Provisioning);
     let reason = c.reason.unwrap();
-    assert!(reason.contains("pool workers") && reason.contains("matches"), "{reason}");
+    assert!(
+        reason.contains("pool workers") && reason.contains("matches"),
+        "{reason}"
+    );
     let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
-    assert!(events.iter().any(|e| e.message.contains("not enough machines yet")));
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("not enough machines yet")));
     // Machines come back: the cluster carries on.
     for sid in &broken {
         h.sim.force_status(sid, NodeStatus::Ready, "fixed");

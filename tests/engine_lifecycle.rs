@@ -21,7 +21,10 @@ async fn one_control_plane_and_a_worker_reach_running() {
     let machines = h.store.read(|r| r.machines(&id, false)).unwrap();
     assert_eq!(machines.len(), 2);
     let roles: Vec<&str> = machines.iter().map(|m| m.role.as_str()).collect();
-    assert!(roles.contains(&"init_control_plane") && roles.contains(&"worker"), "{roles:?}");
+    assert!(
+        roles.contains(&"init_control_plane") && roles.contains(&"worker"),
+        "{roles:?}"
+    );
     for m in &machines {
         assert_eq!(m.state, "deployed");
         let sm = h.sim.machine(&m.system_id).unwrap();
@@ -37,8 +40,18 @@ async fn one_control_plane_and_a_worker_reach_running() {
     // Every MAAS action is an event; the journal tells the story in order.
     let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
     let text: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
-    for needle in ["allocated", "reserved", "deploying", "MAAS deployed", "is Ready", "cluster is running"] {
-        assert!(text.iter().any(|t| t.contains(needle)), "no `{needle}` event in {text:#?}");
+    for needle in [
+        "allocated",
+        "reserved",
+        "deploying",
+        "MAAS deployed",
+        "is Ready",
+        "cluster is running",
+    ] {
+        assert!(
+            text.iter().any(|t| t.contains(needle)),
+            "no `{needle}` event in {text:#?}"
+        );
     }
     // No intent left open, no leak.
     assert!(h.store.open_intents(Some(&id)).unwrap().is_empty());
@@ -61,17 +74,29 @@ async fn three_control_planes_and_two_worker_pools_spread_over_zones() {
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let machines = h.store.read(|r| r.machines(&id, false)).unwrap();
     assert_eq!(machines.len(), 8);
-    let inits = machines.iter().filter(|m| m.role == "init_control_plane").count();
-    let joins = machines.iter().filter(|m| m.role == "join_control_plane").count();
+    let inits = machines
+        .iter()
+        .filter(|m| m.role == "init_control_plane")
+        .count();
+    let joins = machines
+        .iter()
+        .filter(|m| m.role == "join_control_plane")
+        .count();
     assert_eq!((inits, joins), (1, 2));
     // Each pool is spread over its zones: at most one machine more in any zone than another.
     for pool in ["control-plane", "general", "edge"] {
         let mut per_zone: BTreeMap<String, usize> = BTreeMap::new();
         for m in machines.iter().filter(|m| m.pool == pool) {
-            *per_zone.entry(h.sim.machine(&m.system_id).unwrap().zone).or_default() += 1;
+            *per_zone
+                .entry(h.sim.machine(&m.system_id).unwrap().zone)
+                .or_default() += 1;
         }
         let max = per_zone.values().max().unwrap();
-        let min = if per_zone.len() < 3 { 0 } else { *per_zone.values().min().unwrap() };
+        let min = if per_zone.len() < 3 {
+            0
+        } else {
+            *per_zone.values().min().unwrap()
+        };
         assert!(max - min <= 1, "pool {pool} is not spread: {per_zone:?}");
     }
     // One machines list per cluster per pass: polls never ask for machines one by one.
@@ -79,7 +104,10 @@ async fn three_control_planes_and_two_worker_pools_spread_over_zones() {
     let per_machine_reads = counters.get("GET", "machines/{system_id}/", None);
     assert_eq!(per_machine_reads, 0);
     let total = counters.total();
-    eprintln!("MAAS requests for 8 machines: {total} ({:.1} per machine)", total as f64 / 8.0);
+    eprintln!(
+        "MAAS requests for 8 machines: {total} ({:.1} per machine)",
+        total as f64 / 8.0
+    );
     assert!(total as f64 / 8.0 < 10.0, "{total} requests for 8 machines");
     h.assert_no_leak();
 }
@@ -105,12 +133,19 @@ async fn delete_releases_everything_and_the_cluster_leaves_the_list() {
     assert!(h.store.read(|r| r.machines(&id, false)).unwrap().is_empty());
     for sid in &held {
         let m = h.sim.machine(sid).unwrap();
-        assert!(m.owner.is_none() && m.agent_name.is_empty(), "{sid} still owned");
+        assert!(
+            m.owner.is_none() && m.agent_name.is_empty(),
+            "{sid} still owned"
+        );
     }
     assert!(!kubemaas::engine::secrets::secrets_path(h.dir.path(), &id).exists());
     let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
-    assert!(events.iter().any(|e| e.message.contains("with disk erasure")));
-    assert!(events.iter().any(|e| e.message.contains(&format!("released the control-plane VIP {vip}"))));
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("with disk erasure")));
+    assert!(events.iter().any(|e| e
+        .message
+        .contains(&format!("released the control-plane VIP {vip}"))));
     // The name is free again.
     create(&h, spec("gamma", 1, &[("workers", 1)])).await;
     h.assert_no_leak();
@@ -127,12 +162,19 @@ async fn delete_is_refused_while_provisioning_and_abort_works_at_several_points(
             h.sim.advance(60.0);
         }
         let api = h.api();
-        let err = api.delete_cluster("delta", false).await.unwrap_err().to_string();
+        let err = api
+            .delete_cluster("delta", false)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("abort"), "{err}");
         api.abort_cluster("delta").await.unwrap();
         let c = h.until_phase(&engine, &id, ClusterPhase::Aborted).await;
         assert!(c.reason.unwrap().contains("aborted"));
-        assert!(h.tagged(&id).is_empty(), "after {passes} passes machines stay tagged");
+        assert!(
+            h.tagged(&id).is_empty(),
+            "after {passes} passes machines stay tagged"
+        );
         assert!(h.store.read(|r| r.machines(&id, false)).unwrap().is_empty());
         assert!(h.store.open_intents(Some(&id)).unwrap().is_empty());
         // An aborted cluster can then be deleted (it holds nothing).
@@ -149,12 +191,18 @@ async fn scale_up_then_down_releases_the_newest() {
     let id = create(&h, spec("eps", 1, &[("workers", 1)])).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let api = h.api();
-    let err = api.scale_pool("eps", "nope", 3).await.unwrap_err().to_string();
+    let err = api
+        .scale_pool("eps", "nope", 3)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("workers"), "{err}");
 
     api.scale_pool("eps", "workers", 3).await.unwrap();
     let c = h
-        .drive(&engine, &id, 40, |c| c.phase == ClusterPhase::Running && c.observed_generation == 2)
+        .drive(&engine, &id, 40, |c| {
+            c.phase == ClusterPhase::Running && c.observed_generation == 2
+        })
         .await;
     assert_eq!(c.spec_generation, 2);
     let workers: Vec<_> = h
@@ -166,12 +214,24 @@ async fn scale_up_then_down_releases_the_newest() {
         .collect();
     assert_eq!(workers.len(), 3);
     assert!(workers.iter().all(|m| m.state == "deployed"));
-    let newest = workers.iter().max_by_key(|m| m.id).unwrap().system_id.clone();
-    let oldest = workers.iter().min_by_key(|m| m.id).unwrap().system_id.clone();
+    let newest = workers
+        .iter()
+        .max_by_key(|m| m.id)
+        .unwrap()
+        .system_id
+        .clone();
+    let oldest = workers
+        .iter()
+        .min_by_key(|m| m.id)
+        .unwrap()
+        .system_id
+        .clone();
 
     api.scale_pool("eps", "workers", 1).await.unwrap();
-    h.drive(&engine, &id, 40, |c| c.phase == ClusterPhase::Running && c.observed_generation == 3)
-        .await;
+    h.drive(&engine, &id, 40, |c| {
+        c.phase == ClusterPhase::Running && c.observed_generation == 3
+    })
+    .await;
     let left: Vec<String> = h
         .store
         .read(|r| r.machines(&id, false))

@@ -23,7 +23,9 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
         .filter(|m| m.pool == "workers")
         .map(|m| m.system_id)
         .collect();
-    assert!(before.iter().all(|sid| h.sim.machine(sid).unwrap().pool == "default"));
+    assert!(before
+        .iter()
+        .all(|sid| h.sim.machine(sid).unwrap().pool == "default"));
 
     // The workers move to the `compute` resource pool: every worker must be replaced.
     s.spec.node_pools[1].resource_pool = "compute".into();
@@ -37,7 +39,10 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
             .read(|r| r.machines(&id, false))
             .unwrap()
             .into_iter()
-            .filter(|m| m.pool == "workers" && matches!(m.state.as_str(), "allocated" | "deploying" | "deployed"))
+            .filter(|m| {
+                m.pool == "workers"
+                    && matches!(m.state.as_str(), "allocated" | "deploying" | "deployed")
+            })
             .count();
         least = least.min(workers);
         most = most.max(workers);
@@ -48,7 +53,12 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
         h.sim.advance(60.0);
     }
     let c = h.cluster("roll");
-    assert_eq!((c.phase, c.observed_generation), (ClusterPhase::Running, 2), "{:?}", c.reason);
+    assert_eq!(
+        (c.phase, c.observed_generation),
+        (ClusterPhase::Running, 2),
+        "{:?}",
+        c.reason
+    );
     let after: Vec<String> = h
         .store
         .read(|r| r.machines(&id, false))
@@ -63,7 +73,10 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
         assert!(!before.contains(sid));
     }
     for sid in &before {
-        assert!(h.sim.machine(sid).unwrap().owner.is_none(), "{sid} was not released");
+        assert!(
+            h.sim.machine(sid).unwrap().owner.is_none(),
+            "{sid} was not released"
+        );
     }
     h.assert_no_leak();
     (least, most)

@@ -2,9 +2,7 @@
 //! for clusters, through the engine interface the console uses too.
 
 use super::output::{print_structured, OutputFormat, Table};
-use crate::engine::{
-    ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor,
-};
+use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor};
 use crate::model::{cluster_template, ClusterSpec};
 use crate::store::{EventId, EventRow};
 use clap::{Args, Subcommand, ValueEnum};
@@ -132,16 +130,24 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     match args.command {
         ClusterCommand::New { .. } => Ok(()),
         ClusterCommand::Create { file, wait } => {
-            let text = std::fs::read_to_string(&file).map_err(|source| ClusterCmdError::ReadSpec {
-                path: file.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|source| ClusterCmdError::ReadSpec {
+                    path: file.clone(),
+                    source,
+                })?;
             let spec = ClusterSpec::from_yaml(&text).map_err(|e| ClusterCmdError::ParseSpec {
                 path: file.clone(),
                 detail: e.to_string(),
             })?;
             let view = engine.create_cluster(spec).await?;
-            finish(&engine, &view.name, wait.then_some(WaitFor::Running), out, "created").await
+            finish(
+                &engine,
+                &view.name,
+                wait.then_some(WaitFor::Running),
+                out,
+                "created",
+            )
+            .await
         }
         ClusterCommand::List => {
             let views = engine.clusters().await?;
@@ -180,11 +186,25 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         }
         ClusterCommand::Delete { name, erase, wait } => {
             engine.delete_cluster(&name, erase).await?;
-            finish(&engine, &name, wait.then_some(WaitFor::Deleted), out, "deletion requested").await
+            finish(
+                &engine,
+                &name,
+                wait.then_some(WaitFor::Deleted),
+                out,
+                "deletion requested",
+            )
+            .await
         }
         ClusterCommand::Abort { name, wait } => {
             engine.abort_cluster(&name).await?;
-            finish(&engine, &name, wait.then_some(WaitFor::Settled), out, "abort requested").await
+            finish(
+                &engine,
+                &name,
+                wait.then_some(WaitFor::Settled),
+                out,
+                "abort requested",
+            )
+            .await
         }
         ClusterCommand::Scale {
             name,
@@ -193,7 +213,14 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             wait,
         } => {
             engine.scale_pool(&name, &pool, size).await?;
-            finish(&engine, &name, wait.then_some(WaitFor::Running), out, "scaled").await
+            finish(
+                &engine,
+                &name,
+                wait.then_some(WaitFor::Running),
+                out,
+                "scaled",
+            )
+            .await
         }
         ClusterCommand::Wait { name, target } => {
             let target = match target {
@@ -265,7 +292,9 @@ pub fn progress_lines(v: &ClusterView) -> String {
 }
 
 pub fn list_table(views: &[ClusterView]) -> String {
-    let mut t = Table::new(["NAME", "ID", "ACCOUNT", "PHASE", "NODES", "ENDPOINT", "REASON"]);
+    let mut t = Table::new([
+        "NAME", "ID", "ACCOUNT", "PHASE", "NODES", "ENDPOINT", "REASON",
+    ]);
     for v in views {
         let desired: u32 = v.status.pools.iter().map(|p| p.desired).sum();
         let ready: u32 = v.status.pools.iter().map(|p| p.ready).sum();
@@ -294,14 +323,25 @@ fn show(v: &ClusterView, out: OutputFormat) -> color_eyre::Result<()> {
         return print_structured(out, v);
     }
     print!("{}", progress_lines(v));
-    println!("id: {}  account: {}  spec generation: {} (reconciled: {})", v.id, v.account, v.spec_generation, v.observed_generation);
+    println!(
+        "id: {}  account: {}  spec generation: {} (reconciled: {})",
+        v.id, v.account, v.spec_generation, v.observed_generation
+    );
     if let Some(vip) = &v.status.vip {
         println!("endpoint: https://{vip}:6443");
     } else if let Some(fqdn) = &v.status.dns_fqdn {
         println!("endpoint: https://{fqdn}:6443");
     }
     println!();
-    let mut t = Table::new(["SYSTEM ID", "HOSTNAME", "POOL", "ROLE", "STATE", "MAAS", "IP"]);
+    let mut t = Table::new([
+        "SYSTEM ID",
+        "HOSTNAME",
+        "POOL",
+        "ROLE",
+        "STATE",
+        "MAAS",
+        "IP",
+    ]);
     for m in &v.machines {
         t.row([
             m.system_id.clone(),

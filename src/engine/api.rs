@@ -139,8 +139,10 @@ pub trait EngineApi: Send + Sync {
     fn clusters(&self) -> impl Future<Output = Result<Vec<ClusterView>, EngineError>> + Send;
 
     /// One cluster, by name or id (deleted ones by id).
-    fn cluster(&self, cluster: &str)
-        -> impl Future<Output = Result<ClusterView, EngineError>> + Send;
+    fn cluster(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<ClusterView, EngineError>> + Send;
 
     /// Journal events after `after` (of one cluster, or all).
     fn events(

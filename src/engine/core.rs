@@ -165,7 +165,12 @@ impl Engine {
 
     /// The MAAS client and probe of a cloud account, built on first use.
     pub(crate) async fn account(&self, name: &str) -> Result<AccountCtx, EngineError> {
-        if let Some(ctx) = self.accounts.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some(ctx) = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             return Ok(ctx.clone());
         }
         let row = self.store.read(|r| r.account(name))?;
@@ -201,7 +206,11 @@ impl Engine {
             Some(p) => p.clone(),
             None => {
                 let version = client.version().await?;
-                if version.capabilities.iter().any(|c| c == SIMULATOR_CAPABILITY) {
+                if version
+                    .capabilities
+                    .iter()
+                    .any(|c| c == SIMULATOR_CAPABILITY)
+                {
                     let region = row.endpoint.region_url();
                     let origin = region.origin().ascii_serialization();
                     Arc::new(SimProbe::new(origin))
@@ -251,15 +260,18 @@ impl Engine {
     }
 
     /// Records why a pass failed as the cluster's reason (journaled once per distinct reason).
-    fn note_reason(&self, id: &ClusterId, reason: &str, level: EventLevel) -> Result<(), EngineError> {
+    fn note_reason(
+        &self,
+        id: &ClusterId,
+        reason: &str,
+        level: EventLevel,
+    ) -> Result<(), EngineError> {
         let reason = reason.to_string();
         self.store.tx(|tx| {
             let c = tx.cluster(id)?;
             if c.reason.as_deref() != Some(reason.as_str()) && !c.is_deleted() {
                 tx.set_cluster_phase(id, c.phase, Some(&reason))?;
-                tx.append_event(
-                    &NewEvent::new(level, "engine", reason.clone()).cluster(id),
-                )?;
+                tx.append_event(&NewEvent::new(level, "engine", reason.clone()).cluster(id))?;
             }
             Ok::<_, EngineError>(())
         })
@@ -299,7 +311,11 @@ impl Engine {
             if let Some(task) = status.task.take() {
                 let t = tx.task(crate::store::TaskId(task))?;
                 if !t.state.is_terminal() {
-                    tx.finish_task(t.id, TaskState::Cancelled, &format!("superseded by {}", cmd.kind()))?;
+                    tx.finish_task(
+                        t.id,
+                        TaskState::Cancelled,
+                        &format!("superseded by {}", cmd.kind()),
+                    )?;
                 }
             }
             let (phase, kind, message) = match cmd {
@@ -333,7 +349,10 @@ impl Engine {
 }
 
 /// Whether `cmd` may be applied to a cluster in its current phase.
-pub(crate) fn check_command_allowed(c: &ClusterRow, cmd: &QueuedCommand) -> Result<(), EngineError> {
+pub(crate) fn check_command_allowed(
+    c: &ClusterRow,
+    cmd: &QueuedCommand,
+) -> Result<(), EngineError> {
     let wrong = |action, when| EngineError::WrongPhase {
         cluster: c.name.clone(),
         phase: c.phase.to_string(),

@@ -38,7 +38,10 @@ impl EmbeddedEngine {
         let engine = match Engine::start(store.clone(), config.clone()) {
             Ok(e) => Some(Arc::new(e)),
             Err(EngineError::Lock(LockError::Held { holder })) => {
-                tracing::info!(?holder, "another process runs the reconcilers; submitting and watching only");
+                tracing::info!(
+                    ?holder,
+                    "another process runs the reconcilers; submitting and watching only"
+                );
                 None
             }
             Err(e) => return Err(e),
@@ -74,7 +77,10 @@ impl EmbeddedEngine {
 
     fn view(&self, row: ClusterRow) -> Result<ClusterView, EngineError> {
         let (machines, tasks) = self.store.read(|r| {
-            Ok::<_, StoreError>((r.machines(&row.id, false)?, r.tasks(Some(&row.id), VIEW_TASKS)?))
+            Ok::<_, StoreError>((
+                r.machines(&row.id, false)?,
+                r.tasks(Some(&row.id), VIEW_TASKS)?,
+            ))
         })?;
         Ok(ClusterView {
             status: status_of(&row)?,
@@ -177,7 +183,9 @@ impl EmbeddedEngine {
             progress(&view);
             let failed = |reason: &Option<String>| EngineError::ClusterFailed {
                 cluster: view.name.clone(),
-                reason: reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+                reason: reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason recorded".into()),
             };
             let settled_gen = view.observed_generation >= view.spec_generation;
             match (target, view.phase) {
@@ -259,7 +267,11 @@ impl EngineApi for EmbeddedEngine {
         })
     }
 
-    async fn update_spec(&self, cluster: &str, spec: ClusterSpec) -> Result<ClusterView, EngineError> {
+    async fn update_spec(
+        &self,
+        cluster: &str,
+        spec: ClusterSpec,
+    ) -> Result<ClusterView, EngineError> {
         self.change_spec(cluster, |current| {
             if current.name() != spec.name() {
                 return Err(EngineError::Other(format!(

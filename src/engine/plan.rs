@@ -25,10 +25,8 @@ pub fn find_profile(tx: &Tx<'_>, name: &str) -> Result<ClusterProfile, EngineErr
     if let Some(row) = imported {
         return Ok(row.document_as::<ClusterProfile>()?);
     }
-    crate::model::profile::shipped_profile(name).ok_or_else(|| {
-        EngineError::NoSuchProfile {
-            name: name.to_string(),
-        }
+    crate::model::profile::shipped_profile(name).ok_or_else(|| EngineError::NoSuchProfile {
+        name: name.to_string(),
     })
 }
 

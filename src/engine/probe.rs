@@ -66,7 +66,10 @@ pub struct ProbeError {
 
 /// Asks a cluster how its Kubernetes is. Object-safe so the engine can hold any of them.
 pub trait KubeProbe: Send + Sync {
-    fn probe<'a>(&'a self, target: &'a ProbeTarget) -> BoxFuture<'a, Result<KubeHealth, ProbeError>>;
+    fn probe<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+    ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>>;
 }
 
 /// The MAAS capability the simulator announces in `version/`.
@@ -94,7 +97,10 @@ impl SimProbe {
 }
 
 impl KubeProbe for SimProbe {
-    fn probe<'a>(&'a self, target: &'a ProbeTarget) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
+    fn probe<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+    ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
             let url = format!("{}/_sim/k8s/clusters/{}", self.origin, target.cluster);
             let err = |detail: String| ProbeError {
@@ -182,7 +188,10 @@ impl HttpsProbe {
 }
 
 impl KubeProbe for HttpsProbe {
-    fn probe<'a>(&'a self, target: &'a ProbeTarget) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
+    fn probe<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+    ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
             let client = Self::client(target)?;
             let err = |detail: String| ProbeError {

@@ -13,8 +13,8 @@ use super::secrets;
 use super::status::{machine_state as ms, ClusterStatus, KubeSummary, PoolProgress};
 use crate::bootstrap::{user_data, ClusterPlan, ClusterSecrets};
 use crate::maas::{
-    AllocateRequest, CreateDnsResource, DeployRequest, DnsName, DnsResourceFilter, Machine,
-    MachineFilter, MaasError, NodeStatus, ReleaseRequest, ReserveIpRequest, StorageConstraint,
+    AllocateRequest, CreateDnsResource, DeployRequest, DnsName, DnsResourceFilter, MaasError,
+    Machine, MachineFilter, NodeStatus, ReleaseRequest, ReserveIpRequest, StorageConstraint,
 };
 use crate::model::maas_check::pool_constraints;
 use crate::model::spec::{EndpointMode, NodePool};
@@ -48,6 +48,9 @@ pub(crate) struct Pass {
     pub maas: HashMap<String, Machine>,
 }
 
+/// One allocation's outcome: the machine, or (`Err`) why nothing matched.
+type AllocResult = Result<Result<Machine, String>, EngineError>;
+
 /// The parameters journaled with an allocate intent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AllocIntent {
@@ -73,7 +76,11 @@ impl Pass {
     }
 
     fn comment(&self, what: &str) -> String {
-        format!("kubemaas cluster {} ({}): {what}", self.spec.name(), self.id)
+        format!(
+            "kubemaas cluster {} ({}): {what}",
+            self.spec.name(),
+            self.id
+        )
     }
 
     /// Saves the status in `tx`, keeping the observed generation.
@@ -184,7 +191,9 @@ impl Engine {
             })?;
             return Ok(());
         };
-        if !m.status.is_owned() || matches!(m.status, NodeStatus::Releasing | NodeStatus::DiskErasing) {
+        if !m.status.is_owned()
+            || matches!(m.status, NodeStatus::Releasing | NodeStatus::DiskErasing)
+        {
             let level = if row.state == ms::RETIRING {
                 EventLevel::Info
             } else {
@@ -228,7 +237,10 @@ impl Engine {
                         &event(
                             &p.id,
                             EventLevel::Info,
-                            format!("MAAS deployed {} ({hostname}) for pool {}", row.system_id, row.pool),
+                            format!(
+                                "MAAS deployed {} ({hostname}) for pool {}",
+                                row.system_id, row.pool
+                            ),
                         )
                         .machine(&row.system_id),
                     )?;
@@ -253,7 +265,9 @@ impl Engine {
                     let applied = p.maas.get(&intent.target).is_some_and(|m| {
                         matches!(
                             m.status,
-                            NodeStatus::Deploying | NodeStatus::Deployed | NodeStatus::FailedDeployment
+                            NodeStatus::Deploying
+                                | NodeStatus::Deployed
+                                | NodeStatus::FailedDeployment
                         )
                     });
                     self.store.tx(|tx| {
@@ -269,9 +283,15 @@ impl Engine {
                                     )?;
                                 }
                             }
-                            tx.complete_intent(intent.id, &json!({"applied": true, "found": "deploying in MAAS"}))?;
+                            tx.complete_intent(
+                                intent.id,
+                                &json!({"applied": true, "found": "deploying in MAAS"}),
+                            )?;
                         } else {
-                            tx.complete_intent(intent.id, &not_applied("MAAS shows no deployment"))?;
+                            tx.complete_intent(
+                                intent.id,
+                                &not_applied("MAAS shows no deployment"),
+                            )?;
                         }
                         Ok::<_, EngineError>(())
                     })?;
@@ -281,7 +301,10 @@ impl Engine {
                         None => true,
                         Some(m) => {
                             !m.status.is_owned()
-                                || matches!(m.status, NodeStatus::Releasing | NodeStatus::DiskErasing)
+                                || matches!(
+                                    m.status,
+                                    NodeStatus::Releasing | NodeStatus::DiskErasing
+                                )
                         }
                     };
                     if gone {
@@ -292,23 +315,45 @@ impl Engine {
                             if tx.active_machine(&intent.target)?.is_some() {
                                 tx.release_machine(&intent.target)?;
                             }
-                            tx.complete_intent(intent.id, &json!({"applied": true, "found": "released in MAAS"}))?;
+                            tx.complete_intent(
+                                intent.id,
+                                &json!({"applied": true, "found": "released in MAAS"}),
+                            )?;
                             tx.append_event(
-                                &event(&p.id, EventLevel::Info, format!("released {} (found released after a restart)", intent.target))
-                                    .machine(&intent.target),
+                                &event(
+                                    &p.id,
+                                    EventLevel::Info,
+                                    format!(
+                                        "released {} (found released after a restart)",
+                                        intent.target
+                                    ),
+                                )
+                                .machine(&intent.target),
                             )?;
                         } else {
-                            tx.complete_intent(intent.id, &not_applied("MAAS still shows it held"))?;
+                            tx.complete_intent(
+                                intent.id,
+                                &not_applied("MAAS still shows it held"),
+                            )?;
                         }
                         Ok::<_, EngineError>(())
                     })?;
                 }
                 "reserve_ip" | "release_ip" => {
-                    let found = !p.acct.client.ip_addresses(Some(&intent.target)).await?.is_empty();
+                    let found = !p
+                        .acct
+                        .client
+                        .ip_addresses(Some(&intent.target))
+                        .await?
+                        .is_empty();
                     let reserve = intent.op == "reserve_ip";
                     let applied = found == reserve;
                     if applied {
-                        p.status.vip = if reserve { Some(intent.target.clone()) } else { None };
+                        p.status.vip = if reserve {
+                            Some(intent.target.clone())
+                        } else {
+                            None
+                        };
                     }
                     self.store.tx(|tx| {
                         if applied {
@@ -332,7 +377,11 @@ impl Engine {
                     let create = intent.op == "create_dns";
                     let applied = records.is_empty() != create;
                     if applied {
-                        p.status.dns_record_id = if create { records.first().map(|r| r.id) } else { None };
+                        p.status.dns_record_id = if create {
+                            records.first().map(|r| r.id)
+                        } else {
+                            None
+                        };
                     }
                     self.store.tx(|tx| {
                         if applied {
@@ -345,8 +394,10 @@ impl Engine {
                     })?;
                 }
                 other => {
-                    self.store
-                        .complete_intent(intent.id, &not_applied(format!("unknown operation `{other}`")))?;
+                    self.store.complete_intent(
+                        intent.id,
+                        &not_applied(format!("unknown operation `{other}`")),
+                    )?;
                 }
             }
         }
@@ -359,7 +410,11 @@ impl Engine {
     /// Open allocate intents: MAAS machines stamped with this cluster's agent name that the
     /// store does not hold are adopted into the pool they fit; any left over are recorded as
     /// retiring (and released by this pass), so nothing taken is forgotten.
-    async fn adopt_allocations(&self, p: &mut Pass, intents: Vec<IntentRow>) -> Result<(), EngineError> {
+    async fn adopt_allocations(
+        &self,
+        p: &mut Pass,
+        intents: Vec<IntentRow>,
+    ) -> Result<(), EngineError> {
         let tagged = p
             .acct
             .client
@@ -367,7 +422,11 @@ impl Engine {
             .await?;
         let mut untracked = Vec::new();
         for m in tagged {
-            if self.store.read(|r| r.active_machine(&m.system_id))?.is_none() {
+            if self
+                .store
+                .read(|r| r.active_machine(&m.system_id))?
+                .is_none()
+            {
                 untracked.push(m);
             }
         }
@@ -382,7 +441,9 @@ impl Engine {
             let fits = |m: &Machine| match p.pool(&params.pool) {
                 Some(pool) => {
                     m.owner_data.get(OWNER_KEY_POOL) == Some(&params.pool)
-                        || pool_constraints(pool).hardware_and_placement_mismatches(m).is_empty()
+                        || pool_constraints(pool)
+                            .hardware_and_placement_mismatches(m)
+                            .is_empty()
                 }
                 None => false,
             };
@@ -393,8 +454,10 @@ impl Engine {
                     p.maas.insert(m.system_id.clone(), m);
                 }
                 None => {
-                    self.store
-                        .complete_intent(intent.id, &not_applied("no untracked machine in MAAS carries this cluster's tag"))?;
+                    self.store.complete_intent(
+                        intent.id,
+                        &not_applied("no untracked machine in MAAS carries this cluster's tag"),
+                    )?;
                 }
             }
         }
@@ -489,7 +552,10 @@ impl Engine {
     // ---------------------------------------------------------------- converge
 
     async fn converge(&self, p: &mut Pass) -> Result<(), EngineError> {
-        let profile = match self.store.read(|r| plan::find_profile(r, &p.spec.spec.profile.name)) {
+        let profile = match self
+            .store
+            .read(|r| plan::find_profile(r, &p.spec.spec.profile.name))
+        {
             Ok(profile) => profile,
             Err(e) => return self.fail(p, &e.to_string()),
         };
@@ -497,7 +563,9 @@ impl Engine {
             Ok(r) => r,
             Err(e) => return self.fail(p, &e.to_string()),
         };
-        if p.status.validated_generation < p.cluster.spec_generation && !self.validate(p, &profile).await? {
+        if p.status.validated_generation < p.cluster.spec_generation
+            && !self.validate(p, &profile).await?
+        {
             return Ok(());
         }
         if !self.handle_failures(p)? {
@@ -537,7 +605,11 @@ impl Engine {
             }
             tx.set_cluster_phase(&p.id, ClusterPhase::Failed, Some(reason))?;
             tx.set_cluster_status(&p.id, &p.status, p.cluster.spec_generation)?;
-            tx.append_event(&event(&p.id, EventLevel::Error, format!("cluster failed: {reason}")))?;
+            tx.append_event(&event(
+                &p.id,
+                EventLevel::Error,
+                format!("cluster failed: {reason}"),
+            ))?;
             Ok::<_, EngineError>(())
         })?;
         p.cluster.phase = ClusterPhase::Failed;
@@ -665,7 +737,12 @@ impl Engine {
 
     /// How many machines a pool needs now and which of its machines go: scale up/down, or one
     /// step of a rolling replacement of machines that no longer fit the pool's spec.
-    fn plan_pool(&self, p: &Pass, pool: &NodePool, rows: &[MachineRow]) -> (usize, Vec<MachineRow>) {
+    fn plan_pool(
+        &self,
+        p: &Pass,
+        pool: &NodePool,
+        rows: &[MachineRow],
+    ) -> (usize, Vec<MachineRow>) {
         let size = pool.size as usize;
         let constraints = pool_constraints(pool);
         let held_rows: Vec<&MachineRow> = rows
@@ -674,9 +751,9 @@ impl Engine {
             .collect();
         let (outdated, fresh): (Vec<&MachineRow>, Vec<&MachineRow>) =
             held_rows.iter().partition(|r| {
-                p.maas.get(&r.system_id).is_some_and(|m| {
-                    !constraints.hardware_and_placement_mismatches(m).is_empty()
-                })
+                p.maas
+                    .get(&r.system_id)
+                    .is_some_and(|m| !constraints.hardware_and_placement_mismatches(m).is_empty())
             });
         if outdated.is_empty() {
             if fresh.len() < size {
@@ -690,8 +767,7 @@ impl Engine {
         // Rolling: one machine at a time, and only once every node of the pool is Ready.
         let all_ready = held_rows.iter().all(|r| {
             r.state == ms::DEPLOYED
-                && r
-                    .hostname
+                && r.hostname
                     .as_ref()
                     .is_some_and(|h| p.status.ready_nodes.contains(h))
         });
@@ -716,7 +792,13 @@ impl Engine {
 
     /// The zones to try for each of `n` new machines of `pool`: the least used zone first, so
     /// machines spread evenly; the others follow as fallbacks.
-    fn zone_order(&self, p: &Pass, pool: &NodePool, rows: &[MachineRow], n: usize) -> Vec<Vec<Option<String>>> {
+    fn zone_order(
+        &self,
+        p: &Pass,
+        pool: &NodePool,
+        rows: &[MachineRow],
+        n: usize,
+    ) -> Vec<Vec<Option<String>>> {
         if pool.zones.is_empty() {
             return vec![vec![None]; n];
         }
@@ -749,26 +831,31 @@ impl Engine {
 
     /// Allocates the machines, `concurrency` at a time. A pool with no matching machine leaves
     /// the cluster waiting with the reason.
-    async fn allocate_all(&self, p: &mut Pass, wanted: Vec<(String, Vec<Option<String>>)>) -> Result<(), EngineError> {
+    async fn allocate_all(
+        &self,
+        p: &mut Pass,
+        wanted: Vec<(String, Vec<Option<String>>)>,
+    ) -> Result<(), EngineError> {
         let mut waiting: Option<String> = None;
         let mut first_error = None;
         if !wanted.is_empty() {
             let pass: &Pass = p;
-            let results: Vec<(String, Result<Result<Machine, String>, EngineError>)> =
-                stream::iter(wanted)
-                    .map(|(pool, zones)| async move {
-                        let r = self.allocate_one(pass, &pool, zones).await;
-                        (pool, r)
-                    })
-                    .buffer_unordered(self.config.concurrency.max(1))
-                    .collect()
-                    .await;
+            let results: Vec<(String, AllocResult)> = stream::iter(wanted)
+                .map(|(pool, zones)| async move {
+                    let r = self.allocate_one(pass, &pool, zones).await;
+                    (pool, r)
+                })
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect()
+                .await;
             let mut taken = Vec::new();
             for (pool, r) in results {
                 match r {
                     Ok(Ok(m)) => taken.push(m),
                     Ok(Err(reason)) => {
-                        waiting.get_or_insert_with(|| format!("waiting for machines: pool {pool}: {reason}"));
+                        waiting.get_or_insert_with(|| {
+                            format!("waiting for machines: pool {pool}: {reason}")
+                        });
                     }
                     Err(e) => {
                         first_error.get_or_insert(e);
@@ -832,17 +919,26 @@ impl Engine {
                     pool: pool_name.to_string(),
                     zone: zone.clone(),
                 };
-                let intent = self.store.begin_intent(&p.id, "allocate", &format!("pool {pool_name}"), &params)?;
+                let intent = self.store.begin_intent(
+                    &p.id,
+                    "allocate",
+                    &format!("pool {pool_name}"),
+                    &params,
+                )?;
                 self.checkpoint("allocate: journaled")?;
                 let answer = p.acct.client.allocate(&request).await;
                 self.checkpoint("allocate: answered")?;
                 match answer {
                     Ok(a) => {
-                        let state = self.record_allocation(p, intent, pool_name, &a.machine, false)?;
+                        let state =
+                            self.record_allocation(p, intent, pool_name, &a.machine, false)?;
                         if state == ms::REJECTED {
                             rejected += 1;
                             if rejected > p.status.excluded.len() {
-                                return Ok(Err("only machines that already failed for this cluster match".into()));
+                                return Ok(Err(
+                                    "only machines that already failed for this cluster match"
+                                        .into(),
+                                ));
                             }
                             continue;
                         }
@@ -867,7 +963,11 @@ impl Engine {
 
     /// Releases what the cluster no longer needs: machines chosen to go (scale down, rolled),
     /// failed and rejected machines once their pool is full again, and stray retiring rows.
-    async fn release_surplus(&self, p: &mut Pass, retire: Vec<MachineRow>) -> Result<(), EngineError> {
+    async fn release_surplus(
+        &self,
+        p: &mut Pass,
+        retire: Vec<MachineRow>,
+    ) -> Result<(), EngineError> {
         for row in &retire {
             self.store.tx(|tx| {
                 tx.update_machine(
@@ -896,7 +996,10 @@ impl Engine {
         let rows = self.store.read(|r| r.machines(&p.id, false))?;
         let full = |pool: &str| {
             let size = p.pool(pool).map(|pl| pl.size as usize).unwrap_or(0);
-            rows.iter().filter(|r| r.pool == pool && held(&r.state)).count() >= size
+            rows.iter()
+                .filter(|r| r.pool == pool && held(&r.state))
+                .count()
+                >= size
         };
         let going: Vec<MachineRow> = rows
             .iter()
@@ -910,7 +1013,12 @@ impl Engine {
     }
 
     /// Releases `rows` back to MAAS, `concurrency` at a time.
-    async fn release_rows(&self, p: &mut Pass, rows: Vec<MachineRow>, erase: bool) -> Result<(), EngineError> {
+    async fn release_rows(
+        &self,
+        p: &mut Pass,
+        rows: Vec<MachineRow>,
+        erase: bool,
+    ) -> Result<(), EngineError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -943,16 +1051,21 @@ impl Engine {
 
     /// Releases one machine. `Ok(false)`: MAAS refused (the reason is journaled; retried next
     /// pass).
-    async fn release_one(&self, p: &Pass, row: &MachineRow, erase: bool) -> Result<bool, EngineError> {
+    async fn release_one(
+        &self,
+        p: &Pass,
+        row: &MachineRow,
+        erase: bool,
+    ) -> Result<bool, EngineError> {
         let request = ReleaseRequest {
             erase,
             quick_erase: erase,
             comment: Some(p.comment("released")),
             ..Default::default()
         };
-        let intent = self
-            .store
-            .begin_intent(&p.id, "release", &row.system_id, &json!({"erase": erase}))?;
+        let intent =
+            self.store
+                .begin_intent(&p.id, "release", &row.system_id, &json!({"erase": erase}))?;
         self.checkpoint("release: journaled")?;
         let answer = p.acct.client.release(&row.system_id, &request).await;
         self.checkpoint("release: answered")?;
@@ -993,8 +1106,12 @@ impl Engine {
                 self.store.tx(|tx| {
                     tx.complete_intent(intent, &not_applied(&e))?;
                     tx.append_event(
-                        &event(&p.id, EventLevel::Warn, format!("MAAS refused to release {}: {e}", row.system_id))
-                            .machine(&row.system_id),
+                        &event(
+                            &p.id,
+                            EventLevel::Warn,
+                            format!("MAAS refused to release {}: {e}", row.system_id),
+                        )
+                        .machine(&row.system_id),
                     )?;
                     Ok::<_, EngineError>(())
                 })?;
@@ -1070,9 +1187,17 @@ impl Engine {
                                 if p.status.waiting.as_deref() != Some(reason.as_str()) {
                                     p.status.waiting = Some(reason.clone());
                                     self.store.tx(|tx| {
-                                        tx.set_cluster_phase(&p.id, p.cluster.phase, Some(&reason))?;
+                                        tx.set_cluster_phase(
+                                            &p.id,
+                                            p.cluster.phase,
+                                            Some(&reason),
+                                        )?;
                                         p.save(tx)?;
-                                        tx.append_event(&event(&p.id, EventLevel::Warn, reason.clone()))?;
+                                        tx.append_event(&event(
+                                            &p.id,
+                                            EventLevel::Warn,
+                                            reason.clone(),
+                                        ))?;
                                         Ok::<_, EngineError>(())
                                     })?;
                                 }
@@ -1081,7 +1206,9 @@ impl Engine {
                         }
                     }
                 };
-                let intent = self.store.begin_intent(&p.id, "reserve_ip", &ip, &json!({"subnet": cidr}))?;
+                let intent =
+                    self.store
+                        .begin_intent(&p.id, "reserve_ip", &ip, &json!({"subnet": cidr}))?;
                 self.checkpoint("reserve_ip: journaled")?;
                 let answer = p
                     .acct
@@ -1101,8 +1228,12 @@ impl Engine {
                             p.save(tx)?;
                             tx.complete_intent(intent, &json!({"applied": true}))?;
                             tx.append_event(
-                                &event(&p.id, EventLevel::Info, format!("reserved {ip} on {cidr} as the control-plane VIP"))
-                                    .detail(json!({"op": "reserve_ip", "ip": ip})),
+                                &event(
+                                    &p.id,
+                                    EventLevel::Info,
+                                    format!("reserved {ip} on {cidr} as the control-plane VIP"),
+                                )
+                                .detail(json!({"op": "reserve_ip", "ip": ip})),
                             )?;
                             Ok::<_, EngineError>(())
                         })?;
@@ -1160,7 +1291,10 @@ impl Engine {
         let pass: &Pass = p;
         let image = &image;
         let results: Vec<Result<Option<Machine>, EngineError>> = stream::iter(rows)
-            .map(|row| async move { self.deploy_one(pass, &row, profile, plan, secrets, image).await })
+            .map(|row| async move {
+                self.deploy_one(pass, &row, profile, plan, secrets, image)
+                    .await
+            })
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
@@ -1216,9 +1350,12 @@ impl Engine {
             agent_name: Some(p.id.owner_tag()),
             comment: Some(p.comment(&format!("pool {}", row.pool))),
         };
-        let intent = self
-            .store
-            .begin_intent(&p.id, "deploy", &row.system_id, &json!({"image": image, "role": row.role}))?;
+        let intent = self.store.begin_intent(
+            &p.id,
+            "deploy",
+            &row.system_id,
+            &json!({"image": image, "role": row.role}),
+        )?;
         self.checkpoint("deploy: journaled")?;
         let answer = p.acct.client.deploy(&row.system_id, &request).await;
         self.checkpoint("deploy: answered")?;
@@ -1239,7 +1376,10 @@ impl Engine {
                         &event(
                             &p.id,
                             EventLevel::Info,
-                            format!("deploying {} ({}) with {image} as {}", row.system_id, m.hostname, row.role),
+                            format!(
+                                "deploying {} ({}) with {image} as {}",
+                                row.system_id, m.hostname, row.role
+                            ),
                         )
                         .machine(&row.system_id)
                         .detail(json!({"op": "deploy", "image": image, "role": row.role})),
@@ -1259,7 +1399,9 @@ impl Engine {
 
     /// dns mode: the record naming the control-plane nodes, once they have addresses.
     async fn ensure_dns_record(&self, p: &mut Pass) -> Result<(), EngineError> {
-        if p.spec.spec.network.control_plane_endpoint.mode != EndpointMode::Dns || p.status.dns_record_id.is_some() {
+        if p.spec.spec.network.control_plane_endpoint.mode != EndpointMode::Dns
+            || p.status.dns_record_id.is_some()
+        {
             return Ok(());
         }
         let Some(fqdn) = p.status.dns_fqdn.clone() else {
@@ -1275,7 +1417,9 @@ impl Engine {
         if ips.is_empty() || ips.len() < cps.len() {
             return Ok(());
         }
-        let intent = self.store.begin_intent(&p.id, "create_dns", &fqdn, &json!({"ips": ips}))?;
+        let intent = self
+            .store
+            .begin_intent(&p.id, "create_dns", &fqdn, &json!({"ips": ips}))?;
         self.checkpoint("create_dns: journaled")?;
         let answer = p
             .acct
@@ -1313,15 +1457,21 @@ impl Engine {
 
     /// Probes Kubernetes once some machine is deployed; the cluster is Running when every pool
     /// has its machines, all fitting the spec, deployed and Ready, and the API server is ready.
-    async fn check_ready(&self, p: &mut Pass, plan: &ClusterPlan, secrets: &ClusterSecrets) -> Result<(), EngineError> {
+    async fn check_ready(
+        &self,
+        p: &mut Pass,
+        plan: &ClusterPlan,
+        secrets: &ClusterSecrets,
+    ) -> Result<(), EngineError> {
         let rows = self.store.read(|r| r.machines(&p.id, false))?;
         if rows.iter().any(|r| r.state == ms::DEPLOYED) {
-            let client = secrets
-                .issue_admin_certificate()
-                .map_err(|source| EngineError::Bootstrap {
-                    cluster: p.spec.name().to_string(),
-                    source,
-                })?;
+            let client =
+                secrets
+                    .issue_admin_certificate()
+                    .map_err(|source| EngineError::Bootstrap {
+                        cluster: p.spec.name().to_string(),
+                        source,
+                    })?;
             let target = ProbeTarget {
                 cluster: p.id.clone(),
                 server_url: plan.server_url(),
@@ -1344,7 +1494,11 @@ impl Engine {
                 .collect();
             if health.api_server_ready && !p.status.initialized {
                 p.status.initialized = true;
-                self.store.append_event(&event(&p.id, EventLevel::Info, format!("the Kubernetes API server answers at {}", plan.server_url())))?;
+                self.store.append_event(&event(
+                    &p.id,
+                    EventLevel::Info,
+                    format!("the Kubernetes API server answers at {}", plan.server_url()),
+                ))?;
             }
             let expected = rows.iter().filter(|r| held(&r.state)).count();
             p.status.kubernetes = Some(KubeSummary {
@@ -1354,24 +1508,38 @@ impl Engine {
             });
             for h in &ready {
                 if !p.status.ready_nodes.contains(h) {
-                    self.store.append_event(&event(&p.id, EventLevel::Info, format!("Kubernetes node {h} is Ready")))?;
+                    self.store.append_event(&event(
+                        &p.id,
+                        EventLevel::Info,
+                        format!("Kubernetes node {h} is Ready"),
+                    ))?;
                 }
             }
             p.status.ready_nodes = ready;
         }
-        let complete = p.status.kubernetes.as_ref().is_some_and(|k| k.api_server_ready)
+        let complete = p
+            .status
+            .kubernetes
+            .as_ref()
+            .is_some_and(|k| k.api_server_ready)
             && p.spec.spec.node_pools.iter().all(|pool| {
                 let c = pool_constraints(pool);
-                let pool_rows: Vec<&MachineRow> = rows.iter().filter(|r| r.pool == pool.name).collect();
+                let pool_rows: Vec<&MachineRow> =
+                    rows.iter().filter(|r| r.pool == pool.name).collect();
                 pool_rows.len() == pool.size as usize
                     && pool_rows.iter().all(|r| {
                         r.state == ms::DEPLOYED
-                            && r.hostname.as_ref().is_some_and(|h| p.status.ready_nodes.contains(h))
-                            && p.maas.get(&r.system_id).is_some_and(|m| c.hardware_and_placement_mismatches(m).is_empty())
+                            && r.hostname
+                                .as_ref()
+                                .is_some_and(|h| p.status.ready_nodes.contains(h))
+                            && p.maas
+                                .get(&r.system_id)
+                                .is_some_and(|m| c.hardware_and_placement_mismatches(m).is_empty())
                     })
             })
             && rows.iter().all(|r| p.pool(&r.pool).is_some())
-            && (p.spec.spec.network.control_plane_endpoint.mode != EndpointMode::Dns || p.status.dns_record_id.is_some());
+            && (p.spec.spec.network.control_plane_endpoint.mode != EndpointMode::Dns
+                || p.status.dns_record_id.is_some());
         if !complete {
             return self.save_progress(p);
         }
@@ -1382,7 +1550,11 @@ impl Engine {
         self.store.tx(|tx| {
             if let Some(t) = task {
                 if !tx.task(TaskId(t))?.state.is_terminal() {
-                    tx.finish_task(TaskId(t), TaskState::Succeeded, &format!("running: {nodes} node(s) Ready"))?;
+                    tx.finish_task(
+                        TaskId(t),
+                        TaskState::Succeeded,
+                        &format!("running: {nodes} node(s) Ready"),
+                    )?;
                 }
             }
             tx.set_cluster_phase(&p.id, ClusterPhase::Running, None)?;
@@ -1390,7 +1562,10 @@ impl Engine {
             tx.append_event(&event(
                 &p.id,
                 EventLevel::Info,
-                format!("cluster is running: {nodes} node(s) Ready at {}", plan.server_url()),
+                format!(
+                    "cluster is running: {nodes} node(s) Ready at {}",
+                    plan.server_url()
+                ),
             ))?;
             Ok::<_, EngineError>(())
         })?;
@@ -1406,7 +1581,13 @@ impl Engine {
             p.save(tx)?;
             if let Some(t) = p.status.task {
                 if !tx.task(TaskId(t))?.state.is_terminal() {
-                    let line = p.status.pools.iter().map(PoolProgress::line).collect::<Vec<_>>().join("; ");
+                    let line = p
+                        .status
+                        .pools
+                        .iter()
+                        .map(PoolProgress::line)
+                        .collect::<Vec<_>>()
+                        .join("; ");
                     tx.set_task_progress(TaskId(t), &p.status.pools, Some(&line))?;
                 }
             }
@@ -1427,7 +1608,9 @@ impl Engine {
             return self.save_progress(p);
         }
         if let Some(ip) = p.status.vip.clone() {
-            let intent = self.store.begin_intent(&p.id, "release_ip", &ip, &json!({}))?;
+            let intent = self
+                .store
+                .begin_intent(&p.id, "release_ip", &ip, &json!({}))?;
             self.checkpoint("release_ip: journaled")?;
             let answer = p.acct.client.release_ip(&ip).await;
             self.checkpoint("release_ip: answered")?;
@@ -1437,7 +1620,11 @@ impl Engine {
                     self.store.tx(|tx| {
                         p.save(tx)?;
                         tx.complete_intent(intent, &json!({"applied": true}))?;
-                        tx.append_event(&event(&p.id, EventLevel::Info, format!("released the control-plane VIP {ip}")))?;
+                        tx.append_event(&event(
+                            &p.id,
+                            EventLevel::Info,
+                            format!("released the control-plane VIP {ip}"),
+                        ))?;
                         Ok::<_, EngineError>(())
                     })?;
                 }
@@ -1450,7 +1637,9 @@ impl Engine {
             }
         }
         if let (Some(id), Some(fqdn)) = (p.status.dns_record_id, p.status.dns_fqdn.clone()) {
-            let intent = self.store.begin_intent(&p.id, "delete_dns", &fqdn, &json!({"id": id}))?;
+            let intent = self
+                .store
+                .begin_intent(&p.id, "delete_dns", &fqdn, &json!({"id": id}))?;
             self.checkpoint("delete_dns: journaled")?;
             let answer = p.acct.client.delete_dns_resource(id).await;
             self.checkpoint("delete_dns: answered")?;
@@ -1460,7 +1649,11 @@ impl Engine {
                     self.store.tx(|tx| {
                         p.save(tx)?;
                         tx.complete_intent(intent, &json!({"applied": true}))?;
-                        tx.append_event(&event(&p.id, EventLevel::Info, format!("removed the DNS record {fqdn}")))?;
+                        tx.append_event(&event(
+                            &p.id,
+                            EventLevel::Info,
+                            format!("removed the DNS record {fqdn}"),
+                        ))?;
                         Ok::<_, EngineError>(())
                     })?;
                 }
@@ -1481,17 +1674,33 @@ impl Engine {
                     tx.finish_task(
                         TaskId(t),
                         TaskState::Succeeded,
-                        if deleting { "deleted: every machine released" } else { "aborted: everything taken was released" },
+                        if deleting {
+                            "deleted: every machine released"
+                        } else {
+                            "aborted: everything taken was released"
+                        },
                     )?;
                 }
             }
             tx.set_cluster_status(&p.id, &p.status, p.cluster.spec_generation)?;
             if deleting {
-                tx.append_event(&event(&p.id, EventLevel::Info, "cluster deleted: every machine and address went back to MAAS"))?;
+                tx.append_event(&event(
+                    &p.id,
+                    EventLevel::Info,
+                    "cluster deleted: every machine and address went back to MAAS",
+                ))?;
                 tx.mark_cluster_deleted(&p.id)?;
             } else {
-                tx.set_cluster_phase(&p.id, ClusterPhase::Aborted, Some("aborted by an operator; everything taken was released"))?;
-                tx.append_event(&event(&p.id, EventLevel::Info, "cluster aborted: everything taken was released"))?;
+                tx.set_cluster_phase(
+                    &p.id,
+                    ClusterPhase::Aborted,
+                    Some("aborted by an operator; everything taken was released"),
+                )?;
+                tx.append_event(&event(
+                    &p.id,
+                    EventLevel::Info,
+                    "cluster aborted: everything taken was released",
+                ))?;
             }
             Ok::<_, EngineError>(())
         })?;
@@ -1512,7 +1721,10 @@ fn progress(p: &Pass, rows: &[MachineRow]) -> Vec<PoolProgress> {
         .node_pools
         .iter()
         .map(|pool| {
-            let mine: Vec<&MachineRow> = rows.iter().filter(|r| r.pool == pool.name && held(&r.state)).collect();
+            let mine: Vec<&MachineRow> = rows
+                .iter()
+                .filter(|r| r.pool == pool.name && held(&r.state))
+                .collect();
             PoolProgress {
                 pool: pool.name.clone(),
                 desired: pool.size,
@@ -1521,7 +1733,11 @@ fn progress(p: &Pass, rows: &[MachineRow]) -> Vec<PoolProgress> {
                 deployed: mine.iter().filter(|r| r.state == ms::DEPLOYED).count() as u32,
                 ready: mine
                     .iter()
-                    .filter(|r| r.hostname.as_ref().is_some_and(|h| p.status.ready_nodes.contains(h)))
+                    .filter(|r| {
+                        r.hostname
+                            .as_ref()
+                            .is_some_and(|h| p.status.ready_nodes.contains(h))
+                    })
                     .count() as u32,
             }
         })

@@ -614,7 +614,7 @@ pub fn hardware_info(m: &SimMachine) -> Value {
 /// `numanode_set`: cores and memory split evenly over the sockets a machine of this size has
 /// (two from 32 cores up, as on the dual-socket servers such machines are).
 pub fn numanode_set(m: &SimMachine) -> Value {
-    let nodes: u32 = if m.cpu_count >= 32 && m.cpu_count % 2 == 0 {
+    let nodes: u32 = if m.cpu_count >= 32 && m.cpu_count.is_multiple_of(2) {
         2
     } else {
         1

@@ -34,7 +34,12 @@ pub fn fleet(n: usize, seed: u64, mixed: bool) -> kubemaas::sim::model::SimInven
         m.cpu_count = 16;
         m.memory_mib = 65536;
         m.zone = ZONES[i % 3].to_string();
-        m.pool = if mixed && i % 2 == 1 { "compute" } else { "default" }.to_string();
+        m.pool = if mixed && i % 2 == 1 {
+            "compute"
+        } else {
+            "default"
+        }
+        .to_string();
         if let Some(d) = m.disks.first_mut() {
             d.size_bytes = 500_000_000_000;
         }
@@ -55,11 +60,18 @@ pub struct FakeProbe {
 }
 
 impl KubeProbe for FakeProbe {
-    fn probe<'a>(&'a self, target: &'a ProbeTarget) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
+    fn probe<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+    ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
             let mut health = KubeHealth::default();
             for m in self.sim.machines() {
-                let Some(id) = m.user_data.as_deref().and_then(node_identity_from_user_data) else {
+                let Some(id) = m
+                    .user_data
+                    .as_deref()
+                    .and_then(node_identity_from_user_data)
+                else {
                     continue;
                 };
                 if id.cluster_id != target.cluster.as_str() || m.status != NodeStatus::Deployed {
@@ -131,7 +143,10 @@ impl Harness {
         let plan = CrashPlan::at(at);
         let mut c = self.config();
         c.crash = plan.clone();
-        (Engine::start(self.store.clone(), c).expect("engine starts"), plan)
+        (
+            Engine::start(self.store.clone(), c).expect("engine starts"),
+            plan,
+        )
     }
 
     /// A submitter that does not run the reconcilers (the engine holds the lock).
@@ -163,8 +178,14 @@ impl Harness {
             self.sim.advance(60.0);
         }
         let c = self.store.read(|r| r.cluster(id)).expect("cluster");
-        let events = self.store.events_after(Some(id), kubemaas::store::EventId(0), 10_000).unwrap();
-        let text: Vec<String> = events.iter().map(|e| format!("{} {}", e.level, e.message)).collect();
+        let events = self
+            .store
+            .events_after(Some(id), kubemaas::store::EventId(0), 10_000)
+            .unwrap();
+        let text: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", e.level, e.message))
+            .collect();
         panic!(
             "cluster {} did not get there in {max} passes: {} {:?}\n{}",
             c.name,
@@ -174,7 +195,12 @@ impl Harness {
         );
     }
 
-    pub async fn until_phase(&self, engine: &Engine, id: &ClusterId, phase: ClusterPhase) -> ClusterRow {
+    pub async fn until_phase(
+        &self,
+        engine: &Engine,
+        id: &ClusterId,
+        phase: ClusterPhase,
+    ) -> ClusterRow {
         self.drive(engine, id, 60, |c| c.phase == phase).await
     }
 
@@ -195,13 +221,33 @@ impl Harness {
             if !m.agent_name.starts_with(kubemaas::store::OWNER_TAG_PREFIX) {
                 continue;
             }
-            let held: Vec<_> = active.iter().filter(|r| r.system_id == m.system_id).collect();
-            assert_eq!(held.len(), 1, "machine {} ({}) tagged {} is held {} times", m.system_id, m.status.label(), m.agent_name, held.len());
+            let held: Vec<_> = active
+                .iter()
+                .filter(|r| r.system_id == m.system_id)
+                .collect();
+            assert_eq!(
+                held.len(),
+                1,
+                "machine {} ({}) tagged {} is held {} times",
+                m.system_id,
+                m.status.label(),
+                m.agent_name,
+                held.len()
+            );
             assert_eq!(held[0].cluster.owner_tag(), m.agent_name);
         }
         for row in &active {
-            let m = self.sim.machine(&row.system_id).expect("held machine exists");
-            assert_eq!(m.agent_name, row.cluster.owner_tag(), "row {} is not tagged in MAAS ({})", row.system_id, m.status.label());
+            let m = self
+                .sim
+                .machine(&row.system_id)
+                .expect("held machine exists");
+            assert_eq!(
+                m.agent_name,
+                row.cluster.owner_tag(),
+                "row {} is not tagged in MAAS ({})",
+                row.system_id,
+                m.status.label()
+            );
         }
     }
 }
@@ -230,5 +276,9 @@ pub fn spec(name: &str, cp: u32, workers: &[(&str, u32)]) -> ClusterSpec {
 }
 
 pub async fn create(h: &Harness, spec: ClusterSpec) -> ClusterId {
-    h.api().create_cluster(spec).await.expect("cluster accepted").id
+    h.api()
+        .create_cluster(spec)
+        .await
+        .expect("cluster accepted")
+        .id
 }
