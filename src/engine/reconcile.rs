@@ -132,7 +132,7 @@ impl Engine {
                 "update",
                 "updating: applying spec generation changes",
             ),
-            _ => return Ok(()),
+            _ => return self.resume_task(p),
         };
         self.store.tx(|tx| {
             let task = tx.start_task(Some(&p.id), kind, message)?;
@@ -148,6 +148,36 @@ impl Engine {
         })?;
         p.cluster.phase = phase;
         Ok(())
+    }
+
+    /// A cluster mid-phase whose task was interrupted (its process died) gets a new task, so
+    /// the console shows the work going on again.
+    fn resume_task(&self, p: &mut Pass) -> Result<(), EngineError> {
+        let kind = match p.cluster.phase {
+            ClusterPhase::Provisioning => "create",
+            ClusterPhase::Updating => "update",
+            ClusterPhase::Deleting => "delete",
+            ClusterPhase::Aborting => "abort",
+            _ => return Ok(()),
+        };
+        self.store.tx(|tx| {
+            let running = match p.status.task {
+                Some(t) => !tx.task(TaskId(t))?.state.is_terminal(),
+                None => false,
+            };
+            if !running {
+                let task =
+                    tx.start_task(Some(&p.id), kind, "resumed by a new reconciling process")?;
+                p.status.task = Some(task.0);
+                p.save(tx)?;
+                tx.append_event(&event(
+                    &p.id,
+                    EventLevel::Info,
+                    format!("resuming the {kind} task left by a stopped process"),
+                ))?;
+            }
+            Ok::<_, EngineError>(())
+        })
     }
 
     // ---------------------------------------------------------------- observe
