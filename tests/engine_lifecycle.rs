@@ -244,3 +244,25 @@ async fn scale_up_then_down_releases_the_newest() {
     assert!(h.sim.machine(&newest).unwrap().owner.is_none());
     h.assert_no_leak();
 }
+
+#[tokio::test]
+async fn dns_endpoint_mode_creates_and_removes_a_maas_record() {
+    use kubemaas::model::spec::EndpointMode;
+    let h = Harness::new(8, 5).await;
+    let engine = h.engine();
+    let mut s = spec("dnsy", 1, &[("workers", 1)]);
+    s.spec.network.control_plane_endpoint.mode = EndpointMode::Dns;
+    s.spec.network.control_plane_endpoint.dns_name = Some("dnsy-api.maas".into());
+    let id = create(&h, s).await;
+    let c = h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let status: ClusterStatus = c.status_as().unwrap();
+    assert_eq!(status.vip, None);
+    assert_eq!(status.dns_fqdn.as_deref(), Some("dnsy-api.maas"));
+    let record = status.dns_record_id.expect("a DNS record");
+    let kubeconfig = h.api().kubeconfig("dnsy").await.unwrap();
+    assert!(kubeconfig.contains("https://dnsy-api.maas:6443"));
+    h.api().delete_cluster("dnsy", false).await.unwrap();
+    h.drive(&engine, &id, 20, |c| c.is_deleted()).await;
+    let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
+    assert!(events.iter().any(|e| e.message.contains("removed the DNS record dnsy-api.maas")), "record {record}");
+}
