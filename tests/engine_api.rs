@@ -124,3 +124,55 @@ async fn the_https_probe_reports_an_unreachable_or_misconfigured_api_server_as_a
     );
     assert!(!err.to_string().contains("PRIVATE KEY"));
 }
+
+#[tokio::test]
+async fn the_driver_loop_runs_passes_until_told_to_stop() {
+    let h = Harness::new(8, 73).await;
+    let mut config = h.config();
+    config.poll_interval = std::time::Duration::ZERO;
+    let engine =
+        std::sync::Arc::new(kubemaas::engine::Engine::start(h.store.clone(), config).unwrap());
+    let id = create(&h, spec("looped", 1, &[("workers", 1)])).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.run(stop_rx).await })
+    };
+    // Virtual time moves a minute at a time while the driver passes on its own.
+    let mut running = false;
+    for _ in 0..100_000 {
+        if h.store.read(|r| r.cluster(&id)).unwrap().phase == ClusterPhase::Running {
+            running = true;
+            break;
+        }
+        h.sim.advance(60.0);
+        tokio::task::yield_now().await;
+    }
+    stop_tx.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    assert!(running);
+}
+
+#[tokio::test]
+async fn abort_is_refused_for_an_update_of_a_running_cluster() {
+    let h = Harness::new(8, 74).await;
+    let engine = h.engine();
+    let id = create(&h, spec("upd", 1, &[("workers", 1)])).await;
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let api = h.api();
+    api.scale_pool("upd", "workers", 2).await.unwrap();
+    engine.step().await.unwrap();
+    assert_eq!(h.cluster("upd").phase, ClusterPhase::Updating);
+    let err = api.abort_cluster("upd").await.unwrap_err().to_string();
+    assert!(err.contains("previous spec"), "{err}");
+    let mut moved = kubemaas::model::ClusterSpec::from_yaml(
+        &h.cluster("upd")
+            .spec_as::<kubemaas::model::ClusterSpec>()
+            .unwrap()
+            .to_yaml(),
+    )
+    .unwrap();
+    moved.spec.cloud_account = "elsewhere".into();
+    let err = api.update_spec("upd", moved).await.unwrap_err().to_string();
+    assert!(err.contains("stays on the MAAS"), "{err}");
+}

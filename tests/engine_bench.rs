@@ -14,7 +14,13 @@ async fn requests_per_machine(cp: u32, workers: u32, seed: u64) -> (u64, f64) {
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let total = h.sim.counters().total();
     for row in h.sim.counters().snapshot() {
-        eprintln!("  {:>4} {} {}{}", row.count, row.method, row.endpoint, row.op.map(|o| format!("?op={o}")).unwrap_or_default());
+        eprintln!(
+            "  {:>4} {} {}{}",
+            row.count,
+            row.method,
+            row.endpoint,
+            row.op.map(|o| format!("?op={o}")).unwrap_or_default()
+        );
     }
     let machines = (cp + workers) as f64;
     (total, total as f64 / machines)
@@ -27,7 +33,10 @@ async fn maas_requests_per_provisioned_machine() {
         eprintln!("{cp} + {workers} nodes: {total} MAAS requests, {per:.2} per machine (poll every 60 virtual s)");
         // allocate + owner data + deploy = 3 per machine; the rest (validation, VIP, polls) is
         // per cluster and shrinks per machine as clusters grow.
-        assert!(per < 3.0 + 25.0 / (cp + workers) as f64, "{per:.2} requests per machine");
+        assert!(
+            per < 3.0 + 25.0 / (cp + workers) as f64,
+            "{per:.2} requests per machine"
+        );
     }
 }
 
@@ -37,5 +46,8 @@ async fn maas_requests_per_provisioned_machine() {
 async fn three_plus_one_hundred_nodes() {
     let started = std::time::Instant::now();
     let (total, per) = requests_per_machine(3, 100, 82).await;
-    eprintln!("3 + 100 nodes: {total} MAAS requests ({per:.2} per machine), wall time {:?}", started.elapsed());
+    eprintln!(
+        "3 + 100 nodes: {total} MAAS requests ({per:.2} per machine), wall time {:?}",
+        started.elapsed()
+    );
 }

@@ -10,7 +10,7 @@ use kubemaas::store::{ClusterId, ClusterPhase};
 
 /// Runs the scenario with a crash at checkpoint `crash_at` (0: never). Returns how many
 /// checkpoints the first engine passed and whether it crashed.
-async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
+async fn scenario(seed: u64, crash_at: u64, abort: bool) -> (u64, bool) {
     let h = Harness::new(10, seed).await;
     let (first, plan) = h.crashing_engine(crash_at);
     let mut engine: Option<Engine> = Some(first);
@@ -18,7 +18,9 @@ async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
     let id: ClusterId = create(&h, spec("crashy", 1, &[("workers", 2)])).await;
     let mut stage = 0;
     let mut restarts = 0;
+    let mut passes = 0;
     for _ in 0..200 {
+        passes += 1;
         let step = engine.as_ref().expect("an engine").step().await;
         match step {
             Ok(report) => assert!(report.errors.is_empty(), "{:?}", report.errors),
@@ -34,6 +36,15 @@ async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
         }
         let c = h.store.read(|r| r.cluster(&id)).unwrap();
         match stage {
+            // The abort variant: stop the cluster mid-provisioning, then delete what is left.
+            0 if abort && passes >= 3 && c.phase == ClusterPhase::Provisioning => {
+                api.abort_cluster("crashy").await.unwrap();
+                stage = 10;
+            }
+            10 if c.phase == ClusterPhase::Aborted => {
+                api.delete_cluster("crashy", false).await.unwrap();
+                stage = 2;
+            }
             0 if c.phase == ClusterPhase::Running => {
                 api.scale_pool("crashy", "workers", 3).await.unwrap();
                 stage = 1;
@@ -76,7 +87,7 @@ async fn scenario(seed: u64, crash_at: u64) -> (u64, bool) {
 
 #[tokio::test]
 async fn a_crash_at_any_checkpoint_of_create_scale_delete_loses_nothing() {
-    let (total, crashed) = scenario(100, 0).await;
+    let (total, crashed) = scenario(100, 0, false).await;
     assert!(!crashed);
     assert!(
         total >= 20,
@@ -84,7 +95,21 @@ async fn a_crash_at_any_checkpoint_of_create_scale_delete_loses_nothing() {
     );
     eprintln!("crash points exercised: {total}");
     for n in 1..=total {
-        let (_, crashed) = scenario(100 + n, n).await;
+        let (_, crashed) = scenario(100 + n, n, false).await;
+        assert!(crashed, "checkpoint {n} of {total} never fired");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_checkpoint_of_create_abort_delete_loses_nothing() {
+    let (total, crashed) = scenario(200, 0, true).await;
+    assert!(!crashed);
+    assert!(
+        total >= 10,
+        "only {total} checkpoints in the whole scenario"
+    );
+    for n in 1..=total {
+        let (_, crashed) = scenario(200 + n, n, true).await;
         assert!(crashed, "checkpoint {n} of {total} never fired");
     }
 }

@@ -264,5 +264,10 @@ async fn dns_endpoint_mode_creates_and_removes_a_maas_record() {
     h.api().delete_cluster("dnsy", false).await.unwrap();
     h.drive(&engine, &id, 20, |c| c.is_deleted()).await;
     let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
-    assert!(events.iter().any(|e| e.message.contains("removed the DNS record dnsy-api.maas")), "record {record}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.contains("removed the DNS record dnsy-api.maas")),
+        "record {record}"
+    );
 }

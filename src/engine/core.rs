@@ -70,6 +70,9 @@ pub(crate) struct AccountCtx {
     pub probe: Arc<dyn KubeProbe>,
 }
 
+/// The longest pause between passes while MAAS keeps failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
 /// What one [`Engine::step`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepReport {
@@ -259,6 +262,35 @@ impl Engine {
         Ok(report)
     }
 
+    /// The driver: a pass every `poll_interval` until `stop` turns true. Passes that met
+    /// transient MAAS failures back off exponentially (up to five minutes) so an overloaded
+    /// region is not hammered.
+    pub async fn run(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
+        let mut delay = self.config.poll_interval;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let report = self.step().await?;
+            delay = if report.transient_errors > 0 {
+                (delay.max(Duration::from_secs(1)) * 2).min(MAX_BACKOFF)
+            } else {
+                self.config.poll_interval
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
     /// Records why a pass failed as the cluster's reason (journaled once per distinct reason).
     fn note_reason(
         &self,
@@ -370,11 +402,13 @@ pub(crate) fn check_command_allowed(
                 "for provisioned clusters (Running, Updating, Failed or Aborted); use `kubemaas cluster abort` to stop one still provisioning",
             )),
         },
+        // Not while Updating: a running cluster's machines are not "taken so far", and
+        // releasing them would destroy it. Change the spec back instead.
         QueuedCommand::Abort => match c.phase {
-            ClusterPhase::Pending | ClusterPhase::Provisioning | ClusterPhase::Updating => Ok(()),
+            ClusterPhase::Pending | ClusterPhase::Provisioning => Ok(()),
             _ => Err(wrong(
                 "abort",
-                "while a cluster is provisioning or updating; use `kubemaas cluster delete` for a provisioned one",
+                "while a new cluster is provisioning; use `kubemaas cluster delete` for a provisioned one, or submit the previous spec again to undo an update",
             )),
         },
     }

@@ -280,6 +280,13 @@ impl EngineApi for EmbeddedEngine {
                     current.name()
                 )));
             }
+            if current.spec.cloud_account != spec.spec.cloud_account {
+                return Err(EngineError::Other(format!(
+                    "the new spec moves cluster `{}` to cloud account `{}`: a cluster stays on the MAAS it was created on; create a new cluster there instead",
+                    spec.name(),
+                    spec.spec.cloud_account
+                )));
+            }
             *current = spec;
             Ok("spec replaced".to_string())
         })
