@@ -152,6 +152,16 @@ pub trait EngineApi: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<EngineEvent>, EngineError>> + Send;
 
+    /// Runs the reconcilers (when this process holds the lock) or watches (when another does)
+    /// until the cluster reaches `target`; `progress` sees the cluster after every pass. Fails
+    /// with [`EngineError::ClusterFailed`] (and the reason) when the cluster ends Failed.
+    fn wait(
+        &self,
+        cluster: &str,
+        target: WaitFor,
+        progress: impl FnMut(&ClusterView) + Send,
+    ) -> impl Future<Output = Result<ClusterView, EngineError>> + Send;
+
     /// The admin kubeconfig of a cluster whose endpoint is decided.
     fn kubeconfig(&self, cluster: &str)
         -> impl Future<Output = Result<String, EngineError>> + Send;

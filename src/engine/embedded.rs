@@ -164,15 +164,17 @@ impl EmbeddedEngine {
         })?;
         self.view(self.store.read(|r| r.cluster(&row.id))?)
     }
+}
 
+impl EngineApi for EmbeddedEngine {
     /// Runs the reconcilers (when this process holds the lock) or watches (when another does)
     /// until cluster `key` reaches `target`. `progress` sees the cluster after every pass.
     /// Fails when the cluster ends Failed (or Aborted while waiting for Running).
-    pub async fn wait(
+    async fn wait(
         &self,
         key: &str,
         target: WaitFor,
-        mut progress: impl FnMut(&ClusterView),
+        mut progress: impl FnMut(&ClusterView) + Send,
     ) -> Result<ClusterView, EngineError> {
         let id = self.row(key)?.id;
         loop {
@@ -209,9 +211,7 @@ impl EmbeddedEngine {
             tokio::time::sleep(self.config.poll_interval).await;
         }
     }
-}
 
-impl EngineApi for EmbeddedEngine {
     async fn create_cluster(&self, spec: ClusterSpec) -> Result<ClusterView, EngineError> {
         self.check_spec(&spec)?;
         let row = self.store.tx(|tx| {
