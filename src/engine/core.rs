@@ -442,3 +442,43 @@ pub(crate) fn certainly_not_applied(e: &MaasError) -> bool {
 pub(crate) fn not_applied(why: impl std::fmt::Display) -> Value {
     json!({ "applied": false, "why": why.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn only_refusals_and_rolled_back_calls_count_as_not_applied() {
+        let busy = |retry_after| MaasError::ServerBusy {
+            request: "POST machines/".into(),
+            status: 503,
+            retry_after,
+            message: String::new(),
+        };
+        assert!(certainly_not_applied(&busy(Some(Duration::from_secs(1)))));
+        assert!(!certainly_not_applied(&busy(None)));
+        assert!(!certainly_not_applied(&MaasError::Timeout {
+            request: "x".into(),
+            timeout: Duration::from_secs(1)
+        }));
+        assert!(certainly_not_applied(&MaasError::Conflict {
+            request: "x".into(),
+            message: String::new()
+        }));
+        assert!(certainly_not_applied(&MaasError::NoMatch {
+            asked: vec![],
+            resolved: None,
+            message: String::new()
+        }));
+    }
+
+    #[test]
+    fn queued_commands_round_trip() {
+        for c in [QueuedCommand::Delete { erase: true }, QueuedCommand::Abort] {
+            let v = serde_json::to_value(&c).unwrap();
+            assert_eq!(v["kind"], c.kind());
+            assert_eq!(serde_json::from_value::<QueuedCommand>(v).unwrap(), c);
+        }
+    }
+}

@@ -203,3 +203,57 @@ pub fn parse_role(text: &str) -> NodeRole {
         _ => NodeRole::Worker,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{Taint as SpecTaint, TaintEffect as SpecEffect};
+
+    #[test]
+    fn control_planes_init_once_then_join() {
+        let cp = NodePool::new("cp", PoolRole::ControlPlane, 3);
+        let workers = NodePool::new("w", PoolRole::Worker, 3);
+        let mut status = ClusterStatus::default();
+        assert_eq!(role_for(&cp, &status, false), NodeRole::InitControlPlane);
+        assert_eq!(role_for(&cp, &status, true), NodeRole::JoinControlPlane);
+        assert_eq!(role_for(&workers, &status, false), NodeRole::Worker);
+        // Once the API server answered, a replacement control plane joins even with no init
+        // machine held (the original init node may have been rolled away).
+        status.initialized = true;
+        assert_eq!(role_for(&cp, &status, false), NodeRole::JoinControlPlane);
+        for role in [
+            NodeRole::InitControlPlane,
+            NodeRole::JoinControlPlane,
+            NodeRole::Worker,
+        ] {
+            assert_eq!(parse_role(role.as_str()), role);
+        }
+    }
+
+    #[test]
+    fn taints_follow_the_pool() {
+        let mut cp = NodePool::new("cp", PoolRole::ControlPlane, 1);
+        assert_eq!(
+            node_plan(&cp, "n1", NodeRole::InitControlPlane).taints,
+            None
+        );
+        cp.allow_workloads = Some(true);
+        assert_eq!(
+            node_plan(&cp, "n1", NodeRole::InitControlPlane).taints,
+            Some(vec![])
+        );
+        let mut w = NodePool::new("gpu", PoolRole::Worker, 1);
+        w.taints.push(SpecTaint {
+            key: "gpu".into(),
+            value: String::new(),
+            effect: SpecEffect::NoSchedule,
+        });
+        let plan = node_plan(&w, "g1", NodeRole::Worker);
+        let taints = plan.taints.unwrap();
+        assert_eq!(taints.len(), 1);
+        assert_eq!(taints[0].value, None);
+        assert!(plan
+            .labels
+            .contains(&("kubemaas.io/pool".into(), "gpu".into())));
+    }
+}
