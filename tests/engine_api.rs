@@ -176,3 +176,28 @@ async fn abort_is_refused_for_an_update_of_a_running_cluster() {
     let err = api.update_spec("upd", moved).await.unwrap_err().to_string();
     assert!(err.contains("stays on the MAAS"), "{err}");
 }
+
+#[tokio::test]
+async fn waiting_takes_over_when_the_reconciling_process_exits() {
+    let h = Harness::new(8, 75).await;
+    let first = h.engine();
+    let id = create(&h, spec("handover", 1, &[("workers", 1)])).await;
+    first.step().await.unwrap();
+    h.sim.advance(60.0);
+    let mut config = h.config();
+    config.poll_interval = std::time::Duration::ZERO;
+    let other = EmbeddedEngine::watcher(h.store.clone(), config);
+    assert!(other.take_over().unwrap().is_none(), "the lock is held");
+    drop(first);
+    let sim = h.sim.clone();
+    let view = other
+        .wait("handover", kubemaas::engine::WaitFor::Running, move |_| {
+            sim.advance(60.0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(view.phase, ClusterPhase::Running);
+    assert!(other.engine().is_some());
+    assert!(h.store.open_intents(Some(&id)).unwrap().is_empty());
+    h.assert_no_leak();
+}

@@ -126,7 +126,8 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         print!("{text}");
         return Ok(());
     }
-    let engine = EmbeddedEngine::open(config)?;
+    // Commands only record changes and read; the reconciler lock is taken by whoever waits.
+    let engine = EmbeddedEngine::watcher(crate::store::Store::open(state_dir)?, config);
     match args.command {
         ClusterCommand::New { .. } => Ok(()),
         ClusterCommand::Create { file, wait } => {

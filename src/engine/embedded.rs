@@ -1,6 +1,6 @@
 //! The engine on this host: [`EmbeddedEngine`] opens the state dir, runs the reconcilers when it
 //! can take the lock, and otherwise only submits changes and watches (another kubemaas process
-//! runs them).
+//! runs them). Waiting takes the lock over as soon as its holder exits.
 
 use super::api::{ClusterView, EngineApi, EngineEvent, TaskView, WaitFor};
 use super::core::{check_command_allowed, status_of, Engine, EngineConfig, QueuedCommand};
@@ -12,7 +12,7 @@ use crate::store::{
     ClusterId, ClusterPhase, ClusterRow, CommandId, EventId, EventLevel, LockError, NewEvent,
     Store, StoreError,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How many tasks a [`ClusterView`] carries.
 const VIEW_TASKS: usize = 5;
@@ -22,8 +22,8 @@ const VIEW_TASKS: usize = 5;
 pub struct EmbeddedEngine {
     store: Store,
     config: EngineConfig,
-    /// Present when this process holds the reconciler lock.
-    engine: Option<Arc<Engine>>,
+    /// Present once this process holds the reconciler lock. Shared by clones.
+    engine: Arc<Mutex<Option<Arc<Engine>>>>,
 }
 
 impl EmbeddedEngine {
@@ -35,30 +35,39 @@ impl EmbeddedEngine {
 
     /// Like [`EmbeddedEngine::open`] on an open store.
     pub fn with_store(store: Store, config: EngineConfig) -> Result<Self, EngineError> {
-        let engine = match Engine::start(store.clone(), config.clone()) {
-            Ok(e) => Some(Arc::new(e)),
-            Err(EngineError::Lock(LockError::Held { holder })) => {
-                tracing::info!(
-                    ?holder,
-                    "another process runs the reconcilers; submitting and watching only"
-                );
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(EmbeddedEngine {
-            store,
-            config,
-            engine,
-        })
+        let this = Self::watcher(store, config);
+        this.take_over()?;
+        Ok(this)
     }
 
-    /// Submits and watches only, never running the reconcilers (whoever holds the lock does).
+    /// Submits and watches; takes the reconciler lock only when [`EngineApi::wait`] runs
+    /// (or [`EmbeddedEngine::take_over`] is called) and nobody else holds it.
     pub fn watcher(store: Store, config: EngineConfig) -> Self {
         EmbeddedEngine {
             store,
             config,
-            engine: None,
+            engine: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The reconciling engine: this process's, or a new one if the lock is free now (the
+    /// process that held it exited), or `None` while another process holds it.
+    pub fn take_over(&self) -> Result<Option<Arc<Engine>>, EngineError> {
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = slot.as_ref() {
+            return Ok(Some(e.clone()));
+        }
+        match Engine::start(self.store.clone(), self.config.clone()) {
+            Ok(e) => {
+                let e = Arc::new(e);
+                *slot = Some(e.clone());
+                Ok(Some(e))
+            }
+            Err(EngineError::Lock(LockError::Held { holder })) => {
+                tracing::debug!(?holder, "another process runs the reconcilers; watching");
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -67,8 +76,11 @@ impl EmbeddedEngine {
     }
 
     /// The reconciling engine, when this process holds the lock.
-    pub fn engine(&self) -> Option<&Arc<Engine>> {
-        self.engine.as_ref()
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn row(&self, key: &str) -> Result<ClusterRow, EngineError> {
@@ -178,7 +190,9 @@ impl EngineApi for EmbeddedEngine {
     ) -> Result<ClusterView, EngineError> {
         let id = self.row(key)?.id;
         loop {
-            if let Some(engine) = &self.engine {
+            // Take over as soon as nobody else runs the reconcilers, so waiting resumes whatever
+            // an earlier (or concurrent, now exited) process left.
+            if let Some(engine) = self.take_over()? {
                 engine.step().await?;
             }
             let view = self.view(self.store.read(|r| r.cluster(&id))?)?;
