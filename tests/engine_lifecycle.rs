@@ -28,7 +28,7 @@ async fn one_control_plane_and_a_worker_reach_running() {
     for m in &machines {
         assert_eq!(m.state, "deployed");
         let sm = h.sim.machine(&m.system_id).unwrap();
-        assert_eq!(sm.agent_name, id.owner_tag());
+        assert_eq!(sm.agent_name, format!("kubemaas:{id}"));
         assert_eq!(sm.owner_data.get("kubemaas-cluster"), Some(&id.to_string()));
         assert_eq!(sm.owner_data.get("kubemaas-pool"), Some(&m.pool));
         assert_eq!(sm.status, kubemaas::maas::NodeStatus::Deployed);

@@ -3,7 +3,7 @@
 
 use super::core::Engine;
 use super::error::EngineError;
-use super::reconcile::OWNER_KEY_CLUSTER;
+use super::reconcile::{agent_name, OWNER_KEY_CLUSTER};
 use crate::maas::MachineFilter;
 use crate::store::{LeakReport, OwnedInMaas};
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ impl Engine {
             for c in clusters.iter().filter(|c| c.account == account.name) {
                 let tagged = ctx
                     .client
-                    .machines(&MachineFilter::agent_name(c.id.owner_tag()))
+                    .machines(&MachineFilter::agent_name(agent_name(&c.id)))
                     .await?;
                 for m in tagged {
                     owned.insert(

@@ -8,8 +8,8 @@
 //!   ([`EmbeddedEngine::wait`], the console) calls it on an interval, tests call it between
 //!   simulator clock advances.
 //! * A pass: one `machines/?id=…` list per cluster, open intents resolved from MAAS, then
-//!   validate → allocate per pool (spread over zones, tagged `agent_name` = the cluster's
-//!   owner tag) → reserve the VIP → deploy with user-data → wait for Deployed → probe
+//!   validate → allocate per pool (spread over zones, tagged `agent_name` =
+//!   `kubemaas:<cluster id>` and owner data `kubemaas-cluster` / `kubemaas-pool`) → reserve the VIP → deploy with user-data → wait for Deployed → probe
 //!   Kubernetes ([`probe`]) → Running; or release everything (delete / abort).
 //! * Crash safety: every MAAS mutation is journaled as an intent before it is sent and closed
 //!   in the transaction that records its result; see `reconcile.rs` and [`Engine::leak_check`].
@@ -32,5 +32,5 @@ pub use embedded::EmbeddedEngine;
 pub use error::EngineError;
 pub use faults::CrashPlan;
 pub use probe::{HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe};
-pub use reconcile::{OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
+pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
 pub use status::{machine_state, ClusterStatus, KubeSummary, PoolProgress};

@@ -33,6 +33,17 @@ use std::collections::{BTreeMap, HashMap};
 
 const SOURCE: &str = "reconciler";
 
+/// What kubemaas stamps as `agent_name` on the machines it allocates and deploys for a
+/// cluster: `kubemaas:<cluster id>`. MAAS filters on it exactly (`machines/?agent_name=`) but
+/// does not show it in the machine JSON, so it is how a restarted engine finds an allocation
+/// whose answer it never recorded.
+pub const AGENT_NAME_PREFIX: &str = "kubemaas:";
+
+/// The agent name of a cluster's machines.
+pub fn agent_name(id: &ClusterId) -> String {
+    format!("{AGENT_NAME_PREFIX}{id}")
+}
+
 /// The owner-data keys kubemaas writes on its machines.
 pub const OWNER_KEY_CLUSTER: &str = "kubemaas-cluster";
 pub const OWNER_KEY_POOL: &str = "kubemaas-pool";
@@ -448,7 +459,7 @@ impl Engine {
         let tagged = p
             .acct
             .client
-            .machines(&MachineFilter::agent_name(p.id.owner_tag()))
+            .machines(&MachineFilter::agent_name(agent_name(&p.id)))
             .await?;
         let mut untracked = Vec::new();
         for m in tagged {
@@ -941,7 +952,7 @@ impl Engine {
                     zone: zone.clone(),
                     pool: c.pool.clone(),
                     tags: c.tags.clone(),
-                    agent_name: Some(p.id.owner_tag()),
+                    agent_name: Some(agent_name(&p.id)),
                     comment: Some(p.comment(&format!("pool {pool_name}"))),
                     ..Default::default()
                 };
@@ -1377,7 +1388,7 @@ impl Engine {
             distro_series: Some(image.to_string()),
             hwe_kernel: profile.os.kernel.clone(),
             user_data: Some(text.into_bytes()),
-            agent_name: Some(p.id.owner_tag()),
+            agent_name: Some(agent_name(&p.id)),
             comment: Some(p.comment(&format!("pool {}", row.pool))),
         };
         let intent = self.store.begin_intent(

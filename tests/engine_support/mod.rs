@@ -209,7 +209,7 @@ impl Harness {
         self.sim
             .machines()
             .into_iter()
-            .filter(|m| m.agent_name == id.owner_tag())
+            .filter(|m| m.agent_name == kubemaas::engine::agent_name(id))
             .collect()
     }
 
@@ -218,7 +218,10 @@ impl Harness {
     pub fn assert_no_leak(&self) {
         let active = self.store.read(|r| r.all_active_machines()).unwrap();
         for m in self.sim.machines() {
-            if !m.agent_name.starts_with(kubemaas::store::OWNER_TAG_PREFIX) {
+            if !m
+                .agent_name
+                .starts_with(kubemaas::engine::AGENT_NAME_PREFIX)
+            {
                 continue;
             }
             let held: Vec<_> = active
@@ -234,7 +237,7 @@ impl Harness {
                 m.agent_name,
                 held.len()
             );
-            assert_eq!(held[0].cluster.owner_tag(), m.agent_name);
+            assert_eq!(kubemaas::engine::agent_name(&held[0].cluster), m.agent_name);
         }
         for row in &active {
             let m = self
@@ -243,7 +246,7 @@ impl Harness {
                 .expect("held machine exists");
             assert_eq!(
                 m.agent_name,
-                row.cluster.owner_tag(),
+                kubemaas::engine::agent_name(&row.cluster),
                 "row {} is not tagged in MAAS ({})",
                 row.system_id,
                 m.status.label()
