@@ -123,7 +123,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     {
         let text = cluster_template(name, account, *control_plane, *workers)
             .map_err(|p| ClusterCmdError::Template(p.to_string()))?;
-        print!("{text}");
+        emit(&text)?;
         return Ok(());
     }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
@@ -153,7 +153,9 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         ClusterCommand::List => {
             let views = engine.clusters().await?;
             match out {
-                OutputFormat::Table => print!("{}", list_table(&views)),
+                OutputFormat::Table => {
+                    emit(&list_table(&views))?;
+                }
                 f => print_structured(f, &views)?,
             }
             Ok(())
@@ -176,8 +178,8 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
                 if let Some(last) = rows.last() {
                     after = last.id;
                 }
-                print_events(&rows, out)?;
-                if !follow {
+                let open = print_events(&rows, out)?;
+                if !follow || !open {
                     return Ok(());
                 }
                 if rows.is_empty() {
@@ -231,7 +233,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             finish(&engine, &name, Some(target), out, "").await
         }
         ClusterCommand::Kubeconfig { name } => {
-            print!("{}", engine.kubeconfig(&name).await?);
+            emit(&engine.kubeconfig(&name).await?)?;
             Ok(())
         }
     }
@@ -259,7 +261,8 @@ async fn finish(
                 .wait(&id, target, |v| {
                     let line = progress_lines(v);
                     if table && line != last {
-                        print!("{line}");
+                        // A closed pipe only means nobody reads the progress any more.
+                        let _ = emit(&line);
                         last = line;
                     }
                 })
@@ -269,9 +272,9 @@ async fn finish(
     match out {
         OutputFormat::Table => {
             if !done.is_empty() {
-                println!("cluster {} {done}: {}", view.name, view.phase);
+                emit(&format!("cluster {} {done}: {}\n", view.name, view.phase))?;
             } else {
-                println!("cluster {} is {}", view.name, view.phase);
+                emit(&format!("cluster {} is {}\n", view.name, view.phase))?;
             }
         }
         f => print_structured(f, &view)?,
@@ -323,17 +326,23 @@ fn show(v: &ClusterView, out: OutputFormat) -> color_eyre::Result<()> {
     if out != OutputFormat::Table {
         return print_structured(out, v);
     }
-    print!("{}", progress_lines(v));
-    println!(
-        "id: {}  account: {}  spec generation: {} (reconciled: {})",
+    emit(&show_text(v))?;
+    Ok(())
+}
+
+/// `cluster show` as text: progress, endpoint, machines, tasks.
+pub fn show_text(v: &ClusterView) -> String {
+    let mut s = progress_lines(v);
+    s.push_str(&format!(
+        "id: {}  account: {}  spec generation: {} (reconciled: {})\n",
         v.id, v.account, v.spec_generation, v.observed_generation
-    );
+    ));
     if let Some(vip) = &v.status.vip {
-        println!("endpoint: https://{vip}:6443");
+        s.push_str(&format!("endpoint: https://{vip}:6443\n"));
     } else if let Some(fqdn) = &v.status.dns_fqdn {
-        println!("endpoint: https://{fqdn}:6443");
+        s.push_str(&format!("endpoint: https://{fqdn}:6443\n"));
     }
-    println!();
+    s.push('\n');
     let mut t = Table::new([
         "SYSTEM ID",
         "HOSTNAME",
@@ -354,8 +363,8 @@ fn show(v: &ClusterView, out: OutputFormat) -> color_eyre::Result<()> {
             m.ip.clone().unwrap_or_default(),
         ]);
     }
-    print!("{}", t.render());
-    println!();
+    s.push_str(&t.render());
+    s.push('\n');
     let mut t = Table::new(["TASK", "KIND", "STATE", "STARTED", "MESSAGE"]);
     for task in &v.tasks {
         t.row([
@@ -366,8 +375,8 @@ fn show(v: &ClusterView, out: OutputFormat) -> color_eyre::Result<()> {
             task.message.clone(),
         ]);
     }
-    print!("{}", t.render());
-    Ok(())
+    s.push_str(&t.render());
+    s
 }
 
 #[derive(serde::Serialize)]
@@ -380,12 +389,14 @@ struct EventOut<'a> {
     message: &'a str,
 }
 
-fn print_events(rows: &[EventRow], out: OutputFormat) -> color_eyre::Result<()> {
+/// Prints events; `Ok(false)` when stdout was closed (`| head`): stop following.
+fn print_events(rows: &[EventRow], out: OutputFormat) -> color_eyre::Result<bool> {
     match out {
         OutputFormat::Table => {
+            let mut text = String::new();
             for e in rows {
-                println!(
-                    "{} {:<5} {}{}",
+                text.push_str(&format!(
+                    "{} {:<5} {}{}\n",
                     e.time.format("%H:%M:%S"),
                     e.level.to_string(),
                     e.machine
@@ -393,9 +404,9 @@ fn print_events(rows: &[EventRow], out: OutputFormat) -> color_eyre::Result<()> 
                         .map(|m| format!("[{m}] "))
                         .unwrap_or_default(),
                     e.message
-                );
+                ));
             }
-            Ok(())
+            Ok(emit(&text)?)
         }
         f => {
             let list: Vec<EventOut<'_>> = rows
@@ -409,7 +420,20 @@ fn print_events(rows: &[EventRow], out: OutputFormat) -> color_eyre::Result<()> 
                     message: &e.message,
                 })
                 .collect();
-            print_structured(f, &list)
+            print_structured(f, &list)?;
+            Ok(true)
         }
+    }
+}
+
+/// Writes to stdout. A closed pipe (`kubemaas cluster events x | head`) is not an error: the
+/// reader has seen enough, so it returns `Ok(false)`.
+fn emit(text: &str) -> std::io::Result<bool> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
     }
 }
