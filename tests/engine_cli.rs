@@ -148,3 +148,23 @@ async fn wait_exits_non_zero_with_the_reason_when_the_cluster_fails() {
     assert!(err.contains("failed") && err.contains("overlaps"), "{err}");
     assert!(out.contains("bad: "), "no progress line: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_not_a_crash() {
+    let h = Harness::new(4, 64).await;
+    create(&h, spec("piped", 1, &[("workers", 1)])).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubemaas"))
+        .arg("--state-dir")
+        .arg(h.dir.path())
+        .args(["cluster", "events", "piped"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -0`: the reader is gone before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
