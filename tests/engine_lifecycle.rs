@@ -271,3 +271,47 @@ async fn dns_endpoint_mode_creates_and_removes_a_maas_record() {
         "record {record}"
     );
 }
+
+#[tokio::test]
+async fn a_running_cluster_repairs_machines_lost_or_broken_behind_its_back() {
+    let h = Harness::new(10, 6).await;
+    let engine = h.engine();
+    let id = create(&h, spec("heal", 1, &[("workers", 2)])).await;
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let workers: Vec<String> = h
+        .store
+        .read(|r| r.machines(&id, false))
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.pool == "workers")
+        .map(|m| m.system_id)
+        .collect();
+    // One worker is deleted from MAAS, the other breaks.
+    assert!(h.sim.vanish(&workers[0]));
+    assert!(h.sim.force_status(
+        &workers[1],
+        kubemaas::maas::NodeStatus::Broken,
+        "PSU failure"
+    ));
+    engine.step().await.unwrap();
+    assert_eq!(h.cluster("heal").phase, ClusterPhase::Updating);
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let now: Vec<String> = h
+        .store
+        .read(|r| r.machines(&id, false))
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.pool == "workers")
+        .map(|m| m.system_id)
+        .collect();
+    assert_eq!(now.len(), 2);
+    assert!(
+        now.iter().all(|s| !workers.contains(s)),
+        "{now:?} vs {workers:?}"
+    );
+    let events = h.store.events_after(Some(&id), EventId(0), 1000).unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("cluster degraded")));
+    h.assert_no_leak();
+}

@@ -242,7 +242,12 @@ impl Engine {
             ..Default::default()
         };
         let clusters = self.store.read(|r| r.clusters(false))?;
-        for c in clusters.iter().filter(|c| is_active(c)) {
+        // Running clusters get a light pass too (one machine list): a machine lost or broken
+        // behind kubemaas's back turns the cluster into a repair.
+        for c in clusters
+            .iter()
+            .filter(|c| is_active(c) || c.phase == ClusterPhase::Running)
+        {
             match self.reconcile_once(&c.id).await {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => {

@@ -3,7 +3,7 @@
 
 use super::core::Engine;
 use super::error::EngineError;
-use super::reconcile::{agent_name, OWNER_KEY_CLUSTER};
+use super::reconcile::{agent_name, held_in_maas, OWNER_KEY_CLUSTER};
 use crate::maas::MachineFilter;
 use crate::store::{LeakReport, OwnedInMaas};
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ impl Engine {
             let ctx = self.account(&account.name).await?;
             for m in ctx.client.machines(&MachineFilter::default()).await? {
                 if let Some(id) = m.owner_data.get(OWNER_KEY_CLUSTER) {
-                    if m.status.is_owned() {
+                    if held_in_maas(&m) {
                         owned.insert(
                             m.system_id.clone(),
                             OwnedInMaas {

@@ -77,6 +77,17 @@ fn event(id: &ClusterId, level: EventLevel, message: impl Into<String>) -> NewEv
     NewEvent::new(level, SOURCE, message).cluster(id)
 }
 
+/// Whether MAAS still has the machine taken: it has an owner and is not on its way back
+/// (Releasing, Disk erasing) or back (Ready, New). A Broken or Failed machine keeps its owner,
+/// so it is still ours to replace and release.
+pub(crate) fn held_in_maas(m: &Machine) -> bool {
+    m.owner.is_some()
+        && !matches!(
+            m.status,
+            NodeStatus::Releasing | NodeStatus::DiskErasing | NodeStatus::Ready | NodeStatus::New
+        )
+}
+
 fn machine_ip(m: &Machine) -> Option<String> {
     m.ip_addresses.first().cloned()
 }
@@ -107,7 +118,8 @@ impl Engine {
     /// calls it on an interval.
     pub async fn reconcile_once(&self, id: &ClusterId) -> Result<(), EngineError> {
         let cluster = self.store.read(|r| r.cluster(id))?;
-        if cluster.is_deleted() || !is_active(&cluster) {
+        let healthy_running = cluster.phase == ClusterPhase::Running && !is_active(&cluster);
+        if cluster.is_deleted() || !(is_active(&cluster) || healthy_running) {
             return Ok(());
         }
         let spec: ClusterSpec = cluster.spec_as()?;
@@ -121,6 +133,9 @@ impl Engine {
             acct,
             maas: HashMap::new(),
         };
+        if healthy_running {
+            return self.health_check(&mut pass).await;
+        }
         self.enter_phase(&mut pass)?;
         self.observe(&mut pass).await?;
         match pass.cluster.phase {
@@ -158,6 +173,48 @@ impl Engine {
             Ok::<_, EngineError>(())
         })?;
         p.cluster.phase = phase;
+        Ok(())
+    }
+
+    /// A Running cluster: one machine list; when a pool lost a machine (deleted or released in
+    /// MAAS behind kubemaas's back) or a machine failed, the cluster goes Updating to repair.
+    async fn health_check(&self, p: &mut Pass) -> Result<(), EngineError> {
+        self.observe(p).await?;
+        let rows = self.store.read(|r| r.machines(&p.id, false))?;
+        let mut problems = Vec::new();
+        for pool in &p.spec.spec.node_pools {
+            let n = rows
+                .iter()
+                .filter(|r| r.pool == pool.name && held(&r.state))
+                .count();
+            if n < pool.size as usize {
+                problems.push(format!(
+                    "pool {} has {n} of {} machines",
+                    pool.name, pool.size
+                ));
+            }
+        }
+        for r in rows.iter().filter(|r| held(&r.state)) {
+            if let Some(m) = p.maas.get(&r.system_id).filter(|m| m.status.is_failed()) {
+                problems.push(format!(
+                    "{} ({}) is {}",
+                    r.system_id, m.hostname, m.status_name
+                ));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let message = format!("cluster degraded ({}): repairing", problems.join("; "));
+        self.store.tx(|tx| {
+            let task = tx.start_task(Some(&p.id), "repair", &message)?;
+            p.status.task = Some(task.0);
+            tx.set_cluster_phase(&p.id, ClusterPhase::Updating, None)?;
+            p.save(tx)?;
+            tx.append_event(&event(&p.id, EventLevel::Warn, message.clone()))?;
+            Ok::<_, EngineError>(())
+        })?;
+        p.cluster.phase = ClusterPhase::Updating;
         Ok(())
     }
 
@@ -232,9 +289,7 @@ impl Engine {
             })?;
             return Ok(());
         };
-        if !m.status.is_owned()
-            || matches!(m.status, NodeStatus::Releasing | NodeStatus::DiskErasing)
-        {
+        if !held_in_maas(m) {
             let level = if row.state == ms::RETIRING {
                 EventLevel::Info
             } else {
@@ -340,13 +395,7 @@ impl Engine {
                 "release" => {
                     let gone = match p.maas.get(&intent.target) {
                         None => true,
-                        Some(m) => {
-                            !m.status.is_owned()
-                                || matches!(
-                                    m.status,
-                                    NodeStatus::Releasing | NodeStatus::DiskErasing
-                                )
-                        }
+                        Some(m) => !held_in_maas(m),
                     };
                     if gone {
                         p.maas.remove(&intent.target);
