@@ -224,3 +224,23 @@ async fn not_enough_machines_leaves_the_cluster_waiting_not_failed() {
     assert_eq!(c.reason, None);
     h.assert_no_leak();
 }
+
+#[tokio::test]
+async fn a_vip_off_the_node_subnet_fails_the_cluster_with_the_reason() {
+    let h = Harness::new(6, 27).await;
+    let engine = h.engine();
+    let mut s = spec("offnet", 1, &[("workers", 1)]);
+    s.spec.network.control_plane_endpoint.vip = Some("172.31.0.10".into());
+    let id = create(&h, s).await;
+    let c = h
+        .drive(&engine, &id, 10, |c| c.phase == ClusterPhase::Failed)
+        .await;
+    let reason = c.reason.unwrap();
+    assert!(reason.contains("172.31.0.10"), "{reason}");
+    // Whatever was taken before the failure goes back with delete.
+    kubemaas::engine::EngineApi::delete_cluster(&h.api(), "offnet", false)
+        .await
+        .unwrap();
+    h.drive(&engine, &id, 10, |c| c.is_deleted()).await;
+    assert!(h.tagged(&id).is_empty());
+}

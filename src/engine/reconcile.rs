@@ -676,6 +676,10 @@ impl Engine {
             return self.save_progress(p);
         }
         let plan = cluster_plan(&p.id, &p.spec, &profile, &p.status)?;
+        if let Err(e) = plan.validate() {
+            // Nothing a retry can fix: the spec and what MAAS gave do not make a cluster.
+            return self.fail(p, &format!("cannot bootstrap this cluster: {e}"));
+        }
         let secrets = self.ensure_secrets(p, &plan)?;
         self.deploy_all(p, &profile, &plan, &secrets).await?;
         self.ensure_dns_record(p).await?;
@@ -865,16 +869,20 @@ impl Engine {
             return (0, Vec::new());
         }
         let total = fresh.len() + outdated.len();
-        let oldest = || vec![(*outdated.iter().min_by_key(|r| r.id).expect("not empty")).clone()];
+        let oldest: Vec<MachineRow> = outdated
+            .iter()
+            .min_by_key(|r| r.id)
+            .map(|r| vec![(*r).clone()])
+            .unwrap_or_default();
         let (surge, _) = pool.rolling_update.surge_and_unavailable();
         if surge > 0 {
             if total <= size && fresh.len() < size {
                 (1, Vec::new())
             } else {
-                (0, oldest())
+                (0, oldest)
             }
         } else if total >= size {
-            (0, oldest())
+            (0, oldest)
         } else {
             (1, Vec::new())
         }
