@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod engine;
 pub mod gateway;
 pub mod logging;
 pub mod maas;

@@ -40,6 +40,9 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             }
             Some(Command::Profile(args)) => kubemaas::cli::profile_cmd::run(args, &paths.state_dir),
             Some(Command::Gateway(args)) => kubemaas::cli::gateway_cmd::run(args, &paths).await,
+            Some(Command::Cluster(args)) => {
+                kubemaas::cli::cluster_cmd::run(args, &paths.state_dir).await
+            }
             None => {
                 // `--demo` keeps its state in a throw-away directory, removed when the console
                 // closes; configuration (themes, keymap) still comes from the operator's.

@@ -2,6 +2,7 @@
 //! interfaces the console uses; output is a table for people or `-o json|yaml` for scripts.
 
 pub mod account_cmd;
+pub mod cluster_cmd;
 pub mod gateway_cmd;
 pub mod maas_cmd;
 pub mod output;
@@ -50,4 +51,6 @@ pub enum Command {
     /// Gateways: set one up and run it (init, run, pairing-code), or pair this console with
     /// one and manage it (pair, list, show, unpair, delete).
     Gateway(gateway_cmd::GatewayArgs),
+    /// Create, follow, scale and delete Kubernetes clusters on MAAS.
+    Cluster(cluster_cmd::ClusterArgs),
 }

@@ -1,0 +1,287 @@
+//! Shared fixtures of the engine tests: a frozen-clock simulator with a uniform fleet, a store
+//! with a cloud account on it, a fake Kubernetes probe that reads the simulator's machines, and
+//! a driver that alternates engine passes with clock advances.
+#![allow(dead_code)]
+
+use futures_util::future::BoxFuture;
+use kubemaas::bootstrap::{node_identity_from_user_data, NodeRole};
+use kubemaas::engine::{
+    CrashPlan, EmbeddedEngine, Engine, EngineApi, EngineConfig, KubeHealth, KubeNode, KubeProbe,
+    ProbeError, ProbeTarget,
+};
+use kubemaas::maas::{NodeStatus, PowerState, RetryPolicy};
+use kubemaas::model::spec::{NodePool, PoolRole};
+use kubemaas::model::ClusterSpec;
+use kubemaas::sim::{self, SimConfig, SimHandle};
+use kubemaas::store::{ClusterId, ClusterPhase, ClusterRow, NewAccount, Store};
+use std::sync::Arc;
+
+pub const ZONES: [&str; 3] = ["az-1", "az-2", "az-3"];
+
+/// A fleet of `n` Ready machines: 16 cores, 64 GiB, a 500 GB boot disk, zones round-robin over
+/// az-1..3, resource pool `default` (every fourth in `compute` when `mixed`).
+pub fn fleet(n: usize, seed: u64, mixed: bool) -> kubemaas::sim::model::SimInventory {
+    let mut inv = sim::inventory::generate(n, seed);
+    for (i, m) in inv.machines.iter_mut().enumerate() {
+        m.status = NodeStatus::Ready;
+        m.status_message = None;
+        m.power_state = PowerState::Off;
+        m.owner = None;
+        m.owner_data.clear();
+        m.agent_name.clear();
+        m.user_data = None;
+        m.locked = false;
+        m.cpu_count = 16;
+        m.memory_mib = 65536;
+        m.zone = ZONES[i % 3].to_string();
+        m.pool = if mixed && i % 2 == 1 {
+            "compute"
+        } else {
+            "default"
+        }
+        .to_string();
+        if let Some(d) = m.disks.first_mut() {
+            d.size_bytes = 500_000_000_000;
+        }
+        m.nics.truncate(1);
+        if let Some(nic) = m.nics.first_mut() {
+            nic.subnet_id = Some(1);
+            nic.ip_address = None;
+            nic.link_mode = "auto".into();
+        }
+    }
+    inv
+}
+
+/// Reads the simulator's machines the way the simulator's Kubernetes side does: a node is
+/// Ready once its machine is Deployed; the API server once the init node is.
+pub struct FakeProbe {
+    pub sim: Arc<SimHandle>,
+}
+
+impl KubeProbe for FakeProbe {
+    fn probe<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+    ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
+        Box::pin(async move {
+            let mut health = KubeHealth::default();
+            for m in self.sim.machines() {
+                let Some(id) = m
+                    .user_data
+                    .as_deref()
+                    .and_then(node_identity_from_user_data)
+                else {
+                    continue;
+                };
+                if id.cluster_id != target.cluster.as_str() || m.status != NodeStatus::Deployed {
+                    continue;
+                }
+                if id.role == NodeRole::InitControlPlane {
+                    health.api_server_ready = true;
+                }
+                health.nodes.push(KubeNode {
+                    name: id.node_name.clone(),
+                    role: id.role.to_string(),
+                    ready: true,
+                });
+            }
+            Ok(health)
+        })
+    }
+}
+
+pub struct Harness {
+    pub sim: Arc<SimHandle>,
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+}
+
+impl Harness {
+    pub async fn new(machines: usize, seed: u64) -> Harness {
+        Self::with_fleet(fleet(machines, seed, false), seed).await
+    }
+
+    pub async fn with_fleet(inv: kubemaas::sim::model::SimInventory, seed: u64) -> Harness {
+        let sim = sim::start(SimConfig::with_inventory(inv).seed(seed).speed(0.0))
+            .await
+            .expect("simulator starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store opens");
+        store
+            .tx(|tx| {
+                tx.insert_account(&NewAccount {
+                    name: "lab".into(),
+                    gateway: None,
+                    endpoint: sim.endpoint(),
+                    api_key: sim.api_key(),
+                    ca_cert: None,
+                })
+            })
+            .expect("account");
+        Harness {
+            sim: Arc::new(sim),
+            dir,
+            store,
+        }
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        let mut c = EngineConfig::new(self.dir.path());
+        c.retry = RetryPolicy::immediate(3);
+        c.probe = Some(Arc::new(FakeProbe {
+            sim: self.sim.clone(),
+        }));
+        c
+    }
+
+    pub fn engine(&self) -> Engine {
+        Engine::start(self.store.clone(), self.config()).expect("engine starts")
+    }
+
+    pub fn crashing_engine(&self, at: u64) -> (Engine, CrashPlan) {
+        let plan = CrashPlan::at(at);
+        let mut c = self.config();
+        c.crash = plan.clone();
+        (
+            Engine::start(self.store.clone(), c).expect("engine starts"),
+            plan,
+        )
+    }
+
+    /// A submitter that does not run the reconcilers (the engine holds the lock).
+    pub fn api(&self) -> EmbeddedEngine {
+        EmbeddedEngine::watcher(self.store.clone(), self.config())
+    }
+
+    pub fn cluster(&self, name_or_id: &str) -> ClusterRow {
+        self.store
+            .read(|r| r.resolve_cluster(name_or_id))
+            .expect("cluster exists")
+    }
+
+    /// Alternates engine passes and one virtual minute until `done` or `max` passes.
+    pub async fn drive(
+        &self,
+        engine: &Engine,
+        id: &ClusterId,
+        max: usize,
+        done: impl Fn(&ClusterRow) -> bool,
+    ) -> ClusterRow {
+        for _ in 0..max {
+            let report = engine.step().await.expect("engine step");
+            assert!(report.errors.is_empty(), "pass errors: {:?}", report.errors);
+            let c = self.store.read(|r| r.cluster(id)).expect("cluster");
+            if done(&c) {
+                return c;
+            }
+            self.sim.advance(60.0);
+        }
+        let c = self.store.read(|r| r.cluster(id)).expect("cluster");
+        let events = self
+            .store
+            .events_after(Some(id), kubemaas::store::EventId(0), 10_000)
+            .unwrap();
+        let text: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", e.level, e.message))
+            .collect();
+        panic!(
+            "cluster {} did not get there in {max} passes: {} {:?}\n{}",
+            c.name,
+            c.phase,
+            c.reason,
+            text.join("\n")
+        );
+    }
+
+    pub async fn until_phase(
+        &self,
+        engine: &Engine,
+        id: &ClusterId,
+        phase: ClusterPhase,
+    ) -> ClusterRow {
+        self.drive(engine, id, 60, |c| c.phase == phase).await
+    }
+
+    /// Machines the simulator shows as taken with this cluster's agent name.
+    pub fn tagged(&self, id: &ClusterId) -> Vec<kubemaas::sim::model::SimMachine> {
+        self.sim
+            .machines()
+            .into_iter()
+            .filter(|m| m.agent_name == kubemaas::engine::agent_name(id))
+            .collect()
+    }
+
+    /// No machine leaked or double-held: every machine MAAS has tagged for a cluster is
+    /// recorded active for exactly that cluster, and the other way round.
+    pub fn assert_no_leak(&self) {
+        let active = self.store.read(|r| r.all_active_machines()).unwrap();
+        for m in self.sim.machines() {
+            if !m
+                .agent_name
+                .starts_with(kubemaas::engine::AGENT_NAME_PREFIX)
+            {
+                continue;
+            }
+            let held: Vec<_> = active
+                .iter()
+                .filter(|r| r.system_id == m.system_id)
+                .collect();
+            assert_eq!(
+                held.len(),
+                1,
+                "machine {} ({}) tagged {} is held {} times",
+                m.system_id,
+                m.status.label(),
+                m.agent_name,
+                held.len()
+            );
+            assert_eq!(kubemaas::engine::agent_name(&held[0].cluster), m.agent_name);
+        }
+        for row in &active {
+            let m = self
+                .sim
+                .machine(&row.system_id)
+                .expect("held machine exists");
+            assert_eq!(
+                m.agent_name,
+                kubemaas::engine::agent_name(&row.cluster),
+                "row {} is not tagged in MAAS ({})",
+                row.system_id,
+                m.status.label()
+            );
+        }
+    }
+}
+
+/// A spec: `cp` control-plane nodes spread over the three zones, then worker pools.
+pub fn spec(name: &str, cp: u32, workers: &[(&str, u32)]) -> ClusterSpec {
+    let mut s = ClusterSpec::with_defaults(name, "lab", cp, 1);
+    s.spec.network.pod_cidr = "10.244.0.0/16".into();
+    s.spec.node_pools.truncate(1);
+    s.spec.node_pools[0].zones = ZONES.iter().map(|z| z.to_string()).collect();
+    s.spec.node_pools[0].min_cpu = 4;
+    s.spec.node_pools[0].min_memory_mib = 8192;
+    s.spec.node_pools[0].min_disk_gb = 40;
+    for (pool, size) in workers {
+        let mut p = NodePool::new(*pool, PoolRole::Worker, *size);
+        p.zones = ZONES.iter().map(|z| z.to_string()).collect();
+        p.min_cpu = 4;
+        p.min_memory_mib = 8192;
+        p.min_disk_gb = 40;
+        s.spec.node_pools.push(p);
+    }
+    if workers.is_empty() {
+        s.spec.node_pools[0].allow_workloads = Some(true);
+    }
+    s
+}
+
+pub async fn create(h: &Harness, spec: ClusterSpec) -> ClusterId {
+    h.api()
+        .create_cluster(spec)
+        .await
+        .expect("cluster accepted")
+        .id
+}
