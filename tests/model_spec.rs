@@ -182,7 +182,7 @@ fn cidrs_parse_and_do_not_overlap() {
 fn vip_and_static_ips_stay_out_of_cluster_ranges() {
     let mut s = base();
     let ep = &mut s.spec.network.control_plane_endpoint;
-    ep.vip = Some("192.168.4.4".into());
+    ep.vip = Some("10.244.4.4".into());
     ep.subnet = Some("10.20.0.0/24".into());
     has(
         &s,
@@ -526,7 +526,7 @@ fn network_accessors_and_no_proxy() {
         vec![
             ".internal",
             "localhost",
-            "192.168.0.0/16",
+            "10.244.0.0/16",
             "10.96.0.0/12",
             "10.20.0.0/24",
             "10.20.0.100",
@@ -537,7 +537,7 @@ fn network_accessors_and_no_proxy() {
         ]
     );
     assert_eq!(net.vip().unwrap().to_string(), "10.20.0.100");
-    assert_eq!(net.pod_net().unwrap().to_string(), "192.168.0.0/16");
+    assert_eq!(net.pod_net().unwrap().to_string(), "10.244.0.0/16");
     assert_eq!(net.service_net().unwrap().to_string(), "10.96.0.0/12");
 }
 

@@ -79,8 +79,10 @@ pub struct ClusterNetwork {
     pub proxy: Proxy,
 }
 
+/// kubeadm's customary pod range. Not Calico's 192.168.0.0/16: datacenter node networks are
+/// often inside 192.168.0.0/16, and pods must never overlap the nodes' own subnet.
 pub fn default_pod_cidr() -> String {
-    "192.168.0.0/16".to_string()
+    "10.244.0.0/16".to_string()
 }
 
 pub fn default_service_cidr() -> String {

@@ -70,7 +70,7 @@ pub(super) fn check_network(spec: &ClusterSpec, p: &mut Problems) -> Nets {
         if pod.contains(&service) || service.contains(&pod) {
             p.push(
                 "spec.network.serviceCIDR",
-                format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 192.168.0.0/16 and services 10.96.0.0/12"),
+                format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 10.244.0.0/16 and services 10.96.0.0/12"),
             );
         }
         if pod.addr().is_ipv4() != service.addr().is_ipv4() {
