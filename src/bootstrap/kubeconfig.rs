@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Kubeconfig {
+    /// `apiVersion`: the one camelCase key of a kubeconfig; the rest are kebab-case.
+    #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
     pub clusters: Vec<NamedCluster>,
