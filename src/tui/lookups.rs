@@ -33,8 +33,7 @@ impl PlacementChoices {
         let mut pools: BTreeMap<&str, usize> =
             snapshot.pool_names().into_iter().map(|p| (p, 0)).collect();
         let mut tags: BTreeMap<&str, usize> = snapshot.tag_names().map(|t| (t, 0)).collect();
-        let mut domains: BTreeMap<&str, usize> =
-            snapshot.domain_names().map(|d| (d, 0)).collect();
+        let mut domains: BTreeMap<&str, usize> = snapshot.domain_names().map(|d| (d, 0)).collect();
         for m in snapshot.machines.iter().filter(|m| is_available(m)) {
             *zones.entry(m.zone.name.as_str()).or_default() += 1;
             *pools.entry(m.pool_name()).or_default() += 1;
@@ -53,10 +52,8 @@ impl PlacementChoices {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut boot_images: Vec<String> = snapshot
-            .boot_resource_names()
-            .map(str::to_string)
-            .collect();
+        let mut boot_images: Vec<String> =
+            snapshot.boot_resource_names().map(str::to_string).collect();
         boot_images.sort();
         boot_images.dedup();
         PlacementChoices {

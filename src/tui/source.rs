@@ -123,7 +123,11 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn placement_choices(
         &self,
     ) -> impl Future<Output = Result<PlacementChoices, SourceError>> + Send {
-        async { Err(SourceError::needs_engine("listing MAAS zones, pools and tags")) }
+        async {
+            Err(SourceError::needs_engine(
+                "listing MAAS zones, pools and tags",
+            ))
+        }
     }
 
     /// The cluster profiles to build from: shipped ones, then the operator's imported ones.
@@ -209,9 +213,7 @@ impl ConsoleSource for MaasSource {
             c.resource_pools(),
             c.tags(),
             c.domains(),
-            async {
-                tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter))
-            }
+            async { tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter)) }
         );
         let (subnets, boot_resources, machines) = rest;
         Ok(PlacementChoices::from_snapshot(MaasSnapshot {
@@ -235,7 +237,9 @@ impl ConsoleSource for MaasSource {
             gateway: crate::model::account::LOCAL_GATEWAY.to_string(),
             endpoint: self.client.endpoint().to_string(),
             maas_version: Some(version.version),
-            last_validated: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            last_validated: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
         }])
     }
 }

@@ -114,7 +114,11 @@ impl ConfirmDialog {
 
     fn order(&self) -> &'static [ConfirmFocus] {
         if self.action.typed_name().is_some() {
-            &[ConfirmFocus::Cancel, ConfirmFocus::Name, ConfirmFocus::Confirm]
+            &[
+                ConfirmFocus::Cancel,
+                ConfirmFocus::Name,
+                ConfirmFocus::Confirm,
+            ]
         } else {
             &[ConfirmFocus::Cancel, ConfirmFocus::Confirm]
         }
@@ -138,15 +142,13 @@ impl ConfirmDialog {
             (_, KeyCode::BackTab) => self.cycle(-1),
             (ConfirmFocus::Cancel, KeyCode::Enter) => return ConfirmOutcome::Cancelled,
             (ConfirmFocus::Name, KeyCode::Enter) => self.focus = ConfirmFocus::Confirm,
-            (ConfirmFocus::Confirm, KeyCode::Enter) => {
-                match self.action.typed_name() {
-                    Some(name) if self.typed.value() != name => {
-                        self.error = Some(format!("type `{name}` exactly to confirm"));
-                        self.focus = ConfirmFocus::Name;
-                    }
-                    _ => return ConfirmOutcome::Confirmed(self.action.clone()),
+            (ConfirmFocus::Confirm, KeyCode::Enter) => match self.action.typed_name() {
+                Some(name) if self.typed.value() != name => {
+                    self.error = Some(format!("type `{name}` exactly to confirm"));
+                    self.focus = ConfirmFocus::Name;
                 }
-            }
+                _ => return ConfirmOutcome::Confirmed(self.action.clone()),
+            },
             (ConfirmFocus::Name, _) => {
                 if let Some(req) = to_input_request(&Event::Key(key)) {
                     self.typed.handle(req);
@@ -171,8 +173,14 @@ pub fn render(dialog: &ConfirmDialog, t: &Theme, frame: &mut Frame, area: Rect) 
     let width = area.width.min(64);
     let inner_w = width.saturating_sub(4);
     let message = dialog.action.message();
-    let msg_lines = (message.chars().count() as u16).div_ceil(inner_w.max(1)).max(1);
-    let name_lines = if dialog.action.typed_name().is_some() { 3 } else { 0 };
+    let msg_lines = (message.chars().count() as u16)
+        .div_ceil(inner_w.max(1))
+        .max(1);
+    let name_lines = if dialog.action.typed_name().is_some() {
+        3
+    } else {
+        0
+    };
     let height = (2 + msg_lines + 1 + name_lines + 1 + 2).min(area.height);
     let popup = Rect::new(
         area.x + (area.width - width) / 2,
@@ -184,7 +192,10 @@ pub fn render(dialog: &ConfirmDialog, t: &Theme, frame: &mut Frame, area: Rect) 
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.danger)
-        .title(Line::styled(format!(" {} ", dialog.action.title()), t.danger));
+        .title(Line::styled(
+            format!(" {} ", dialog.action.title()),
+            t.danger,
+        ));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let inner = Rect::new(
@@ -241,7 +252,10 @@ pub fn render(dialog: &ConfirmDialog, t: &Theme, frame: &mut Frame, area: Rect) 
         // The name line is the second of the three name lines, after the wrapped message.
         let y = inner.y + msg_lines + 1 + 1;
         let _ = name_row;
-        frame.set_cursor_position(Position::new(inner.x + x, y.min(inner.bottom().saturating_sub(1))));
+        frame.set_cursor_position(Position::new(
+            inner.x + x,
+            y.min(inner.bottom().saturating_sub(1)),
+        ));
     }
 }
 
@@ -258,7 +272,10 @@ mod tests {
         let action = ConfirmAction::DeleteAccount { name: "lab".into() };
         let mut d = ConfirmDialog::open(action.clone(), false).unwrap();
         assert_eq!(d.focus, ConfirmFocus::Cancel);
-        assert_eq!(d.clone().handle(k(KeyCode::Enter)), ConfirmOutcome::Cancelled);
+        assert_eq!(
+            d.clone().handle(k(KeyCode::Enter)),
+            ConfirmOutcome::Cancelled
+        );
         d.handle(k(KeyCode::Tab));
         d.handle(k(KeyCode::Char('l')));
         d.handle(k(KeyCode::Tab));
@@ -268,7 +285,10 @@ mod tests {
         d.handle(k(KeyCode::Char('a')));
         d.handle(k(KeyCode::Char('b')));
         d.handle(k(KeyCode::Enter));
-        assert_eq!(d.handle(k(KeyCode::Enter)), ConfirmOutcome::Confirmed(action));
+        assert_eq!(
+            d.handle(k(KeyCode::Enter)),
+            ConfirmOutcome::Confirmed(action)
+        );
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub enum FieldKind {
     /// Shown as one `•` per character, never the value (see [`Secret`]).
     Secret(Secret),
     /// Digits, with the unit drawn after them.
-    Number { input: Input, unit: &'static str },
+    Number {
+        input: Input,
+        unit: &'static str,
+    },
     Toggle(bool),
     /// One of a list (← / → pick).
     Choice {
@@ -116,7 +119,12 @@ impl Field {
     }
 
     pub fn text(key: &'static str, label: &'static str, path: &str, value: &str) -> Self {
-        Field::new(key, label, path, FieldKind::Text(Input::new(value.to_string())))
+        Field::new(
+            key,
+            label,
+            path,
+            FieldKind::Text(Input::new(value.to_string())),
+        )
     }
 
     pub fn secret(key: &'static str, label: &'static str, path: &str) -> Self {
@@ -176,7 +184,12 @@ impl Field {
     }
 
     pub fn pairs(key: &'static str, label: &'static str, path: &str, value: &str) -> Self {
-        Field::new(key, label, path, FieldKind::Pairs(Input::new(value.to_string())))
+        Field::new(
+            key,
+            label,
+            path,
+            FieldKind::Pairs(Input::new(value.to_string())),
+        )
     }
 
     pub fn yaml(key: &'static str, label: &'static str, path: &str, value: &str) -> Self {
@@ -534,7 +547,10 @@ mod tests {
                 "zones",
                 "Zones",
                 "spec.nodePools[0].zones",
-                vec![ChoiceItem::counted("az-1", 3), ChoiceItem::counted("az-2", 0)],
+                vec![
+                    ChoiceItem::counted("az-1", 3),
+                    ChoiceItem::counted("az-2", 0),
+                ],
                 &[],
             ),
             Field::secret("key", "Key", "spec.apiKey"),
@@ -560,7 +576,10 @@ mod tests {
             f.handle(k(KeyCode::Char(c)));
         }
         assert_eq!(f.secret("key").unwrap().expose(), "s3cr:et");
-        assert!(!format!("{f:?}").contains("s3cr"), "Debug never shows the secret");
+        assert!(
+            !format!("{f:?}").contains("s3cr"),
+            "Debug never shows the secret"
+        );
         assert_eq!(f.handle(k(KeyCode::Tab)), FormEvent::Unhandled, "clamped");
         f.handle(k(KeyCode::BackTab));
         assert_eq!(f.focus, 2);

@@ -13,13 +13,27 @@ use ratatui::Frame;
 /// Lines a YAML field gets at least.
 const MIN_AREA_LINES: u16 = 3;
 
-/// Lines a field takes at `width` columns (its value line(s) plus its error line).
-fn field_height(field: &Field, area_height: u16) -> u16 {
+/// Lines an error may take under its field (long ones are cut after that).
+const MAX_ERROR_LINES: u16 = 3;
+
+/// Lines the error of a field takes when wrapped at `width` columns.
+fn error_lines(field: &Field, width: u16) -> u16 {
+    match field.visible_error() {
+        None => 0,
+        Some(e) => {
+            let chars = e.chars().count() as u16 + 2;
+            chars.div_ceil(width.max(1)).clamp(1, MAX_ERROR_LINES)
+        }
+    }
+}
+
+/// Lines a field takes (its value line(s) plus its wrapped error), values `width` wide.
+fn field_height(field: &Field, area_height: u16, width: u16) -> u16 {
     let value = match field.kind {
         FieldKind::Yaml(_) => area_height.max(MIN_AREA_LINES),
         _ => 1,
     };
-    value + u16::from(field.visible_error().is_some())
+    value + error_lines(field, width)
 }
 
 pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect, active: bool) {
@@ -33,18 +47,21 @@ pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect, active:
         .max()
         .unwrap_or(0)
         .min(area.width / 3);
+    let value_w = area.width.saturating_sub(label_w);
     // A YAML field gets what the single-line fields leave.
     let fixed: u16 = form
         .fields
         .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::Yaml(_)))
-        .map(|f| field_height(f, 0))
+        .map(|f| match f.kind {
+            FieldKind::Yaml(_) => error_lines(f, value_w),
+            _ => field_height(f, 0, value_w),
+        })
         .sum();
     let area_lines = area.height.saturating_sub(fixed);
     let heights: Vec<u16> = form
         .fields
         .iter()
-        .map(|f| field_height(f, area_lines))
+        .map(|f| field_height(f, area_lines, value_w))
         .collect();
     // Scroll: the first field drawn is the one that lets the focused field fit.
     let mut first = 0;
@@ -62,7 +79,14 @@ pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect, active:
         }
         let h = heights[i].min(area.bottom() - y);
         let rect = Rect::new(area.x, y, area.width, h);
-        draw_field(field, theme, frame, rect, label_w, active && i == form.focus);
+        draw_field(
+            field,
+            theme,
+            frame,
+            rect,
+            label_w,
+            active && i == form.focus,
+        );
         y += h;
     }
 }
@@ -87,14 +111,15 @@ fn draw_field(
     );
     let vx = rect.x + label_w;
     let vw = rect.width.saturating_sub(label_w);
-    let error_lines = u16::from(field.visible_error().is_some());
-    let value_rect = Rect::new(vx, rect.y, vw, rect.height.saturating_sub(error_lines).max(1));
+    let err_h = error_lines(field, vw).min(rect.height.saturating_sub(1));
+    let value_rect = Rect::new(vx, rect.y, vw, rect.height.saturating_sub(err_h).max(1));
     draw_value(field, t, frame, value_rect, focused);
     if let Some(err) = field.visible_error() {
-        if rect.height > 1 {
+        if err_h > 0 {
             frame.render_widget(
-                Paragraph::new(Line::styled(format!("✗ {err}"), t.danger)),
-                Rect::new(vx, rect.bottom() - 1, vw, 1),
+                Paragraph::new(Line::styled(format!("✗ {err}"), t.danger))
+                    .wrap(Wrap { trim: true }),
+                Rect::new(vx, rect.bottom() - err_h, vw, err_h),
             );
         }
     }
@@ -110,7 +135,11 @@ fn draw_value(field: &Field, t: &Theme, frame: &mut Frame, rect: Rect, focused: 
             draw_input(input, Some(unit), t, frame, rect, focused);
         }
         FieldKind::Secret(secret) => {
-            let mask: String = secret.mask().chars().take(width.saturating_sub(1)).collect();
+            let mask: String = secret
+                .mask()
+                .chars()
+                .take(width.saturating_sub(1))
+                .collect();
             let n = mask.chars().count() as u16;
             let line = if secret.is_empty() && !focused {
                 Line::styled("(not set)", t.muted)
@@ -224,7 +253,8 @@ fn draw_input(
     };
     frame.render_widget(Paragraph::new(Line::from(spans)).style(style), rect);
     if focused {
-        let x = rect.x + (input.visual_cursor().saturating_sub(scroll)).min(shown_w.max(width)) as u16;
+        let x =
+            rect.x + (input.visual_cursor().saturating_sub(scroll)).min(shown_w.max(width)) as u16;
         frame.set_cursor_position(Position::new(x.min(rect.right().saturating_sub(1)), rect.y));
     }
 }
@@ -236,7 +266,11 @@ fn window<'a>(
     width: usize,
     mut draw: impl FnMut(usize, &'a ChoiceItem) -> (String, Style),
 ) -> Vec<Span<'static>> {
-    let drawn: Vec<(String, Style)> = items.iter().enumerate().map(|(i, it)| draw(i, it)).collect();
+    let drawn: Vec<(String, Style)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| draw(i, it))
+        .collect();
     let w = |i: usize| drawn[i].0.chars().count();
     let (mut lo, mut hi) = (current, current + 1);
     let mut used = w(current);

@@ -61,7 +61,10 @@ impl AccountWizard {
                 "gateway",
                 "Gateway",
                 "spec.gateway",
-                vec![ChoiceItem::labelled(LOCAL_GATEWAY, "local (embedded engine)")],
+                vec![ChoiceItem::labelled(
+                    LOCAL_GATEWAY,
+                    "local (embedded engine)",
+                )],
                 0,
             ),
             Field::text("endpoint", "API endpoint", "spec.endpoint", "")

@@ -7,8 +7,7 @@
 use super::cluster_forms::{self as forms, Forms};
 use super::{StepStatus, WizardOutcome};
 use crate::model::{
-    validate_against_maas, validate_local, ClusterProfile, ClusterSpec, NodePool, PoolRole,
-    Problem,
+    validate_against_maas, validate_local, ClusterProfile, ClusterSpec, NodePool, PoolRole, Problem,
 };
 use crate::tui::lookups::PlacementChoices;
 use crate::tui::widgets::form::{ChoiceItem, FieldKind, Form, FormEvent};
@@ -55,7 +54,10 @@ impl ClusterStep {
     }
 
     pub fn index(self) -> usize {
-        ClusterStep::ALL.iter().position(|s| *s == self).unwrap_or(0)
+        ClusterStep::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(0)
     }
 
     /// The spec paths whose problems belong to this step when no field claims them.
@@ -306,7 +308,11 @@ impl ClusterWizard {
     pub fn step_notes(&self, step: ClusterStep) -> Vec<&Problem> {
         self.problems
             .iter()
-            .filter(|p| step.prefixes().iter().any(|pre| is_path_under(&p.path, pre)))
+            .filter(|p| {
+                step.prefixes()
+                    .iter()
+                    .any(|pre| is_path_under(&p.path, pre))
+            })
             .filter(|p| {
                 !self
                     .all_forms()

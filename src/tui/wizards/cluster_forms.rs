@@ -3,9 +3,7 @@
 //! `crate::model::validate_local` / `validate_against_maas`, whose problems come back to the
 //! fields through their document paths.
 
-use crate::model::spec::{
-    EndpointMode, RolloutStrategy, Taint, TaintEffect,
-};
+use crate::model::spec::{EndpointMode, RolloutStrategy, Taint, TaintEffect};
 use crate::model::{ClusterProfile, ClusterSpec, NodePool, PoolRole, Problems};
 use crate::tui::lookups::{NamedCount, PlacementChoices};
 use crate::tui::widgets::form::{ChoiceItem, Field, Form};
@@ -34,8 +32,13 @@ pub fn basics(spec: &ClusterSpec) -> Form {
             "metadata.description",
             &spec.metadata.description,
         ),
-        Field::text("tags", "Tags", "metadata.tags", &spec.metadata.tags.join(", "))
-            .with_hint("comma-separated, for your own grouping: team-a, env:prod"),
+        Field::text(
+            "tags",
+            "Tags",
+            "metadata.tags",
+            &spec.metadata.tags.join(", "),
+        )
+        .with_hint("comma-separated, for your own grouping: team-a, env:prod"),
     ])
 }
 
@@ -62,7 +65,8 @@ pub fn profile(spec: &ClusterSpec, profiles: &[ClusterProfile]) -> Form {
     .with_hint("← → pick; the layers below are what the cluster runs")])
 }
 
-pub const VALUES_HELP: &str = "# Pack values to change, by pack name, e.g.\n# calico:\n#   mtu: 1400\n";
+pub const VALUES_HELP: &str =
+    "# Pack values to change, by pack name, e.g.\n# calico:\n#   mtu: 1400\n";
 
 pub fn values() -> Form {
     Form::new(vec![Field::yaml(
@@ -71,14 +75,22 @@ pub fn values() -> Form {
         "spec.profile.overrides",
         VALUES_HELP,
     )
-    .with_hint("YAML merged over the profile's values (right); null removes a key")])
+    .with_hint(
+        "YAML merged over the profile's values (right); null removes a key",
+    )])
 }
 
 pub fn placement(spec: &ClusterSpec, accounts: &[String]) -> Form {
     let account_items: Vec<ChoiceItem> = accounts.iter().map(ChoiceItem::new).collect();
     Form::new(vec![
-        Field::choice("account", "Cloud account", "spec.cloudAccount", account_items, 0)
-            .with_hint("the MAAS region to build on (add one with :new-account)"),
+        Field::choice(
+            "account",
+            "Cloud account",
+            "spec.cloudAccount",
+            account_items,
+            0,
+        )
+        .with_hint("the MAAS region to build on (add one with :new-account)"),
         Field::choice(
             "domain",
             "DNS domain",
@@ -189,7 +201,11 @@ pub fn pool(pool: &NodePool, index: usize, choices: Option<&PlacementChoices>) -
     let p = |s: &str| format!("spec.nodePools[{index}].{s}");
     let (pools, zones, tags) = match choices {
         Some(c) => (counted(&c.pools), counted(&c.zones), counted(&c.tags)),
-        None => (vec![ChoiceItem::new(pool.resource_pool.clone())], vec![], vec![]),
+        None => (
+            vec![ChoiceItem::new(pool.resource_pool.clone())],
+            vec![],
+            vec![],
+        ),
     };
     let rpool = pools
         .iter()
@@ -214,7 +230,13 @@ pub fn pool(pool: &NodePool, index: usize, choices: Option<&PlacementChoices>) -
             .with_hint("(n) = Ready machines in it"),
         Field::multi("zones", "Zones", &p("zones"), zones, &pool.zones)
             .with_hint("space ticks; none ticked = any zone; (n) = Ready machines"),
-        Field::number("cpu", "Min CPU", &p("minCpu"), u64::from(pool.min_cpu), "cores"),
+        Field::number(
+            "cpu",
+            "Min CPU",
+            &p("minCpu"),
+            u64::from(pool.min_cpu),
+            "cores",
+        ),
         Field::number(
             "mem",
             "Min memory",
@@ -222,7 +244,13 @@ pub fn pool(pool: &NodePool, index: usize, choices: Option<&PlacementChoices>) -
             pool.min_memory_mib / MIB_PER_GIB,
             "GiB",
         ),
-        Field::number("disk", "Min boot disk", &p("minDiskGB"), pool.min_disk_gb, "GB"),
+        Field::number(
+            "disk",
+            "Min boot disk",
+            &p("minDiskGB"),
+            pool.min_disk_gb,
+            "GB",
+        ),
         Field::multi("tags", "MAAS tags", &p("maasTags"), tags, &pool.maas_tags)
             .with_hint("machines must carry every ticked tag; (n) = Ready machines"),
         Field::pairs(
@@ -296,7 +324,10 @@ pub fn policies(spec: &ClusterSpec) -> Form {
             "patch_schedule",
             "Patch schedule",
             "spec.policies.machineManagement.patchSchedule",
-            pol.machine_management.patch_schedule.as_deref().unwrap_or(""),
+            pol.machine_management
+                .patch_schedule
+                .as_deref()
+                .unwrap_or(""),
         )
         .with_hint("cron (min hour day month weekday), e.g. 0 3 * * 0; blank = never"),
         Field::text(
@@ -432,7 +463,10 @@ fn taints(text: &str, path: &str, problems: &mut Problems) -> Vec<Taint> {
         let Ok(effect) = serde_yaml::from_str::<TaintEffect>(effect.trim()) else {
             problems.push(
                 path,
-                format!("`{}` is not a taint effect: use NoSchedule, PreferNoSchedule or NoExecute", effect.trim()),
+                format!(
+                    "`{}` is not a taint effect: use NoSchedule, PreferNoSchedule or NoExecute",
+                    effect.trim()
+                ),
             );
             continue;
         };
