@@ -169,6 +169,17 @@ pub fn on_screen_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             state.dirty = true;
             Some(Vec::new())
         }
+        // ctrl-r reloads the list on screen, not the inventory behind it.
+        (ScreenId::Profiles, Action::Refresh) => {
+            state.profiles.load = ListLoad::Loading;
+            state.flash(FlashLevel::Info, "Reloading profiles…");
+            Some(vec![Cmd::LoadProfiles])
+        }
+        (ScreenId::Accounts, Action::Refresh) => {
+            state.accounts.load = ListLoad::Loading;
+            state.flash(FlashLevel::Info, "Reloading cloud accounts…");
+            Some(vec![Cmd::LoadAccounts])
+        }
         (ScreenId::Profiles, _) if step != 0 => {
             state.dirty |= state.profiles.move_by(step);
             Some(Vec::new())

@@ -189,10 +189,7 @@ fn draw_value(field: &Field, t: &Theme, frame: &mut Frame, rect: Rect, focused: 
             cursor,
         } => {
             if items.is_empty() {
-                frame.render_widget(
-                    Paragraph::new(Line::styled("(none listed by MAAS)", t.muted)),
-                    rect,
-                );
+                frame.render_widget(Paragraph::new(Line::styled("(none listed)", t.muted)), rect);
                 return;
             }
             let spans = window(items, *cursor, width, |i, item| {
