@@ -7,7 +7,7 @@ use super::msg::{Cmd, Msg};
 use super::state::{FlashLevel, ScreenId, State};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::confirm::{ConfirmAction, ConfirmDialog, ConfirmOutcome};
-use crate::tui::wizards::{AccountWizard, ClusterWizard, Wizard, WizardOutcome};
+use crate::tui::wizards::{ClusterWizard, Wizard, WizardOutcome};
 use crossterm::event::KeyEvent;
 
 /// Keys for an open dialog or wizard; `None` when neither is open.
@@ -120,7 +120,7 @@ pub fn open_account_wizard(state: &mut State) -> Vec<Cmd> {
     if state.readonly {
         return refuse(state, "adding a cloud account");
     }
-    state.wizard = Some(Wizard::Account(Box::new(AccountWizard::new())));
+    state.wizard = Some(Wizard::Account(Box::default()));
     state.dirty = true;
     Vec::new()
 }

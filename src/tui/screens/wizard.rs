@@ -2,7 +2,7 @@
 //! their fields), problems no single field owns listed under it, and a help line for the
 //! focused field. The footer shows the wizard's keys ([`hints`]).
 
-use crate::model::{ClusterProfile, LayerKind};
+use crate::model::ClusterProfile;
 use crate::tui::app::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::form_view;

@@ -356,8 +356,8 @@ impl ClusterWizard {
         match key.code {
             KeyCode::Esc => return WizardOutcome::Cancel,
             KeyCode::Char('c') if ctrl => return WizardOutcome::Cancel,
-            KeyCode::PageDown => return self.next(),
-            KeyCode::PageUp => return self.back(),
+            KeyCode::PageDown => return self.next_step(),
+            KeyCode::PageUp => return self.previous_step(),
             KeyCode::Char('a') if ctrl && self.step == ClusterStep::Pools => {
                 return self.add_pool()
             }
@@ -392,7 +392,7 @@ impl ClusterWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if at_last => self.next(),
+            FormEvent::Enter if at_last => self.next_step(),
             FormEvent::Enter => {
                 if let Some(f) = self.current_form_mut() {
                     f.move_focus(1);
@@ -413,7 +413,7 @@ impl ClusterWizard {
                 self.review_scroll = self.review_scroll.saturating_sub(1)
             }
             KeyCode::Home => self.review_scroll = 0,
-            KeyCode::Enter => return self.next(),
+            KeyCode::Enter => return self.next_step(),
             _ => return WizardOutcome::Nothing,
         }
         if before == self.review_scroll {
@@ -424,7 +424,7 @@ impl ClusterWizard {
     }
 
     /// The next step, unless this one has problems (they are then all shown).
-    pub fn next(&mut self) -> WizardOutcome {
+    pub fn next_step(&mut self) -> WizardOutcome {
         let i = self.step.index();
         if i + 1 >= ClusterStep::ALL.len() {
             return WizardOutcome::Nothing;
@@ -449,7 +449,7 @@ impl ClusterWizard {
     }
 
     /// The previous step; everything typed stays.
-    pub fn back(&mut self) -> WizardOutcome {
+    pub fn previous_step(&mut self) -> WizardOutcome {
         let i = self.step.index();
         if i == 0 {
             return WizardOutcome::Nothing;
