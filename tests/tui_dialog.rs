@@ -83,6 +83,11 @@ fn account_form_masks_the_key_everywhere() {
         }
     }
     // What goes to the source carries it, but never in Debug.
+    for size in SIZES {
+        let mut state = filled(size, "http://10.0.0.9:5240/MAAS");
+        k(&mut state, KeyCode::PageDown);
+        snap("account_checking", &state);
+    }
     let mut state = filled((80, 24), "http://10.0.0.9:5240/MAAS");
     let cmds = k(&mut state, KeyCode::PageDown);
     let [Cmd::ValidateAccount(draft)] = cmds.as_slice() else {
@@ -91,7 +96,6 @@ fn account_form_masks_the_key_everywhere() {
     assert_eq!(draft.api_key.expose(), KEY);
     assert!(!format!("{cmds:?}").contains(&KEY[..10]));
     assert_eq!(aw(&state).step, AccountStep::Check);
-    snap("account_checking", &state);
 }
 
 #[test]
@@ -142,7 +146,13 @@ fn wrong_api_key_shows_beside_the_key() {
 
 #[test]
 fn passed_check_then_save_needs_the_engine() {
-    let mut state = filled((80, 24), "http://10.0.0.9:5240/MAAS");
+    for size in SIZES {
+        passed_then_save(size);
+    }
+}
+
+fn passed_then_save(size: (u16, u16)) {
+    let mut state = filled(size, "http://10.0.0.9:5240/MAAS");
     k(&mut state, KeyCode::PageDown);
     update(
         &mut state,
@@ -189,6 +199,16 @@ fn accounts_list_and_delete_confirm() {
         let dialog = state.confirm.as_ref().expect("dialog open");
         assert_eq!(dialog.focus, ConfirmFocus::Cancel);
         snap("confirm_delete", &state);
+        // Colours: the dialog is drawn in the danger token, the focused Cancel as selected.
+        let terminal = draw(&state);
+        let buf = terminal.backend().buffer();
+        let (x, y) = tui_support::find(buf, "Delete cloud account").expect("title");
+        assert_eq!(buf[(x, y)].fg, state.theme.danger.fg.unwrap());
+        assert_eq!(buf[(x - 2, y)].fg, state.theme.danger.fg.unwrap(), "border");
+        let (x, y) = tui_support::find(buf, "[ Cancel ]").expect("cancel");
+        assert_eq!(buf[(x, y)].bg, state.theme.selection.bg.unwrap());
+        let (x, y) = tui_support::find(buf, "[ Delete ]").expect("delete");
+        assert_ne!(buf[(x, y)].bg, state.theme.selection.bg.unwrap());
         k(&mut state, KeyCode::Tab);
         typed(&mut state, "dc2");
         k(&mut state, KeyCode::Tab);

@@ -136,6 +136,13 @@ fn bad_cidr() {
         let pod = &cw(&state).network.fields[3];
         assert!(pod.visible_error().is_some(), "{:?}", cw(&state).problems);
         snap("cluster_error_bad_cidr", &state);
+        // The error is drawn in the danger token, right under its field.
+        let terminal = draw(&state);
+        let buf = terminal.backend().buffer();
+        let (x, y) = tui_support::find(buf, "✗ `10.300.0.0/16`").expect("error shown");
+        assert_eq!(buf[(x, y)].fg, state.theme.danger.fg.unwrap());
+        let (_, field_y) = tui_support::find(buf, "Pod CIDR").unwrap();
+        assert_eq!(y, field_y + 1);
     }
 }
 

@@ -550,3 +550,72 @@ impl ClusterWizard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::shipped_profiles;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    #[test]
+    fn pools_are_added_removed_and_renumbered() {
+        let mut w = ClusterWizard::new(shipped_profiles(), &["lab".to_string()]);
+        w.step = ClusterStep::Pools;
+        w.handle(ctrl('a'));
+        w.handle(ctrl('a'));
+        assert_eq!(w.pools.len(), 4);
+        assert_eq!(w.pool_index, 3);
+        assert_eq!(
+            w.pools[3].field("size").unwrap().path,
+            "spec.nodePools[3].size"
+        );
+        // Remove the third pool (index 2): the fourth becomes index 2 and its paths follow.
+        w.pool_index = 2;
+        w.handle(ctrl('x'));
+        assert_eq!(w.pools.len(), 3);
+        assert_eq!(w.pools[2].text("name"), "workers-4");
+        assert_eq!(
+            w.pools[2].field("size").unwrap().path,
+            "spec.nodePools[2].size"
+        );
+        assert_eq!(w.spec.spec.node_pools.len(), 3);
+        // The control plane stays.
+        w.pool_index = 0;
+        w.handle(ctrl('x'));
+        assert_eq!(w.pools.len(), 3);
+        assert!(w.message.as_deref().unwrap().contains("cannot be removed"));
+        // The selector switches pools with → and shows every pool's name.
+        w.handle(key(KeyCode::Right));
+        assert_eq!(w.pool_index, 1);
+        match &w.pools[1].fields[0].kind {
+            FieldKind::Choice { items, selected } => {
+                assert_eq!(*selected, 1);
+                assert_eq!(items.len(), 3);
+                assert!(items[2].label.starts_with("workers-4"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn untouched_defaults_are_clean_but_a_missing_name_blocks() {
+        let mut w = ClusterWizard::new(shipped_profiles(), &["lab".to_string()]);
+        assert!(!w.is_dirty());
+        assert!(w.basics.fields[0].error.is_some(), "the name is required");
+        assert!(
+            w.basics.fields[0].visible_error().is_none(),
+            "but not shouted yet"
+        );
+        w.next_step();
+        assert_eq!(w.step, ClusterStep::Basics);
+        assert!(w.basics.fields[0].visible_error().is_some());
+        assert_eq!(w.step_status(ClusterStep::Basics), StepStatus::Current);
+    }
+}
