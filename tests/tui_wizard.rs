@@ -392,6 +392,14 @@ fn new_cluster_command_and_readonly() {
     assert!(state.wizard.is_none());
     let flash = state.flash.as_ref().expect("told why").text.clone();
     assert!(flash.contains("--readonly"), "{flash}");
+
+    // Without any MAAS there is nothing to pick from: the wizard says how to get one.
+    let mut opts = tui_support::options((80, 24));
+    opts.connection = kubemaas::tui::app::Connection::NotConfigured;
+    let mut state = State::new(opts);
+    assert!(command(&mut state, "new-cluster").is_empty());
+    assert!(state.wizard.is_none());
+    assert!(state.flash.as_ref().unwrap().text.contains("--demo"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use super::lists::ListLoad;
 use super::msg::{Cmd, Msg};
-use super::state::{FlashLevel, ScreenId, State};
+use super::state::{Connection, FlashLevel, ScreenId, State};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::confirm::{ConfirmAction, ConfirmDialog, ConfirmOutcome};
 use crate::tui::wizards::{ClusterWizard, Wizard, WizardOutcome};
@@ -79,6 +79,15 @@ fn refuse(state: &mut State, what: &str) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// Wizards need a MAAS to pick from and check against; the welcome screen says how to get one.
+fn not_configured(state: &mut State) -> Vec<Cmd> {
+    state.flash(
+        FlashLevel::Error,
+        "no MAAS configured: start with `kubemaas --demo`, or set MAAS_URL and MAAS_API_KEY",
+    );
+    Vec::new()
+}
+
 /// Opens a confirm dialog, or says why read-only mode refuses it.
 pub fn open_confirm(state: &mut State, action: ConfirmAction) {
     match ConfirmDialog::open(action, state.readonly) {
@@ -103,6 +112,9 @@ pub fn open_cluster_wizard(state: &mut State) -> Vec<Cmd> {
     if state.readonly {
         return refuse(state, "creating a cluster");
     }
+    if state.connection == Connection::NotConfigured {
+        return not_configured(state);
+    }
     let profiles = if state.profiles.list.is_empty() {
         crate::model::shipped_profiles()
     } else {
@@ -119,6 +131,9 @@ pub fn open_cluster_wizard(state: &mut State) -> Vec<Cmd> {
 pub fn open_account_wizard(state: &mut State) -> Vec<Cmd> {
     if state.readonly {
         return refuse(state, "adding a cloud account");
+    }
+    if state.connection == Connection::NotConfigured {
+        return not_configured(state);
     }
     state.wizard = Some(Wizard::Account(Box::default()));
     state.dirty = true;

@@ -215,7 +215,7 @@ pub fn pool(pool: &NodePool, index: usize, choices: Option<&PlacementChoices>) -
         Field::choice("pool", "Pool", "", Vec::new(), index)
             .with_hint("← → switch pool · ctrl-a add a worker pool · ctrl-x remove this pool"),
         Field::text("name", "Name", &p("name"), &pool.name),
-        Field::number("size", "Size", &p("size"), u64::from(pool.size), "nodes"),
+        Field::number("size", "Size", &p("size"), u64::from(pool.size), "node(s)"),
     ];
     if pool.role == PoolRole::ControlPlane {
         fields.push(Field::toggle(
