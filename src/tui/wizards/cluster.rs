@@ -405,9 +405,11 @@ impl ClusterWizard {
 
     fn review_key(&mut self, key: KeyEvent) -> WizardOutcome {
         let before = self.review_scroll;
+        // Enough to bring the end of the spec into view (each problem may wrap to a few lines).
+        let last = (self.spec.to_yaml().lines().count() + 4 * self.problems.len()) as u16;
         match key.code {
             KeyCode::Down | KeyCode::Char('j') => {
-                self.review_scroll = self.review_scroll.saturating_add(1)
+                self.review_scroll = self.review_scroll.saturating_add(1).min(last)
             }
             KeyCode::Up | KeyCode::Char('k') => {
                 self.review_scroll = self.review_scroll.saturating_sub(1)
