@@ -240,6 +240,43 @@ fn demo_cluster_wizard_to_the_engine() {
 }
 
 #[test]
+fn demo_account_wizard_reports_a_wrong_key() {
+    let Some(t) = Tmux::start("account", "--demo", &[]) else {
+        return;
+    };
+    let screen = t.wait_for("[200/200]");
+    // The demo MAAS's URL, from the header.
+    let endpoint = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the endpoint is in the header")
+        .to_string();
+    t.keys(&[":", "new-account", "Enter"]);
+    t.wait_for("New cloud account");
+    t.keys(&["lab2", "Tab", "Tab", &endpoint, "Tab"]);
+    // A well-formed key this MAAS never issued: shown as bullets only.
+    let key = "AAAAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBB:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+    t.keys(&[key]);
+    let screen = t.wait_for("••••••••");
+    assert!(!screen.contains("AAAAAAAA"), "{screen}");
+    t.keys(&["PageDown"]);
+    let screen = t.wait_for("refused the API key");
+    assert!(
+        screen.contains("API key:"),
+        "the failure names the field: {screen}"
+    );
+    t.keys(&["PageUp"]);
+    t.wait_for("step 1/2");
+    t.keys(&["Escape"]);
+    t.wait_for("Discard the new cloud account?");
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("[200/200]");
+    t.keys(&["q"]);
+}
+
+#[test]
 fn demo_console_walkthrough() {
     let Some(t) = Tmux::start("walk", "--demo --readonly", &[]) else {
         return;
