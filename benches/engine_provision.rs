@@ -15,10 +15,9 @@
 #[path = "../tests/engine_support/mod.rs"]
 mod engine_support;
 
-use engine_support::{fleet, spec};
+use engine_support::{fleet, spec, Harness};
 use kubemaas::engine::{EmbeddedEngine, EngineApi, EngineConfig, WaitFor};
-use kubemaas::sim::{self, SimConfig};
-use kubemaas::store::{EventId, EventLevel, NewAccount, Store};
+use kubemaas::store::{EventId, EventLevel};
 use std::time::{Duration, Instant};
 
 /// The simulator's deployment time in virtual seconds.
@@ -91,27 +90,10 @@ async fn provision(o: &Options, cp: u32, workers: u32, seed: u64) -> Result<Run,
     let machines = cp + workers;
     // A few spare machines, as an operator would have; the fleet is uniform so every pool fits.
     let inventory = fleet(machines as usize + 6, seed, false);
-    let sim = sim::start(
-        SimConfig::with_inventory(inventory)
-            .seed(seed)
-            .speed(o.speed),
-    )
-    .await
-    .map_err(|e| format!("the simulator does not start: {e}"))?;
-    let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
-    let store = Store::open(dir.path()).map_err(|e| e.to_string())?;
-    store
-        .tx(|tx| {
-            tx.insert_account(&NewAccount {
-                name: "lab".into(),
-                gateway: None,
-                endpoint: sim.endpoint(),
-                api_key: sim.api_key(),
-                ca_cert: None,
-            })
-        })
-        .map_err(|e| e.to_string())?;
-    let mut config = EngineConfig::new(dir.path());
+    // The account `lab` on the simulator, in a fresh state dir.
+    let h = Harness::with_fleet_at_speed(inventory, seed, o.speed).await;
+    let (sim, store) = (&h.sim, &h.store);
+    let mut config = EngineConfig::new(h.dir.path());
     config.poll_interval = Duration::from_secs_f64(o.poll_seconds / o.speed);
     let engine = EmbeddedEngine::with_store(store.clone(), config).map_err(|e| e.to_string())?;
     let name = format!("bench-{cp}-{workers}");
@@ -179,7 +161,6 @@ async fn provision(o: &Options, cp: u32, workers: u32, seed: u64) -> Result<Run,
         .filter(|e| e.level != EventLevel::Info)
         .map(|e| format!("{} {}", e.level, e.message))
         .collect();
-    sim.shutdown().await;
     Ok(Run {
         warning_count: noteworthy.len(),
         warnings: noteworthy.into_iter().take(5).collect(),
