@@ -6,7 +6,7 @@
 use super::error::BootstrapError;
 use super::pki::ClusterSecrets;
 use super::plan::{ClusterPlan, NodePlan, NodeRole, Taint, API_SERVER_PORT};
-use super::version::KubeadmApi;
+use crate::model::k8s_version::KubeadmApi;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

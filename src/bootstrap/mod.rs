@@ -19,7 +19,6 @@ mod plan;
 mod proxy;
 mod token;
 mod user_data;
-mod version;
 
 pub use error::BootstrapError;
 pub use identity::{node_identity_from_user_data, NodeIdentity, NODE_IDENTITY_PATH};
@@ -38,4 +37,5 @@ pub use user_data::{
     node_cloud_config, user_data, CLUSTER_CA_PATH, KUBEADM_CONFIG_PATH, KUBE_VIP_MANIFEST_PATH,
     NODE_INTERFACE_PLACEHOLDER, NODE_IP_PLACEHOLDER,
 };
-pub use version::{KubeadmApi, KubernetesVersion, VersionParseError};
+// One Kubernetes version type for the whole crate: profiles choose it, plans carry it.
+pub use crate::model::k8s_version::{KubeadmApi, KubernetesVersion, VersionParseError};

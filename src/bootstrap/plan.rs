@@ -3,7 +3,7 @@
 //! separate from the model lets this module be tested without a store or a MAAS.
 
 use super::error::BootstrapError;
-use super::version::KubernetesVersion;
+use crate::model::k8s_version::{KubernetesVersion, NEWEST_MINOR, OLDEST_MINOR};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -231,7 +231,13 @@ impl ClusterPlan {
                 "use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
             ));
         }
-        self.kubernetes_version.check_supported()?;
+        if !self.kubernetes_version.is_supported() {
+            return Err(BootstrapError::plan(
+                "cluster.kubernetes_version",
+                format!("Kubernetes {} is not supported", self.kubernetes_version),
+                format!("choose a 1.{OLDEST_MINOR}.x to 1.{NEWEST_MINOR}.x release in the cluster profile"),
+            ));
+        }
         if self.endpoint_host.parse::<IpAddr>().is_err() && !is_dns_name(&self.endpoint_host) {
             return Err(BootstrapError::plan(
                 "cluster.endpoint_host",

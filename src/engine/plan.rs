@@ -4,8 +4,8 @@
 use super::error::EngineError;
 use super::status::ClusterStatus;
 use crate::bootstrap::{
-    AptKey, AptRepository, ClusterPlan, CniKind, CniManifest, CniPlan, KubernetesVersion, NodePlan,
-    NodeRole, ProxyPlan, Taint, TaintEffect, VipPlan,
+    AptKey, AptRepository, ClusterPlan, CniKind, CniManifest, CniPlan, NodePlan, NodeRole,
+    ProxyPlan, Taint, TaintEffect, VipPlan,
 };
 use crate::model::spec::{EndpointMode, NodePool, PoolRole};
 use crate::model::{ClusterProfile, ClusterSpec, Cni, ResolvedProfile};
@@ -84,11 +84,7 @@ pub fn cluster_plan(
             (fqdn, None)
         }
     };
-    let kubernetes_version: KubernetesVersion = profile
-        .kubernetes_version
-        .to_string()
-        .parse()
-        .map_err(|e: crate::bootstrap::VersionParseError| bad(&e.to_string()))?;
+    let kubernetes_version = profile.kubernetes_version;
     let repo = &profile.kubernetes.package_repository;
     let key = match &repo.key_url {
         Some(url) => AptKey::Url(url.clone()),

@@ -28,7 +28,7 @@
 //! it is on and the fix. The same per-field checks serve `kubemaas gateway init`'s questions.
 
 use crate::maas::{ApiKey, Endpoint};
-use crate::model::{names, suggest};
+use crate::model::{names, suggest, validate};
 use ipnet::IpNet;
 use serde_yaml::{Mapping, Value};
 use std::collections::HashMap;
@@ -211,34 +211,26 @@ fn check_no_proxy_entry(entry: &str) -> Result<String, String> {
     Ok(entry.to_string())
 }
 
+/// A CIDR for the gateway's cluster defaults. Unlike a spec, a config with host bits set is
+/// refused outright: it is written once and read by every cluster after.
 pub fn check_cidr(raw: &str, what: &str) -> Result<IpNet, String> {
-    let raw = raw.trim();
-    let net: IpNet = raw
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a CIDR: write {what} like 10.244.0.0/16"))?;
-    if net.trunc() != net {
-        return Err(format!(
-            "{what} `{raw}` has host bits set: write the network address, `{}`",
-            net.trunc()
-        ));
+    match validate::read_cidr(raw, what)? {
+        (_, Some(host_bits)) => Err(host_bits),
+        (net, None) => Ok(net),
     }
-    Ok(net)
 }
 
-/// The pod and service ranges together: no overlap, one IP family, a service range the API
-/// server accepts.
+/// The pod and service ranges together, by the same rules as a cluster spec: no overlap, one
+/// IP family, a service range the API server accepts. The first problem, if any.
 pub fn check_networks(pod: IpNet, service: IpNet) -> Result<(), String> {
-    if pod.contains(&service) || service.contains(&pod) {
-        return Err(format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 10.244.0.0/16 and services 10.96.0.0/12"));
+    let first = validate::pod_service_conflicts(pod, service)
+        .into_iter()
+        .next()
+        .or_else(|| validate::service_range_problem(service));
+    match first {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    if pod.addr().is_ipv4() != service.addr().is_ipv4() {
-        return Err(format!("{service} and the pod network {pod} are of different IP families: use IPv4 for both or IPv6 for both"));
-    }
-    let max_prefix = if service.addr().is_ipv4() { 12 } else { 108 };
-    if service.prefix_len() < max_prefix {
-        return Err(format!("{service} is larger than the Kubernetes API server accepts: use a /{max_prefix} or smaller range"));
-    }
-    Ok(())
 }
 
 pub fn check_nodes(n: u64) -> Result<u8, String> {

@@ -4,8 +4,8 @@
 use super::codec::{col_json, col_opt_time, col_time, from_json_value, time_text, to_json_text};
 use super::enums::ClusterPhase;
 use super::error::{db_err, is_unique_violation, StoreError};
-use super::gateways::non_empty;
 use super::ids::ClusterId;
+use super::named::non_empty;
 use super::tx::Tx;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};

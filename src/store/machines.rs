@@ -4,8 +4,8 @@
 
 use super::codec::{col_opt_time, col_time, time_text};
 use super::error::{db_err, is_unique_violation, StoreError};
-use super::gateways::non_empty;
 use super::ids::ClusterId;
+use super::named::non_empty;
 use super::tx::Tx;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};

@@ -38,6 +38,7 @@ mod intents;
 pub mod leak;
 mod lock;
 mod machines;
+mod named;
 mod profiles;
 mod schema;
 mod tasks;

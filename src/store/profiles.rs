@@ -3,7 +3,7 @@
 
 use super::codec::{col_json, col_time, from_json_value, time_text, to_json_text};
 use super::error::{db_err, is_unique_violation, StoreError};
-use super::gateways::non_empty;
+use super::named::non_empty;
 use super::tx::Tx;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};

@@ -103,7 +103,16 @@ impl Harness {
     }
 
     pub async fn with_fleet(inv: kubemaas::sim::model::SimInventory, seed: u64) -> Harness {
-        let sim = sim::start(SimConfig::with_inventory(inv).seed(seed).speed(0.0))
+        Self::with_fleet_at_speed(inv, seed, 0.0).await
+    }
+
+    /// Like [`Harness::with_fleet`] with the simulator's clock running at `speed` (benchmarks).
+    pub async fn with_fleet_at_speed(
+        inv: kubemaas::sim::model::SimInventory,
+        seed: u64,
+        speed: f64,
+    ) -> Harness {
+        let sim = sim::start(SimConfig::with_inventory(inv).seed(seed).speed(speed))
             .await
             .expect("simulator starts");
         let dir = tempfile::tempdir().expect("temp dir");

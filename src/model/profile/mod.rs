@@ -318,7 +318,8 @@ impl ResolvedProfile {
             serde_yaml::from_value(k8s_layer.values.clone()).map_err(|e| typed(e.to_string()))?;
         let network: NetworkValues =
             serde_yaml::from_value(net_layer.values.clone()).map_err(|e| typed(e.to_string()))?;
-        let kubernetes_version: KubernetesVersion = k8s_layer.version.parse().map_err(typed)?;
+        let kubernetes_version = KubernetesVersion::parse_supported(&k8s_layer.version)
+            .map_err(|e| typed(e.to_string()))?;
         let cni = Cni::from_pack_name(&net_layer.name)
             .ok_or_else(|| typed(format!("unknown CNI `{}`", net_layer.name)))?;
         let cni_version = net_layer.version.clone();

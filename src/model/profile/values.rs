@@ -127,8 +127,8 @@ pub(super) fn check_layer_values(
                 }
             }
             LayerKind::Kubernetes => {
-                if let Err(e) = layer.version.parse::<KubernetesVersion>() {
-                    problems.push(path.replace(".values", ".version"), e);
+                if let Err(e) = KubernetesVersion::parse_supported(&layer.version) {
+                    problems.push(path.replace(".values", ".version"), e.to_string());
                 }
                 let k: KubernetesValues = typed(values, path, problems)?;
                 check_url(

@@ -5,6 +5,9 @@ mod network;
 mod policies;
 mod pools;
 
+// The range checks a gateway's cluster defaults share with specs.
+pub use network::{pod_service_conflicts, read_cidr, service_range_problem};
+
 use super::document::API_VERSION;
 use super::names;
 use super::problem::Problems;

@@ -19,26 +19,58 @@ pub(super) struct Nets {
     pub(super) subnet: Option<IpNet>,
 }
 
+/// A CIDR as an operator wrote it (`what` names it in messages: "the pod network"). `Err` when
+/// it is not one. A range written with host bits set reads as its network address, with the
+/// problem beside it: a spec keeps checking with the intended range and lists the problem, a
+/// gateway config refuses it (see `gateway::config::check_cidr`).
+pub fn read_cidr(raw: &str, what: &str) -> Result<(IpNet, Option<String>), String> {
+    let text = raw.trim();
+    let net = text
+        .parse::<IpNet>()
+        .map_err(|_| format!("`{text}` is not a CIDR: write {what} like `10.244.0.0/16`"))?;
+    let host_bits = (net.trunc() != net).then(|| {
+        format!(
+            "{what} `{text}` has host bits set: write the network address, `{}`",
+            net.trunc()
+        )
+    });
+    Ok((net.trunc(), host_bits))
+}
+
+/// Why a pod range and a service range cannot serve one cluster together: they overlap, or are
+/// of different IP families. Every reason, in that order (empty when they fit).
+pub fn pod_service_conflicts(pod: IpNet, service: IpNet) -> Vec<String> {
+    let mut out = Vec::new();
+    if pod.contains(&service) || service.contains(&pod) {
+        out.push(format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 10.244.0.0/16 and services 10.96.0.0/12"));
+    }
+    if pod.addr().is_ipv4() != service.addr().is_ipv4() {
+        out.push(format!("{service} and the pod network {pod} are of different IP families: use IPv4 for both or IPv6 for both"));
+    }
+    out
+}
+
+/// A service range larger than kube-apiserver accepts (more than 2^20 addresses), if it is.
+pub fn service_range_problem(service: IpNet) -> Option<String> {
+    let (max_prefix, limit) = match service {
+        IpNet::V4(_) => (12, "/12"),
+        IpNet::V6(_) => (108, "/108"),
+    };
+    (service.prefix_len() < max_prefix).then(|| {
+        format!("{service} is larger than the API server accepts: use a {limit} or smaller range")
+    })
+}
+
 pub(super) fn parse_cidr(text: &str, path: &str, what: &str, p: &mut Problems) -> Option<IpNet> {
-    let text = text.trim();
-    match text.parse::<IpNet>() {
-        Ok(net) => {
-            if net.trunc() != net {
-                p.push(
-                    path,
-                    format!(
-                        "{what} `{text}` has host bits set: write the network address, `{}`",
-                        net.trunc()
-                    ),
-                );
+    match read_cidr(text, what) {
+        Ok((net, host_bits)) => {
+            if let Some(problem) = host_bits {
+                p.push(path, problem);
             }
-            Some(net.trunc())
+            Some(net)
         }
-        Err(_) => {
-            p.push(
-                path,
-                format!("`{text}` is not a CIDR: write {what} like `10.244.0.0/16`"),
-            );
+        Err(problem) => {
+            p.push(path, problem);
             None
         }
     }
@@ -67,25 +99,12 @@ pub(super) fn check_network(spec: &ClusterSpec, p: &mut Problems) -> Nets {
         p,
     );
     if let (Some(pod), Some(service)) = (pod, service) {
-        if pod.contains(&service) || service.contains(&pod) {
-            p.push(
-                "spec.network.serviceCIDR",
-                format!("{service} overlaps the pod network {pod}: pick ranges that do not overlap, like pods 10.244.0.0/16 and services 10.96.0.0/12"),
-            );
-        }
-        if pod.addr().is_ipv4() != service.addr().is_ipv4() {
-            p.push("spec.network.serviceCIDR", format!("{service} and the pod network {pod} are of different IP families: use IPv4 for both or IPv6 for both"));
+        for problem in pod_service_conflicts(pod, service) {
+            p.push("spec.network.serviceCIDR", problem);
         }
     }
-    if let Some(service) = service {
-        // kube-apiserver refuses service ranges with more than 2^20 addresses.
-        let (max_prefix, limit) = match service {
-            IpNet::V4(_) => (12, "/12"),
-            IpNet::V6(_) => (108, "/108"),
-        };
-        if service.prefix_len() < max_prefix {
-            p.push("spec.network.serviceCIDR", format!("{service} is larger than the API server accepts: use a {limit} or smaller range"));
-        }
+    if let Some(problem) = service.and_then(service_range_problem) {
+        p.push("spec.network.serviceCIDR", problem);
     }
     if let Some(pod) = pod {
         let node_mask = if pod.addr().is_ipv4() {
@@ -239,4 +258,56 @@ fn host_with_optional_port(text: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::config::{check_cidr, check_networks};
+
+    /// A gateway's cluster defaults and a cluster spec accept and refuse the same ranges.
+    #[test]
+    fn a_gateway_and_a_spec_judge_ranges_alike() {
+        for (pod, service, fits) in [
+            ("10.244.0.0/16", "10.96.0.0/12", true),
+            ("10.96.0.0/16", "10.96.0.0/12", false),
+            ("10.0.0.0/8", "10.96.0.0/12", false),
+            ("10.244.0.0/16", "fd00::/108", false),
+            ("10.244.0.0/16", "10.0.0.0/8", false),
+            ("fd01::/48", "fd00::/108", true),
+        ] {
+            let gateway = check_networks(
+                check_cidr(pod, "the pod network").unwrap(),
+                check_cidr(service, "the service network").unwrap(),
+            );
+            let mut spec = ClusterSpec::with_defaults("web", "lab", 1, 1);
+            spec.spec.network.pod_cidr = pod.into();
+            spec.spec.network.service_cidr = service.into();
+            let mut p = Problems::new();
+            check_network(&spec, &mut p);
+            let shown = p.to_string();
+            assert_eq!(gateway.is_ok(), fits, "{pod} {service}: {gateway:?}");
+            assert_eq!(
+                !shown.contains("spec.network.serviceCIDR"),
+                fits,
+                "{pod} {service}: {shown}"
+            );
+            if let Err(first) = gateway {
+                assert!(shown.contains(&first), "{first} not in {shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn host_bits_read_as_the_network_with_the_problem_beside_it() {
+        let (net, problem) = read_cidr(" 10.244.1.0/16 ", "the pod network").unwrap();
+        assert_eq!(net.to_string(), "10.244.0.0/16");
+        assert!(problem
+            .unwrap()
+            .contains("write the network address, `10.244.0.0/16`"));
+        assert!(check_cidr("10.244.1.0/16", "the pod network").is_err());
+        assert!(read_cidr("10.244.0.0", "the pod network")
+            .unwrap_err()
+            .contains("is not a CIDR"));
+    }
 }
