@@ -3,6 +3,7 @@
 
 use super::output::{print_structured, OutputFormat, Table};
 use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor};
+use crate::gateway::RemoteEngine;
 use crate::model::{cluster_template, ClusterSpec};
 use crate::store::{EventId, EventRow};
 use clap::{Args, Subcommand, ValueEnum};
@@ -19,6 +20,9 @@ pub struct ClusterArgs {
     /// Seconds between reconcile passes (or journal reads) while waiting.
     #[arg(long, default_value_t = 5, global = true, hide = true)]
     pub poll_seconds: u64,
+    /// The engine to work with: `local` (this host's) or a paired gateway's name.
+    #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY, global = true)]
+    pub gateway: String,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -113,7 +117,6 @@ pub enum ClusterCmdError {
 pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> {
     let mut config = EngineConfig::new(state_dir);
     config.poll_interval = Duration::from_secs(args.poll_seconds.max(1));
-    let out = args.output;
     if let ClusterCommand::New {
         name,
         account,
@@ -126,8 +129,20 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         emit(&text)?;
         return Ok(());
     }
+    let store = crate::store::Store::open(state_dir)?;
+    if args.gateway != crate::model::account::LOCAL_GATEWAY {
+        // The gateway reconciles; this process only submits and follows.
+        let engine = RemoteEngine::connect(&store, &args.gateway)?;
+        return exec(&engine, args).await;
+    }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
-    let engine = EmbeddedEngine::watcher(crate::store::Store::open(state_dir)?, config);
+    let engine = EmbeddedEngine::watcher(store, config);
+    exec(&engine, args).await
+}
+
+/// Runs a command against `engine`, embedded or remote: the same calls, the same output.
+async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result<()> {
+    let out = args.output;
     match args.command {
         ClusterCommand::New { .. } => Ok(()),
         ClusterCommand::Create { file, wait } => {
@@ -142,7 +157,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             })?;
             let view = engine.create_cluster(spec).await?;
             finish(
-                &engine,
+                engine,
                 &view.name,
                 wait.then_some(WaitFor::Running),
                 out,
@@ -190,7 +205,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         ClusterCommand::Delete { name, erase, wait } => {
             engine.delete_cluster(&name, erase).await?;
             finish(
-                &engine,
+                engine,
                 &name,
                 wait.then_some(WaitFor::Deleted),
                 out,
@@ -201,7 +216,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         ClusterCommand::Abort { name, wait } => {
             engine.abort_cluster(&name).await?;
             finish(
-                &engine,
+                engine,
                 &name,
                 wait.then_some(WaitFor::Settled),
                 out,
@@ -217,7 +232,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         } => {
             engine.scale_pool(&name, &pool, size).await?;
             finish(
-                &engine,
+                engine,
                 &name,
                 wait.then_some(WaitFor::Running),
                 out,
@@ -230,7 +245,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
                 WaitTarget::Running => WaitFor::Running,
                 WaitTarget::Deleted => WaitFor::Deleted,
             };
-            finish(&engine, &name, Some(target), out, "").await
+            finish(engine, &name, Some(target), out, "").await
         }
         ClusterCommand::Kubeconfig { name } => {
             emit(&engine.kubeconfig(&name).await?)?;
@@ -241,8 +256,8 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
 
 /// Prints the cluster after a command, waiting first when asked (a progress line per pool
 /// whenever it changes). A cluster that ends Failed makes the command fail with the reason.
-async fn finish(
-    engine: &EmbeddedEngine,
+async fn finish<E: EngineApi>(
+    engine: &E,
     name: &str,
     wait: Option<WaitFor>,
     out: OutputFormat,

@@ -62,6 +62,10 @@ pub enum EngineError {
     ClusterFailed { cluster: String, reason: String },
     #[error("{0}")]
     Other(String),
+    /// Through a gateway ([`crate::gateway::RemoteEngine`]): the channel failed, or the
+    /// gateway refused with an error that has no exact local kind.
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::RemoteError),
 }
 
 impl EngineError {
@@ -71,6 +75,7 @@ impl EngineError {
         match self {
             EngineError::Maas(e) => e.is_transient(),
             EngineError::Store(StoreError::Busy { .. }) => true,
+            EngineError::Gateway(e) => e.is_transient(),
             _ => false,
         }
     }
