@@ -203,10 +203,13 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
             }
         }
         ClusterCommand::Delete { name, erase, wait } => {
-            engine.delete_cluster(&name, erase).await?;
+            // By id from here on: a gateway reconciling at once may finish the deletion before
+            // the name is looked up again, and a deleted cluster is found by id only.
+            let id = engine.cluster(&name).await?.id.to_string();
+            engine.delete_cluster(&id, erase).await?;
             finish(
                 engine,
-                &name,
+                &id,
                 wait.then_some(WaitFor::Deleted),
                 out,
                 "deletion requested",
@@ -214,10 +217,11 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
             .await
         }
         ClusterCommand::Abort { name, wait } => {
-            engine.abort_cluster(&name).await?;
+            let id = engine.cluster(&name).await?.id.to_string();
+            engine.abort_cluster(&id).await?;
             finish(
                 engine,
-                &name,
+                &id,
                 wait.then_some(WaitFor::Settled),
                 out,
                 "abort requested",
