@@ -265,9 +265,9 @@ impl Setup {
         let state = self.dir.path().join(name);
         let code = if name == "console-a" {
             after(
-                &self.gateway.until("the pairing code", |l| {
-                    l.starts_with("pairing code: ")
-                }),
+                &self
+                    .gateway
+                    .until("the pairing code", |l| l.starts_with("pairing code: ")),
                 "pairing code: ",
             )
             .split_whitespace()
@@ -336,7 +336,14 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
     let out = ok(
         &b,
         &[
-            "account", "add", "lab2", "--endpoint", &s.url, "--api-key", &s.api_key, "--gateway",
+            "account",
+            "add",
+            "lab2",
+            "--endpoint",
+            &s.url,
+            "--api-key",
+            &s.api_key,
+            "--gateway",
             "gw1",
         ],
     );
@@ -382,7 +389,15 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
     // Console B attaches and sees it through to Running.
     let mut watcher = Proc::spawn(
         Some(&b),
-        &["cluster", "wait", "web", "--for", "running", "--gateway", "gw1"],
+        &[
+            "cluster",
+            "wait",
+            "web",
+            "--for",
+            "running",
+            "--gateway",
+            "gw1",
+        ],
     );
     let (done, out) = watcher.exit();
     assert!(done, "wait failed:\n{out}");
@@ -392,7 +407,10 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
         let list = ok(console, &["cluster", "list", "--gateway", "gw1"]);
         assert!(list.contains("web") && list.contains("Running"), "{list}");
     }
-    let shown = ok(&b, &["cluster", "show", "web", "--gateway", "gw1", "-o", "json"]);
+    let shown = ok(
+        &b,
+        &["cluster", "show", "web", "--gateway", "gw1", "-o", "json"],
+    );
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["phase"], "Running");
 
@@ -432,7 +450,12 @@ fn strangers_get_nothing(address: &str, paired: &Path) {
             .use_preconfigured_tls(tls::pinned_anonymous_config(&ca).unwrap())
             .build()
             .unwrap();
-        for path in ["/v1/clusters", "/v1/clusters/web", "/v1/events/stream", "/v1/accounts"] {
+        for path in [
+            "/v1/clusters",
+            "/v1/clusters/web",
+            "/v1/events/stream",
+            "/v1/accounts",
+        ] {
             let answer = anonymous
                 .get(format!("https://{address}{path}"))
                 .send()
@@ -445,10 +468,15 @@ fn strangers_get_nothing(address: &str, paired: &Path) {
         let other = tempfile::tempdir().unwrap();
         let foreign = GatewayPki::load_or_create(other.path(), &[]).unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
-        let cert = foreign.issue_client("mallory", key.public_key_raw()).unwrap();
+        let cert = foreign
+            .issue_client("mallory", key.public_key_raw())
+            .unwrap();
         let client = GatewayClient::new(address, &ca_pem, &cert, &key.serialize_pem()).unwrap();
         assert!(
-            client.get::<serde_json::Value>("/v1/clusters").await.is_err(),
+            client
+                .get::<serde_json::Value>("/v1/clusters")
+                .await
+                .is_err(),
             "a foreign certificate must get nothing"
         );
     });

@@ -2,19 +2,19 @@
 //! pair with gateways and manage them (pair, list, show, unpair, delete).
 
 use super::output::{print_structured, OutputFormat, Table};
+use crate::engine::{ClusterView, EmbeddedEngine, EngineConfig};
 use crate::gateway::admin;
 use crate::gateway::client::{self, GatewayClient};
 use crate::gateway::clock::SystemClock;
 use crate::gateway::config::{self, GatewayConfig, MachineSize};
 use crate::gateway::console;
+use crate::gateway::journal::{self, JournalFeed};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
+use crate::gateway::protocol::CLUSTERS_PATH;
 use crate::gateway::protocol::{GatewayInfo, MaasInfo};
 use crate::gateway::registry::ConsoleRegistry;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
-use crate::engine::{ClusterView, EmbeddedEngine, EngineConfig};
-use crate::gateway::journal::{self, JournalFeed};
-use crate::gateway::protocol::CLUSTERS_PATH;
 use crate::gateway::{driver, engine_routes, EngineService};
 use crate::gateway::{gateway_state_dir, PROTOCOL_VERSION};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
@@ -887,7 +887,10 @@ async fn delete(args: DeleteArgs, paths: &Paths) -> color_eyre::Result<()> {
                     args.name
                 );
             }
-            Err(e) => println!("warning: gateway {} not asked ({e:#}); deleting anyway", args.name),
+            Err(e) => println!(
+                "warning: gateway {} not asked ({e:#}); deleting anyway",
+                args.name
+            ),
         }
     }
     console::delete(&store, &paths.state_dir, &args.name)?;

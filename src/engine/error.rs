@@ -64,8 +64,9 @@ pub enum EngineError {
     Other(String),
     /// Through a gateway ([`crate::gateway::RemoteEngine`]): the channel failed, or the
     /// gateway refused with an error that has no exact local kind.
+    /// Boxed: the gateway client's errors are large, and every engine result carries this.
     #[error(transparent)]
-    Gateway(#[from] crate::gateway::RemoteError),
+    Gateway(Box<crate::gateway::RemoteError>),
 }
 
 impl EngineError {

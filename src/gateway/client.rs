@@ -37,7 +37,8 @@ pub enum GatewayClientError {
         error: String,
         message: String,
         /// The refused call's error fields (engine routes), see [`super::wire_error`].
-        detail: Option<serde_json::Value>,
+        /// Boxed: rarely present, and every client result carries this type.
+        detail: Option<Box<serde_json::Value>>,
     },
     #[error("the gateway at {address} answered {path} with something this console cannot read ({detail}): are console and gateway the same kubemaas version?")]
     Decode {
@@ -145,7 +146,7 @@ async fn decode<T: DeserializeOwned>(
         .map_err(|e| send_error(address, &e))?;
     if !status.is_success() {
         let (error, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(b) => (b.error, b.message, b.detail),
+            Ok(b) => (b.error, b.message, b.detail.map(Box::new)),
             Err(_) => (
                 "http".into(),
                 String::from_utf8_lossy(&body).chars().take(300).collect(),

@@ -67,7 +67,9 @@ impl JournalFeed {
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reading the store's change counter failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the store's change counter failed")
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}

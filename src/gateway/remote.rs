@@ -59,7 +59,7 @@ impl From<ConsoleError> for EngineError {
     fn from(e: ConsoleError) -> Self {
         match e {
             ConsoleError::Store(s) => EngineError::Store(s),
-            ConsoleError::Client(c) => EngineError::Gateway(RemoteError::Channel(c)),
+            ConsoleError::Client(c) => RemoteError::Channel(c).into(),
             other => EngineError::Other(other.to_string()),
         }
     }
@@ -102,7 +102,10 @@ impl RemoteEngine {
         path: &str,
         body: &B,
     ) -> Result<T, EngineError> {
-        self.client.post(path, body).await.map_err(engine_error_from)
+        self.client
+            .post(path, body)
+            .await
+            .map_err(engine_error_from)
     }
 
     fn cluster_path(cluster: &str, tail: &str) -> String {

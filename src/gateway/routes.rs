@@ -151,17 +151,20 @@ struct EventsQuery {
     cluster: Option<String>,
 }
 
-fn cluster_filter(raw: Option<&str>) -> Result<Option<ClusterId>, Response> {
-    raw.map(ClusterId::parse).transpose().map_err(|e| {
-        let (status, code) = store_status(&e);
-        error_response(status, code, e.to_string(), None)
-    })
+/// The optional `cluster=ID` of a journal query, or the refusal to send.
+fn cluster_filter(raw: Option<&str>) -> Result<Option<ClusterId>, StoreError> {
+    raw.map(ClusterId::parse).transpose()
+}
+
+fn bad_filter(e: StoreError) -> Response {
+    let (status, code) = store_status(&e);
+    error_response(status, code, e.to_string(), None)
 }
 
 async fn events(State(s): State<Shared>, Query(q): Query<EventsQuery>) -> Response {
     let cluster = match cluster_filter(q.cluster.as_deref()) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad_filter(e),
     };
     let limit = q.limit.unwrap_or(MAX_EVENTS).clamp(1, MAX_EVENTS);
     let r = s
@@ -273,7 +276,7 @@ struct StreamQuery {
 async fn stream(State(s): State<Shared>, Query(q): Query<StreamQuery>) -> Response {
     let cluster = match cluster_filter(q.cluster.as_deref()) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad_filter(e),
     };
     // Subscribe before reading where the journal is: nothing appended in between is missed
     // (duplicates are dropped by id).
@@ -322,9 +325,7 @@ fn account_error(e: AccountCmdError) -> Response {
         AccountCmdError::Maas(m) if m.is_transient() => {
             (StatusCode::SERVICE_UNAVAILABLE, "maas_unavailable")
         }
-        AccountCmdError::Maas(_) | AccountCmdError::Connect(_) => {
-            (StatusCode::BAD_GATEWAY, "maas")
-        }
+        AccountCmdError::Maas(_) | AccountCmdError::Connect(_) => (StatusCode::BAD_GATEWAY, "maas"),
         _ => (StatusCode::BAD_REQUEST, "refused"),
     };
     error_response(status, code, e.to_string(), None)

@@ -46,6 +46,12 @@ impl RemoteError {
     }
 }
 
+impl From<RemoteError> for EngineError {
+    fn from(e: RemoteError) -> Self {
+        EngineError::Gateway(Box::new(e))
+    }
+}
+
 /// An error response: `status`, the code, the message, and fields.
 pub fn error_response(
     status: StatusCode,
@@ -124,7 +130,9 @@ pub fn engine_error_response(e: &EngineError) -> Response {
         EngineError::Maas(m) if m.is_transient() => {
             (StatusCode::SERVICE_UNAVAILABLE, "maas_unavailable", None)
         }
-        EngineError::Maas(_) | EngineError::Client { .. } => (StatusCode::BAD_GATEWAY, "maas", None),
+        EngineError::Maas(_) | EngineError::Client { .. } => {
+            (StatusCode::BAD_GATEWAY, "maas", None)
+        }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
     };
     if status.is_server_error() {
@@ -133,7 +141,7 @@ pub fn engine_error_response(e: &EngineError) -> Response {
     error_response(status, code, message, detail)
 }
 
-fn field(detail: &Option<serde_json::Value>, key: &str) -> Option<String> {
+fn field(detail: &Option<Box<serde_json::Value>>, key: &str) -> Option<String> {
     detail
         .as_ref()
         .and_then(|d| d.get(key))
@@ -151,7 +159,7 @@ pub fn engine_error_from(e: GatewayClientError) -> EngineError {
         ..
     } = e
     else {
-        return EngineError::Gateway(RemoteError::Channel(e));
+        return RemoteError::Channel(e).into();
     };
     let f = |k: &str| field(&detail, k);
     let exact = match error.as_str() {
@@ -186,14 +194,15 @@ pub fn engine_error_from(e: GatewayClientError) -> EngineError {
             message,
         },
         (401 | 403, _) => {
-            return EngineError::Gateway(RemoteError::Channel(GatewayClientError::Refused {
+            return RemoteError::Channel(GatewayClientError::Refused {
                 address: String::new(),
                 path: String::new(),
                 status,
                 error,
                 message,
                 detail,
-            }))
+            })
+            .into()
         }
         (s, code) => RemoteError::Failed {
             transient: s == 503 || code == "busy" || code == "maas_unavailable",
@@ -201,7 +210,7 @@ pub fn engine_error_from(e: GatewayClientError) -> EngineError {
             message,
         },
     };
-    EngineError::Gateway(remote)
+    remote.into()
 }
 
 #[cfg(test)]
@@ -224,7 +233,7 @@ mod tests {
             status,
             error: b.error,
             message: b.message,
-            detail: b.detail,
+            detail: b.detail.map(Box::new),
         })
     }
 
@@ -263,10 +272,9 @@ mod tests {
         let text = e.to_string();
         let back = round_trip(e);
         assert_eq!(back.to_string(), text);
-        assert!(matches!(
-            back,
-            EngineError::Gateway(RemoteError::NotFound { .. })
-        ));
+        assert!(
+            matches!(&back, EngineError::Gateway(r) if matches!(**r, RemoteError::NotFound { .. }))
+        );
         let busy = round_trip(EngineError::Store(StoreError::Busy {
             what: "x".into(),
             seconds: 5,
@@ -278,9 +286,8 @@ mod tests {
             action: "deleting",
             when: "once provisioned",
         });
-        assert!(matches!(
-            phase,
-            EngineError::Gateway(RemoteError::Conflict { .. })
-        ));
+        assert!(
+            matches!(&phase, EngineError::Gateway(r) if matches!(**r, RemoteError::Conflict { .. }))
+        );
     }
 }

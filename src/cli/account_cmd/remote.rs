@@ -54,7 +54,5 @@ pub(super) async fn add(
         api_key: key,
         ca_cert,
     };
-    Ok(engine(state_dir, &a.gateway)?
-        .add_account(&request)
-        .await?)
+    Ok(engine(state_dir, &a.gateway)?.add_account(&request).await?)
 }
