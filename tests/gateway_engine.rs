@@ -427,12 +427,17 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
     assert!(list.contains("no clusters"), "{list}");
     ok(&a, &["gateway", "delete", "gw1"]);
 
+    // A gateway that cannot be asked is not deleted without --force.
+    s.gateway.kill();
+    let err = fails(&b, &["gateway", "delete", "gw1"]);
+    assert!(err.contains("--force"), "{err}");
+    ok(&b, &["gateway", "delete", "gw1", "--force"]);
+
     // No console ever printed the MAAS key.
     let out = format!("{out}{accounts}");
     for part in s.api_key.split(':') {
         assert!(!out.contains(part) && !list.contains(part));
     }
-    drop(s.gateway);
 }
 
 /// A client without a certificate, and one with a certificate from another CA, get nothing
