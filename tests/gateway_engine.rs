@@ -375,9 +375,20 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
             "--wait",
         ],
     );
-    creator.until("provisioning progress", |l| {
-        l.starts_with("web: Provisioning")
+    // Console B follows the journal live from the start, once the cluster exists.
+    let first = creator.until("the cluster created", |l| l.starts_with("web: "));
+    let mut events = Proc::spawn(
+        Some(&b),
+        &["cluster", "events", "web", "--follow", "--gateway", "gw1"],
+    );
+    events.until("the submission, from the journal", |l| {
+        l.contains("cluster web submitted")
     });
+    if !first.starts_with("web: Provisioning") {
+        creator.until("provisioning progress", |l| {
+            l.starts_with("web: Provisioning")
+        });
+    }
     creator.kill();
 
     strangers_get_nothing(&s.address, &a);
@@ -425,6 +436,9 @@ fn a_cluster_through_a_gateway_survives_its_console_and_is_watched_from_another(
     assert!(out.contains("Deleted"), "{out}");
     let list = ok(&a, &["cluster", "list", "--gateway", "gw1"]);
     assert!(list.contains("no clusters"), "{list}");
+    // The follower saw the deletion live, over the same connection it opened at the start.
+    events.until("the deletion, live", |l| l.contains("delete requested"));
+    events.kill();
     ok(&a, &["gateway", "delete", "gw1"]);
 
     // A gateway that cannot be asked is not deleted without --force.

@@ -3,7 +3,7 @@
 
 use super::output::{print_structured, OutputFormat, Table};
 use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor};
-use crate::gateway::RemoteEngine;
+use crate::gateway::{Followed, RemoteEngine};
 use crate::model::{cluster_template, ClusterSpec};
 use crate::store::{EventId, EventRow};
 use clap::{Args, Subcommand, ValueEnum};
@@ -133,6 +133,9 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     if args.gateway != crate::model::account::LOCAL_GATEWAY {
         // The gateway reconciles; this process only submits and follows.
         let engine = RemoteEngine::connect(&store, &args.gateway)?;
+        if let ClusterCommand::Events { name, follow: true } = &args.command {
+            return follow_remote(&engine, name, args.output).await;
+        }
         return exec(&engine, args).await;
     }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
@@ -254,6 +257,24 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
         ClusterCommand::Kubeconfig { name } => {
             emit(&engine.kubeconfig(&name).await?)?;
             Ok(())
+        }
+    }
+}
+
+/// `cluster events NAME --follow --gateway GW`: the journal so far, then each event as the
+/// gateway appends it (its live stream, resumed after the last event if the connection drops).
+async fn follow_remote(
+    engine: &RemoteEngine,
+    name: &str,
+    out: OutputFormat,
+) -> color_eyre::Result<()> {
+    let view = engine.cluster(name).await?;
+    let mut follower = engine.follow(Some(view.id), Some(EventId(0)));
+    loop {
+        if let Followed::Event(row) = follower.next().await? {
+            if !print_events(std::slice::from_ref(&row), out)? {
+                return Ok(());
+            }
         }
     }
 }
