@@ -9,6 +9,7 @@ pub mod audit;
 pub mod check;
 pub mod connect;
 pub mod release;
+mod remote;
 mod render;
 
 use super::output::{print_structured, OutputFormat, Table};
@@ -24,7 +25,7 @@ use clap::{Args, Subcommand};
 use connect::{client_for, ConnectError, Patience};
 use release::{release_command, render_released};
 use render::{render_check, render_list, render_show};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,9 +43,18 @@ pub enum AccountCommand {
     /// Add a MAAS region, after checking it live (nothing is saved if a check fails).
     Add(AddArgs),
     /// List the accounts.
-    List,
+    List {
+        /// List the accounts of this paired gateway (`local`: this host's).
+        #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY)]
+        gateway: String,
+    },
     /// Show one account (the API key masked).
-    Show { name: String },
+    Show {
+        name: String,
+        /// Show an account of this paired gateway (`local`: this host's).
+        #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY)]
+        gateway: String,
+    },
     /// Check an account against its MAAS again: reachability, TLS, version, API key.
     Validate { name: String },
     /// Replace an account's API key (after rotating it in MAAS), checked live first.
@@ -148,7 +158,7 @@ pub enum AccountCmdError {
 }
 
 /// `account list` / `show`: an account as an operator may see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountView {
     pub name: String,
     pub gateway: String,
@@ -163,14 +173,14 @@ pub struct AccountView {
 }
 
 /// `account add` / `validate` / `set-key`: what the checks found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
     pub account: String,
     pub endpoint: String,
     pub maas_version: String,
     pub maas_user: String,
     pub admin: bool,
-    pub checks: Vec<&'static str>,
+    pub checks: Vec<String>,
 }
 
 /// The checks [`check::check_maas`] makes, in order, as reported.
@@ -184,7 +194,7 @@ impl CheckReport {
             maas_version: id.version.version.clone(),
             maas_user: id.user.username.clone(),
             admin: id.user.is_superuser,
-            checks: CHECKS.to_vec(),
+            checks: CHECKS.iter().map(|c| c.to_string()).collect(),
         }
     }
 }
@@ -220,18 +230,26 @@ pub async fn run(
     let state_dir = paths.state_dir.as_path();
     let format = args.output;
     match args.command {
+        AccountCommand::Add(a) if store_gateway(&a.gateway).is_some() => {
+            let report = remote::add(state_dir, &a, read_key(&a.api_key)?).await?;
+            emit(format, &report, || render_check(&report, "added"))
+        }
         AccountCommand::Add(a) => {
             let report = add(state_dir, &a).await?;
             emit(format, &report, || render_check(&report, "added"))
         }
-        AccountCommand::List => {
-            let store = Store::open(state_dir)?;
-            let views = list(&store)?;
+        AccountCommand::List { gateway } => {
+            let views = match store_gateway(&gateway) {
+                Some(gw) => remote::list(state_dir, &gw).await?,
+                None => list(&Store::open(state_dir)?)?,
+            };
             emit(format, &views, || render_list(&views))
         }
-        AccountCommand::Show { name } => {
-            let store = Store::open(state_dir)?;
-            let v = show(&store, &name)?;
+        AccountCommand::Show { name, gateway } => {
+            let v = match store_gateway(&gateway) {
+                Some(gw) => remote::show(state_dir, &gw, &name).await?,
+                None => show(&Store::open(state_dir)?, &name)?,
+            };
             emit(format, &v, || render_show(&v))
         }
         AccountCommand::Validate { name } => {

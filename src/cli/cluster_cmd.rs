@@ -3,6 +3,7 @@
 
 use super::output::{print_structured, OutputFormat, Table};
 use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor};
+use crate::gateway::{Followed, RemoteEngine};
 use crate::model::{cluster_template, ClusterSpec};
 use crate::store::{EventId, EventRow};
 use clap::{Args, Subcommand, ValueEnum};
@@ -19,6 +20,9 @@ pub struct ClusterArgs {
     /// Seconds between reconcile passes (or journal reads) while waiting.
     #[arg(long, default_value_t = 5, global = true, hide = true)]
     pub poll_seconds: u64,
+    /// The engine to work with: `local` (this host's) or a paired gateway's name.
+    #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY, global = true)]
+    pub gateway: String,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -113,7 +117,6 @@ pub enum ClusterCmdError {
 pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> {
     let mut config = EngineConfig::new(state_dir);
     config.poll_interval = Duration::from_secs(args.poll_seconds.max(1));
-    let out = args.output;
     if let ClusterCommand::New {
         name,
         account,
@@ -126,8 +129,23 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         emit(&text)?;
         return Ok(());
     }
+    let store = crate::store::Store::open(state_dir)?;
+    if args.gateway != crate::model::account::LOCAL_GATEWAY {
+        // The gateway reconciles; this process only submits and follows.
+        let engine = RemoteEngine::connect(&store, &args.gateway)?;
+        if let ClusterCommand::Events { name, follow: true } = &args.command {
+            return follow_remote(&engine, name, args.output).await;
+        }
+        return exec(&engine, args).await;
+    }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
-    let engine = EmbeddedEngine::watcher(crate::store::Store::open(state_dir)?, config);
+    let engine = EmbeddedEngine::watcher(store, config);
+    exec(&engine, args).await
+}
+
+/// Runs a command against `engine`, embedded or remote: the same calls, the same output.
+async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result<()> {
+    let out = args.output;
     match args.command {
         ClusterCommand::New { .. } => Ok(()),
         ClusterCommand::Create { file, wait } => {
@@ -142,7 +160,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             })?;
             let view = engine.create_cluster(spec).await?;
             finish(
-                &engine,
+                engine,
                 &view.name,
                 wait.then_some(WaitFor::Running),
                 out,
@@ -188,10 +206,13 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             }
         }
         ClusterCommand::Delete { name, erase, wait } => {
-            engine.delete_cluster(&name, erase).await?;
+            // By id from here on: a gateway reconciling at once may finish the deletion before
+            // the name is looked up again, and a deleted cluster is found by id only.
+            let id = engine.cluster(&name).await?.id.to_string();
+            engine.delete_cluster(&id, erase).await?;
             finish(
-                &engine,
-                &name,
+                engine,
+                &id,
                 wait.then_some(WaitFor::Deleted),
                 out,
                 "deletion requested",
@@ -199,10 +220,11 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             .await
         }
         ClusterCommand::Abort { name, wait } => {
-            engine.abort_cluster(&name).await?;
+            let id = engine.cluster(&name).await?.id.to_string();
+            engine.abort_cluster(&id).await?;
             finish(
-                &engine,
-                &name,
+                engine,
+                &id,
                 wait.then_some(WaitFor::Settled),
                 out,
                 "abort requested",
@@ -217,7 +239,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         } => {
             engine.scale_pool(&name, &pool, size).await?;
             finish(
-                &engine,
+                engine,
                 &name,
                 wait.then_some(WaitFor::Running),
                 out,
@@ -230,7 +252,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
                 WaitTarget::Running => WaitFor::Running,
                 WaitTarget::Deleted => WaitFor::Deleted,
             };
-            finish(&engine, &name, Some(target), out, "").await
+            finish(engine, &name, Some(target), out, "").await
         }
         ClusterCommand::Kubeconfig { name } => {
             emit(&engine.kubeconfig(&name).await?)?;
@@ -239,10 +261,28 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     }
 }
 
+/// `cluster events NAME --follow --gateway GW`: the journal so far, then each event as the
+/// gateway appends it (its live stream, resumed after the last event if the connection drops).
+async fn follow_remote(
+    engine: &RemoteEngine,
+    name: &str,
+    out: OutputFormat,
+) -> color_eyre::Result<()> {
+    let view = engine.cluster(name).await?;
+    let mut follower = engine.follow(Some(view.id), Some(EventId(0)));
+    loop {
+        if let Followed::Event(row) = follower.next().await? {
+            if !print_events(std::slice::from_ref(&row), out)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// Prints the cluster after a command, waiting first when asked (a progress line per pool
 /// whenever it changes). A cluster that ends Failed makes the command fail with the reason.
-async fn finish(
-    engine: &EmbeddedEngine,
+async fn finish<E: EngineApi>(
+    engine: &E,
     name: &str,
     wait: Option<WaitFor>,
     out: OutputFormat,

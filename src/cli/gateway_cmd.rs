@@ -2,16 +2,20 @@
 //! pair with gateways and manage them (pair, list, show, unpair, delete).
 
 use super::output::{print_structured, OutputFormat, Table};
+use crate::engine::{ClusterView, EmbeddedEngine, EngineConfig};
 use crate::gateway::admin;
 use crate::gateway::client::{self, GatewayClient};
 use crate::gateway::clock::SystemClock;
 use crate::gateway::config::{self, GatewayConfig, MachineSize};
 use crate::gateway::console;
+use crate::gateway::journal::{self, JournalFeed};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
+use crate::gateway::protocol::CLUSTERS_PATH;
 use crate::gateway::protocol::{GatewayInfo, MaasInfo};
 use crate::gateway::registry::ConsoleRegistry;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
+use crate::gateway::{driver, engine_routes, EngineService};
 use crate::gateway::{gateway_state_dir, PROTOCOL_VERSION};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
 use crate::model::account::LOCAL_GATEWAY;
@@ -53,7 +57,7 @@ pub enum GatewayCommand {
     /// Forget this console's pairing with a gateway (keeps its record; pair again later).
     Unpair(NameArgs),
     /// Remove a gateway from this console (refused while clusters run on it).
-    Delete(NameArgs),
+    Delete(DeleteArgs),
 }
 
 fn default_config_help() -> &'static str {
@@ -124,6 +128,20 @@ pub struct RunArgs {
     /// Listen here instead of gateway.yaml's `listen` (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Milliseconds between reconcile passes (a submitted change starts one at once).
+    #[arg(long, default_value_t = 5000, hide = true)]
+    pub reconcile_ms: u64,
+    /// Milliseconds between heartbeat lines of an idle event stream.
+    #[arg(long, default_value_t = DEFAULT_HEARTBEAT.as_millis() as u64, hide = true)]
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    pub name: String,
+    /// Delete even when the gateway cannot be asked which clusters it still runs.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -206,12 +224,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
             );
             Ok(())
         }
-        GatewayCommand::Delete(a) => {
-            let store = Store::open(&paths.state_dir)?;
-            console::delete(&store, &paths.state_dir, &a.name)?;
-            println!("deleted gateway {}", a.name);
-            Ok(())
-        }
+        GatewayCommand::Delete(a) => delete(a, paths).await,
     }
 }
 
@@ -750,6 +763,34 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     )?);
     let store = Store::open(&paths.state_dir)?;
     let default_account = ensure_default_account(&store, &cfg)?;
+    // The gateway is the one process reconciling its state dir: it must hold the lock.
+    let mut engine_config = EngineConfig::new(&paths.state_dir);
+    engine_config.poll_interval = Duration::from_millis(args.reconcile_ms.max(10));
+    let embedded = EmbeddedEngine::with_store(store.clone(), engine_config.clone())?;
+    let Some(reconciler) = embedded.engine() else {
+        bail!(
+            "another kubemaas process holds the reconciler lock of {}: a gateway must run the reconcilers itself; stop that process (or give the gateway its own --state-dir)",
+            paths.state_dir.display()
+        );
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let heartbeat = Duration::from_millis(args.heartbeat_ms.max(10));
+    let feed = JournalFeed::start(store.clone(), journal::DEFAULT_POLL, stop_rx.clone())?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let api = engine_routes(EngineService {
+        engine: embedded.clone(),
+        feed,
+        state_dir: paths.state_dir.clone(),
+        heartbeat,
+        wake_driver: wake.clone(),
+        shutdown: stop_rx.clone(),
+    });
+    let driver = tokio::spawn(driver::drive(
+        reconciler,
+        engine_config.poll_interval,
+        wake,
+        stop_rx,
+    ));
     let maas_version = match check_maas(&cfg.maas).await {
         Ok(who) => {
             tracing::info!(maas = %who, "MAAS reachable");
@@ -779,8 +820,8 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             },
             default_account,
         },
-        api: axum::Router::new(),
-        heartbeat: DEFAULT_HEARTBEAT,
+        api,
+        heartbeat,
     })
     .await?;
     let addr = server.local_addr();
@@ -801,8 +842,59 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     );
     std::io::stdout().flush()?;
     tracing::info!(%addr, gateway = %cfg.name, "gateway serving");
-    server.serve(shutdown_signal()).await?;
+    server
+        .serve(async move {
+            shutdown_signal().await;
+            // Streams and the reconciler loop end with the server.
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    // A pass in flight finishes its MAAS calls (and journals them) before the process exits.
+    if let Err(e) = driver.await {
+        tracing::error!(error = %e, "the reconciler loop ended abnormally");
+    }
     println!("gateway {} stopped", cfg.name);
+    Ok(())
+}
+
+/// `gateway delete NAME`: refused while the gateway (asked when reachable) or this console's
+/// records show clusters on it.
+async fn delete(args: DeleteArgs, paths: &Paths) -> color_eyre::Result<()> {
+    let store = Store::open(&paths.state_dir)?;
+    let row = store.read(|r| r.gateway(&args.name))?;
+    if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
+        let asked = async {
+            let client = console::client_for(&store, &args.name)?;
+            Ok::<_, color_eyre::Report>(client.get::<Vec<ClusterView>>(CLUSTERS_PATH).await?)
+        }
+        .await;
+        match asked {
+            Ok(clusters) if !clusters.is_empty() => {
+                return Err(console::ConsoleError::ClustersRemain {
+                    name: args.name.clone(),
+                    clusters: clusters
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+                .into());
+            }
+            Ok(_) => {}
+            Err(e) if !args.force => {
+                bail!(
+                    "cannot ask gateway {} which clusters it still runs ({e:#}): start it and try again, or pass --force to delete it anyway (its clusters keep running, unmanaged from here)",
+                    args.name
+                );
+            }
+            Err(e) => println!(
+                "warning: gateway {} not asked ({e:#}); deleting anyway",
+                args.name
+            ),
+        }
+    }
+    console::delete(&store, &paths.state_dir, &args.name)?;
+    println!("deleted gateway {}", args.name);
     Ok(())
 }
 

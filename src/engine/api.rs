@@ -11,11 +11,11 @@ use super::status::ClusterStatus;
 use crate::model::ClusterSpec;
 use crate::store::{ClusterId, ClusterPhase, CommandId, EventId, EventRow, MachineRow, TaskRow};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 
 /// A cluster as the console shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterView {
     pub id: ClusterId,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct ClusterView {
 }
 
 /// One machine of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineView {
     pub system_id: String,
     pub hostname: Option<String>,
@@ -60,7 +60,7 @@ impl From<MachineRow> for MachineView {
 }
 
 /// One task of a cluster.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
     pub id: i64,
     pub kind: String,

@@ -62,6 +62,11 @@ pub enum EngineError {
     ClusterFailed { cluster: String, reason: String },
     #[error("{0}")]
     Other(String),
+    /// Through a gateway ([`crate::gateway::RemoteEngine`]): the channel failed, or the
+    /// gateway refused with an error that has no exact local kind.
+    /// Boxed: the gateway client's errors are large, and every engine result carries this.
+    #[error(transparent)]
+    Gateway(Box<crate::gateway::RemoteError>),
 }
 
 impl EngineError {
@@ -71,6 +76,7 @@ impl EngineError {
         match self {
             EngineError::Maas(e) => e.is_transient(),
             EngineError::Store(StoreError::Busy { .. }) => true,
+            EngineError::Gateway(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -36,6 +36,9 @@ pub enum GatewayClientError {
         status: u16,
         error: String,
         message: String,
+        /// The refused call's error fields (engine routes), see [`super::wire_error`].
+        /// Boxed: rarely present, and every client result carries this type.
+        detail: Option<Box<serde_json::Value>>,
     },
     #[error("the gateway at {address} answered {path} with something this console cannot read ({detail}): are console and gateway the same kubemaas version?")]
     Decode {
@@ -142,11 +145,12 @@ async fn decode<T: DeserializeOwned>(
         .await
         .map_err(|e| send_error(address, &e))?;
     if !status.is_success() {
-        let (error, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(b) => (b.error, b.message),
+        let (error, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (b.error, b.message, b.detail.map(Box::new)),
             Err(_) => (
                 "http".into(),
                 String::from_utf8_lossy(&body).chars().take(300).collect(),
+                None,
             ),
         };
         return Err(GatewayClientError::Refused {
@@ -155,6 +159,7 @@ async fn decode<T: DeserializeOwned>(
             status: status.as_u16(),
             error,
             message,
+            detail,
         });
     }
     serde_json::from_slice(&body).map_err(|e| GatewayClientError::Decode {

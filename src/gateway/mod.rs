@@ -12,6 +12,10 @@
 //! * [`client`]: the console side — pairing, and a [`client::GatewayClient`] that calls any JSON
 //!   or streaming endpoint over the paired channel.
 //! * [`registry`]: the consoles a gateway paired, checked on every request, revocable.
+//! * [`routes`]: the engine's API as the gateway serves it (every `EngineApi` call, the live
+//!   journal stream, cloud accounts); [`journal`] feeds the stream, [`driver`] reconciles.
+//! * [`remote`]: the console side of those routes — [`RemoteEngine`] implements `EngineApi`.
+//! * [`wire_error`]: engine errors on the wire and back.
 //! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
 //!   `revoke`).
 
@@ -20,18 +24,26 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod driver;
+pub mod journal;
 pub mod pairing;
 pub mod pki;
 pub mod protocol;
 pub mod registry;
+pub mod remote;
+pub mod routes;
 pub mod server;
 pub mod tls;
+pub mod wire_error;
 
 pub use client::{GatewayClient, GatewayClientError, NdjsonStream};
 pub use config::{ConfigError, GatewayConfig};
 pub use pairing::{PairingCode, PairingError, Pairings};
 pub use pki::{fingerprint, GatewayPki, PkiError};
+pub use remote::{EventFollower, FollowPolicy, Followed, RemoteEngine};
+pub use routes::{engine_routes, EngineService};
 pub use server::{GatewayServer, ServeError};
+pub use wire_error::RemoteError;
 
 /// The wire protocol this build speaks; a console refuses a gateway with another major one.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -46,6 +46,9 @@ pub struct PairResponse {
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
+    /// The error's fields, for the console to rebuild the same error kind (engine routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 /// `GET /v1/info`.
@@ -73,4 +76,104 @@ pub struct MaasInfo {
 pub struct Health {
     pub status: String,
     pub uptime_seconds: u64,
+}
+
+// ---- the engine's routes (every one behind a paired client certificate) ----
+
+/// `GET` lists live clusters, `POST` ([`SpecBody`]) creates one.
+pub const CLUSTERS_PATH: &str = "/v1/clusters";
+/// `GET` journal events: `?after=ID&limit=N[&cluster=ID]`.
+pub const EVENTS_PATH: &str = "/v1/events";
+/// Newline-delimited [`StreamLine`]s: `?after=ID[&cluster=ID]`, live, with heartbeats.
+pub const EVENTS_STREAM_PATH: &str = "/v1/events/stream";
+/// `GET` lists the gateway's cloud accounts, `POST` ([`AddAccountRequest`]) adds one.
+pub const ACCOUNTS_PATH: &str = "/v1/accounts";
+
+/// `POST /v1/clusters` and `POST /v1/clusters/NAME/spec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecBody {
+    pub spec: crate::model::ClusterSpec,
+}
+
+/// `POST /v1/clusters/NAME/delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteBody {
+    pub erase: bool,
+}
+
+/// `POST /v1/clusters/NAME/scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleBody {
+    pub pool: String,
+    pub size: u32,
+}
+
+/// The answer to delete and abort: the queued command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandBody {
+    pub command: crate::store::CommandId,
+}
+
+/// `GET /v1/clusters/NAME/kubeconfig`: the one response that carries a private key, asked for
+/// explicitly.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeconfigBody {
+    pub kubeconfig: String,
+}
+
+impl std::fmt::Debug for KubeconfigBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KubeconfigBody { .. }")
+    }
+}
+
+/// One line of [`EVENTS_STREAM_PATH`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamLine {
+    /// A journal entry, in id order.
+    Event(crate::store::EventRow),
+    /// Sent first and then whenever nothing else was sent for `interval_ms`: the channel is
+    /// alive, and everything up to `last_id` (of the stream's selection) was delivered.
+    Heartbeat {
+        last_id: crate::store::EventId,
+        interval_ms: u64,
+    },
+}
+
+/// `POST /v1/accounts`: a MAAS region for the gateway to check and keep. The key travels to
+/// the gateway only; no response ever carries it back.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddAccountRequest {
+    pub name: String,
+    pub endpoint: String,
+    pub api_key: String,
+    /// PEM of the CA that signed an https MAAS's certificate.
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+}
+
+impl std::fmt::Debug for AddAccountRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddAccountRequest")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("api_key", &"****")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /v1/accounts/NAME/machines`: a machine of the account's MAAS, as consoles list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineSummary {
+    pub system_id: String,
+    pub hostname: String,
+    pub status: String,
+    pub zone: String,
+    pub pool: Option<String>,
+    pub cpu_count: u32,
+    /// MiB.
+    pub memory: u64,
+    pub ip_addresses: Vec<String>,
+    pub tags: Vec<String>,
 }

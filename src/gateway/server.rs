@@ -171,6 +171,7 @@ fn refuse(status: StatusCode, error: &str, message: impl Into<String>) -> Respon
         Json(ErrorBody {
             error: error.to_string(),
             message: message.into(),
+            detail: None,
         }),
     )
         .into_response()

@@ -58,8 +58,8 @@ impl NewEvent {
     }
 }
 
-/// A journaled event.
-#[derive(Debug, Clone, PartialEq)]
+/// A journaled event (serialisable: a gateway streams it to consoles).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct EventRow {
     pub id: EventId,
     pub cluster: Option<ClusterId>,
