@@ -115,17 +115,34 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Runs a command on its own task; the answer comes back as a message.
 fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSender<Msg>) {
     let Some(source) = source.clone() else {
-        tracing::debug!(?cmd, "no MAAS configured: command ignored");
+        tracing::debug!(cmd = cmd.name(), "no MAAS configured: command ignored");
         return;
     };
     let tx = tx.clone();
+    let name = cmd.name();
     tokio::spawn(async move {
         let msg = match cmd {
             Cmd::Identify => Msg::Identified(source.identify().await),
             Cmd::LoadMachines => Msg::MachinesLoaded(source.list_machines().await),
+            Cmd::LoadProfiles => Msg::ProfilesLoaded(source.profiles().await),
+            Cmd::LoadAccounts => Msg::AccountsLoaded(source.accounts().await),
+            Cmd::LoadChoices => Msg::ChoicesLoaded(Box::new(source.placement_choices().await)),
+            Cmd::ValidateAccount(draft) => {
+                Msg::AccountValidated(source.validate_account(draft).await)
+            }
+            Cmd::SaveAccount(draft) => Msg::AccountSaved(source.save_account(draft).await),
+            Cmd::DeleteAccount(name) => Msg::AccountDeleted(source.delete_account(name).await),
+            Cmd::CreateCluster(spec) => Msg::ClusterCreated(source.create_cluster(*spec).await),
         };
-        if let Msg::Identified(Err(e)) | Msg::MachinesLoaded(Err(e)) = &msg {
-            tracing::warn!(?cmd, error = %e, "load failed");
+        if let Msg::Identified(Err(e))
+        | Msg::MachinesLoaded(Err(e))
+        | Msg::ProfilesLoaded(Err(e))
+        | Msg::AccountsLoaded(Err(e))
+        | Msg::AccountSaved(Err(e))
+        | Msg::AccountDeleted(Err(e))
+        | Msg::ClusterCreated(Err(e)) = &msg
+        {
+            tracing::warn!(cmd = name, error = %e, "console command failed");
         }
         // The loop is gone when the console quit mid-load: nothing to tell.
         let _ = tx.send(msg);

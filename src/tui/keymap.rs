@@ -62,6 +62,9 @@ actions! {
     SortReverse = "sort_reverse", Some("reverse"), "Reverse the sort order", ["S"];
     Refresh = "refresh", Some("refresh"), "Reload from MAAS now", ["ctrl-r"];
     Redraw = "redraw", None, "Repaint the whole screen", ["ctrl-l"];
+    New = "new", Some("new"), "New cluster (:clusters) / account (:accounts)", ["n"];
+    Open = "open", Some("open"), "Open the selected profile", ["enter"];
+    Delete = "delete", Some("delete"), "Delete the selected account (asks first)", ["ctrl-d"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -24,6 +24,7 @@
 //! pick them up), and a draw function under [`screens`] chosen in [`app::view`]. Snapshot it
 //! at 80x24 and 120x40 (see `tests/tui_screens.rs`).
 
+pub mod account_check;
 pub mod app;
 pub mod columns;
 pub mod event_loop;
@@ -31,10 +32,13 @@ pub mod filter;
 pub mod input;
 pub mod keymap;
 pub mod launch;
+pub mod lookups;
 pub mod machines;
 pub mod screens;
 pub mod source;
 pub mod term;
 pub mod theme;
+pub mod widgets;
+pub mod wizards;
 
 pub use launch::{run_console, ConsoleError, ConsoleOptions};

@@ -3,6 +3,9 @@
 //! screen, and every screen can be tested from hand-built rows.
 
 use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
+use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
+use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
+use crate::tui::lookups::PlacementChoices;
 use std::future::Future;
 
 /// Which MAAS the console is looking at, for the header.
@@ -83,6 +86,21 @@ pub struct SourceError {
     pub message: String,
 }
 
+impl SourceError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SourceError {
+            message: message.into(),
+        }
+    }
+
+    /// What a source that cannot do `what` yet answers (the engine provides it later).
+    pub fn needs_engine(what: &str) -> Self {
+        SourceError::new(format!(
+            "{what} needs the kubemaas engine, which this console is not connected to yet; nothing was changed"
+        ))
+    }
+}
+
 impl From<MaasError> for SourceError {
     fn from(e: MaasError) -> Self {
         // MaasError's texts already scrub the API key and say how to fix the problem.
@@ -99,7 +117,64 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn identify(&self) -> impl Future<Output = Result<MaasIdentity, SourceError>> + Send;
     /// Every machine the user may see.
     fn list_machines(&self) -> impl Future<Output = Result<Vec<MachineRow>, SourceError>> + Send;
+
+    /// Zones, pools, tags, domains and boot images with their available machines, and the
+    /// snapshot the spec is checked against (wizards).
+    fn placement_choices(
+        &self,
+    ) -> impl Future<Output = Result<PlacementChoices, SourceError>> + Send {
+        async {
+            Err(SourceError::needs_engine(
+                "listing MAAS zones, pools and tags",
+            ))
+        }
+    }
+
+    /// The cluster profiles to build from: shipped ones, then the operator's imported ones.
+    fn profiles(&self) -> impl Future<Output = Result<Vec<ClusterProfile>, SourceError>> + Send {
+        async { Ok(crate::model::shipped_profiles()) }
+    }
+
+    /// The cloud accounts kubemaas knows.
+    fn accounts(&self) -> impl Future<Output = Result<Vec<AccountSummary>, SourceError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Checks an account against the model and the live MAAS; problems at the draft's fields.
+    fn validate_account(
+        &self,
+        draft: AccountDraft,
+    ) -> impl Future<Output = Result<AccountCheck, Problems>> + Send {
+        async move { validate_live(&draft).await }
+    }
+
+    /// Records a validated account (with its key) in the store.
+    fn save_account(
+        &self,
+        draft: AccountDraft,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = draft;
+        async { Err(SourceError::needs_engine("saving a cloud account")) }
+    }
+
+    /// Forgets an account (kubemaas's record; MAAS is untouched).
+    fn delete_account(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = name;
+        async { Err(SourceError::needs_engine("deleting a cloud account")) }
+    }
+
+    /// Starts building a cluster; answers its name once the engine accepted it.
+    fn create_cluster(
+        &self,
+        spec: ClusterSpec,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+        let _ = spec;
+        async { Err(SourceError::needs_engine("creating a cluster")) }
+    }
 }
+
+/// The name the console gives the account it was started with (MAAS_URL / MAAS_API_KEY).
+pub const ENV_ACCOUNT: &str = "env";
 
 /// The console over a MAAS client (until the engine provides its own interface).
 #[derive(Debug, Clone)]
@@ -126,6 +201,46 @@ impl ConsoleSource for MaasSource {
     async fn list_machines(&self) -> Result<Vec<MachineRow>, SourceError> {
         let machines = self.client.machines(&MachineFilter::default()).await?;
         Ok(machines.iter().map(MachineRow::from).collect())
+    }
+
+    async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {
+        let c = &self.client;
+        let filter = MachineFilter::default();
+        // One round of concurrent reads: over a slow link six sequential calls add up.
+        let (version, zones, pools, tags, domains, rest) = tokio::join!(
+            c.version(),
+            c.zones(),
+            c.resource_pools(),
+            c.tags(),
+            c.domains(),
+            async { tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter)) }
+        );
+        let (subnets, boot_resources, machines) = rest;
+        Ok(PlacementChoices::from_snapshot(MaasSnapshot {
+            version: Some(version?),
+            zones: zones?,
+            pools: pools?,
+            tags: tags?,
+            domains: domains?,
+            subnets: subnets?,
+            boot_resources: boot_resources?,
+            machines: machines?,
+        }))
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {
+        // Without the store the only account is the one the console runs on; it is listed
+        // as validated now because identifying it just succeeded.
+        let (version, _) = self.client.identify().await?;
+        Ok(vec![AccountSummary {
+            name: ENV_ACCOUNT.to_string(),
+            gateway: crate::model::account::LOCAL_GATEWAY.to_string(),
+            endpoint: self.client.endpoint().to_string(),
+            maas_version: Some(version.version),
+            last_validated: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+        }])
     }
 }
 

@@ -2,11 +2,13 @@
 //! the [`State`] and returns [`Cmd`]s (work for the event loop: loads), and [`view`] draws the
 //! state as a pure function. Nothing here does I/O, so all of it is tested without a terminal.
 
+pub mod lists;
 mod msg;
 pub mod refresh;
 mod state;
 mod update;
 mod view;
+mod wizard_update;
 
 pub use msg::{Cmd, Msg};
 pub use state::{Connection, Flash, FlashLevel, Mode, ScreenId, State, StateOptions};

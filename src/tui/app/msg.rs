@@ -1,5 +1,8 @@
 //! What can happen to the console, and what it asks the event loop to do.
 
+use crate::model::{ClusterProfile, ClusterSpec, Problems};
+use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
+use crate::tui::lookups::PlacementChoices;
 use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
 use crossterm::event::KeyEvent;
 
@@ -18,13 +21,52 @@ pub enum Msg {
     Identified(Result<MaasIdentity, SourceError>),
     /// The answer to [`Cmd::LoadMachines`].
     MachinesLoaded(Result<Vec<MachineRow>, SourceError>),
+    /// The answer to [`Cmd::LoadProfiles`].
+    ProfilesLoaded(Result<Vec<ClusterProfile>, SourceError>),
+    /// The answer to [`Cmd::LoadAccounts`].
+    AccountsLoaded(Result<Vec<AccountSummary>, SourceError>),
+    /// The answer to [`Cmd::LoadChoices`].
+    ChoicesLoaded(Box<Result<PlacementChoices, SourceError>>),
+    /// The answer to [`Cmd::ValidateAccount`]: problems at the account's fields.
+    AccountValidated(Result<AccountCheck, Problems>),
+    /// The answer to [`Cmd::SaveAccount`].
+    AccountSaved(Result<(), SourceError>),
+    /// The answer to [`Cmd::DeleteAccount`].
+    AccountDeleted(Result<(), SourceError>),
+    /// The answer to [`Cmd::CreateCluster`]: the cluster's name once accepted.
+    ClusterCreated(Result<String, SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
 
 /// Work `update` asks for; the event loop runs it on a task and answers with a [`Msg`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
     Identify,
     LoadMachines,
+    LoadProfiles,
+    LoadAccounts,
+    /// Zones, pools, tags, domains, images and the MAAS snapshot, for the wizards.
+    LoadChoices,
+    ValidateAccount(AccountDraft),
+    SaveAccount(AccountDraft),
+    DeleteAccount(String),
+    CreateCluster(Box<ClusterSpec>),
+}
+
+impl Cmd {
+    /// A name for logs (never the command's data: an account draft holds a key).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cmd::Identify => "identify",
+            Cmd::LoadMachines => "load_machines",
+            Cmd::LoadProfiles => "load_profiles",
+            Cmd::LoadAccounts => "load_accounts",
+            Cmd::LoadChoices => "load_choices",
+            Cmd::ValidateAccount(_) => "validate_account",
+            Cmd::SaveAccount(_) => "save_account",
+            Cmd::DeleteAccount(_) => "delete_account",
+            Cmd::CreateCluster(_) => "create_cluster",
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! Everything the console shows, in one place owned by the event loop.
 
+use super::lists::{AccountsView, ProfilesView};
 use super::refresh::RefreshSchedule;
 use crate::tui::keymap::Keymap;
 use crate::tui::machines::MachinesTable;
 use crate::tui::source::MaasIdentity;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::confirm::ConfirmDialog;
+use crate::tui::wizards::Wizard;
 use tui_input::Input;
 
 /// The screens `:` can open.
@@ -144,6 +147,12 @@ pub struct State {
     pub clear_requested: bool,
     /// Commands run with `:`, newest last, for ↑ / ↓ in the prompt.
     pub command_history: Vec<String>,
+    /// An open wizard takes the body and every key.
+    pub wizard: Option<Wizard>,
+    /// A confirm dialog over everything (it takes the keys first).
+    pub confirm: Option<ConfirmDialog>,
+    pub profiles: ProfilesView,
+    pub accounts: AccountsView,
 }
 
 /// How many `:` commands are remembered.
@@ -170,6 +179,10 @@ impl State {
             identify_in_flight: false,
             clear_requested: false,
             command_history: Vec::new(),
+            wizard: None,
+            confirm: None,
+            profiles: ProfilesView::default(),
+            accounts: AccountsView::default(),
         }
     }
 

@@ -4,6 +4,10 @@
 use super::msg::{Cmd, Msg};
 use super::state::{Connection, FlashLevel, Mode, ScreenId, State, COMMAND_HISTORY};
 use super::view::table_rows;
+use super::wizard_update::{
+    on_modal_key, on_msg, on_screen_action, on_screen_opened, open_account_wizard,
+    open_cluster_wizard,
+};
 use crate::tui::keymap::Action;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_input::backend::crossterm::to_input_request;
@@ -22,6 +26,10 @@ pub fn init(state: &mut State) -> Vec<Cmd> {
 }
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
+    let msg = match on_msg(state, msg) {
+        Ok(cmds) => return cmds,
+        Err(other) => other,
+    };
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Resize(w, h) => {
@@ -77,6 +85,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
             state.quit = true;
             Vec::new()
         }
+        // Answered by `on_msg` above.
+        _ => Vec::new(),
     }
 }
 
@@ -111,6 +121,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     if state.help_open {
         return on_help_key(state, key);
     }
+    if let Some(cmds) = on_modal_key(state, key) {
+        return cmds;
+    }
     match std::mem::take(&mut state.mode) {
         Mode::Normal => on_normal_key(state, key),
         Mode::Command(input, recalled) => on_command_key(state, input, recalled, key),
@@ -136,6 +149,9 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     let rows = table_rows(state.size);
     let page = rows.max(1) as isize;
     let on_table = state.table_active();
+    if let Some(cmds) = on_screen_action(state, action) {
+        return cmds;
+    }
     match action {
         Action::Quit => state.quit = true,
         Action::Help => state.help_open = true,
@@ -150,6 +166,8 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
                 state.machines.set_filter("");
             } else if let Some(previous) = state.history.pop() {
                 state.screen = previous;
+                state.dirty = true;
+                return on_screen_opened(state);
             } else {
                 return Vec::new();
             }
@@ -206,7 +224,8 @@ fn on_command_key(
             if !command.is_empty() {
                 remember(state, &command);
             }
-            run_command(state, &command);
+            state.dirty = true;
+            return run_command(state, &command);
         }
         KeyCode::Tab => {
             let completed = complete(input.value());
@@ -277,7 +296,7 @@ fn complete(prefix: &str) -> String {
     let candidates: Vec<&str> = ScreenId::ALL
         .into_iter()
         .map(|s| s.aliases()[0])
-        .chain(["quit", "help"])
+        .chain(["quit", "help", "new-cluster", "new-account"])
         .filter(|n| n.starts_with(&p))
         .collect();
     match candidates.as_slice() {
@@ -286,20 +305,22 @@ fn complete(prefix: &str) -> String {
     }
 }
 
-fn run_command(state: &mut State, text: &str) {
+fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
     let name = text.trim().trim_start_matches(':').trim();
     if name.is_empty() {
-        return;
+        return Vec::new();
     }
     match name.to_ascii_lowercase().as_str() {
         "q" | "q!" | "quit" | "exit" => {
             state.quit = true;
-            return;
+            return Vec::new();
         }
         "help" | "?" => {
             state.help_open = true;
-            return;
+            return Vec::new();
         }
+        "new-cluster" | "nc" => return open_cluster_wizard(state),
+        "new-account" | "na" => return open_account_wizard(state),
         _ => {}
     }
     match ScreenId::from_command(name) {
@@ -307,6 +328,7 @@ fn run_command(state: &mut State, text: &str) {
         Some(screen) => {
             state.history.push(state.screen);
             state.screen = screen;
+            return on_screen_opened(state);
         }
         None => {
             let known: Vec<&str> = ScreenId::ALL.iter().map(|s| s.aliases()[0]).collect();
@@ -319,4 +341,5 @@ fn run_command(state: &mut State, text: &str) {
             );
         }
     }
+    Vec::new()
 }

@@ -32,11 +32,22 @@ pub fn view(state: &State, frame: &mut Frame) {
     .areas(area);
     screens::header::render(state, frame, header);
     match (&state.connection, state.screen) {
+        (_, _) if state.wizard.is_some() => {
+            if let Some(w) = &state.wizard {
+                screens::wizard::render(state, w, frame, body);
+            }
+        }
         (Connection::NotConfigured, _) => screens::welcome::render(state, frame, body),
         (_, ScreenId::Machines) => screens::machines::render(state, frame, body),
+        (_, ScreenId::Clusters) => screens::clusters::render(state, frame, body),
+        (_, ScreenId::Profiles) => screens::profiles::render(state, frame, body),
+        (_, ScreenId::Accounts) => screens::accounts::render(state, frame, body),
         (_, other) => screens::placeholder::render(state, other, frame, body),
     }
     screens::footer::render(state, frame, footer);
+    if let Some(dialog) = &state.confirm {
+        crate::tui::widgets::confirm::render(dialog, &state.theme, frame, body);
+    }
     if state.help_open {
         screens::help::render(state, frame, body);
     }

@@ -1,7 +1,7 @@
 //! The footer: the prompt while typing `:` or `/`, otherwise a flash message or the hint bar
 //! generated from the keymap, with the READ-ONLY badge at the right.
 
-use crate::tui::app::{Connection, FlashLevel, Mode, State};
+use crate::tui::app::{Connection, FlashLevel, Mode, ScreenId, State};
 use crate::tui::keymap::Action;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
@@ -53,6 +53,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                     left,
                 );
             }
+            None if state.wizard.is_some() || state.confirm.is_some() => {
+                frame.render_widget(Paragraph::new(super::wizard::hints(state)), left)
+            }
             None => frame.render_widget(Paragraph::new(hints(state, left.width)), left),
         },
     }
@@ -72,6 +75,12 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
             Action::Filter | Action::SortNext | Action::SortReverse => state.table_active(),
             Action::Refresh => state.connection != Connection::NotConfigured,
             Action::Back => !state.history.is_empty() || state.table_active(),
+            // Changes are hidden in read-only mode, not merely refused.
+            Action::New => {
+                !state.readonly && matches!(state.screen, ScreenId::Clusters | ScreenId::Accounts)
+            }
+            Action::Delete => !state.readonly && state.screen == ScreenId::Accounts,
+            Action::Open => state.screen == ScreenId::Profiles && !state.profiles.detail,
             _ => true,
         };
         if !applies {

@@ -1,9 +1,13 @@
 //! The pieces of the console's screen, each a pure function of the state.
 
+pub mod accounts;
+pub mod clusters;
 pub mod footer;
 pub mod header;
 pub mod help;
 pub mod machines;
 pub mod placeholder;
+pub mod profiles;
 pub mod too_small;
 pub mod welcome;
+pub mod wizard;
