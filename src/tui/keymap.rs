@@ -65,6 +65,10 @@ actions! {
     New = "new", Some("new"), "New cluster (:clusters) / account (:accounts)", ["n"];
     Open = "open", Some("open"), "Open the selected profile", ["enter"];
     Delete = "delete", Some("delete"), "Delete the selected account (asks first)", ["ctrl-d"];
+    DeleteCluster = "delete_cluster", Some("delete"), "Delete the cluster (asks for its name)", ["d"];
+    Abort = "abort", Some("abort"), "Abort a cluster still provisioning", ["a"];
+    Resize = "resize", Some("resize"), "Resize a node pool of the cluster", ["r"];
+    Kubeconfig = "kubeconfig", Some("kubeconfig"), "Write the cluster's kubeconfig to a file", ["K"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -26,7 +26,9 @@
 
 pub mod account_check;
 pub mod app;
+pub mod clusters;
 pub mod columns;
+pub mod engine_source;
 pub mod event_loop;
 pub mod filter;
 pub mod input;

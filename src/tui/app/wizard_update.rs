@@ -95,6 +95,7 @@ fn confirmed(state: &mut State, action: ConfirmAction) -> Vec<Cmd> {
             Vec::new()
         }
         ConfirmAction::DeleteAccount { name } => vec![Cmd::DeleteAccount(name)],
+        other => super::cluster_update::confirmed(state, other),
     }
 }
 
