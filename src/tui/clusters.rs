@@ -202,6 +202,12 @@ impl ClusterInfo {
 
     /// `healthy`, `2/3 nodes`, `api down`, or `-` before Kubernetes was probed.
     pub fn health(&self) -> Health {
+        // A cluster being built, torn down or gone has no health to speak of: an API server
+        // not answering yet is expected then, not an alarm.
+        let meaningful = matches!(self.phase, Phase::Running | Phase::Updating | Phase::Failed);
+        if !meaningful {
+            return Health::Unknown;
+        }
         match &self.kubernetes {
             None => Health::Unknown,
             Some(k) if !k.api_server_ready => Health::Down,

@@ -45,14 +45,23 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let steps_h = info.tasks.len().clamp(1, 5) as u16 + 1;
     let pools_h = info.pools.len().max(1) as u16 + 1;
     if inner.width >= SIDE_BY_SIDE {
+        // The panes take what they need (machines up to half the height); the log the rest.
+        let machines_h = info.machines.len().max(1) as u16 + 2;
+        let middle_h = (steps_h + pools_h)
+            .max(machines_h)
+            .min(inner.height.saturating_sub(2) / 2 + 1);
         let [summary, middle, log] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Min(steps_h + pools_h),
-            Constraint::Length(8.min(inner.height / 3).max(3)),
+            Constraint::Length(middle_h),
+            Constraint::Min(3),
         ])
         .areas(inner);
-        let [left, right] =
-            Layout::horizontal([Constraint::Length(50), Constraint::Min(20)]).areas(middle);
+        let [left, _, right] = Layout::horizontal([
+            Constraint::Length(52),
+            Constraint::Length(1),
+            Constraint::Min(20),
+        ])
+        .areas(middle);
         let [steps, pools] =
             Layout::vertical([Constraint::Length(steps_h), Constraint::Min(pools_h)]).areas(left);
         render_summary(state, info, detail.error.as_deref(), frame, summary);
@@ -65,7 +74,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             Constraint::Length(2),
             Constraint::Length(steps_h.min(4)),
             Constraint::Length(pools_h),
-            Constraint::Min(3),
+            Constraint::Min(4),
             Constraint::Length(5),
         ])
         .areas(inner);
