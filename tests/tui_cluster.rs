@@ -57,7 +57,14 @@ fn task(kind: &str, state: &str, msg: &str, start: i64, end: Option<i64>) -> Tas
     }
 }
 
-fn pool(name: &str, desired: u32, allocated: u32, deploying: u32, deployed: u32, ready: u32) -> PoolProgress {
+fn pool(
+    name: &str,
+    desired: u32,
+    allocated: u32,
+    deploying: u32,
+    deployed: u32,
+    ready: u32,
+) -> PoolProgress {
     PoolProgress {
         pool: name.into(),
         desired,
@@ -84,11 +91,35 @@ fn provisioning() -> ClusterInfo {
             nodes_ready: 0,
             nodes_expected: 4,
         }),
-        pools: vec![pool("control-plane", 1, 1, 0, 1, 0), pool("workers", 3, 3, 2, 0, 0)],
+        pools: vec![
+            pool("control-plane", 1, 1, 0, 1, 0),
+            pool("workers", 3, 3, 2, 0, 0),
+        ],
         machines: vec![
-            machine("node-a", "kx7p2q", "control-plane", "deployed", "Deployed", "Deployed"),
-            machine("node-b", "m3n8vd", "workers", "deploying", "Deploying", "Installing OS"),
-            machine("node-c", "q9w2er", "workers", "deploying", "Deploying", "Rebooting"),
+            machine(
+                "node-a",
+                "kx7p2q",
+                "control-plane",
+                "deployed",
+                "Deployed",
+                "Deployed",
+            ),
+            machine(
+                "node-b",
+                "m3n8vd",
+                "workers",
+                "deploying",
+                "Deploying",
+                "Installing OS",
+            ),
+            machine(
+                "node-c",
+                "q9w2er",
+                "workers",
+                "deploying",
+                "Deploying",
+                "Rebooting",
+            ),
             machine(
                 "node-d",
                 "z5t6yu",
@@ -99,7 +130,13 @@ fn provisioning() -> ClusterInfo {
             ),
             machine("node-e", "p0o9iu", "workers", "allocated", "Allocated", ""),
         ],
-        tasks: vec![task("create", "running", "deploying 3 of 4 machines", 0, None)],
+        tasks: vec![task(
+            "create",
+            "running",
+            "deploying 3 of 4 machines",
+            0,
+            None,
+        )],
         created: at(0),
         spec_generation: 1,
         observed_generation: 0,
@@ -120,15 +157,41 @@ fn running() -> ClusterInfo {
             nodes_ready: 3,
             nodes_expected: 3,
         }),
-        pools: vec![pool("control-plane", 1, 1, 0, 1, 1), pool("workers", 2, 2, 0, 2, 2)],
+        pools: vec![
+            pool("control-plane", 1, 1, 0, 1, 1),
+            pool("workers", 2, 2, 0, 2, 2),
+        ],
         machines: vec![
-            machine("node-f", "aa11bb", "control-plane", "deployed", "Deployed", "Deployed"),
-            machine("node-g", "cc22dd", "workers", "deployed", "Deployed", "Deployed"),
-            machine("node-h", "ee33ff", "workers", "deployed", "Deployed", "Deployed"),
+            machine(
+                "node-f",
+                "aa11bb",
+                "control-plane",
+                "deployed",
+                "Deployed",
+                "Deployed",
+            ),
+            machine(
+                "node-g", "cc22dd", "workers", "deployed", "Deployed", "Deployed",
+            ),
+            machine(
+                "node-h", "ee33ff", "workers", "deployed", "Deployed", "Deployed",
+            ),
         ],
         tasks: vec![
-            task("create", "succeeded", "running: 3 node(s) Ready", -3600, Some(-3000)),
-            task("update", "succeeded", "running: 3 node(s) Ready", -600, Some(-480)),
+            task(
+                "create",
+                "succeeded",
+                "running: 3 node(s) Ready",
+                -3600,
+                Some(-3000),
+            ),
+            task(
+                "update",
+                "succeeded",
+                "running: 3 node(s) Ready",
+                -600,
+                Some(-480),
+            ),
         ],
         created: at(-3600),
         spec_generation: 2,
@@ -142,13 +205,31 @@ fn deleting() -> ClusterInfo {
         name: "old".into(),
         phase: Phase::Deleting,
         kubernetes: None,
-        pools: vec![pool("control-plane", 1, 0, 0, 0, 0), pool("workers", 2, 0, 0, 0, 0)],
+        pools: vec![
+            pool("control-plane", 1, 0, 0, 0, 0),
+            pool("workers", 2, 0, 0, 0, 0),
+        ],
         machines: vec![
-            machine("node-i", "gg44hh", "control-plane", "retiring", "Releasing", "Releasing"),
-            machine("node-j", "ii55jj", "workers", "retiring", "Deployed", "Deployed"),
+            machine(
+                "node-i",
+                "gg44hh",
+                "control-plane",
+                "retiring",
+                "Releasing",
+                "Releasing",
+            ),
+            machine(
+                "node-j", "ii55jj", "workers", "retiring", "Deployed", "Deployed",
+            ),
         ],
         tasks: vec![
-            task("create", "succeeded", "running: 3 node(s) Ready", -86_400, Some(-86_000)),
+            task(
+                "create",
+                "succeeded",
+                "running: 3 node(s) Ready",
+                -86_400,
+                Some(-86_000),
+            ),
             task("delete", "running", "releasing 2 machine(s)", -20, None),
         ],
         created: at(-86_400),
@@ -173,7 +254,14 @@ fn failed() -> ClusterInfo {
     }
 }
 
-fn event(id: i64, cluster: &str, secs: i64, level: Level, machine: Option<&str>, msg: &str) -> EventLine {
+fn event(
+    id: i64,
+    cluster: &str,
+    secs: i64,
+    level: Level,
+    machine: Option<&str>,
+    msg: &str,
+) -> EventLine {
     EventLine {
         id,
         cluster: Some(cluster.into()),
@@ -187,14 +275,63 @@ fn event(id: i64, cluster: &str, secs: i64, level: Level, machine: Option<&str>,
 
 fn journal() -> Vec<EventLine> {
     vec![
-        event(1, "e5f6a7b8", -600, Level::Info, None, "pool workers scaled from 1 to 2 (spec generation 2)"),
+        event(
+            1,
+            "e5f6a7b8",
+            -600,
+            Level::Info,
+            None,
+            "pool workers scaled from 1 to 2 (spec generation 2)",
+        ),
         event(2, "a1b2c3d4", 0, Level::Info, None, "cluster web submitted"),
-        event(3, "a1b2c3d4", 5, Level::Info, Some("kx7p2q"), "allocated kx7p2q (node-a) in zone az-1 for pool control-plane"),
-        event(4, "a1b2c3d4", 9, Level::Info, Some("z5t6yu"), "deploying z5t6yu (node-d) with jammy as worker"),
-        event(5, "a1b2c3d4", 200, Level::Warn, Some("z5t6yu"), "deployment of z5t6yu failed (Failed deployment: curtin exited 3): replacing it"),
-        event(6, "a1b2c3d4", 201, Level::Info, Some("p0o9iu"), "allocated p0o9iu (node-e) in zone az-2 for pool workers"),
-        event(7, "c9d0e1f2", 430, Level::Info, None, "delete requested (command 7)"),
-        event(8, "f0f0f0f0", 440, Level::Error, None, "cluster failed: pool workers: 3 failed deployments used the replacement budget"),
+        event(
+            3,
+            "a1b2c3d4",
+            5,
+            Level::Info,
+            Some("kx7p2q"),
+            "allocated kx7p2q (node-a) in zone az-1 for pool control-plane",
+        ),
+        event(
+            4,
+            "a1b2c3d4",
+            9,
+            Level::Info,
+            Some("z5t6yu"),
+            "deploying z5t6yu (node-d) with jammy as worker",
+        ),
+        event(
+            5,
+            "a1b2c3d4",
+            200,
+            Level::Warn,
+            Some("z5t6yu"),
+            "deployment of z5t6yu failed (Failed deployment: curtin exited 3): replacing it",
+        ),
+        event(
+            6,
+            "a1b2c3d4",
+            201,
+            Level::Info,
+            Some("p0o9iu"),
+            "allocated p0o9iu (node-e) in zone az-2 for pool workers",
+        ),
+        event(
+            7,
+            "c9d0e1f2",
+            430,
+            Level::Info,
+            None,
+            "delete requested (command 7)",
+        ),
+        event(
+            8,
+            "f0f0f0f0",
+            440,
+            Level::Error,
+            None,
+            "cluster failed: pool workers: 3 failed deployments used the replacement budget",
+        ),
     ]
 }
 
@@ -379,10 +516,16 @@ fn the_journal_drives_reloads() {
     assert!(!state.dirty);
     // New entries while the list load is in flight: one reload once it answers.
     let cmds = update(&mut state, Msg::EventsPolled(Ok((journal(), at(2)))));
-    assert!(cmds.is_empty(), "the first list load is still out: {cmds:?}");
+    assert!(
+        cmds.is_empty(),
+        "the first list load is still out: {cmds:?}"
+    );
     let cmds = update(&mut state, Msg::ClustersLoaded(Ok(vec![running()])));
     assert_eq!(cmds, vec![Cmd::LoadClusters]);
-    update(&mut state, Msg::ClustersLoaded(Ok(vec![running(), provisioning()])));
+    update(
+        &mut state,
+        Msg::ClustersLoaded(Ok(vec![running(), provisioning()])),
+    );
     // The next tick asks only for what follows the last entry seen.
     assert!(update(&mut state, Msg::Tick).contains(&Cmd::PollEvents(8)));
     // Entries of the open cluster reload it; others only the list.
@@ -392,16 +535,36 @@ fn the_journal_drives_reloads() {
     let cmds = update(
         &mut state,
         Msg::EventsPolled(Ok((
-            vec![event(9, "a1b2c3d4", 460, Level::Info, Some("m3n8vd"), "MAAS deployed m3n8vd")],
+            vec![event(
+                9,
+                "a1b2c3d4",
+                460,
+                Level::Info,
+                Some("m3n8vd"),
+                "MAAS deployed m3n8vd",
+            )],
             at(460),
         ))),
     );
-    assert_eq!(cmds, vec![Cmd::LoadClusters, Cmd::LoadCluster("a1b2c3d4".into())]);
-    update(&mut state, Msg::ClustersLoaded(Ok(vec![running(), provisioning()])));
+    assert_eq!(
+        cmds,
+        vec![Cmd::LoadClusters, Cmd::LoadCluster("a1b2c3d4".into())]
+    );
+    update(
+        &mut state,
+        Msg::ClustersLoaded(Ok(vec![running(), provisioning()])),
+    );
     let cmds = update(
         &mut state,
         Msg::EventsPolled(Ok((
-            vec![event(10, "e5f6a7b8", 461, Level::Info, None, "something else")],
+            vec![event(
+                10,
+                "e5f6a7b8",
+                461,
+                Level::Info,
+                None,
+                "something else",
+            )],
             at(461),
         ))),
     );
@@ -441,7 +604,9 @@ fn delete_asks_for_the_name_and_only_when_provisioned() {
         &mut state,
         Msg::ClusterActionDone {
             done: "deletion of cluster prod-1 requested".into(),
-            result: Err(SourceError::new("cluster prod-1 is Deleting: nothing to do")),
+            result: Err(SourceError::new(
+                "cluster prod-1 is Deleting: nothing to do",
+            )),
         },
     );
     assert!(state.flash.as_ref().unwrap().text.contains("nothing to do"));
@@ -463,7 +628,10 @@ fn abort_only_while_provisioning() {
 fn kubeconfig_prompt() {
     let mut state = open_detail((80, 24), running());
     press(&mut state, KeyCode::Char('K'));
-    assert!(matches!(state.clusters.prompt, Some(Prompt::Kubeconfig { .. })));
+    assert!(matches!(
+        state.clusters.prompt,
+        Some(Prompt::Kubeconfig { .. })
+    ));
     let cmds = press(&mut state, KeyCode::Enter);
     assert_eq!(
         cmds,
@@ -476,13 +644,21 @@ fn kubeconfig_prompt() {
 
 #[test]
 fn readonly_hides_and_refuses_every_change() {
-    for (key, info) in [('d', running()), ('a', provisioning()), ('r', running()), ('K', running())] {
+    for (key, info) in [
+        ('d', running()),
+        ('a', provisioning()),
+        ('r', running()),
+        ('K', running()),
+    ] {
         let mut state = open_detail((120, 40), info);
         state.readonly = true;
         let terminal = draw(&state);
         let footer = tui_support::row_text(buffer(&terminal), 39);
         for word in ["delete", "abort", "resize", "kubeconfig"] {
-            assert!(!footer.contains(word), "`{word}` in the read-only footer: {footer}");
+            assert!(
+                !footer.contains(word),
+                "`{word}` in the read-only footer: {footer}"
+            );
         }
         assert!(press(&mut state, KeyCode::Char(key)).is_empty());
         assert!(state.confirm.is_none() && state.clusters.prompt.is_none());
@@ -491,7 +667,10 @@ fn readonly_hides_and_refuses_every_change() {
     let state = open_detail((120, 40), running());
     let terminal = draw(&state);
     let footer = tui_support::row_text(buffer(&terminal), 39);
-    assert!(footer.contains("delete") && footer.contains("resize"), "{footer}");
+    assert!(
+        footer.contains("delete") && footer.contains("resize"),
+        "{footer}"
+    );
 }
 
 #[test]

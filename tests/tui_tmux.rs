@@ -202,7 +202,7 @@ fn demo_console_walkthrough() {
     assert!(screen.contains("user admin"), "{screen}");
     assert!(screen.contains("READ-ONLY"), "{screen}");
     t.keys(&[":", "clusters", "Enter"]);
-    t.wait_for("Clusters: coming with the engine");
+    t.wait_for("No clusters yet.");
     t.keys(&["Escape"]);
     t.wait_for("[200/200]");
     t.keys(&["/", "!Ready", "Enter"]);

@@ -50,7 +50,11 @@ impl Phase {
     pub fn is_busy(self) -> bool {
         matches!(
             self,
-            Phase::Pending | Phase::Provisioning | Phase::Updating | Phase::Deleting | Phase::Aborting
+            Phase::Pending
+                | Phase::Provisioning
+                | Phase::Updating
+                | Phase::Deleting
+                | Phase::Aborting
         )
     }
 
@@ -424,7 +428,10 @@ impl ClustersModel {
     /// The clusters passing the `/` filter, in list order.
     pub fn shown(&self) -> Vec<&ClusterInfo> {
         let f = Filter::parse(&self.filter);
-        self.list.iter().filter(|c| f.matches(&c.haystack())).collect()
+        self.list
+            .iter()
+            .filter(|c| f.matches(&c.haystack()))
+            .collect()
     }
 
     pub fn selected_cluster(&self) -> Option<&ClusterInfo> {
@@ -437,7 +444,9 @@ impl ClustersModel {
         if n == 0 {
             return false;
         }
-        let next = (self.selected as isize).saturating_add(by).clamp(0, n as isize - 1) as usize;
+        let next = (self.selected as isize)
+            .saturating_add(by)
+            .clamp(0, n as isize - 1) as usize;
         let moved = next != self.selected;
         self.selected = next;
         moved

@@ -99,8 +99,7 @@ impl EngineSource {
             return Some(c.clone());
         }
         let row = self.engine.store().read(|r| r.account(account)).ok()?;
-        let client =
-            connect::client_for(&self.state_dir, &row, connect::Patience::Check).ok()?;
+        let client = connect::client_for(&self.state_dir, &row, connect::Patience::Check).ok()?;
         cache.insert(account.to_string(), client.clone());
         Some(client)
     }

@@ -159,7 +159,10 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
                 result: source.scale_pool(cluster, pool, size).await,
             },
             Cmd::WriteKubeconfig { cluster, path } => Msg::ClusterActionDone {
-                done: format!("kubeconfig of {cluster} written to {} (0600)", path.display()),
+                done: format!(
+                    "kubeconfig of {cluster} written to {} (0600)",
+                    path.display()
+                ),
                 result: source.write_kubeconfig(cluster, path).await,
             },
         };

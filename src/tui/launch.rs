@@ -2,17 +2,17 @@
 //! taken (so setup errors print normally), then run the event loop inside a terminal guard.
 
 use super::app::{Connection, FlashLevel, State, StateOptions};
+use super::clusters::EngineLink;
+use super::engine_source::EngineSource;
 use super::event_loop::{self, LoopConfig, Renderer};
 use super::input;
 use super::keymap::Keymap;
-use super::clusters::EngineLink;
-use super::engine_source::EngineSource;
 use super::term::TerminalGuard;
 use super::theme::{ColorSupport, Theme, ThemeError, DEFAULT_THEME};
+use crate::engine::{EmbeddedEngine, EngineConfig, EngineError};
 use crate::maas::{
     ApiKey, ApiKeyError, ClientConfigError, Endpoint, EndpointError, MaasClient, MaasConfig,
 };
-use crate::engine::{EmbeddedEngine, EngineConfig, EngineError};
 use crate::paths::Paths;
 use crate::sim::{self, SimConfig, SimError};
 use std::io::IsTerminal;

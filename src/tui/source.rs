@@ -179,7 +179,10 @@ pub trait ConsoleSource: Send + Sync + 'static {
     }
 
     /// One cluster by name or id, with its machines' MAAS status messages.
-    fn cluster(&self, key: String) -> impl Future<Output = Result<ClusterInfo, SourceError>> + Send {
+    fn cluster(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<ClusterInfo, SourceError>> + Send {
         let _ = key;
         async { Err(SourceError::needs_engine("showing a cluster")) }
     }

@@ -21,7 +21,10 @@ pub fn init(state: &mut State) -> Vec<Cmd> {
     }
     state.clusters.poll_in_flight = true;
     state.clusters.list_in_flight = true;
-    vec![Cmd::PollEvents(state.clusters.last_event), Cmd::LoadClusters]
+    vec![
+        Cmd::PollEvents(state.clusters.last_event),
+        Cmd::LoadClusters,
+    ]
 }
 
 /// Every tick: ask for the journal entries after the last one seen (one small query; nothing
@@ -116,8 +119,7 @@ fn on_events(
     };
     // Running steps show their elapsed time: redraw them as the engine's clock moves.
     let ticking = state.screen == ScreenId::ClusterDetail
-        && m
-            .detail
+        && m.detail
             .as_ref()
             .and_then(|d| d.info.as_ref())
             .is_some_and(|i| i.tasks.iter().any(|t| t.finished.is_none()));
@@ -153,6 +155,20 @@ fn on_events(
         }
     }
     cmds
+}
+
+/// Reloads the list now (a cluster was just created), or once the load in flight answers.
+pub fn reload_list(state: &mut State) -> Vec<Cmd> {
+    let m = &mut state.clusters;
+    if m.link == EngineLink::Absent {
+        return Vec::new();
+    }
+    if m.list_in_flight {
+        m.list_stale = true;
+        return Vec::new();
+    }
+    m.list_in_flight = true;
+    vec![Cmd::LoadClusters]
 }
 
 /// Loads again what changed while the previous load was in flight.
@@ -433,7 +449,11 @@ fn on_detail_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             (false, Some(i)) if i.phase.is_resizable() && !i.pools.is_empty() => {
                 state.clusters.prompt = Some(Prompt::Resize {
                     cluster: i.name.clone(),
-                    pools: i.pools.iter().map(|p| (p.pool.clone(), p.desired)).collect(),
+                    pools: i
+                        .pools
+                        .iter()
+                        .map(|p| (p.pool.clone(), p.desired))
+                        .collect(),
                     selected: 0,
                     size: Input::default(),
                     typing: false,

@@ -4,10 +4,10 @@ use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, EventLine};
 use crate::tui::lookups::PlacementChoices;
-use chrono::{DateTime, Utc};
-use std::path::PathBuf;
 use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
+use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
+use std::path::PathBuf;
 
 /// Everything that changes the state arrives as one of these.
 #[derive(Debug, Clone, PartialEq)]

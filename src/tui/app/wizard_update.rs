@@ -267,6 +267,8 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
                             state.screen = ScreenId::Clusters;
                         }
                         state.flash(FlashLevel::Info, format!("cluster {name} is being built"));
+                        state.dirty = true;
+                        return Ok(super::cluster_update::reload_list(state));
                     }
                     Err(e) => w.deploy_failed(e.message),
                 }

@@ -4,10 +4,10 @@
 //! narrow ones stack the panes.
 
 use super::clusters::{health_style, phase_style};
+use crate::engine::PoolProgress;
 use crate::tui::app::State;
 use crate::tui::clusters::{ClusterInfo, EventLine, Level, MachineLine, Prompt, TaskLine};
 use crate::tui::columns::{fit, ColumnSpec, COLUMN_SPACING};
-use crate::engine::PoolProgress;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
@@ -106,7 +106,10 @@ fn render_summary(
     let t = &state.theme;
     let health = info.health();
     let first = Line::from(vec![
-        Span::styled(format!(" {} ", info.phase.label()), phase_style(t, info.phase)),
+        Span::styled(
+            format!(" {} ", info.phase.label()),
+            phase_style(t, info.phase),
+        ),
         Span::styled(" health ", t.muted),
         Span::styled(health.label(), health_style(t, health)),
         Span::styled("  account ", t.muted),
@@ -165,7 +168,10 @@ fn render_steps(state: &State, info: &ClusterInfo, frame: &mut Frame, area: Rect
         })
         .collect();
     if lines.is_empty() {
-        frame.render_widget(Paragraph::new(Line::styled(" no steps yet", t.muted)), inner);
+        frame.render_widget(
+            Paragraph::new(Line::styled(" no steps yet", t.muted)),
+            inner,
+        );
     } else {
         frame.render_widget(Paragraph::new(lines), inner);
     }
@@ -196,10 +202,7 @@ fn render_pools(t: &Theme, pools: &[PoolProgress], frame: &mut Frame, area: Rect
     let lines: Vec<Line> = pools
         .iter()
         .map(|p| {
-            let mut spans = vec![Span::styled(
-                format!(" {:<13.13} ", p.pool),
-                t.text,
-            )];
+            let mut spans = vec![Span::styled(format!(" {:<13.13} ", p.pool), t.text)];
             spans.extend(gauge(t, p, bar));
             spans.push(Span::styled(
                 format!(
@@ -333,59 +336,68 @@ fn render_log(state: &State, events: &[&EventLine], back: usize, frame: &mut Fra
 }
 
 fn render_prompt(t: &Theme, p: &Prompt, frame: &mut Frame, area: Rect) {
-    let (title, mut lines, error, cursor_line): (String, Vec<Line>, Option<&String>, Option<(u16, usize)>) =
-        match p {
-            Prompt::Resize {
-                cluster,
-                pools,
-                selected,
-                size,
-                typing,
-                error,
-            } => {
-                let mut lines: Vec<Line> = vec![Line::styled(
-                    if *typing {
-                        "New size (machines), enter to apply:"
-                    } else {
-                        "Pick a pool (↑/↓), enter:"
-                    },
-                    t.text,
-                )];
-                for (i, (pool, desired)) in pools.iter().enumerate() {
-                    let style = if i == *selected { t.selection } else { t.text };
-                    lines.push(Line::styled(format!("  {pool:<20} {desired:>4}"), style));
-                }
-                let cursor = if *typing {
-                    lines.push(Line::from(vec![
-                        Span::styled("› ", t.prompt),
-                        Span::styled(format!("{:<12}", size.value()), t.selection),
-                    ]));
-                    Some((size.visual_cursor() as u16 + 2, lines.len() - 1))
+    let (title, mut lines, error, cursor_line): (
+        String,
+        Vec<Line>,
+        Option<&String>,
+        Option<(u16, usize)>,
+    ) = match p {
+        Prompt::Resize {
+            cluster,
+            pools,
+            selected,
+            size,
+            typing,
+            error,
+        } => {
+            let mut lines: Vec<Line> = vec![Line::styled(
+                if *typing {
+                    "New size (machines), enter to apply:"
                 } else {
-                    None
-                };
-                (format!("Resize a pool of {cluster}"), lines, error.as_ref(), cursor)
+                    "Pick a pool (↑/↓), enter:"
+                },
+                t.text,
+            )];
+            for (i, (pool, desired)) in pools.iter().enumerate() {
+                let style = if i == *selected { t.selection } else { t.text };
+                lines.push(Line::styled(format!("  {pool:<20} {desired:>4}"), style));
             }
-            Prompt::Kubeconfig {
-                cluster,
-                path,
-                error,
-            } => {
-                let lines = vec![
-                    Line::styled("Write the admin kubeconfig (0600) to:", t.text),
-                    Line::from(vec![
-                        Span::styled("› ", t.prompt),
-                        Span::styled(path.value().to_string(), t.selection),
-                    ]),
-                ];
-                (
-                    format!("Kubeconfig of {cluster}"),
-                    lines,
-                    error.as_ref(),
-                    Some((path.visual_cursor() as u16 + 2, 1)),
-                )
-            }
-        };
+            let cursor = if *typing {
+                lines.push(Line::from(vec![
+                    Span::styled("› ", t.prompt),
+                    Span::styled(format!("{:<12}", size.value()), t.selection),
+                ]));
+                Some((size.visual_cursor() as u16 + 2, lines.len() - 1))
+            } else {
+                None
+            };
+            (
+                format!("Resize a pool of {cluster}"),
+                lines,
+                error.as_ref(),
+                cursor,
+            )
+        }
+        Prompt::Kubeconfig {
+            cluster,
+            path,
+            error,
+        } => {
+            let lines = vec![
+                Line::styled("Write the admin kubeconfig (0600) to:", t.text),
+                Line::from(vec![
+                    Span::styled("› ", t.prompt),
+                    Span::styled(path.value().to_string(), t.selection),
+                ]),
+            ];
+            (
+                format!("Kubeconfig of {cluster}"),
+                lines,
+                error.as_ref(),
+                Some((path.visual_cursor() as u16 + 2, 1)),
+            )
+        }
+    };
     if let Some(e) = error {
         lines.push(Line::styled(format!("✗ {e}"), t.danger));
     }

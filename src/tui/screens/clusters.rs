@@ -40,9 +40,7 @@ pub fn phase_style(t: &Theme, phase: Phase) -> Style {
         Phase::Failed => t.status_failed,
         Phase::Aborted | Phase::Deleted => t.status_offline,
         Phase::Pending => t.status_new,
-        Phase::Provisioning | Phase::Updating | Phase::Deleting | Phase::Aborting => {
-            t.status_busy
-        }
+        Phase::Provisioning | Phase::Updating | Phase::Deleting | Phase::Aborting => t.status_busy,
     }
 }
 
