@@ -153,7 +153,11 @@ fn admin_kubeconfig_has_the_expected_structure() {
     assert!(raw["users"][0]["user"]["client-certificate-data"].is_string());
     assert!(raw["users"][0]["user"]["client-key-data"].is_string());
     assert!(raw["current-context"].is_string());
-    assert_eq!(raw["apiVersion"].as_str(), Some("v1"), "kubectl reads apiVersion, camelCase");
+    assert_eq!(
+        raw["apiVersion"].as_str(),
+        Some("v1"),
+        "kubectl reads apiVersion, camelCase"
+    );
     assert_eq!(raw["kind"].as_str(), Some("Config"));
 
     let b64 = |s: &str| {

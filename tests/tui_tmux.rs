@@ -194,6 +194,81 @@ impl Drop for Tmux {
 }
 
 #[test]
+fn demo_cluster_wizard_to_the_engine() {
+    let Some(t) = Tmux::start("wizard", "--demo", &[]) else {
+        return;
+    };
+    t.wait_for("[200/200]");
+    t.keys(&[":", "clusters", "Enter"]);
+    t.wait_for("No clusters yet");
+    t.keys(&["n"]);
+    t.wait_for("step 1/9: Basics");
+    t.keys(&["demo-1", "PageDown"]);
+    t.wait_for("step 2/9: Profile");
+    // The simulated MAAS's zones, pools and tags arrive with their machine counts.
+    t.keys(&["PageDown", "PageDown", "PageDown", "PageDown"]);
+    t.wait_for("step 6/9: Node pools");
+    t.wait_for("(n) = Ready machines");
+    t.keys(&["PageDown", "PageDown"]);
+    // The demo MAAS's machines sit on 192.168.32.0/20, inside the default pod network: the
+    // review says so, the networking step is marked, and fixing it there clears it.
+    let screen = t.wait_for("step 8/9: Review");
+    assert!(screen.contains("overlaps MAAS subnet"), "{screen}");
+    assert!(screen.contains("✗5"), "{screen}");
+    t.keys(&["PageUp", "PageUp", "PageUp", "Tab", "Tab", "Tab", "End"]);
+    t.wait_for("step 5/9: Networking");
+    let mut erase = vec!["BSpace"; 20];
+    erase.extend(["10.244.0.0/16", "Tab"]);
+    t.keys(&erase);
+    t.keys(&["PageDown", "PageDown", "PageDown"]);
+    t.wait_for("No problems");
+    t.keys(&["Enter"]);
+    t.wait_for("Press enter to deploy");
+    t.keys(&["Enter"]);
+    // The demo runs the engine: the cluster is accepted and the list shows it.
+    t.wait_for("cluster demo-1 is being built");
+    t.wait_for("demo-1");
+    t.keys(&["q"]);
+}
+
+#[test]
+fn demo_account_wizard_reports_a_wrong_key() {
+    let Some(t) = Tmux::start("account", "--demo", &[]) else {
+        return;
+    };
+    let screen = t.wait_for("[200/200]");
+    // The demo MAAS's URL, from the header.
+    let endpoint = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the endpoint is in the header")
+        .to_string();
+    t.keys(&[":", "new-account", "Enter"]);
+    t.wait_for("New cloud account");
+    t.keys(&["lab2", "Tab", "Tab", &endpoint, "Tab"]);
+    // A well-formed key this MAAS never issued: shown as bullets only.
+    let key = "AAAAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBB:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+    t.keys(&[key]);
+    let screen = t.wait_for("••••••••");
+    assert!(!screen.contains("AAAAAAAA"), "{screen}");
+    t.keys(&["PageDown"]);
+    let screen = t.wait_for("refused the API key");
+    assert!(
+        screen.contains("API key:"),
+        "the failure names the field: {screen}"
+    );
+    t.keys(&["PageUp"]);
+    t.wait_for("step 1/2");
+    t.keys(&["Escape"]);
+    t.wait_for("Discard the new cloud account?");
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("[200/200]");
+    t.keys(&["q"]);
+}
+
+#[test]
 fn demo_console_walkthrough() {
     let Some(t) = Tmux::start("walk", "--demo --readonly", &[]) else {
         return;
@@ -203,6 +278,9 @@ fn demo_console_walkthrough() {
     assert!(screen.contains("READ-ONLY"), "{screen}");
     t.keys(&[":", "clusters", "Enter"]);
     t.wait_for("No clusters yet.");
+    // Read-only: the wizard is refused, and the footer says why.
+    t.keys(&["n"]);
+    t.wait_for("read-only: creating a cluster is refused");
     t.keys(&["Escape"]);
     t.wait_for("[200/200]");
     t.keys(&["/", "!Ready", "Enter"]);

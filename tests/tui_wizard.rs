@@ -136,6 +136,13 @@ fn bad_cidr() {
         let pod = &cw(&state).network.fields[3];
         assert!(pod.visible_error().is_some(), "{:?}", cw(&state).problems);
         snap("cluster_error_bad_cidr", &state);
+        // The error is drawn in the danger token, right under its field.
+        let terminal = draw(&state);
+        let buf = terminal.backend().buffer();
+        let (x, y) = tui_support::find(buf, "✗ `10.300.0.0/16`").expect("error shown");
+        assert_eq!(buf[(x, y)].fg, state.theme.danger.fg.unwrap());
+        let (_, field_y) = tui_support::find(buf, "Pod CIDR").unwrap();
+        assert_eq!(y, field_y + 1);
     }
 }
 
@@ -385,6 +392,14 @@ fn new_cluster_command_and_readonly() {
     assert!(state.wizard.is_none());
     let flash = state.flash.as_ref().expect("told why").text.clone();
     assert!(flash.contains("--readonly"), "{flash}");
+
+    // Without any MAAS there is nothing to pick from: the wizard says how to get one.
+    let mut opts = tui_support::options((80, 24));
+    opts.connection = kubemaas::tui::app::Connection::NotConfigured;
+    let mut state = State::new(opts);
+    assert!(command(&mut state, "new-cluster").is_empty());
+    assert!(state.wizard.is_none());
+    assert!(state.flash.as_ref().unwrap().text.contains("--demo"));
 }
 
 #[test]

@@ -62,9 +62,9 @@ actions! {
     SortReverse = "sort_reverse", Some("reverse"), "Reverse the sort order", ["S"];
     Refresh = "refresh", Some("refresh"), "Reload from MAAS now", ["ctrl-r"];
     Redraw = "redraw", None, "Repaint the whole screen", ["ctrl-l"];
-    New = "new", Some("new"), "New cluster (:clusters) / account (:accounts)", ["n"];
+    New = "new", Some("new"), "New cluster / cloud account", ["n"];
     Open = "open", Some("open"), "Open the selected profile", ["enter"];
-    Delete = "delete", Some("delete"), "Delete the selected account (asks first)", ["ctrl-d"];
+    Delete = "delete", Some("delete"), "Delete the account (asks)", ["ctrl-d"];
     DeleteCluster = "delete_cluster", Some("delete"), "Delete the cluster (asks for its name)", ["d"];
     Abort = "abort", Some("abort"), "Abort a cluster still provisioning", ["a"];
     Resize = "resize", Some("resize"), "Resize a node pool of the cluster", ["r"];

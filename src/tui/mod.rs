@@ -13,6 +13,14 @@
 //! - [`screens`]: one pure draw function per piece (header, footer, help, machines, …).
 //! - [`source`]: [`source::ConsoleSource`], what the console needs to know about MAAS, with
 //!   plain row types; today over [`crate::maas::MaasClient`], later over the engine.
+//! - [`widgets`]: pieces with their own state — [`widgets::form`] (typed fields, focus,
+//!   problems by document path), [`widgets::confirm`] (opens on Cancel, typed names, refused
+//!   under `--readonly`), the YAML text area and the masked [`widgets::secret::Secret`].
+//! - [`wizards`]: the cluster and cloud-account wizards' state and keys; they build model
+//!   documents and let `crate::model`'s validators find the problems (no rule is repeated
+//!   here). Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
+//! - [`lookups`] (zones / pools / tags / domains / images with available-machine counts) and
+//!   [`account_check`] (an account checked against the model, then the live MAAS).
 //! - [`theme`] (semantic tokens from `themes/*.yaml`), [`keymap`] (actions as data),
 //!   [`columns`] (priority-based column dropping), [`filter`] (`/` with `!` negation),
 //!   [`machines`] (the inventory table model), [`input`] (terminal events and signals).
@@ -23,6 +31,13 @@
 //! loop's `spawn` runs against the source), its keys to [`keymap::Action`] (help and footer
 //! pick them up), and a draw function under [`screens`] chosen in [`app::view`]. Snapshot it
 //! at 80x24 and 120x40 (see `tests/tui_screens.rs`).
+//!
+//! # Adding a wizard
+//! Build its forms from [`widgets::form::Field`]s whose `path` is the document path the
+//! model's validator reports, rebuild the document and validate on every edit, and hand the
+//! problems back with [`widgets::form::Form::apply_problems`]. Work it needs (a MAAS call,
+//! the engine) goes out as a [`wizards::WizardOutcome`] → `Cmd` → a new
+//! [`source::ConsoleSource`] method (`tests/tui_wizard.rs` shows the tests).
 
 pub mod account_check;
 pub mod app;

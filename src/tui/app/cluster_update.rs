@@ -544,9 +544,9 @@ pub fn on_prompt_key(state: &mut State, key: KeyEvent) -> Option<Vec<Cmd>> {
                     Err(e) => error = Some(e),
                 },
                 (true, _) => {
-                    if edit(&mut size, key) {
-                        error = None;
-                    }
+                    // A new size clears the complaint about the old one.
+                    let changed = edit(&mut size, key);
+                    error = error.filter(|_| !changed);
                 }
                 _ => {}
             }

@@ -4,10 +4,10 @@
 
 use super::lists::ListLoad;
 use super::msg::{Cmd, Msg};
-use super::state::{FlashLevel, ScreenId, State};
+use super::state::{Connection, FlashLevel, ScreenId, State};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::confirm::{ConfirmAction, ConfirmDialog, ConfirmOutcome};
-use crate::tui::wizards::{AccountWizard, ClusterWizard, Wizard, WizardOutcome};
+use crate::tui::wizards::{ClusterWizard, Wizard, WizardOutcome};
 use crossterm::event::KeyEvent;
 
 /// Keys for an open dialog or wizard; `None` when neither is open.
@@ -79,6 +79,15 @@ fn refuse(state: &mut State, what: &str) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// Wizards need a MAAS to pick from and check against; the welcome screen says how to get one.
+fn not_configured(state: &mut State) -> Vec<Cmd> {
+    state.flash(
+        FlashLevel::Error,
+        "no MAAS configured: start with `kubemaas --demo`, or set MAAS_URL and MAAS_API_KEY",
+    );
+    Vec::new()
+}
+
 /// Opens a confirm dialog, or says why read-only mode refuses it.
 pub fn open_confirm(state: &mut State, action: ConfirmAction) {
     match ConfirmDialog::open(action, state.readonly) {
@@ -104,6 +113,9 @@ pub fn open_cluster_wizard(state: &mut State) -> Vec<Cmd> {
     if state.readonly {
         return refuse(state, "creating a cluster");
     }
+    if state.connection == Connection::NotConfigured {
+        return not_configured(state);
+    }
     let profiles = if state.profiles.list.is_empty() {
         crate::model::shipped_profiles()
     } else {
@@ -121,7 +133,10 @@ pub fn open_account_wizard(state: &mut State) -> Vec<Cmd> {
     if state.readonly {
         return refuse(state, "adding a cloud account");
     }
-    state.wizard = Some(Wizard::Account(Box::new(AccountWizard::new())));
+    if state.connection == Connection::NotConfigured {
+        return not_configured(state);
+    }
+    state.wizard = Some(Wizard::Account(Box::default()));
     state.dirty = true;
     Vec::new()
 }
@@ -169,6 +184,17 @@ pub fn on_screen_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             state.profiles.detail = false;
             state.dirty = true;
             Some(Vec::new())
+        }
+        // ctrl-r reloads the list on screen, not the inventory behind it.
+        (ScreenId::Profiles, Action::Refresh) => {
+            state.profiles.load = ListLoad::Loading;
+            state.flash(FlashLevel::Info, "Reloading profiles…");
+            Some(vec![Cmd::LoadProfiles])
+        }
+        (ScreenId::Accounts, Action::Refresh) => {
+            state.accounts.load = ListLoad::Loading;
+            state.flash(FlashLevel::Info, "Reloading cloud accounts…");
+            Some(vec![Cmd::LoadAccounts])
         }
         (ScreenId::Profiles, _) if step != 0 => {
             state.dirty |= state.profiles.move_by(step);

@@ -335,13 +335,16 @@ fn render_log(state: &State, events: &[&EventLine], back: usize, frame: &mut Fra
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// A prompt's title, lines, error and cursor (column, line).
+type PromptParts<'a> = (
+    String,
+    Vec<Line<'a>>,
+    Option<&'a String>,
+    Option<(u16, usize)>,
+);
+
 fn render_prompt(t: &Theme, p: &Prompt, frame: &mut Frame, area: Rect) {
-    let (title, mut lines, error, cursor_line): (
-        String,
-        Vec<Line>,
-        Option<&String>,
-        Option<(u16, usize)>,
-    ) = match p {
+    let (title, mut lines, error, cursor_line): PromptParts = match p {
         Prompt::Resize {
             cluster,
             pools,

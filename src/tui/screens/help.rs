@@ -47,6 +47,16 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             Span::styled(screen.title(), t.hint_text),
         ]));
     }
+    for (name, short, what) in [
+        ("new-cluster", "nc", "Cluster wizard"),
+        ("new-account", "na", "Account wizard"),
+    ] {
+        cmd_lines.push(Line::from(vec![
+            Span::styled(format!(":{name:<10} "), t.hint_key),
+            Span::styled(format!(":{short:<4}"), t.hint_key),
+            Span::styled(what, t.hint_text),
+        ]));
+    }
     cmd_lines.push(Line::from(vec![
         Span::styled(format!(":{:<10}", "quit"), t.hint_key),
         Span::styled(format!(":{:<4}", "q"), t.hint_key),

@@ -48,17 +48,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         return;
     }
     let wide = inner.width >= 100;
-    let header = if wide {
-        Row::new(["NAME", "VERSION", "OS", "KUBERNETES", "CNI"])
-    } else {
-        Row::new(["NAME", "OS", "KUBERNETES", "CNI"])
-    }
-    .style(t.header);
+    let header = Row::new(["NAME", "VERSION", "OS", "KUBERNETES", "CNI"]).style(t.header);
     let rows = view.list.iter().enumerate().map(|(i, p)| {
-        let mut cells = vec![p.metadata.name.clone()];
-        if wide {
-            cells.push(p.metadata.version.clone());
-        }
+        let mut cells = vec![p.metadata.name.clone(), p.metadata.version.clone()];
         cells.push(layer(p, LayerKind::Os));
         cells.push(
             p.layer_of(LayerKind::Kubernetes)
@@ -83,6 +75,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         vec![
             Constraint::Min(28),
+            Constraint::Length(7),
             Constraint::Length(13),
             Constraint::Length(10),
             Constraint::Length(14),

@@ -2,7 +2,7 @@
 //! their fields), problems no single field owns listed under it, and a help line for the
 //! focused field. The footer shows the wizard's keys ([`hints`]).
 
-use crate::model::{ClusterProfile, LayerKind};
+use crate::model::ClusterProfile;
 use crate::tui::app::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::form_view;
@@ -202,10 +202,53 @@ fn cluster(state: &State, w: &ClusterWizard, frame: &mut Frame, area: Rect) {
             } else {
                 top
             };
+            // Wide terminals show every pool beside the one being edited.
+            let top = if step == ClusterStep::Pools && top.width >= 100 {
+                let [left, right] =
+                    Layout::horizontal([Constraint::Min(60), Constraint::Length(42)])
+                        .spacing(1)
+                        .areas(top);
+                frame.render_widget(Paragraph::new(pools_summary(t, w)), right);
+                left
+            } else {
+                top
+            };
             form_view::render(form, t, frame, top, true);
             draw_notes(t, w, step, frame, notes);
         }
     }
+}
+
+/// One line per pool: the selected one marked, its size and what it asks of a machine.
+fn pools_summary(t: &Theme, w: &ClusterWizard) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled("All pools", t.header)];
+    for (i, p) in w.spec.spec.node_pools.iter().enumerate() {
+        let style = if i == w.pool_index { t.title } else { t.text };
+        let mark = if i == w.pool_index { "›" } else { " " };
+        lines.push(Line::styled(
+            format!("{mark} {} ×{}", p.name, p.size),
+            style,
+        ));
+        let zones = if p.zones.is_empty() {
+            "any zone".to_string()
+        } else {
+            p.zones.join(",")
+        };
+        lines.push(Line::styled(
+            format!(
+                "    ≥{}c ≥{}G ≥{}GB · {} · {zones}",
+                p.min_cpu,
+                p.min_memory_mib / 1024,
+                p.min_disk_gb,
+                p.resource_pool
+            ),
+            t.muted,
+        ));
+    }
+    let total: u32 = w.spec.spec.node_pools.iter().map(|p| p.size).sum();
+    lines.push(Line::default());
+    lines.push(Line::styled(format!("{total} machine(s) in all"), t.text));
+    lines
 }
 
 /// Where the MAAS lookups are, above the steps that pick from them.

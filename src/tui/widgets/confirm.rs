@@ -272,12 +272,10 @@ pub fn render(dialog: &ConfirmDialog, t: &Theme, frame: &mut Frame, area: Rect) 
         Span::raw("   "),
         button(dialog.action.confirm_label(), ConfirmFocus::Confirm, true),
     ]));
-    let name_row = lines.len().saturating_sub(3) as u16;
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
     if let Some(x) = cursor {
-        // The name line is the second of the three name lines, after the wrapped message.
-        let y = inner.y + msg_lines + 1 + 1;
-        let _ = name_row;
+        // The name field sits under the wrapped message, its blank line and the "Type …" line.
+        let y = inner.y + msg_lines + 2;
         frame.set_cursor_position(Position::new(
             inner.x + x,
             y.min(inner.bottom().saturating_sub(1)),

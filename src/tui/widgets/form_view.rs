@@ -13,27 +13,35 @@ use ratatui::Frame;
 /// Lines a YAML field gets at least.
 const MIN_AREA_LINES: u16 = 3;
 
-/// Lines an error may take under its field (long ones are cut after that).
-const MAX_ERROR_LINES: u16 = 3;
+/// Lines an error may take under its field: the focused field's error whole (up to a
+/// screenful's share), the others cut so one long message cannot push the form away.
+const MAX_ERROR_LINES: u16 = 2;
+const MAX_FOCUSED_ERROR_LINES: u16 = 6;
 
 /// Lines the error of a field takes when wrapped at `width` columns.
-fn error_lines(field: &Field, width: u16) -> u16 {
+fn error_lines(field: &Field, width: u16, focused: bool) -> u16 {
+    let max = if focused {
+        MAX_FOCUSED_ERROR_LINES
+    } else {
+        MAX_ERROR_LINES
+    };
     match field.visible_error() {
         None => 0,
         Some(e) => {
+            // Word wrapping leaves ragged line ends: count a little slack per line.
             let chars = e.chars().count() as u16 + 2;
-            chars.div_ceil(width.max(1)).clamp(1, MAX_ERROR_LINES)
+            chars.div_ceil(width.saturating_sub(6).max(1)).clamp(1, max)
         }
     }
 }
 
 /// Lines a field takes (its value line(s) plus its wrapped error), values `width` wide.
-fn field_height(field: &Field, area_height: u16, width: u16) -> u16 {
+fn field_height(field: &Field, area_height: u16, width: u16, focused: bool) -> u16 {
     let value = match field.kind {
         FieldKind::Yaml(_) => area_height.max(MIN_AREA_LINES),
         _ => 1,
     };
-    value + error_lines(field, width)
+    value + error_lines(field, width, focused)
 }
 
 pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect, active: bool) {
@@ -49,19 +57,22 @@ pub fn render(form: &Form, theme: &Theme, frame: &mut Frame, area: Rect, active:
         .min(area.width / 3);
     let value_w = area.width.saturating_sub(label_w);
     // A YAML field gets what the single-line fields leave.
+    let focused = |i: usize| active && i == form.focus;
     let fixed: u16 = form
         .fields
         .iter()
-        .map(|f| match f.kind {
-            FieldKind::Yaml(_) => error_lines(f, value_w),
-            _ => field_height(f, 0, value_w),
+        .enumerate()
+        .map(|(i, f)| match f.kind {
+            FieldKind::Yaml(_) => error_lines(f, value_w, focused(i)),
+            _ => field_height(f, 0, value_w, focused(i)),
         })
         .sum();
     let area_lines = area.height.saturating_sub(fixed);
     let heights: Vec<u16> = form
         .fields
         .iter()
-        .map(|f| field_height(f, area_lines, value_w))
+        .enumerate()
+        .map(|(i, f)| field_height(f, area_lines, value_w, focused(i)))
         .collect();
     // Scroll: the first field drawn is the one that lets the focused field fit.
     let mut first = 0;
@@ -111,7 +122,7 @@ fn draw_field(
     );
     let vx = rect.x + label_w;
     let vw = rect.width.saturating_sub(label_w);
-    let err_h = error_lines(field, vw).min(rect.height.saturating_sub(1));
+    let err_h = error_lines(field, vw, focused).min(rect.height.saturating_sub(1));
     let value_rect = Rect::new(vx, rect.y, vw, rect.height.saturating_sub(err_h).max(1));
     draw_value(field, t, frame, value_rect, focused);
     if let Some(err) = field.visible_error() {
@@ -189,10 +200,7 @@ fn draw_value(field: &Field, t: &Theme, frame: &mut Frame, rect: Rect, focused: 
             cursor,
         } => {
             if items.is_empty() {
-                frame.render_widget(
-                    Paragraph::new(Line::styled("(none listed by MAAS)", t.muted)),
-                    rect,
-                );
+                frame.render_widget(Paragraph::new(Line::styled("(none listed)", t.muted)), rect);
                 return;
             }
             let spans = window(items, *cursor, width, |i, item| {

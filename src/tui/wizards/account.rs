@@ -128,8 +128,8 @@ impl AccountWizard {
         match key.code {
             KeyCode::Esc => return WizardOutcome::Cancel,
             KeyCode::Char('c') if ctrl => return WizardOutcome::Cancel,
-            KeyCode::PageDown => return self.next(),
-            KeyCode::PageUp => return self.back(),
+            KeyCode::PageDown => return self.next_step(),
+            KeyCode::PageUp => return self.previous_step(),
             _ => {}
         }
         if self.step == AccountStep::Check {
@@ -148,7 +148,7 @@ impl AccountWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if self.form.at_last_field() => self.next(),
+            FormEvent::Enter if self.form.at_last_field() => self.next_step(),
             FormEvent::Enter => {
                 self.form.move_focus(1);
                 WizardOutcome::Changed
@@ -157,7 +157,7 @@ impl AccountWizard {
         }
     }
 
-    fn next(&mut self) -> WizardOutcome {
+    fn next_step(&mut self) -> WizardOutcome {
         if self.step == AccountStep::Check {
             return WizardOutcome::Nothing;
         }
@@ -173,7 +173,7 @@ impl AccountWizard {
         WizardOutcome::Validate(self.draft())
     }
 
-    fn back(&mut self) -> WizardOutcome {
+    fn previous_step(&mut self) -> WizardOutcome {
         if self.step == AccountStep::Details {
             return WizardOutcome::Nothing;
         }

@@ -356,8 +356,8 @@ impl ClusterWizard {
         match key.code {
             KeyCode::Esc => return WizardOutcome::Cancel,
             KeyCode::Char('c') if ctrl => return WizardOutcome::Cancel,
-            KeyCode::PageDown => return self.next(),
-            KeyCode::PageUp => return self.back(),
+            KeyCode::PageDown => return self.next_step(),
+            KeyCode::PageUp => return self.previous_step(),
             KeyCode::Char('a') if ctrl && self.step == ClusterStep::Pools => {
                 return self.add_pool()
             }
@@ -392,7 +392,7 @@ impl ClusterWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if at_last => self.next(),
+            FormEvent::Enter if at_last => self.next_step(),
             FormEvent::Enter => {
                 if let Some(f) = self.current_form_mut() {
                     f.move_focus(1);
@@ -405,15 +405,17 @@ impl ClusterWizard {
 
     fn review_key(&mut self, key: KeyEvent) -> WizardOutcome {
         let before = self.review_scroll;
+        // Enough to bring the end of the spec into view (each problem may wrap to a few lines).
+        let last = (self.spec.to_yaml().lines().count() + 4 * self.problems.len()) as u16;
         match key.code {
             KeyCode::Down | KeyCode::Char('j') => {
-                self.review_scroll = self.review_scroll.saturating_add(1)
+                self.review_scroll = self.review_scroll.saturating_add(1).min(last)
             }
             KeyCode::Up | KeyCode::Char('k') => {
                 self.review_scroll = self.review_scroll.saturating_sub(1)
             }
             KeyCode::Home => self.review_scroll = 0,
-            KeyCode::Enter => return self.next(),
+            KeyCode::Enter => return self.next_step(),
             _ => return WizardOutcome::Nothing,
         }
         if before == self.review_scroll {
@@ -424,7 +426,7 @@ impl ClusterWizard {
     }
 
     /// The next step, unless this one has problems (they are then all shown).
-    pub fn next(&mut self) -> WizardOutcome {
+    pub fn next_step(&mut self) -> WizardOutcome {
         let i = self.step.index();
         if i + 1 >= ClusterStep::ALL.len() {
             return WizardOutcome::Nothing;
@@ -449,7 +451,7 @@ impl ClusterWizard {
     }
 
     /// The previous step; everything typed stays.
-    pub fn back(&mut self) -> WizardOutcome {
+    pub fn previous_step(&mut self) -> WizardOutcome {
         let i = self.step.index();
         if i == 0 {
             return WizardOutcome::Nothing;
@@ -548,5 +550,74 @@ impl ClusterWizard {
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::shipped_profiles;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    #[test]
+    fn pools_are_added_removed_and_renumbered() {
+        let mut w = ClusterWizard::new(shipped_profiles(), &["lab".to_string()]);
+        w.step = ClusterStep::Pools;
+        w.handle(ctrl('a'));
+        w.handle(ctrl('a'));
+        assert_eq!(w.pools.len(), 4);
+        assert_eq!(w.pool_index, 3);
+        assert_eq!(
+            w.pools[3].field("size").unwrap().path,
+            "spec.nodePools[3].size"
+        );
+        // Remove the third pool (index 2): the fourth becomes index 2 and its paths follow.
+        w.pool_index = 2;
+        w.handle(ctrl('x'));
+        assert_eq!(w.pools.len(), 3);
+        assert_eq!(w.pools[2].text("name"), "workers-4");
+        assert_eq!(
+            w.pools[2].field("size").unwrap().path,
+            "spec.nodePools[2].size"
+        );
+        assert_eq!(w.spec.spec.node_pools.len(), 3);
+        // The control plane stays.
+        w.pool_index = 0;
+        w.handle(ctrl('x'));
+        assert_eq!(w.pools.len(), 3);
+        assert!(w.message.as_deref().unwrap().contains("cannot be removed"));
+        // The selector switches pools with → and shows every pool's name.
+        w.handle(key(KeyCode::Right));
+        assert_eq!(w.pool_index, 1);
+        match &w.pools[1].fields[0].kind {
+            FieldKind::Choice { items, selected } => {
+                assert_eq!(*selected, 1);
+                assert_eq!(items.len(), 3);
+                assert!(items[2].label.starts_with("workers-4"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn untouched_defaults_are_clean_but_a_missing_name_blocks() {
+        let mut w = ClusterWizard::new(shipped_profiles(), &["lab".to_string()]);
+        assert!(!w.is_dirty());
+        assert!(w.basics.fields[0].error.is_some(), "the name is required");
+        assert!(
+            w.basics.fields[0].visible_error().is_none(),
+            "but not shouted yet"
+        );
+        w.next_step();
+        assert_eq!(w.step, ClusterStep::Basics);
+        assert!(w.basics.fields[0].visible_error().is_some());
+        assert_eq!(w.step_status(ClusterStep::Basics), StepStatus::Current);
     }
 }

@@ -215,7 +215,7 @@ pub fn pool(pool: &NodePool, index: usize, choices: Option<&PlacementChoices>) -
         Field::choice("pool", "Pool", "", Vec::new(), index)
             .with_hint("← → switch pool · ctrl-a add a worker pool · ctrl-x remove this pool"),
         Field::text("name", "Name", &p("name"), &pool.name),
-        Field::number("size", "Size", &p("size"), u64::from(pool.size), "nodes"),
+        Field::number("size", "Size", &p("size"), u64::from(pool.size), "node(s)"),
     ];
     if pool.role == PoolRole::ControlPlane {
         fields.push(Field::toggle(
@@ -585,4 +585,67 @@ fn pool_from(form: &Form, index: usize, problems: &mut Problems) -> NodePool {
         _ => RolloutStrategy::ExpandFirst,
     };
     pool
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_taints_are_read_or_reported() {
+        let mut p = Problems::new();
+        let l = labels("tier=web, rack = a ,, bad", "x.labels", &mut p);
+        assert_eq!(l.get("rack").map(String::as_str), Some("a"));
+        assert_eq!(l.len(), 2);
+        assert_eq!(p.len(), 1);
+        assert!(p.0[0].message.contains("`bad` is not key=value"));
+
+        let mut p = Problems::new();
+        let t = taints(
+            "gpu:NoExecute, dedicated=web:NoSchedule, x=y, k:Never",
+            "x.taints",
+            &mut p,
+        );
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].key, "gpu");
+        assert_eq!(t[0].value, "");
+        assert_eq!(t[1].effect, TaintEffect::NoSchedule);
+        assert_eq!(p.len(), 2, "{p}");
+        assert!(p.0[1].message.contains("`Never` is not a taint effect"));
+    }
+
+    #[test]
+    fn overrides_must_be_a_mapping_of_packs() {
+        let mut p = Problems::new();
+        assert!(
+            overrides(VALUES_HELP, "o", &mut p).is_empty(),
+            "comments only"
+        );
+        let o = overrides("calico:\n  mtu: 1400\n", "o", &mut p);
+        assert!(o["calico"].is_mapping());
+        assert!(p.is_empty());
+        overrides("- a\n- b", "o", &mut p);
+        overrides("calico: [unclosed", "o", &mut p);
+        assert_eq!(p.len(), 2);
+        assert!(p.0[1].message.contains("not valid YAML"));
+    }
+
+    #[test]
+    fn numbers_in_units() {
+        let spec = ClusterSpec::with_defaults("a", "b", 1, 1);
+        let mut form = pool(&spec.spec.node_pools[1], 1, None);
+        let mut p = Problems::new();
+        let built = pool_from(&form, 1, &mut p);
+        assert_eq!(built.min_memory_mib, 16384, "16 GiB shown, MiB stored");
+        assert_eq!(built, spec.spec.node_pools[1]);
+        if let Some(f) = form.field_mut("cpu") {
+            f.kind = crate::tui::widgets::form::FieldKind::Number {
+                input: tui_input::Input::new("four".into()),
+                unit: "cores",
+            };
+        }
+        pool_from(&form, 1, &mut p);
+        assert_eq!(p.0[0].path, "spec.nodePools[1].minCpu");
+        assert!(p.0[0].message.contains("`four` is not a whole number"));
+    }
 }
