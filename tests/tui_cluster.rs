@@ -11,7 +11,7 @@ use crossterm::event::KeyCode;
 use kubemaas::engine::{KubeSummary, PoolProgress};
 use kubemaas::tui::app::{update, Cmd, Msg, ScreenId, State};
 use kubemaas::tui::clusters::{
-    ClusterInfo, EngineLink, EventLine, Level, MachineLine, Phase, Prompt, TaskLine,
+    ClusterInfo, EngineLink, EventLine, Level, MachineLine, Phase, Poll, Prompt, TaskLine,
 };
 use kubemaas::tui::source::SourceError;
 use kubemaas::tui::widgets::confirm::ConfirmAction;
@@ -335,6 +335,15 @@ fn journal() -> Vec<EventLine> {
     ]
 }
 
+/// A poll answer of this (reconciling) process at `secs`.
+fn poll(events: Vec<EventLine>, secs: i64) -> Poll {
+    Poll {
+        events,
+        now: at(secs),
+        reconciling: true,
+    }
+}
+
 /// A console attached to an engine (this process reconciling), the list and journal loaded.
 fn console(size: (u16, u16)) -> State {
     let mut state = loaded(0, size);
@@ -344,7 +353,7 @@ fn console(size: (u16, u16)) -> State {
         &mut state,
         Msg::ClustersLoaded(Ok(vec![running(), provisioning(), deleting(), failed()])),
     );
-    update(&mut state, Msg::EventsPolled(Ok((journal(), at(450)))));
+    update(&mut state, Msg::EventsPolled(Ok(poll(journal(), 450))));
     // The reload the journal asked for.
     update(
         &mut state,
@@ -512,10 +521,10 @@ fn the_journal_drives_reloads() {
     assert!(!update(&mut state, Msg::Tick).contains(&Cmd::PollEvents(0)));
     // Nothing new: nothing reloaded, nothing drawn.
     state.dirty = false;
-    assert!(update(&mut state, Msg::EventsPolled(Ok((vec![], at(1))))).is_empty());
+    assert!(update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 1)))).is_empty());
     assert!(!state.dirty);
     // New entries while the list load is in flight: one reload once it answers.
-    let cmds = update(&mut state, Msg::EventsPolled(Ok((journal(), at(2)))));
+    let cmds = update(&mut state, Msg::EventsPolled(Ok(poll(journal(), 2))));
     assert!(
         cmds.is_empty(),
         "the first list load is still out: {cmds:?}"
@@ -534,7 +543,7 @@ fn the_journal_drives_reloads() {
     state.clusters.poll_in_flight = true;
     let cmds = update(
         &mut state,
-        Msg::EventsPolled(Ok((
+        Msg::EventsPolled(Ok(poll(
             vec![event(
                 9,
                 "a1b2c3d4",
@@ -543,7 +552,7 @@ fn the_journal_drives_reloads() {
                 Some("m3n8vd"),
                 "MAAS deployed m3n8vd",
             )],
-            at(460),
+            460,
         ))),
     );
     assert_eq!(
@@ -556,7 +565,7 @@ fn the_journal_drives_reloads() {
     );
     let cmds = update(
         &mut state,
-        Msg::EventsPolled(Ok((
+        Msg::EventsPolled(Ok(poll(
             vec![event(
                 10,
                 "e5f6a7b8",
@@ -565,7 +574,7 @@ fn the_journal_drives_reloads() {
                 None,
                 "something else",
             )],
-            at(461),
+            461,
         ))),
     );
     assert_eq!(cmds, vec![Cmd::LoadClusters]);
@@ -711,4 +720,24 @@ fn the_next_start_shows_where_things_are() {
     let flash = &state.flash.as_ref().unwrap().text;
     assert!(flash.contains("web (Provisioning)"), "{flash}");
     assert!(flash.contains("resumes"), "{flash}");
+}
+
+#[test]
+fn a_watching_console_that_takes_the_engine_over_asks_before_quitting() {
+    let mut state = console((80, 24));
+    state.clusters.link = EngineLink::Watching;
+    let mut answer = poll(vec![], 470);
+    answer.reconciling = false;
+    update(&mut state, Msg::EventsPolled(Ok(answer)));
+    assert_eq!(state.clusters.link, EngineLink::Watching);
+    update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 471))));
+    assert_eq!(state.clusters.link, EngineLink::Reconciling);
+    assert!(state
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("runs the engine now"));
+    press(&mut state, KeyCode::Char('q'));
+    assert!(!state.quit, "web is still provisioning");
 }

@@ -331,6 +331,17 @@ impl From<crate::store::EventRow> for EventLine {
     }
 }
 
+/// One answer to a journal poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Poll {
+    /// New entries, oldest first.
+    pub events: Vec<EventLine>,
+    /// The engine's clock (ages and elapsed times are relative to it).
+    pub now: DateTime<Utc>,
+    /// This process runs the reconcilers (it may take them over when another process exits).
+    pub reconciling: bool,
+}
+
 /// `42s`, `3m05s`, `2h10m`, `3d4h`.
 pub fn duration_label(seconds: i64) -> String {
     let s = seconds.max(0);

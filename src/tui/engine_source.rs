@@ -4,7 +4,7 @@
 //! client. Screens see only the plain rows of [`crate::tui::clusters`].
 
 use super::account_check::{AccountDraft, AccountSummary};
-use super::clusters::{ClusterInfo, EventLine};
+use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::lookups::PlacementChoices;
 use super::source::{ConsoleSource, MaasIdentity, MaasSource, MachineRow, SourceError};
 use crate::cli::account_cmd::{self, connect};
@@ -12,7 +12,7 @@ use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::maas::{MaasClient, MachineFilter};
 use crate::model::{ClusterProfile, ClusterSpec};
 use crate::store::EventId;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -219,11 +219,7 @@ impl ConsoleSource for EngineSource {
         Ok(ClusterInfo::from_view(view, &messages))
     }
 
-    async fn events_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<(Vec<EventLine>, DateTime<Utc>), SourceError> {
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Poll, SourceError> {
         let events = self.engine.events(None, EventId(after), limit).await?;
         let lines = events
             .into_iter()
@@ -231,7 +227,11 @@ impl ConsoleSource for EngineSource {
                 EngineEvent::Journal(row) => EventLine::from(row),
             })
             .collect();
-        Ok((lines, Utc::now()))
+        Ok(Poll {
+            events: lines,
+            now: Utc::now(),
+            reconciling: self.engine.engine().is_some(),
+        })
     }
 
     async fn delete_cluster(&self, name: String) -> Result<(), SourceError> {

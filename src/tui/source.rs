@@ -5,9 +5,8 @@
 use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
 use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
-use crate::tui::clusters::{ClusterInfo, EventLine};
+use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
-use chrono::{DateTime, Utc};
 use std::future::Future;
 
 /// Which MAAS the console is looking at, for the header.
@@ -188,12 +187,12 @@ pub trait ConsoleSource: Send + Sync + 'static {
     }
 
     /// The engine's journal after entry `after` (all clusters), oldest first, at most `limit`;
-    /// with the engine's clock now.
+    /// with the engine's clock and whether this process runs the reconcilers.
     fn events_after(
         &self,
         after: i64,
         limit: usize,
-    ) -> impl Future<Output = Result<(Vec<EventLine>, DateTime<Utc>), SourceError>> + Send {
+    ) -> impl Future<Output = Result<Poll, SourceError>> + Send {
         let _ = (after, limit);
         async { Err(SourceError::needs_engine("reading the event journal")) }
     }

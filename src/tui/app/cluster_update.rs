@@ -7,8 +7,9 @@
 use super::msg::{Cmd, Msg};
 use super::state::{FlashLevel, ScreenId, State};
 use super::wizard_update::open_confirm;
-use crate::tui::clusters::{Detail, EngineLink, Load, Prompt};
+use crate::tui::clusters::{Detail, EngineLink, Load, Poll, Prompt};
 use crate::tui::keymap::Action;
+use crate::tui::source::SourceError;
 use crate::tui::widgets::confirm::ConfirmAction;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::backend::crossterm::to_input_request;
@@ -93,19 +94,14 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
     }
 }
 
-fn on_events(
-    state: &mut State,
-    result: Result<
-        (
-            Vec<crate::tui::clusters::EventLine>,
-            chrono::DateTime<chrono::Utc>,
-        ),
-        crate::tui::source::SourceError,
-    >,
-) -> Vec<Cmd> {
+fn on_events(state: &mut State, result: Result<Poll, SourceError>) -> Vec<Cmd> {
     let m = &mut state.clusters;
     m.poll_in_flight = false;
-    let (events, now) = match result {
+    let Poll {
+        events,
+        now,
+        reconciling,
+    } = match result {
         Ok(answer) => answer,
         // Logged by the loop; the next tick asks again. A flash every second would bury
         // everything else, so failures show only on the screens that depend on them.
@@ -117,6 +113,16 @@ fn on_events(
             return Vec::new();
         }
     };
+    // The process that ran the reconcilers exited and this console took them over: leaving
+    // now stops the work, so `q` asks from here on.
+    if reconciling && m.link == EngineLink::Watching {
+        m.link = EngineLink::Reconciling;
+        state.flash(
+            FlashLevel::Info,
+            "the other kubemaas process exited: this console runs the engine now",
+        );
+    }
+    let m = &mut state.clusters;
     // Running steps show their elapsed time: redraw them as the engine's clock moves.
     let ticking = state.screen == ScreenId::ClusterDetail
         && m.detail

@@ -2,10 +2,9 @@
 
 use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
-use crate::tui::clusters::{ClusterInfo, EventLine};
+use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
 use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
-use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 
@@ -39,7 +38,7 @@ pub enum Msg {
     /// The answer to [`Cmd::CreateCluster`]: the cluster's name once accepted.
     ClusterCreated(Result<String, SourceError>),
     /// The answer to [`Cmd::PollEvents`]: new journal entries and the engine's clock.
-    EventsPolled(Result<(Vec<EventLine>, DateTime<Utc>), SourceError>),
+    EventsPolled(Result<Poll, SourceError>),
     /// The answer to [`Cmd::LoadClusters`].
     ClustersLoaded(Result<Vec<ClusterInfo>, SourceError>),
     /// The answer to [`Cmd::LoadCluster`] (the key it was asked for).
