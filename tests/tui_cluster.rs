@@ -741,3 +741,20 @@ fn a_watching_console_that_takes_the_engine_over_asks_before_quitting() {
     press(&mut state, KeyCode::Char('q'));
     assert!(!state.quit, "web is still provisioning");
 }
+
+#[test]
+fn idle_polls_draw_nothing_but_the_list_ages_each_minute() {
+    let mut state = console((80, 24));
+    command(&mut state, "clusters");
+    state.dirty = false;
+    // The console's clock is at 450 s (7m30s): the same minute draws nothing.
+    update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 455))));
+    assert!(!state.dirty);
+    update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 480))));
+    assert!(state.dirty, "the ages moved to the next minute");
+    // On the Events screen nothing depends on the clock.
+    command(&mut state, "events");
+    state.dirty = false;
+    update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 600))));
+    assert!(!state.dirty);
+}

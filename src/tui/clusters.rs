@@ -353,6 +353,16 @@ pub fn duration_label(seconds: i64) -> String {
     }
 }
 
+/// A cluster's age on the list, to the minute (the list redraws once a minute for it).
+pub fn age_label(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => "<1m".into(),
+        60..=3599 => format!("{}m", s / 60),
+        _ => duration_label(s),
+    }
+}
+
 /// Is the console attached to an engine, and does it run the reconcilers?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineLink {
@@ -564,6 +574,9 @@ mod tests {
         assert_eq!(duration_label(185), "3m05s");
         assert_eq!(duration_label(7_800), "2h10m");
         assert_eq!(duration_label(273_600), "3d4h");
+        assert_eq!(age_label(42), "<1m");
+        assert_eq!(age_label(185), "3m");
+        assert_eq!(age_label(7_800), "2h10m");
     }
 
     fn ev(id: i64, cluster: Option<&str>) -> EventLine {

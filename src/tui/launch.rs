@@ -70,6 +70,10 @@ pub enum ConsoleError {
     Demo(#[from] SimError),
     #[error("cannot open the engine on the state dir: {0}")]
     Engine(#[from] EngineError),
+    #[error("cannot read the cloud accounts in the state dir: {0}")]
+    Accounts(String),
+    #[error("cannot open the state dir: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("cannot add the demo's cloud account: {0}")]
     DemoAccount(String),
     #[error("{var} is not usable: {detail}")]
@@ -111,16 +115,25 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         .unwrap_or(CONSOLE_POLL_MS);
     let mut config = EngineConfig::new(&opts.paths.state_dir);
     config.poll_interval = std::time::Duration::from_millis(poll_ms);
-    let engine = EmbeddedEngine::open(config.clone())?;
+    // A read-only console changes nothing, not even by resuming queued work: it only watches.
+    let engine = if opts.readonly {
+        EmbeddedEngine::watcher(
+            crate::store::Store::open(&opts.paths.state_dir)?,
+            config.clone(),
+        )
+    } else {
+        EmbeddedEngine::open(config.clone())?
+    };
     let link = if engine.engine().is_some() {
         EngineLink::Reconciling
     } else {
         EngineLink::Watching
     };
     let source = EngineSource::new(engine.clone(), opts.paths.state_dir.clone(), client)
-        .map_err(|e| ConsoleError::DemoAccount(e.message))?;
+        .map_err(|e| ConsoleError::Accounts(e.message))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let driver = tokio::spawn(drive(engine, config.poll_interval, stop_rx));
+    let driver =
+        (!opts.readonly).then(|| tokio::spawn(drive(engine, config.poll_interval, stop_rx)));
     let connection = if source.has_maas() {
         Connection::Connecting
     } else {
@@ -135,7 +148,7 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         size: (80, 24),
     });
     state.clusters.link = link;
-    if link == EngineLink::Watching {
+    if link == EngineLink::Watching && !opts.readonly {
         state.flash(
             FlashLevel::Info,
             "another kubemaas process runs the engine on this state dir: this console watches",
@@ -162,7 +175,10 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     // Stop the reconcilers between passes: the store stays consistent and the next start (or
     // `kubemaas cluster wait`) resumes from it.
     let _ = stop_tx.send(true);
-    if let Err(e) = driver.await {
+    if let Some(Err(e)) = match driver {
+        Some(d) => Some(d.await),
+        None => None,
+    } {
         tracing::warn!(error = %e, "engine driver ended abnormally");
     }
     if let Some(sim) = sim {

@@ -130,8 +130,11 @@ fn on_events(state: &mut State, result: Result<Poll, SourceError>) -> Vec<Cmd> {
             .and_then(|d| d.info.as_ref())
             .is_some_and(|i| i.tasks.iter().any(|t| t.finished.is_none()));
     let second_changed = m.now.map(|t| t.timestamp()) != Some(now.timestamp());
+    // Ages on the list are minutes at the finest once past the first hour; seconds before.
+    let minute_changed = m.now.map(|t| t.timestamp() / 60) != Some(now.timestamp() / 60);
     m.now = Some(now);
     state.dirty |= ticking && second_changed;
+    state.dirty |= state.screen == ScreenId::Clusters && !m.list.is_empty() && minute_changed;
     if events.is_empty() {
         return Vec::new();
     }

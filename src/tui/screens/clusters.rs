@@ -3,7 +3,7 @@
 //! priority.
 
 use crate::tui::app::State;
-use crate::tui::clusters::{duration_label, ClusterInfo, EngineLink, Health, Load, Phase};
+use crate::tui::clusters::{age_label, ClusterInfo, EngineLink, Health, Load, Phase};
 use crate::tui::columns::{fit, ColumnSpec, COLUMN_SPACING};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
@@ -122,7 +122,7 @@ fn cell<'a>(state: &State, c: &'a ClusterInfo, col: usize) -> Cell<'a> {
         4 => Cell::from(c.account.as_str()),
         5 => Cell::from(c.endpoint.as_deref().unwrap_or("-")),
         _ => Cell::from(match state.clusters.now {
-            Some(now) => duration_label((now - c.created).num_seconds()),
+            Some(now) => age_label((now - c.created).num_seconds()),
             None => "-".into(),
         }),
     }
