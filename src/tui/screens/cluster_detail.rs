@@ -70,12 +70,17 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         render_machines(t, &info.machines, frame, right);
         render_log(state, &events, detail.log_back, frame, log);
     } else {
+        // Stacked: the machines take what they need while the log keeps at least 4 rows (5
+        // with its title), and the log takes whatever is left.
+        let steps_h = steps_h.min(4);
+        let free = inner.height.saturating_sub(2 + steps_h + pools_h);
+        let machines_h = (info.machines.len().max(1) as u16 + 2).min(free.saturating_sub(5).max(3));
         let [summary, steps, pools, machines, log] = Layout::vertical([
             Constraint::Length(2),
-            Constraint::Length(steps_h.min(4)),
+            Constraint::Length(steps_h),
             Constraint::Length(pools_h),
-            Constraint::Min(4),
-            Constraint::Length(5),
+            Constraint::Length(machines_h),
+            Constraint::Min(3),
         ])
         .areas(inner);
         render_summary(state, info, detail.error.as_deref(), frame, summary);
