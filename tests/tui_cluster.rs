@@ -758,3 +758,36 @@ fn idle_polls_draw_nothing_but_the_list_ages_each_minute() {
     update(&mut state, Msg::EventsPolled(Ok(poll(vec![], 600))));
     assert!(!state.dirty);
 }
+
+#[test]
+fn deploying_machines_refresh_their_status_messages() {
+    let mut state = open_detail((80, 24), provisioning());
+    update(
+        &mut state,
+        Msg::ClusterLoaded("a1b2c3d4".into(), Box::new(Ok(provisioning()))),
+    );
+    state.clusters.poll_in_flight = true;
+    let mut loads = 0;
+    for _ in 0..10 {
+        for cmd in update(&mut state, Msg::Tick) {
+            if cmd == Cmd::LoadCluster("a1b2c3d4".into()) {
+                loads += 1;
+                update(
+                    &mut state,
+                    Msg::ClusterLoaded("a1b2c3d4".into(), Box::new(Ok(provisioning()))),
+                );
+            }
+        }
+    }
+    assert_eq!(loads, 2, "every five seconds while machines deploy");
+    // A settled cluster is re-read only when the journal says something changed.
+    let mut state = open_detail((80, 24), running());
+    state.clusters.poll_in_flight = true;
+    for _ in 0..10 {
+        let cmds = update(&mut state, Msg::Tick);
+        assert!(
+            !cmds.iter().any(|c| matches!(c, Cmd::LoadCluster(_))),
+            "{cmds:?}"
+        );
+    }
+}

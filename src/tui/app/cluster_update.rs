@@ -31,13 +31,34 @@ pub fn init(state: &mut State) -> Vec<Cmd> {
 /// Every tick: ask for the journal entries after the last one seen (one small query; nothing
 /// else is re-read unless entries arrived).
 pub fn on_tick(state: &mut State) -> Vec<Cmd> {
+    let on_detail = state.screen == ScreenId::ClusterDetail;
+    let ticks = state.ticks;
     let m = &mut state.clusters;
-    if m.link == EngineLink::Absent || m.poll_in_flight {
+    if m.link == EngineLink::Absent {
         return Vec::new();
     }
-    m.poll_in_flight = true;
-    vec![Cmd::PollEvents(m.last_event)]
+    let mut cmds = Vec::new();
+    if !m.poll_in_flight {
+        m.poll_in_flight = true;
+        cmds.push(Cmd::PollEvents(m.last_event));
+    }
+    // MAAS's status messages of deploying machines ("Installing OS", "Rebooting") change
+    // without an engine event: the open detail re-reads them every few seconds meanwhile.
+    if let Some(d) = m.detail.as_mut().filter(|_| on_detail) {
+        let deploying = d
+            .info
+            .as_ref()
+            .is_some_and(|i| i.machines.iter().any(|mc| mc.state == "deploying"));
+        if deploying && ticks.is_multiple_of(STATUS_REFRESH_TICKS) && !d.load_in_flight {
+            d.load_in_flight = true;
+            cmds.push(Cmd::LoadCluster(d.key.clone()));
+        }
+    }
+    cmds
 }
+
+/// Seconds between re-reads of the open cluster's machines while some are deploying.
+const STATUS_REFRESH_TICKS: u64 = 5;
 
 /// The answers to the cluster commands; `Err(msg)` for other messages.
 pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
