@@ -6,6 +6,7 @@
 //! written to the terminal at all.
 
 use super::app::{init, update, Cmd, Msg, State};
+use super::clusters::POLL_LIMIT;
 use super::source::ConsoleSource;
 use std::io;
 use std::sync::Arc;
@@ -133,6 +134,37 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
             Cmd::SaveAccount(draft) => Msg::AccountSaved(source.save_account(draft).await),
             Cmd::DeleteAccount(name) => Msg::AccountDeleted(source.delete_account(name).await),
             Cmd::CreateCluster(spec) => Msg::ClusterCreated(source.create_cluster(*spec).await),
+            Cmd::PollEvents(after) => {
+                Msg::EventsPolled(source.events_after(after, POLL_LIMIT).await)
+            }
+            Cmd::LoadClusters => Msg::ClustersLoaded(source.clusters().await),
+            Cmd::LoadCluster(key) => {
+                let result = source.cluster(key.clone()).await;
+                Msg::ClusterLoaded(key, Box::new(result))
+            }
+            Cmd::DeleteCluster(c) => Msg::ClusterActionDone {
+                done: format!("deletion of cluster {c} requested"),
+                result: source.delete_cluster(c).await,
+            },
+            Cmd::AbortCluster(c) => Msg::ClusterActionDone {
+                done: format!("abort of cluster {c} requested"),
+                result: source.abort_cluster(c).await,
+            },
+            Cmd::ScalePool {
+                cluster,
+                pool,
+                size,
+            } => Msg::ClusterActionDone {
+                done: format!("pool {pool} of {cluster} resized to {size}"),
+                result: source.scale_pool(cluster, pool, size).await,
+            },
+            Cmd::WriteKubeconfig { cluster, path } => Msg::ClusterActionDone {
+                done: format!(
+                    "kubeconfig of {cluster} written to {} (0600)",
+                    path.display()
+                ),
+                result: source.write_kubeconfig(cluster, path).await,
+            },
         };
         if let Msg::Identified(Err(e))
         | Msg::MachinesLoaded(Err(e))
@@ -140,7 +172,10 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
         | Msg::AccountsLoaded(Err(e))
         | Msg::AccountSaved(Err(e))
         | Msg::AccountDeleted(Err(e))
-        | Msg::ClusterCreated(Err(e)) = &msg
+        | Msg::ClusterCreated(Err(e))
+        | Msg::EventsPolled(Err(e))
+        | Msg::ClustersLoaded(Err(e))
+        | Msg::ClusterActionDone { result: Err(e), .. } = &msg
         {
             tracing::warn!(cmd = name, error = %e, "console command failed");
         }

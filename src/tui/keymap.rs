@@ -65,6 +65,10 @@ actions! {
     New = "new", Some("new"), "New cluster / cloud account", ["n"];
     Open = "open", Some("open"), "Open the selected profile", ["enter"];
     Delete = "delete", Some("delete"), "Delete the account (asks)", ["ctrl-d"];
+    DeleteCluster = "delete_cluster", Some("delete"), "Delete the cluster (asks)", ["d"];
+    Abort = "abort", Some("abort"), "Abort a cluster being built", ["a"];
+    Resize = "resize", Some("resize"), "Resize a node pool", ["r"];
+    Kubeconfig = "kubeconfig", Some("kubeconfig"), "Write the kubeconfig to a file", ["K"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -2,12 +2,14 @@
 //! taken (so setup errors print normally), then run the event loop inside a terminal guard.
 
 use super::app::{Connection, FlashLevel, State, StateOptions};
+use super::clusters::EngineLink;
+use super::engine_source::EngineSource;
 use super::event_loop::{self, LoopConfig, Renderer};
 use super::input;
 use super::keymap::Keymap;
-use super::source::MaasSource;
 use super::term::TerminalGuard;
 use super::theme::{ColorSupport, Theme, ThemeError, DEFAULT_THEME};
+use crate::engine::{EmbeddedEngine, EngineConfig, EngineError};
 use crate::maas::{
     ApiKey, ApiKeyError, ClientConfigError, Endpoint, EndpointError, MaasClient, MaasConfig,
 };
@@ -37,6 +39,14 @@ pub const DEMO_MACHINES: usize = 200;
 /// Virtual seconds per real second in `--demo`: a 10-minute deployment takes 10 seconds.
 pub const DEMO_SPEED: f64 = 60.0;
 const DEMO_SEED: u64 = 42;
+/// The demo's speed, overridable (tests run the demo much faster).
+pub const DEMO_SPEED_ENV: &str = "KUBEMAAS_DEMO_SPEED";
+/// The engine's pause between passes in milliseconds, overridable (tests shorten it).
+pub const ENGINE_POLL_ENV: &str = "KUBEMAAS_ENGINE_POLL_MS";
+/// The account `--demo` adds for its simulated MAAS.
+pub const DEMO_ACCOUNT: &str = "demo";
+/// The engine's pause between passes in the console: progress shows within two seconds.
+const CONSOLE_POLL_MS: u64 = 2_000;
 
 /// Why the console could not start (or had to stop).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +68,16 @@ pub enum ConsoleError {
     Client(#[from] ClientConfigError),
     #[error("cannot start the demo MAAS simulator: {0}")]
     Demo(#[from] SimError),
+    #[error("cannot open the engine on the state dir: {0}")]
+    Engine(#[from] EngineError),
+    #[error("cannot read the cloud accounts in the state dir: {0}")]
+    Accounts(String),
+    #[error("cannot open the state dir: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot add the demo's cloud account: {0}")]
+    DemoAccount(String),
+    #[error("{var} is not usable: {detail}")]
+    BadEnv { var: &'static str, detail: String },
     #[error("the terminal failed: {0} (if the SSH session dropped, just reconnect and start kubemaas again)")]
     Terminal(#[from] std::io::Error),
 }
@@ -77,18 +97,44 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     }
 
     // Where the data comes from, settled before the terminal is taken.
-    let (source, sim) = if opts.demo {
-        let sim =
-            sim::start(SimConfig::generated(DEMO_MACHINES, DEMO_SEED).speed(DEMO_SPEED)).await?;
-        tracing::info!(url = %sim.url(), "demo: simulated MAAS started");
+    let env = |k: &str| std::env::var(k).ok();
+    let (client, sim) = if opts.demo {
+        let speed = env_number(&env, DEMO_SPEED_ENV)?.unwrap_or(DEMO_SPEED);
+        let sim = sim::start(SimConfig::generated(DEMO_MACHINES, DEMO_SEED).speed(speed)).await?;
+        tracing::info!(url = %sim.url(), speed, "demo: simulated MAAS started");
         let endpoint = Endpoint::parse(&sim.url())?;
-        let client = MaasClient::new(MaasConfig::new(endpoint, sim.api_key()))?;
+        let client = MaasClient::new(MaasConfig::new(endpoint.clone(), sim.api_key()))?;
+        add_demo_account(&opts.paths.state_dir, endpoint, sim.api_key()).await?;
         (Some(client), Some(sim))
     } else {
-        let config = maas_from_env(|k| std::env::var(k).ok())?;
+        let config = maas_from_env(env)?;
         (config.map(MaasClient::new).transpose()?, None)
     };
-    let connection = if source.is_some() {
+    let poll_ms = env_number(&env, ENGINE_POLL_ENV)?
+        .map(|ms: f64| ms.max(10.0) as u64)
+        .unwrap_or(CONSOLE_POLL_MS);
+    let mut config = EngineConfig::new(&opts.paths.state_dir);
+    config.poll_interval = std::time::Duration::from_millis(poll_ms);
+    // A read-only console changes nothing, not even by resuming queued work: it only watches.
+    let engine = if opts.readonly {
+        EmbeddedEngine::watcher(
+            crate::store::Store::open(&opts.paths.state_dir)?,
+            config.clone(),
+        )
+    } else {
+        EmbeddedEngine::open(config.clone())?
+    };
+    let link = if engine.engine().is_some() {
+        EngineLink::Reconciling
+    } else {
+        EngineLink::Watching
+    };
+    let source = EngineSource::new(engine.clone(), opts.paths.state_dir.clone(), client)
+        .map_err(|e| ConsoleError::Accounts(e.message))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let driver =
+        (!opts.readonly).then(|| tokio::spawn(drive(engine, config.poll_interval, stop_rx)));
+    let connection = if source.has_maas() {
         Connection::Connecting
     } else {
         Connection::NotConfigured
@@ -101,6 +147,13 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         refresh_secs: 5,
         size: (80, 24),
     });
+    state.clusters.link = link;
+    if link == EngineLink::Watching && !opts.readonly {
+        state.flash(
+            FlashLevel::Info,
+            "another kubemaas process runs the engine on this state dir: this console watches",
+        );
+    }
     if opts.demo {
         state.flash(
             FlashLevel::Info,
@@ -118,12 +171,16 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         };
         state.flash(FlashLevel::Warning, format!("{first}{more}"));
     }
-    let result = run_in_terminal(
-        &mut state,
-        source.map(|c| Arc::new(MaasSource::new(c))),
-        opts.mouse,
-    )
-    .await;
+    let result = run_in_terminal(&mut state, Some(Arc::new(source)), opts.mouse).await;
+    // Stop the reconcilers between passes: the store stays consistent and the next start (or
+    // `kubemaas cluster wait`) resumes from it.
+    let _ = stop_tx.send(true);
+    if let Some(Err(e)) = match driver {
+        Some(d) => Some(d.await),
+        None => None,
+    } {
+        tracing::warn!(error = %e, "engine driver ended abnormally");
+    }
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
@@ -132,7 +189,7 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
 
 async fn run_in_terminal(
     state: &mut State,
-    source: Option<Arc<MaasSource>>,
+    source: Option<Arc<EngineSource>>,
     mouse: bool,
 ) -> Result<(), ConsoleError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -163,6 +220,73 @@ async fn run_in_terminal(
             Ok(())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs the reconcilers in this process while the console is open: at once when it holds the
+/// lock, or as soon as the process holding it exits (until then the console only watches).
+async fn drive(
+    engine: EmbeddedEngine,
+    poll: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match engine.take_over() {
+            Ok(Some(reconciler)) => {
+                if let Err(e) = reconciler.run(stop).await {
+                    tracing::error!(error = %e, "the engine stopped");
+                }
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take the reconciler lock"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Adds the `demo` account for the simulated MAAS (checked live, like `account add`).
+async fn add_demo_account(
+    state_dir: &std::path::Path,
+    endpoint: Endpoint,
+    key: ApiKey,
+) -> Result<(), ConsoleError> {
+    let account = crate::model::CloudAccount {
+        name: DEMO_ACCOUNT.to_string(),
+        description: "the --demo simulator".to_string(),
+        gateway: crate::model::account::LOCAL_GATEWAY.to_string(),
+        endpoint,
+        api_key: key,
+        ca_cert: None,
+    };
+    crate::cli::account_cmd::add_account(state_dir, &account)
+        .await
+        .map_err(|e| ConsoleError::DemoAccount(e.to_string()))?;
+    Ok(())
+}
+
+/// A positive number from the environment, None when unset.
+fn env_number(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<f64>, ConsoleError> {
+    match var(name).map(|v| v.trim().to_string()) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => match v.parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+            _ => Err(ConsoleError::BadEnv {
+                var: name,
+                detail: format!("`{v}` is not a positive number: unset it or give e.g. 60"),
+            }),
+        },
     }
 }
 

@@ -11,8 +11,14 @@
 //!   returns [`app::Cmd`]s), [`app::view`] (pure). Everything there is tested without a
 //!   terminal.
 //! - [`screens`]: one pure draw function per piece (header, footer, help, machines, …).
-//! - [`source`]: [`source::ConsoleSource`], what the console needs to know about MAAS, with
-//!   plain row types; today over [`crate::maas::MaasClient`], later over the engine.
+//! - [`source`]: [`source::ConsoleSource`], what the console needs to know about MAAS and the
+//!   engine, with plain row types; [`engine_source::EngineSource`] answers it through
+//!   [`crate::engine::EngineApi`] (a remote gateway can implement the same), the inventory
+//!   through the account's MAAS client.
+//! - [`clusters`]: the cluster rows and the state of the Clusters, cluster detail and Events
+//!   screens, kept current from the engine's journal (events after the last id seen; only the
+//!   clusters they name are re-read). `launch` runs the engine's driver loop in the console
+//!   when it holds the reconciler lock (`--demo`: simulator + `demo` account + engine).
 //! - [`widgets`]: pieces with their own state — [`widgets::form`] (typed fields, focus,
 //!   problems by document path), [`widgets::confirm`] (opens on Cancel, typed names, refused
 //!   under `--readonly`), the YAML text area and the masked [`widgets::secret::Secret`].
@@ -41,7 +47,9 @@
 
 pub mod account_check;
 pub mod app;
+pub mod clusters;
 pub mod columns;
+pub mod engine_source;
 pub mod event_loop;
 pub mod filter;
 pub mod input;

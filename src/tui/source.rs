@@ -5,6 +5,7 @@
 use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
 use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
+use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
 use std::future::Future;
 
@@ -170,6 +171,63 @@ pub trait ConsoleSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, SourceError>> + Send {
         let _ = spec;
         async { Err(SourceError::needs_engine("creating a cluster")) }
+    }
+    /// Live clusters, by name (cluster screens).
+    fn clusters(&self) -> impl Future<Output = Result<Vec<ClusterInfo>, SourceError>> + Send {
+        async { Err(SourceError::needs_engine("listing clusters")) }
+    }
+
+    /// One cluster by name or id, with its machines' MAAS status messages.
+    fn cluster(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<ClusterInfo, SourceError>> + Send {
+        let _ = key;
+        async { Err(SourceError::needs_engine("showing a cluster")) }
+    }
+
+    /// The engine's journal after entry `after` (all clusters), oldest first, at most `limit`;
+    /// with the engine's clock and whether this process runs the reconcilers.
+    fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Poll, SourceError>> + Send {
+        let _ = (after, limit);
+        async { Err(SourceError::needs_engine("reading the event journal")) }
+    }
+
+    /// Queues the deletion of a provisioned cluster.
+    fn delete_cluster(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = name;
+        async { Err(SourceError::needs_engine("deleting a cluster")) }
+    }
+
+    /// Queues the abort of a cluster still provisioning.
+    fn abort_cluster(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = name;
+        async { Err(SourceError::needs_engine("aborting a cluster")) }
+    }
+
+    /// Sets a pool's size (a new spec generation).
+    fn scale_pool(
+        &self,
+        name: String,
+        pool: String,
+        size: u32,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = (name, pool, size);
+        async { Err(SourceError::needs_engine("resizing a pool")) }
+    }
+
+    /// Writes the cluster's admin kubeconfig to `path` (0600).
+    fn write_kubeconfig(
+        &self,
+        name: String,
+        path: std::path::PathBuf,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = (name, path);
+        async { Err(SourceError::needs_engine("writing a kubeconfig")) }
     }
 }
 

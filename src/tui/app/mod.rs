@@ -2,6 +2,7 @@
 //! the [`State`] and returns [`Cmd`]s (work for the event loop: loads), and [`view`] draws the
 //! state as a pure function. Nothing here does I/O, so all of it is tested without a terminal.
 
+mod cluster_update;
 pub mod lists;
 mod msg;
 pub mod refresh;
@@ -10,6 +11,7 @@ mod update;
 mod view;
 mod wizard_update;
 
+pub use cluster_update::parse_size;
 pub use msg::{Cmd, Msg};
 pub use state::{Connection, Flash, FlashLevel, Mode, ScreenId, State, StateOptions};
 pub use update::{init, update};

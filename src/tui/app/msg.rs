@@ -2,9 +2,11 @@
 
 use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
+use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
 use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
 use crossterm::event::KeyEvent;
+use std::path::PathBuf;
 
 /// Everything that changes the state arrives as one of these.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +37,18 @@ pub enum Msg {
     AccountDeleted(Result<(), SourceError>),
     /// The answer to [`Cmd::CreateCluster`]: the cluster's name once accepted.
     ClusterCreated(Result<String, SourceError>),
+    /// The answer to [`Cmd::PollEvents`]: new journal entries and the engine's clock.
+    EventsPolled(Result<Poll, SourceError>),
+    /// The answer to [`Cmd::LoadClusters`].
+    ClustersLoaded(Result<Vec<ClusterInfo>, SourceError>),
+    /// The answer to [`Cmd::LoadCluster`] (the key it was asked for).
+    ClusterLoaded(String, Box<Result<ClusterInfo, SourceError>>),
+    /// A cluster command (delete, abort, resize, kubeconfig) was accepted or refused.
+    ClusterActionDone {
+        /// What was asked, for the flash ("deletion of demo requested").
+        done: String,
+        result: Result<(), SourceError>,
+    },
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -52,6 +66,22 @@ pub enum Cmd {
     SaveAccount(AccountDraft),
     DeleteAccount(String),
     CreateCluster(Box<ClusterSpec>),
+    /// Journal entries after this id.
+    PollEvents(i64),
+    LoadClusters,
+    /// One cluster, by name or id.
+    LoadCluster(String),
+    DeleteCluster(String),
+    AbortCluster(String),
+    ScalePool {
+        cluster: String,
+        pool: String,
+        size: u32,
+    },
+    WriteKubeconfig {
+        cluster: String,
+        path: PathBuf,
+    },
 }
 
 impl Cmd {
@@ -67,6 +97,13 @@ impl Cmd {
             Cmd::SaveAccount(_) => "save_account",
             Cmd::DeleteAccount(_) => "delete_account",
             Cmd::CreateCluster(_) => "create_cluster",
+            Cmd::PollEvents(_) => "poll_events",
+            Cmd::LoadClusters => "load_clusters",
+            Cmd::LoadCluster(_) => "load_cluster",
+            Cmd::DeleteCluster(_) => "delete_cluster",
+            Cmd::AbortCluster(_) => "abort_cluster",
+            Cmd::ScalePool { .. } => "scale_pool",
+            Cmd::WriteKubeconfig { .. } => "write_kubeconfig",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::lists::{AccountsView, ProfilesView};
 use super::refresh::RefreshSchedule;
+use crate::tui::clusters::ClustersModel;
 use crate::tui::keymap::Keymap;
 use crate::tui::machines::MachinesTable;
 use crate::tui::source::MaasIdentity;
@@ -19,6 +20,8 @@ pub enum ScreenId {
     Profiles,
     Gateways,
     Events,
+    /// One cluster's live provisioning pane (opened from Clusters with Enter; not a `:` command).
+    ClusterDetail,
 }
 
 impl ScreenId {
@@ -39,6 +42,7 @@ impl ScreenId {
             ScreenId::Profiles => "Cluster profiles",
             ScreenId::Gateways => "Gateways",
             ScreenId::Events => "Events",
+            ScreenId::ClusterDetail => "Cluster",
         }
     }
 
@@ -51,6 +55,7 @@ impl ScreenId {
             ScreenId::Profiles => &["profiles", "profile", "pr", "p"],
             ScreenId::Gateways => &["gateways", "gateway", "gw", "g"],
             ScreenId::Events => &["events", "event", "ev", "e"],
+            ScreenId::ClusterDetail => &["cluster-detail"],
         }
     }
 
@@ -153,6 +158,8 @@ pub struct State {
     pub confirm: Option<ConfirmDialog>,
     pub profiles: ProfilesView,
     pub accounts: AccountsView,
+    /// Clusters, the open cluster and the engine's journal.
+    pub clusters: ClustersModel,
 }
 
 /// How many `:` commands are remembered.
@@ -183,6 +190,7 @@ impl State {
             confirm: None,
             profiles: ProfilesView::default(),
             accounts: AccountsView::default(),
+            clusters: ClustersModel::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `update`: the only place the state changes. Marks the state dirty only when something
 //! visible changed, so an idle console writes nothing to the terminal.
 
+use super::cluster_update;
 use super::msg::{Cmd, Msg};
 use super::state::{Connection, FlashLevel, Mode, ScreenId, State, COMMAND_HISTORY};
 use super::view::table_rows;
@@ -15,18 +16,24 @@ use tui_input::Input;
 
 /// The work to start with the console.
 pub fn init(state: &mut State) -> Vec<Cmd> {
-    match state.connection {
+    let mut cmds = match state.connection {
         Connection::NotConfigured => Vec::new(),
         _ => {
             state.identify_in_flight = true;
             state.refresh.start(state.ticks);
             vec![Cmd::Identify, Cmd::LoadMachines]
         }
-    }
+    };
+    cmds.extend(cluster_update::init(state));
+    cmds
 }
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     let msg = match on_msg(state, msg) {
+        Ok(cmds) => return cmds,
+        Err(other) => other,
+    };
+    let msg = match cluster_update::on_msg(state, msg) {
         Ok(cmds) => return cmds,
         Err(other) => other,
     };
@@ -100,7 +107,7 @@ fn on_tick(state: &mut State) -> Vec<Cmd> {
         state.flash = None;
         state.dirty = true;
     }
-    let mut cmds = Vec::new();
+    let mut cmds = cluster_update::on_tick(state);
     if state.connection == Connection::NotConfigured || !state.refresh.due(state.ticks) {
         return cmds;
     }
@@ -122,6 +129,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         return on_help_key(state, key);
     }
     if let Some(cmds) = on_modal_key(state, key) {
+        return cmds;
+    }
+    if let Some(cmds) = cluster_update::on_prompt_key(state, key) {
         return cmds;
     }
     match std::mem::take(&mut state.mode) {
@@ -152,11 +162,17 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
     if let Some(cmds) = on_screen_action(state, action) {
         return cmds;
     }
+    if let Some(cmds) = cluster_update::on_action(state, action) {
+        return cmds;
+    }
     match action {
         Action::Quit => state.quit = true,
         Action::Help => state.help_open = true,
         Action::Command => state.mode = Mode::Command(Input::default(), None),
         Action::Redraw => state.clear_requested = true,
+        Action::Filter if cluster_update::filter_screen(state) => {
+            state.mode = Mode::Filter(Input::new(cluster_update::filter_text(state)));
+        }
         Action::Filter if on_table => {
             let current = state.machines.filter_text().to_string();
             state.mode = Mode::Filter(Input::new(current));
@@ -167,7 +183,7 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
             } else if let Some(previous) = state.history.pop() {
                 state.screen = previous;
                 state.dirty = true;
-                return on_screen_opened(state);
+                return screen_opened(state);
             } else {
                 return Vec::new();
             }
@@ -269,6 +285,23 @@ fn remember(state: &mut State, command: &str) {
 }
 
 fn on_filter_key(state: &mut State, mut input: Input, key: KeyEvent) -> Vec<Cmd> {
+    if cluster_update::filter_screen(state) {
+        match key.code {
+            KeyCode::Esc => cluster_update::set_filter(state, ""),
+            KeyCode::Enter => {}
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                cluster_update::set_filter(state, "");
+            }
+            _ => {
+                state.dirty |= edit(&mut input, key);
+                cluster_update::set_filter(state, input.value());
+                state.mode = Mode::Filter(input);
+                return Vec::new();
+            }
+        }
+        state.dirty = true;
+        return Vec::new();
+    }
     let rows = table_rows(state.size);
     match key.code {
         // Esc cancels: no filter. Enter keeps what was typed.
@@ -311,10 +344,12 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
         return Vec::new();
     }
     match name.to_ascii_lowercase().as_str() {
-        "q" | "q!" | "quit" | "exit" => {
+        // `:q!` leaves without asking, even while this console runs clusters' work.
+        "q!" => {
             state.quit = true;
             return Vec::new();
         }
+        "q" | "quit" | "exit" => return cluster_update::on_quit(state),
         "help" | "?" => {
             state.help_open = true;
             return Vec::new();
@@ -328,7 +363,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
         Some(screen) => {
             state.history.push(state.screen);
             state.screen = screen;
-            return on_screen_opened(state);
+            return screen_opened(state);
         }
         None => {
             let known: Vec<&str> = ScreenId::ALL.iter().map(|s| s.aliases()[0]).collect();
@@ -342,4 +377,11 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
         }
     }
     Vec::new()
+}
+
+/// The loads a newly opened screen needs (lists of the wizards' screens and the clusters').
+fn screen_opened(state: &mut State) -> Vec<Cmd> {
+    let mut cmds = on_screen_opened(state);
+    cmds.extend(cluster_update::on_screen_opened(state));
+    cmds
 }

@@ -40,6 +40,8 @@ pub fn view(state: &State, frame: &mut Frame) {
         (Connection::NotConfigured, _) => screens::welcome::render(state, frame, body),
         (_, ScreenId::Machines) => screens::machines::render(state, frame, body),
         (_, ScreenId::Clusters) => screens::clusters::render(state, frame, body),
+        (_, ScreenId::ClusterDetail) => screens::cluster_detail::render(state, frame, body),
+        (_, ScreenId::Events) => screens::events::render(state, frame, body),
         (_, ScreenId::Profiles) => screens::profiles::render(state, frame, body),
         (_, ScreenId::Accounts) => screens::accounts::render(state, frame, body),
         (_, other) => screens::placeholder::render(state, other, frame, body),

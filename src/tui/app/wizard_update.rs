@@ -104,6 +104,7 @@ fn confirmed(state: &mut State, action: ConfirmAction) -> Vec<Cmd> {
             Vec::new()
         }
         ConfirmAction::DeleteAccount { name } => vec![Cmd::DeleteAccount(name)],
+        other => super::cluster_update::confirmed(state, other),
     }
 }
 
@@ -292,6 +293,8 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
                             state.screen = ScreenId::Clusters;
                         }
                         state.flash(FlashLevel::Info, format!("cluster {name} is being built"));
+                        state.dirty = true;
+                        return Ok(super::cluster_update::reload_list(state));
                     }
                     Err(e) => w.deploy_failed(e.message),
                 }

@@ -72,7 +72,11 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
             continue;
         };
         let applies = match action {
-            Action::Filter | Action::SortNext | Action::SortReverse => state.table_active(),
+            Action::Filter => {
+                state.table_active()
+                    || matches!(state.screen, ScreenId::Clusters | ScreenId::Events)
+            }
+            Action::SortNext | Action::SortReverse => state.table_active(),
             Action::Refresh => state.connection != Connection::NotConfigured,
             Action::Back => !state.history.is_empty() || state.table_active(),
             // Changes are hidden in read-only mode, not merely refused.
@@ -80,7 +84,13 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
                 !state.readonly && matches!(state.screen, ScreenId::Clusters | ScreenId::Accounts)
             }
             Action::Delete => !state.readonly && state.screen == ScreenId::Accounts,
-            Action::Open => state.screen == ScreenId::Profiles && !state.profiles.detail,
+            Action::Open => {
+                (state.screen == ScreenId::Profiles && !state.profiles.detail)
+                    || (state.screen == ScreenId::Clusters && !state.clusters.list.is_empty())
+            }
+            Action::DeleteCluster | Action::Abort | Action::Resize | Action::Kubeconfig => {
+                cluster_action_applies(state, action)
+            }
             _ => true,
         };
         if !applies {
@@ -130,4 +140,21 @@ fn prompt(
         x.min(field.right().saturating_sub(1)),
         field.y,
     ));
+}
+
+/// The detail's actions show only where they apply (and never under `--readonly`).
+fn cluster_action_applies(state: &State, action: Action) -> bool {
+    if state.readonly || state.screen != ScreenId::ClusterDetail {
+        return false;
+    }
+    let Some(info) = state.clusters.detail.as_ref().and_then(|d| d.info.as_ref()) else {
+        return false;
+    };
+    match action {
+        Action::DeleteCluster => info.phase.is_provisioned(),
+        Action::Abort => info.phase.is_provisioning(),
+        Action::Resize => info.phase.is_resizable(),
+        Action::Kubeconfig => info.endpoint.is_some(),
+        _ => false,
+    }
 }

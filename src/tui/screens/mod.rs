@@ -1,7 +1,9 @@
 //! The pieces of the console's screen, each a pure function of the state.
 
 pub mod accounts;
+pub mod cluster_detail;
 pub mod clusters;
+pub mod events;
 pub mod footer;
 pub mod header;
 pub mod help;

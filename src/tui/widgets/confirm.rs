@@ -19,22 +19,34 @@ pub enum ConfirmAction {
     DiscardWizard { what: String },
     /// Remove a cloud account from kubemaas (not from MAAS).
     DeleteAccount { name: String },
+    /// Tear a cluster down: release its machines to MAAS.
+    DeleteCluster { name: String },
+    /// Stop building a cluster and release what it took.
+    AbortCluster { name: String },
+    /// Leave while this console runs the engine and clusters are mid-change.
+    QuitWithWork { clusters: String },
 }
 
 impl ConfirmAction {
     /// Changes something outside the console: hidden and refused under `--readonly`.
     pub fn dangerous(&self) -> bool {
         match self {
-            ConfirmAction::DiscardWizard { .. } => false,
-            ConfirmAction::DeleteAccount { .. } => true,
+            ConfirmAction::DiscardWizard { .. } | ConfirmAction::QuitWithWork { .. } => false,
+            ConfirmAction::DeleteAccount { .. }
+            | ConfirmAction::DeleteCluster { .. }
+            | ConfirmAction::AbortCluster { .. } => true,
         }
     }
 
     /// The name the operator must type to confirm, for deletes.
     pub fn typed_name(&self) -> Option<&str> {
         match self {
-            ConfirmAction::DiscardWizard { .. } => None,
-            ConfirmAction::DeleteAccount { name } => Some(name),
+            ConfirmAction::DiscardWizard { .. }
+            | ConfirmAction::AbortCluster { .. }
+            | ConfirmAction::QuitWithWork { .. } => None,
+            ConfirmAction::DeleteAccount { name } | ConfirmAction::DeleteCluster { name } => {
+                Some(name)
+            }
         }
     }
 
@@ -42,6 +54,9 @@ impl ConfirmAction {
         match self {
             ConfirmAction::DiscardWizard { what } => format!("Discard the {what}?"),
             ConfirmAction::DeleteAccount { name } => format!("Delete cloud account {name}?"),
+            ConfirmAction::DeleteCluster { name } => format!("Delete cluster {name}?"),
+            ConfirmAction::AbortCluster { name } => format!("Abort cluster {name}?"),
+            ConfirmAction::QuitWithWork { .. } => "Quit while clusters are changing?".to_string(),
         }
     }
 
@@ -53,13 +68,24 @@ impl ConfirmAction {
             ConfirmAction::DeleteAccount { .. } => {
                 "kubemaas forgets this MAAS region and its API key. Clusters built on it can no longer be managed. MAAS itself is not changed.".to_string()
             }
+            ConfirmAction::DeleteCluster { .. } => {
+                "Kubernetes on it stops and every machine goes back to MAAS (Ready). This cannot be undone.".to_string()
+            }
+            ConfirmAction::AbortCluster { .. } => {
+                "Building stops and the machines taken so far go back to MAAS.".to_string()
+            }
+            ConfirmAction::QuitWithWork { clusters } => format!(
+                "This console runs the engine. {clusters}: the work pauses until kubemaas runs again (the console, or `kubemaas cluster wait`), and then resumes where it stopped."
+            ),
         }
     }
 
     fn confirm_label(&self) -> &'static str {
         match self {
             ConfirmAction::DiscardWizard { .. } => "Discard",
-            ConfirmAction::DeleteAccount { .. } => "Delete",
+            ConfirmAction::DeleteAccount { .. } | ConfirmAction::DeleteCluster { .. } => "Delete",
+            ConfirmAction::AbortCluster { .. } => "Abort",
+            ConfirmAction::QuitWithWork { .. } => "Quit",
         }
     }
 }

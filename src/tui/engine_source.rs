@@ -1,0 +1,261 @@
+//! The console over the engine: [`EngineSource`] answers every [`ConsoleSource`] question
+//! through [`EngineApi`] (the interface a remote gateway implements too) and the store's
+//! accounts, and the MAAS questions (inventory, wizard choices) through the console's MAAS
+//! client. Screens see only the plain rows of [`crate::tui::clusters`].
+
+use super::account_check::{AccountDraft, AccountSummary};
+use super::clusters::{ClusterInfo, EventLine, Poll};
+use super::lookups::PlacementChoices;
+use super::source::{ConsoleSource, MaasIdentity, MaasSource, MachineRow, SourceError};
+use crate::cli::account_cmd::{self, connect};
+use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
+use crate::maas::{MaasClient, MachineFilter};
+use crate::model::{ClusterProfile, ClusterSpec};
+use crate::store::EventId;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+impl From<EngineError> for SourceError {
+    fn from(e: EngineError) -> Self {
+        // Engine errors say what is wrong and what to do, and never carry keys.
+        SourceError::new(e.to_string())
+    }
+}
+
+/// The engine on a state dir, plus a MAAS client for the inventory screens.
+#[derive(Clone)]
+pub struct EngineSource {
+    engine: EmbeddedEngine,
+    maas: Option<MaasSource>,
+    state_dir: PathBuf,
+    /// MAAS clients per cloud account, for the machines' status messages.
+    clients: Arc<Mutex<HashMap<String, MaasClient>>>,
+}
+
+impl std::fmt::Debug for EngineSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineSource")
+            .field("state_dir", &self.state_dir)
+            .field("maas", &self.maas.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineSource {
+    /// `maas`: the region the inventory screens show (None: the first stored account's).
+    pub fn new(
+        engine: EmbeddedEngine,
+        state_dir: PathBuf,
+        maas: Option<MaasClient>,
+    ) -> Result<Self, SourceError> {
+        let maas = match maas {
+            Some(c) => Some(c),
+            None => {
+                let first = engine
+                    .store()
+                    .read(|r| r.accounts())
+                    .map_err(|e| SourceError::new(e.to_string()))?
+                    .into_iter()
+                    .next();
+                match first {
+                    Some(row) => Some(
+                        connect::client_for(&state_dir, &row, connect::Patience::Work)
+                            .map_err(|e| SourceError::new(e.to_string()))?,
+                    ),
+                    None => None,
+                }
+            }
+        };
+        Ok(EngineSource {
+            engine,
+            maas: maas.map(MaasSource::new),
+            state_dir,
+            clients: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// Whether a MAAS region is known (the inventory screens have something to show).
+    pub fn has_maas(&self) -> bool {
+        self.maas.is_some()
+    }
+
+    pub fn engine(&self) -> &EmbeddedEngine {
+        &self.engine
+    }
+
+    fn maas(&self) -> Result<&MaasSource, SourceError> {
+        self.maas.as_ref().ok_or_else(|| {
+            SourceError::new(
+                "no MAAS region is configured: add a cloud account (:new-account, or `kubemaas account add`)",
+            )
+        })
+    }
+
+    fn client_for_account(&self, account: &str) -> Option<MaasClient> {
+        let mut cache = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(account) {
+            return Some(c.clone());
+        }
+        let row = self.engine.store().read(|r| r.account(account)).ok()?;
+        let client = connect::client_for(&self.state_dir, &row, connect::Patience::Check).ok()?;
+        cache.insert(account.to_string(), client.clone());
+        Some(client)
+    }
+
+    /// MAAS's status message per system id. Best effort: the detail shows the engine's view
+    /// without messages when MAAS does not answer (the engine reports that failure itself).
+    async fn status_messages(&self, account: &str, ids: Vec<String>) -> HashMap<String, String> {
+        if ids.is_empty() {
+            return HashMap::new();
+        }
+        let Some(client) = self.client_for_account(account) else {
+            return HashMap::new();
+        };
+        let filter = MachineFilter {
+            ids,
+            ..MachineFilter::default()
+        };
+        match client.machines(&filter).await {
+            Ok(machines) => machines
+                .into_iter()
+                .filter_map(|m| m.status_message.map(|s| (m.system_id, s)))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "status messages unavailable");
+                HashMap::new()
+            }
+        }
+    }
+}
+
+impl ConsoleSource for EngineSource {
+    async fn identify(&self) -> Result<MaasIdentity, SourceError> {
+        self.maas()?.identify().await
+    }
+
+    async fn list_machines(&self) -> Result<Vec<MachineRow>, SourceError> {
+        self.maas()?.list_machines().await
+    }
+
+    async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {
+        self.maas()?.placement_choices().await
+    }
+
+    async fn profiles(&self) -> Result<Vec<ClusterProfile>, SourceError> {
+        let rows = self
+            .engine
+            .store()
+            .read(|r| r.profiles())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        // Shipped ones first, then the operator's imported ones (as the wizard lists them).
+        let mut out = crate::model::shipped_profiles();
+        for row in rows {
+            match row.document_as::<ClusterProfile>() {
+                Ok(p) => out.push(p),
+                Err(e) => tracing::warn!(profile = %row.name, error = %e, "unreadable profile"),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {
+        let views =
+            account_cmd::list(self.engine.store()).map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(views
+            .into_iter()
+            .map(|v| AccountSummary {
+                name: v.name,
+                gateway: v.gateway,
+                endpoint: v.endpoint,
+                maas_version: None,
+                last_validated: v
+                    .last_validated
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            })
+            .collect())
+    }
+
+    async fn save_account(&self, draft: AccountDraft) -> Result<(), SourceError> {
+        let account = draft
+            .to_account()
+            .map_err(|p| SourceError::new(p.to_string()))?;
+        account_cmd::add_account(&self.state_dir, &account)
+            .await
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn delete_account(&self, name: String) -> Result<(), SourceError> {
+        self.engine
+            .store()
+            .tx(|tx| tx.delete_account(&name))
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&name);
+        Ok(())
+    }
+
+    async fn create_cluster(&self, spec: ClusterSpec) -> Result<String, SourceError> {
+        Ok(self.engine.create_cluster(spec).await?.name)
+    }
+
+    async fn clusters(&self) -> Result<Vec<ClusterInfo>, SourceError> {
+        let views = self.engine.clusters().await?;
+        let none = HashMap::new();
+        Ok(views
+            .into_iter()
+            .map(|v| ClusterInfo::from_view(v, &none))
+            .collect())
+    }
+
+    async fn cluster(&self, key: String) -> Result<ClusterInfo, SourceError> {
+        let view = self.engine.cluster(&key).await?;
+        let ids = view.machines.iter().map(|m| m.system_id.clone()).collect();
+        let messages = self.status_messages(&view.account, ids).await;
+        Ok(ClusterInfo::from_view(view, &messages))
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Poll, SourceError> {
+        let events = self.engine.events(None, EventId(after), limit).await?;
+        let lines = events
+            .into_iter()
+            .map(|e| match e {
+                EngineEvent::Journal(row) => EventLine::from(row),
+            })
+            .collect();
+        Ok(Poll {
+            events: lines,
+            now: Utc::now(),
+            reconciling: self.engine.engine().is_some(),
+        })
+    }
+
+    async fn delete_cluster(&self, name: String) -> Result<(), SourceError> {
+        self.engine.delete_cluster(&name, false).await?;
+        Ok(())
+    }
+
+    async fn abort_cluster(&self, name: String) -> Result<(), SourceError> {
+        self.engine.abort_cluster(&name).await?;
+        Ok(())
+    }
+
+    async fn scale_pool(&self, name: String, pool: String, size: u32) -> Result<(), SourceError> {
+        self.engine.scale_pool(&name, &pool, size).await?;
+        Ok(())
+    }
+
+    async fn write_kubeconfig(&self, name: String, path: PathBuf) -> Result<(), SourceError> {
+        let text = self.engine.kubeconfig(&name).await?;
+        crate::paths::write_private_file(&path, text.as_bytes()).map_err(|e| {
+            SourceError::new(format!(
+                "cannot write the kubeconfig to {}: {e} (pick a path in a directory you can write)",
+                path.display()
+            ))
+        })
+    }
+}
