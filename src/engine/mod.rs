@@ -31,6 +31,8 @@ pub use core::{Engine, EngineConfig, QueuedCommand, StepReport};
 pub use embedded::EmbeddedEngine;
 pub use error::EngineError;
 pub use faults::CrashPlan;
-pub use probe::{HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe};
+pub use probe::{
+    DrainProgress, HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe,
+};
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
 pub use status::{machine_state, ClusterStatus, KubeSummary, PoolProgress};
