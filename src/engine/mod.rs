@@ -16,6 +16,7 @@
 
 pub mod api;
 mod core;
+mod drain;
 pub mod embedded;
 pub mod error;
 pub mod faults;
@@ -35,4 +36,4 @@ pub use probe::{
     DrainProgress, HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe,
 };
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
-pub use status::{machine_state, ClusterStatus, KubeSummary, PoolProgress};
+pub use status::{machine_state, ClusterStatus, DrainRecord, KubeSummary, PoolProgress};
