@@ -41,7 +41,7 @@ fn first(evs: &[EventRow], sid: &str, pick: impl Fn(&EventRow) -> bool) -> Optio
         .map(|e| e.id)
 }
 
-fn drain_outcome<'a>(e: &'a EventRow) -> Option<&'a str> {
+fn drain_outcome(e: &EventRow) -> Option<&str> {
     let d = e.detail.as_ref()?;
     (d["op"] == "drain")
         .then(|| d["outcome"].as_str())
