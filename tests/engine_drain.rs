@@ -366,3 +366,54 @@ async fn delete_does_not_drain() {
     assert!(h.sim.k8s_cluster(id.as_str()).unwrap().drains.is_empty());
     h.assert_no_leak();
 }
+
+#[tokio::test]
+async fn a_release_maas_refuses_after_the_drain_is_retried_without_draining_again() {
+    use kubemaas::sim::faults::{Injection, TransientKind};
+    let h = Harness::new(10, 77).await;
+    let engine = engine(&h);
+    let id = create(&h, spec("retry", 1, &[("workers", 2)])).await;
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let mark = last_event(&h, &id);
+    h.api().scale_pool("retry", "workers", 1).await.unwrap();
+    engine.step().await.unwrap();
+    let status: ClusterStatus = h.cluster("retry").status_as().unwrap();
+    let sid = status
+        .drains
+        .keys()
+        .next()
+        .expect("a drain started")
+        .clone();
+
+    // The drain finishes on the next pass, but MAAS is busy for every attempt of its release.
+    h.sim.inject(Injection {
+        endpoint: "machines/{system_id}/".into(),
+        method: Some("POST".into()),
+        op: Some("release".into()),
+        kind: TransientKind::Unavailable,
+        remaining: 3,
+        retry_after: Some(0),
+    });
+    h.sim.advance(60.0);
+    let report = engine.step().await.unwrap();
+    assert_eq!(report.transient_errors, 1, "{report:?}");
+    assert!(h.sim.machine(&sid).unwrap().owner.is_some());
+    let status: ClusterStatus = h.cluster("retry").status_as().unwrap();
+    assert!(status.drains[&sid].finished, "{status:?}");
+
+    h.drive(&engine, &id, 5, |c| {
+        c.phase == ClusterPhase::Running && c.observed_generation == 2
+    })
+    .await;
+    assert!(h.sim.machine(&sid).unwrap().owner.is_none());
+    let evs = events(&h, &id, mark);
+    let outcomes: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.machine.as_deref() == Some(sid.as_str()))
+        .filter_map(drain_outcome)
+        .collect();
+    assert_eq!(outcomes, ["started", "finished"]);
+    let status: ClusterStatus = h.cluster("retry").status_as().unwrap();
+    assert!(status.drains.is_empty(), "{status:?}");
+    h.assert_no_leak();
+}

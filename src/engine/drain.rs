@@ -28,6 +28,22 @@ enum Verdict {
     Wait,
 }
 
+/// Marks the machine's drain over, so a release MAAS refuses is retried without draining or
+/// journaling again. The record goes once the machine is no longer retiring.
+fn finish(p: &mut Pass, row: &MachineRow) {
+    let record = p
+        .status
+        .drains
+        .entry(row.system_id.clone())
+        .or_insert_with(|| DrainRecord {
+            node: row.hostname.clone().unwrap_or_default(),
+            started: Utc::now(),
+            attempts: 0,
+            finished: true,
+        });
+    record.finished = true;
+}
+
 impl Engine {
     /// Of `going` (the rows this pass would release), drains the retiring machines' nodes
     /// first. Returns the rows that may be released now: failed and rejected machines (their
@@ -54,7 +70,13 @@ impl Engine {
         let mut changed = p.status.drains.len() != before;
 
         let (retiring, mut release): (Vec<MachineRow>, Vec<MachineRow>) =
-            going.into_iter().partition(|r| r.state == ms::RETIRING);
+            going.into_iter().partition(|r| {
+                r.state == ms::RETIRING
+                    && p.status
+                        .drains
+                        .get(&r.system_id)
+                        .is_none_or(|d| d.in_progress())
+            });
         let mut calls = Vec::new();
         for row in retiring {
             let skip = match (target, row.hostname.as_deref()) {
@@ -75,6 +97,8 @@ impl Engine {
                     "skipped",
                     format!("not draining {}: {why}; releasing it", row.system_id),
                 )?;
+                finish(p, &row);
+                changed = true;
                 release.push(row);
             }
         }
@@ -96,7 +120,7 @@ impl Engine {
             changed = true;
             match self.judge(p, &row, &node, answer)? {
                 Verdict::Release => {
-                    p.status.drains.remove(&row.system_id);
+                    finish(p, &row);
                     release.push(row);
                 }
                 Verdict::Wait => {}
@@ -124,6 +148,7 @@ impl Engine {
                 node: node.to_string(),
                 started: Utc::now(),
                 attempts: 0,
+                finished: false,
             };
             this.drain_event(
                 p,

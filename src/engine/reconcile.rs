@@ -863,7 +863,10 @@ impl Engine {
         let draining = rows.iter().any(|r| {
             r.pool == pool.name
                 && r.state == ms::RETIRING
-                && p.status.drains.contains_key(&r.system_id)
+                && p.status
+                    .drains
+                    .get(&r.system_id)
+                    .is_some_and(|d| d.in_progress())
         });
         let all_ready = !draining
             && held_rows.iter().all(|r| {
@@ -1122,7 +1125,12 @@ impl Engine {
             None
         };
         let going = self.drain_before_release(p, going, target.as_ref()).await?;
-        self.release_rows(p, going, false).await
+        let released = self.release_rows(p, going, false).await;
+        // Released machines left `p.maas`: their drains are history (saved with the status
+        // at the end of the pass).
+        let maas = &p.maas;
+        p.status.drains.retain(|sid, _| maas.contains_key(sid));
+        released
     }
 
     /// How to reach the cluster's Kubernetes API to drain nodes; `None` when the cluster never
@@ -1888,7 +1896,10 @@ fn progress(p: &Pass, rows: &[MachineRow]) -> Vec<PoolProgress> {
                     .filter(|r| {
                         r.pool == pool.name
                             && r.state == ms::RETIRING
-                            && p.status.drains.contains_key(&r.system_id)
+                            && p.status
+                                .drains
+                                .get(&r.system_id)
+                                .is_some_and(|d| d.in_progress())
                     })
                     .count() as u32,
             }

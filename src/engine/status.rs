@@ -70,6 +70,17 @@ pub struct DrainRecord {
     pub started: DateTime<Utc>,
     /// Drain calls made so far (one per pass).
     pub attempts: u32,
+    /// The drain is over (done, given up or not possible): the machine is released without
+    /// another call or event, even when MAAS refused the first release.
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl DrainRecord {
+    /// Whether the node is still being drained.
+    pub fn in_progress(&self) -> bool {
+        !self.finished
+    }
 }
 
 /// Kubernetes health as last probed.
