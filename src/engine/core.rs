@@ -36,6 +36,11 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// Simulated crashes (tests).
     pub crash: CrashPlan,
+    /// How long the engine tries to drain a retiring machine's node before it gives up with a
+    /// warning and releases the machine anyway. Counted in wall time since the drain started
+    /// and, so that a driver whose passes are virtual (tests) is bounded too, in passes:
+    /// `drain_timeout / poll_interval` drain calls at most.
+    pub drain_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -48,6 +53,7 @@ impl EngineConfig {
             probe: None,
             poll_interval: Duration::from_secs(10),
             crash: CrashPlan::never(),
+            drain_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -58,6 +64,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("state_dir", &self.state_dir)
             .field("concurrency", &self.concurrency)
             .field("replace_budget", &self.replace_budget)
+            .field("drain_timeout", &self.drain_timeout)
             .field("probe_override", &self.probe.is_some())
             .finish_non_exhaustive()
     }

@@ -10,12 +10,15 @@
 //! * A pass: one `machines/?id=…` list per cluster, open intents resolved from MAAS, then
 //!   validate → allocate per pool (spread over zones, tagged `agent_name` =
 //!   `kubemaas:<cluster id>` and owner data `kubemaas-cluster` / `kubemaas-pool`) → reserve the VIP → deploy with user-data → wait for Deployed → probe
-//!   Kubernetes ([`probe`]) → Running; or release everything (delete / abort).
+//!   Kubernetes ([`probe`]) → Running; or release everything (delete / abort). A machine
+//!   retired from a live cluster (scale down, rolling update) has its node drained first
+//!   (cordon, evictions, Node deleted: `drain.rs`, bounded by [`EngineConfig::drain_timeout`]).
 //! * Crash safety: every MAAS mutation is journaled as an intent before it is sent and closed
 //!   in the transaction that records its result; see `reconcile.rs` and [`Engine::leak_check`].
 
 pub mod api;
 mod core;
+mod drain;
 pub mod embedded;
 pub mod error;
 pub mod faults;
@@ -31,6 +34,8 @@ pub use core::{Engine, EngineConfig, QueuedCommand, StepReport};
 pub use embedded::EmbeddedEngine;
 pub use error::EngineError;
 pub use faults::CrashPlan;
-pub use probe::{HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe};
+pub use probe::{
+    DrainProgress, HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe,
+};
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
-pub use status::{machine_state, ClusterStatus, KubeSummary, PoolProgress};
+pub use status::{machine_state, ClusterStatus, DrainRecord, KubeSummary, PoolProgress};

@@ -1,8 +1,9 @@
-//! How the engine learns whether Kubernetes is up: a [`KubeProbe`] answers "is the API server
-//! ready, and which nodes are Ready". The real probe asks the cluster's API server over HTTPS
-//! with the admin certificate; the simulator probe asks the MAAS simulator, which simulates the
+//! How the engine talks to a cluster's Kubernetes: a [`KubeProbe`] answers "is the API server
+//! ready, and which nodes are Ready", and drains a node before its machine is released
+//! ([`KubeProbe::drain`]). The real probe asks the cluster's API server over HTTPS with the
+//! admin certificate; the simulator probe asks the MAAS simulator, which simulates the
 //! Kubernetes side of the clusters it hosts. Tests never reach the (non-loopback) control-plane
-//! address: they use the simulator probe or a fake.
+//! address: they use the simulator probe, a fake, or a fake API server on loopback.
 
 use crate::store::ClusterId;
 use futures_util::future::BoxFuture;
@@ -64,12 +65,75 @@ pub struct ProbeError {
     pub detail: String,
 }
 
-/// Asks a cluster how its Kubernetes is. Object-safe so the engine can hold any of them.
+/// Where one drain call left a node. A drain takes several calls (one per reconcile pass):
+/// each call cordons, evicts what it can and deletes the Node once nothing evictable is left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DrainProgress {
+    /// Cordoned, no pod left to evict, and the Node object is deleted (or was already, by an
+    /// earlier call of the same drain).
+    Drained,
+    /// No Node of that name is registered: it never joined, or it is gone already.
+    NotRegistered,
+    /// Cordoned; pods are still on the node. `terminating`: evicted (or being deleted) and not
+    /// gone yet; `blocked`: eviction refused for now, as a PodDisruptionBudget does (HTTP 429).
+    Pending { terminating: usize, blocked: usize },
+}
+
+impl DrainProgress {
+    /// `2 pod(s) terminating, 1 blocked by a PodDisruptionBudget`, for events.
+    pub fn describe(&self) -> String {
+        match self {
+            DrainProgress::Drained => "drained and deleted".into(),
+            DrainProgress::NotRegistered => "not registered".into(),
+            DrainProgress::Pending {
+                terminating,
+                blocked,
+            } => format!(
+                "{terminating} pod(s) terminating, {blocked} blocked by a PodDisruptionBudget"
+            ),
+        }
+    }
+}
+
+/// Asks a cluster how its Kubernetes is, and drains nodes. Object-safe so the engine can hold
+/// any of them.
 pub trait KubeProbe: Send + Sync {
     fn probe<'a>(
         &'a self,
         target: &'a ProbeTarget,
     ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>>;
+
+    /// One step of draining node `node`: cordon it, evict its pods (not DaemonSet or mirror
+    /// pods), delete the Node once none is left. Idempotent: the engine calls it once per pass
+    /// until it says [`DrainProgress::Drained`]. A probe that only reads health (a test fake)
+    /// keeps this default, which says it cannot drain; the engine then releases without one.
+    fn drain<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<DrainProgress, ProbeError>> {
+        Box::pin(async move {
+            Err(ProbeError {
+                target: target.server_url.clone(),
+                detail: format!(
+                    "this Kubernetes probe only reads health and cannot drain node {node}"
+                ),
+            })
+        })
+    }
+}
+
+/// Path-segment escaping: everything but RFC 3986 unreserved characters, so a node or pod
+/// name can never change the path it is put in.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn segment(s: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(s, SEGMENT)
 }
 
 /// The MAAS capability the simulator announces in `version/`.
@@ -102,7 +166,11 @@ impl KubeProbe for SimProbe {
         target: &'a ProbeTarget,
     ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
-            let url = format!("{}/_sim/k8s/clusters/{}", self.origin, target.cluster);
+            let url = format!(
+                "{}/_sim/k8s/clusters/{}",
+                self.origin,
+                segment(target.cluster.as_str())
+            );
             let err = |detail: String| ProbeError {
                 target: url.clone(),
                 detail,
@@ -125,9 +193,81 @@ impl KubeProbe for SimProbe {
                 .map_err(|e| err(format!("unreadable answer: {e}")))
         })
     }
+
+    fn drain<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<DrainProgress, ProbeError>> {
+        Box::pin(self.sim_drain(target, node))
+    }
 }
 
-/// Asks the cluster's API server: `/readyz`, then `/api/v1/nodes`, as kubernetes-admin.
+/// What the simulator answers to a drain call (`sim::k8s::K8sDrain`, read loosely so the
+/// engine does not depend on the simulator's types).
+#[derive(Deserialize)]
+struct SimDrainAnswer {
+    #[serde(default)]
+    drained_at: Option<String>,
+    #[serde(default)]
+    held: bool,
+    #[serde(default)]
+    pods_remaining: usize,
+}
+
+impl SimProbe {
+    /// `POST {origin}/_sim/k8s/clusters/{cluster}/nodes/{node}/drain`.
+    async fn sim_drain(
+        &self,
+        target: &ProbeTarget,
+        node: &str,
+    ) -> Result<DrainProgress, ProbeError> {
+        let url = format!(
+            "{}/_sim/k8s/clusters/{}/nodes/{}/drain",
+            self.origin,
+            segment(target.cluster.as_str()),
+            segment(node)
+        );
+        let err = |detail: String| ProbeError {
+            target: url.clone(),
+            detail,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(DrainProgress::NotRegistered);
+        }
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(err(format!("HTTP {status}: {}", body.trim())));
+        }
+        let answer: SimDrainAnswer = resp
+            .json()
+            .await
+            .map_err(|e| err(format!("unreadable answer: {e}")))?;
+        Ok(if answer.drained_at.is_some() {
+            DrainProgress::Drained
+        } else if answer.held {
+            DrainProgress::Pending {
+                terminating: 0,
+                blocked: answer.pods_remaining,
+            }
+        } else {
+            DrainProgress::Pending {
+                terminating: answer.pods_remaining,
+                blocked: 0,
+            }
+        })
+    }
+}
+
+/// Asks the cluster's API server as kubernetes-admin: `/readyz`, then `/api/v1/nodes`; drains
+/// through the API (cordon, policy/v1 evictions, delete the Node), as `kubectl drain` does.
 #[derive(Debug, Clone, Default)]
 pub struct HttpsProbe;
 
@@ -239,5 +379,200 @@ impl KubeProbe for HttpsProbe {
                     .collect(),
             })
         })
+    }
+
+    fn drain<'a>(
+        &'a self,
+        target: &'a ProbeTarget,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<DrainProgress, ProbeError>> {
+        Box::pin(async move {
+            let client = Self::client(target)?;
+            drain_via_api(&client, &target.server_url, node).await
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct PodList {
+    #[serde(default)]
+    items: Vec<Pod>,
+}
+
+#[derive(Deserialize)]
+struct Pod {
+    metadata: PodMeta,
+    #[serde(default)]
+    status: PodStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodMeta {
+    name: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    owner_references: Vec<OwnerReference>,
+    #[serde(default)]
+    deletion_timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OwnerReference {
+    kind: String,
+}
+
+#[derive(Deserialize, Default)]
+struct PodStatus {
+    #[serde(default)]
+    phase: String,
+}
+
+/// The annotation the kubelet puts on the API's copy of a static pod: deleting or evicting it
+/// does nothing (the kubelet owns it), so a drain leaves it.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// What a drain does with one pod on the node.
+#[derive(Debug, PartialEq, Eq)]
+enum PodFate {
+    /// DaemonSet, mirror (static) and finished pods stay: they neither move nor hold work, and
+    /// go with the Node.
+    Leave,
+    /// Already being deleted: wait for it.
+    Terminating,
+    /// Ask for an eviction.
+    Evict,
+}
+
+fn fate(pod: &Pod) -> PodFate {
+    let m = &pod.metadata;
+    if m.annotations.contains_key(MIRROR_ANNOTATION)
+        || m.owner_references.iter().any(|o| o.kind == "DaemonSet")
+        || matches!(pod.status.phase.as_str(), "Succeeded" | "Failed")
+    {
+        PodFate::Leave
+    } else if m.deletion_timestamp.is_some() {
+        PodFate::Terminating
+    } else {
+        PodFate::Evict
+    }
+}
+
+/// The body of a refused call, cut short: API `Status` messages are short, proxies' pages are
+/// not.
+async fn refusal(resp: reqwest::Response) -> String {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let body: String = body.trim().chars().take(300).collect();
+    format!("HTTP {status}: {body}")
+}
+
+/// One drain step against the Kubernetes API at `server` (`https://host:6443`; tests use an
+/// `http://127.0.0.1` fake): cordon (merge-patch `spec.unschedulable`), list the node's pods,
+/// evict the evictable ones (policy/v1), and delete the Node once none is left.
+async fn drain_via_api(
+    client: &reqwest::Client,
+    server: &str,
+    node: &str,
+) -> Result<DrainProgress, ProbeError> {
+    let server = server.trim_end_matches('/');
+    let err = |detail: String| ProbeError {
+        target: server.to_string(),
+        detail,
+    };
+    let node_url = format!("{server}/api/v1/nodes/{}", segment(node));
+    let cordon = client
+        .patch(&node_url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/merge-patch+json",
+        )
+        .body(r#"{"spec":{"unschedulable":true}}"#)
+        .send()
+        .await
+        .map_err(|e| err(format!("cordoning node {node}: {e}")))?;
+    if cordon.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(DrainProgress::NotRegistered);
+    }
+    if !cordon.status().is_success() {
+        return Err(err(format!(
+            "cordoning node {node}: {}",
+            refusal(cordon).await
+        )));
+    }
+    let listed = client
+        .get(format!("{server}/api/v1/pods"))
+        .query(&[("fieldSelector", format!("spec.nodeName={node}"))])
+        .send()
+        .await
+        .map_err(|e| err(format!("listing the pods of node {node}: {e}")))?;
+    if !listed.status().is_success() {
+        return Err(err(format!(
+            "listing the pods of node {node}: {}",
+            refusal(listed).await
+        )));
+    }
+    let pods: PodList = listed
+        .json()
+        .await
+        .map_err(|e| err(format!("unreadable pod list of node {node}: {e}")))?;
+    let (mut terminating, mut blocked) = (0usize, 0usize);
+    for pod in &pods.items {
+        match fate(pod) {
+            PodFate::Leave => {}
+            PodFate::Terminating => terminating += 1,
+            PodFate::Evict => {
+                let (ns, name) = (&pod.metadata.namespace, &pod.metadata.name);
+                let answer = client
+                    .post(format!(
+                        "{server}/api/v1/namespaces/{}/pods/{}/eviction",
+                        segment(ns),
+                        segment(name)
+                    ))
+                    .json(&serde_json::json!({
+                        "apiVersion": "policy/v1",
+                        "kind": "Eviction",
+                        "metadata": {"name": name, "namespace": ns},
+                    }))
+                    .send()
+                    .await
+                    .map_err(|e| err(format!("evicting pod {ns}/{name}: {e}")))?;
+                match answer.status().as_u16() {
+                    200 | 201 => terminating += 1,
+                    // Gone between the list and the eviction: nothing left to wait for.
+                    404 => {}
+                    // A PodDisruptionBudget does not allow it yet: ask again next pass.
+                    429 => blocked += 1,
+                    _ => {
+                        return Err(err(format!(
+                            "evicting pod {ns}/{name}: {}",
+                            refusal(answer).await
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    if terminating + blocked > 0 {
+        return Ok(DrainProgress::Pending {
+            terminating,
+            blocked,
+        });
+    }
+    let deleted = client
+        .delete(&node_url)
+        .send()
+        .await
+        .map_err(|e| err(format!("deleting node {node}: {e}")))?;
+    if deleted.status().is_success() || deleted.status() == reqwest::StatusCode::NOT_FOUND {
+        Ok(DrainProgress::Drained)
+    } else {
+        Err(err(format!(
+            "deleting node {node}: {}",
+            refusal(deleted).await
+        )))
     }
 }

@@ -106,7 +106,7 @@ impl Pass {
     }
 
     /// Saves the status in `tx`, keeping the observed generation.
-    fn save(&self, tx: &Tx<'_>) -> Result<(), EngineError> {
+    pub(crate) fn save(&self, tx: &Tx<'_>) -> Result<(), EngineError> {
         let current = tx.cluster(&self.id)?;
         tx.set_cluster_status(&self.id, &self.status, current.observed_generation)?;
         Ok(())
@@ -671,7 +671,7 @@ impl Engine {
             retire.extend(r);
         }
         self.allocate_all(p, allocations).await?;
-        self.release_surplus(p, retire).await?;
+        self.release_surplus(p, retire, &profile).await?;
         if !self.ensure_endpoint(p).await? {
             return self.save_progress(p);
         }
@@ -858,13 +858,23 @@ impl Engine {
             newest.truncate(fresh.len() - size);
             return (0, newest);
         }
-        // Rolling: one machine at a time, and only once every node of the pool is Ready.
-        let all_ready = held_rows.iter().all(|r| {
-            r.state == ms::DEPLOYED
-                && r.hostname
-                    .as_ref()
-                    .is_some_and(|h| p.status.ready_nodes.contains(h))
+        // Rolling: one machine at a time, and only once every node of the pool is Ready and
+        // the node rolled out last is drained: its pods are still moving.
+        let draining = rows.iter().any(|r| {
+            r.pool == pool.name
+                && r.state == ms::RETIRING
+                && p.status
+                    .drains
+                    .get(&r.system_id)
+                    .is_some_and(|d| d.in_progress())
         });
+        let all_ready = !draining
+            && held_rows.iter().all(|r| {
+                r.state == ms::DEPLOYED
+                    && r.hostname
+                        .as_ref()
+                        .is_some_and(|h| p.status.ready_nodes.contains(h))
+            });
         if !all_ready {
             return (0, Vec::new());
         }
@@ -1061,10 +1071,12 @@ impl Engine {
 
     /// Releases what the cluster no longer needs: machines chosen to go (scale down, rolled),
     /// failed and rejected machines once their pool is full again, and stray retiring rows.
+    /// Retiring machines have their Kubernetes node drained first (see `drain.rs`).
     async fn release_surplus(
         &self,
         p: &mut Pass,
         retire: Vec<MachineRow>,
+        profile: &ResolvedProfile,
     ) -> Result<(), EngineError> {
         for row in &retire {
             self.store.tx(|tx| {
@@ -1107,7 +1119,60 @@ impl Engine {
             })
             .cloned()
             .collect();
-        self.release_rows(p, going, false).await
+        let target = if going.iter().any(|r| r.state == ms::RETIRING) {
+            self.drain_target(p, profile)?
+        } else {
+            None
+        };
+        let going = self.drain_before_release(p, going, target.as_ref()).await?;
+        let released = self.release_rows(p, going, false).await;
+        // Released machines left `p.maas`: their drains are history (saved with the status
+        // at the end of the pass).
+        let maas = &p.maas;
+        p.status.drains.retain(|sid, _| maas.contains_key(sid));
+        released
+    }
+
+    /// How to reach the cluster's Kubernetes API to drain nodes; `None` when the cluster never
+    /// had one: its API server never answered, or its secrets or endpoint were never made.
+    fn drain_target(
+        &self,
+        p: &Pass,
+        profile: &ResolvedProfile,
+    ) -> Result<Option<ProbeTarget>, EngineError> {
+        if !p.status.initialized {
+            return Ok(None);
+        }
+        let Some(secrets) = secrets::load(&self.config.state_dir, &p.id)? else {
+            return Ok(None);
+        };
+        let Ok(plan) = cluster_plan(&p.id, &p.spec, profile, &p.status) else {
+            return Ok(None);
+        };
+        self.probe_target(p, &plan, &secrets).map(Some)
+    }
+
+    /// The probe's view of the cluster: its API URL, CA and a fresh admin certificate.
+    fn probe_target(
+        &self,
+        p: &Pass,
+        plan: &ClusterPlan,
+        secrets: &ClusterSecrets,
+    ) -> Result<ProbeTarget, EngineError> {
+        let client =
+            secrets
+                .issue_admin_certificate()
+                .map_err(|source| EngineError::Bootstrap {
+                    cluster: p.spec.name().to_string(),
+                    source,
+                })?;
+        Ok(ProbeTarget {
+            cluster: p.id.clone(),
+            server_url: plan.server_url(),
+            ca_pem: secrets.ca.cert_pem.clone(),
+            client_cert_pem: client.cert_pem,
+            client_key_pem: client.key_pem,
+        })
     }
 
     /// Releases `rows` back to MAAS, `concurrency` at a time.
@@ -1563,20 +1628,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let rows = self.store.read(|r| r.machines(&p.id, false))?;
         if rows.iter().any(|r| r.state == ms::DEPLOYED) {
-            let client =
-                secrets
-                    .issue_admin_certificate()
-                    .map_err(|source| EngineError::Bootstrap {
-                        cluster: p.spec.name().to_string(),
-                        source,
-                    })?;
-            let target = ProbeTarget {
-                cluster: p.id.clone(),
-                server_url: plan.server_url(),
-                ca_pem: secrets.ca.cert_pem.clone(),
-                client_cert_pem: client.cert_pem,
-                client_key_pem: client.key_pem,
-            };
+            let target = self.probe_target(p, plan, secrets)?;
             let health = match p.acct.probe.probe(&target).await {
                 Ok(h) => h,
                 Err(e) => {
@@ -1700,6 +1752,8 @@ impl Engine {
     async fn teardown(&self, p: &mut Pass) -> Result<(), EngineError> {
         let rows = self.store.read(|r| r.machines(&p.id, false))?;
         let erase = p.status.erase && p.cluster.phase == ClusterPhase::Deleting;
+        // The whole cluster goes: nothing is drained, drains under way are dropped.
+        p.status.drains.clear();
         self.release_rows(p, rows, erase).await?;
         let left = self.store.read(|r| r.machines(&p.id, false))?;
         if !left.is_empty() {
@@ -1835,6 +1889,17 @@ fn progress(p: &Pass, rows: &[MachineRow]) -> Vec<PoolProgress> {
                         r.hostname
                             .as_ref()
                             .is_some_and(|h| p.status.ready_nodes.contains(h))
+                    })
+                    .count() as u32,
+                draining: rows
+                    .iter()
+                    .filter(|r| {
+                        r.pool == pool.name
+                            && r.state == ms::RETIRING
+                            && p.status
+                                .drains
+                                .get(&r.system_id)
+                                .is_some_and(|d| d.in_progress())
                     })
                     .count() as u32,
             }

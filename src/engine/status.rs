@@ -1,6 +1,7 @@
 //! The engine's own vocabulary in the store: a cluster's observed status (the JSON in
 //! `clusters.status`) and a machine's state (`machines.state`).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -56,6 +57,30 @@ pub struct ClusterStatus {
     pub ready_nodes: Vec<String>,
     /// Per-pool progress, for `--wait` and the console.
     pub pools: Vec<PoolProgress>,
+    /// Drains under way, by the retiring machine's system_id: kept here so a restarted engine
+    /// goes on counting towards the same give-up bound.
+    pub drains: BTreeMap<String, DrainRecord>,
+}
+
+/// A Kubernetes node being drained before its machine is released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainRecord {
+    /// The node name (the machine's MAAS hostname).
+    pub node: String,
+    pub started: DateTime<Utc>,
+    /// Drain calls made so far (one per pass).
+    pub attempts: u32,
+    /// The drain is over (done, given up or not possible): the machine is released without
+    /// another call or event, even when MAAS refused the first release.
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl DrainRecord {
+    /// Whether the node is still being drained.
+    pub fn in_progress(&self) -> bool {
+        !self.finished
+    }
 }
 
 /// Kubernetes health as last probed.
@@ -78,6 +103,8 @@ pub struct PoolProgress {
     pub deploying: u32,
     pub deployed: u32,
     pub ready: u32,
+    /// Retiring machines whose node is being drained before their release.
+    pub draining: u32,
 }
 
 impl PoolProgress {
@@ -93,6 +120,10 @@ impl PoolProgress {
             self.desired,
             self.ready,
             self.desired
-        )
+        ) + &if self.draining > 0 {
+            format!(", {} draining", self.draining)
+        } else {
+            String::new()
+        }
     }
 }

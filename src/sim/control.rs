@@ -151,6 +151,7 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request) -> R
             )
         }
         ("GET", ["k8s", "clusters", id]) => super::k8s::handle_cluster(shared, id),
+        ("POST", ["k8s", rest @ ..]) => super::k8s::handle_post(shared, rest, &params),
         ("GET", ["machines", id]) => {
             let region = shared.region();
             match region.machine(id) {

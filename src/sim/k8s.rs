@@ -16,9 +16,25 @@
 //!   stays up while any control-plane node that serves it remains (so a control plane can be
 //!   rolled, the init node included).
 //!
+//! * a drain (`POST /_sim/k8s/clusters/{cluster_id}/nodes/{node}/drain`, what the engine's
+//!   simulator probe calls where a real cluster gets cordon + evictions + Node delete) makes the
+//!   node unschedulable at once; its pods are evicted and the Node deleted
+//!   [`DRAIN_SECS`] later (settable for tests), after which it is no longer listed. A node can be
+//!   *held* (a PodDisruptionBudget that never allows the eviction): its drain never finishes
+//!   until it is let go.
+//!
 //! Served on the control API as `GET /_sim/k8s/clusters/{cluster_id}` (see [`K8sCluster`]) and
-//! in-process with [`crate::sim::SimHandle::k8s_cluster`].
+//! in-process with [`crate::sim::SimHandle::k8s_cluster`]; the drain side as
+//!
+//! * `POST /_sim/k8s/clusters/{id}/nodes/{node}/drain` → [`K8sDrain`] (404: no such node
+//!   registered; 503: the API server does not answer),
+//! * `POST /_sim/k8s/clusters/{id}/nodes/{node}/hold` and `…/unhold`,
+//! * `POST /_sim/k8s/drain_seconds?seconds=N`,
+//!
+//! and in-process with [`crate::sim::SimHandle::k8s_drain`], `k8s_hold_node` and
+//! `set_k8s_drain_secs`.
 
+use super::params::Params;
 use super::server::{json, text, Shared};
 use super::state::Region;
 use crate::bootstrap::{node_identity_from_user_data, NodeRole};
@@ -35,6 +51,12 @@ pub const API_SERVER_SECS: i64 = 240;
 pub const JOIN_SECS: i64 = 90;
 /// Virtual seconds from a node registering to it being Ready (CNI up on the node).
 pub const NODE_READY_SECS: i64 = 60;
+
+/// Virtual seconds from a drain's first call to its node being gone (evictions, pods
+/// terminating, the Node deleted), unless the test sets another ([`K8sSim::set_drain_secs`]).
+pub const DRAIN_SECS: i64 = 30;
+/// Pods a simulated node runs that a drain has to evict.
+pub const PODS_PER_NODE: usize = 3;
 
 /// Event kinds after which a deployment's node is gone: the machine was released, erased,
 /// deployed again, or its deployment failed or was aborted.
@@ -57,12 +79,41 @@ struct NodeRecord {
     /// Index in the region's event log of this deployment's "Deploying" event: the node's
     /// history is what the log says about the machine after it.
     deploy_event: usize,
+    /// The drain of this deployment's node, once asked for.
+    drain: Option<SimDrain>,
+}
+
+/// A drain on the virtual clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SimDrain {
+    started_at: DateTime<Utc>,
+    /// When the node is gone; `None` while a hold keeps its pods from being evicted.
+    finish_at: Option<DateTime<Utc>>,
+}
+
+impl SimDrain {
+    fn drained_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.finish_at.filter(|t| *t <= now)
+    }
 }
 
 /// The simulator's memory of deployed nodes. Lives in the [`Region`], under its lock.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct K8sSim {
     records: Vec<NodeRecord>,
+    drain_secs: i64,
+    /// `(cluster id, node name)` whose evictions are refused for now.
+    held: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Default for K8sSim {
+    fn default() -> Self {
+        K8sSim {
+            records: Vec::new(),
+            drain_secs: DRAIN_SECS,
+            held: Default::default(),
+        }
+    }
 }
 
 /// One cluster as `kubectl` would see it. The JSON of `GET /_sim/k8s/clusters/{cluster_id}`.
@@ -72,7 +123,47 @@ pub struct K8sCluster {
     pub api_server_ready: bool,
     /// Registered nodes (none while the API server is down: nothing can list them then),
     /// init control plane first, then joining control planes, then workers, each by name.
+    /// A drained node is deleted, so no longer listed.
     pub nodes: Vec<K8sNode>,
+    /// Every drain asked for in this cluster, in the order they started, finished or not.
+    #[serde(default)]
+    pub drains: Vec<K8sDrain>,
+}
+
+/// One drain, as `POST …/nodes/{node}/drain` answers it and the cluster view lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct K8sDrain {
+    pub node: String,
+    pub system_id: String,
+    /// Cordoned: true from the first drain call on.
+    pub unschedulable: bool,
+    pub drain_started_at: DateTime<Utc>,
+    /// When the pods were evicted and the Node deleted; `None` while the drain goes on.
+    pub drained_at: Option<DateTime<Utc>>,
+    /// A hold (a PodDisruptionBudget) refuses the evictions.
+    pub held: bool,
+    /// Pods still to evict.
+    pub pods_remaining: usize,
+}
+
+/// Why the simulator refused a drain call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum K8sDrainError {
+    #[error("No Kubernetes cluster {0} in the simulator: no machine was deployed with user-data carrying that cluster id.")]
+    NoCluster(String),
+    #[error("The API server of cluster {0} does not answer yet (or any more): nothing can be drained; wait for its control plane to be Deployed and up.")]
+    ApiServerDown(String),
+    #[error("No node {node} is registered in cluster {cluster}: it never joined or is gone; check the node name (the MAAS hostname).")]
+    NoNode { cluster: String, node: String },
+}
+
+impl K8sDrainError {
+    fn status(&self) -> u16 {
+        match self {
+            K8sDrainError::ApiServerDown(_) => 503,
+            _ => 404,
+        }
+    }
 }
 
 /// One Kubernetes node.
@@ -84,6 +175,9 @@ pub struct K8sNode {
     pub ready: bool,
     /// The MAAS machine the node runs on.
     pub system_id: String,
+    /// Cordoned by a drain that has not finished yet.
+    #[serde(default)]
+    pub unschedulable: bool,
 }
 
 impl K8sCluster {
@@ -134,7 +228,13 @@ impl K8sSim {
             node_name: identity.node_name,
             role: identity.role,
             deploy_event,
+            drain: None,
         });
+    }
+
+    /// How long drains take from now on (virtual seconds, at least 0).
+    pub fn set_drain_secs(&mut self, secs: i64) {
+        self.drain_secs = secs.max(0);
     }
 
     /// The ids of every cluster the simulator has seen a node of, sorted.
@@ -220,7 +320,7 @@ pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
     let mut nodes: Vec<K8sNode> = if api_server_ready {
         records
             .iter()
-            .filter(|(_, l)| l.alive())
+            .filter(|(r, l)| l.alive() && r.drain.and_then(|d| d.drained_at(now)).is_none())
             .filter_map(|(r, l)| {
                 let registered = registered_at(r, l)?;
                 (registered <= now).then(|| K8sNode {
@@ -228,6 +328,7 @@ pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
                     role: r.role,
                     ready: l.healthy && now >= registered + Duration::seconds(NODE_READY_SECS),
                     system_id: r.system_id.clone(),
+                    unschedulable: r.drain.is_some(),
                 })
             })
             .collect()
@@ -242,11 +343,130 @@ pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
             .cmp(&role_rank(b.role))
             .then(a.name.cmp(&b.name))
     });
+    let mut drains: Vec<K8sDrain> = records
+        .iter()
+        .filter_map(|(r, _)| r.drain.map(|d| drain_view(&region.k8s, r, d, now)))
+        .collect();
+    drains.sort_by(|a, b| {
+        a.drain_started_at
+            .cmp(&b.drain_started_at)
+            .then(a.node.cmp(&b.node))
+    });
     Some(K8sCluster {
         cluster_id: cluster_id.to_string(),
         api_server_ready,
         nodes,
+        drains,
     })
+}
+
+fn drain_view(sim: &K8sSim, r: &NodeRecord, d: SimDrain, now: DateTime<Utc>) -> K8sDrain {
+    let drained_at = d.drained_at(now);
+    K8sDrain {
+        node: r.node_name.clone(),
+        system_id: r.system_id.clone(),
+        unschedulable: true,
+        drain_started_at: d.started_at,
+        drained_at,
+        held: drained_at.is_none()
+            && sim
+                .held
+                .contains(&(r.cluster_id.clone(), r.node_name.clone())),
+        pods_remaining: if drained_at.is_some() {
+            0
+        } else {
+            PODS_PER_NODE
+        },
+    }
+}
+
+/// The record of the node called `node` in `cluster_id` whose machine still runs it (the
+/// latest deployment, when a machine was deployed twice).
+fn live_record(region: &Region, cluster_id: &str, node: &str) -> Option<usize> {
+    region
+        .k8s
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.cluster_id == cluster_id && r.node_name == node)
+        .filter(|(_, r)| life(region, r).alive())
+        .max_by_key(|(_, r)| r.deploy_event)
+        .map(|(i, _)| i)
+}
+
+/// One drain call: starts the drain of a registered node (cordon now, gone
+/// [`DRAIN_SECS`] later unless held), or reports the drain already under way or done.
+pub fn drain_node(
+    region: &mut Region,
+    cluster_id: &str,
+    node: &str,
+) -> Result<K8sDrain, K8sDrainError> {
+    let now = region.now();
+    let view = cluster_view(region, cluster_id)
+        .ok_or_else(|| K8sDrainError::NoCluster(cluster_id.to_string()))?;
+    if !view.api_server_ready {
+        return Err(K8sDrainError::ApiServerDown(cluster_id.to_string()));
+    }
+    let no_node = || K8sDrainError::NoNode {
+        cluster: cluster_id.to_string(),
+        node: node.to_string(),
+    };
+    let i = live_record(region, cluster_id, node).ok_or_else(no_node)?;
+    let sim = &mut region.k8s;
+    let drain = match sim.records[i].drain {
+        Some(d) => d,
+        None => {
+            // Only a registered node can be cordoned: one still joining is not in the API yet.
+            if !view.nodes.iter().any(|n| n.name == node) {
+                return Err(no_node());
+            }
+            let held = sim
+                .held
+                .contains(&(cluster_id.to_string(), node.to_string()));
+            let d = SimDrain {
+                started_at: now,
+                finish_at: (!held).then(|| now + Duration::seconds(sim.drain_secs)),
+            };
+            tracing::debug!(
+                cluster = cluster_id,
+                node,
+                held,
+                "simulated Kubernetes drains a node"
+            );
+            sim.records[i].drain = Some(d);
+            d
+        }
+    };
+    Ok(drain_view(sim, &sim.records[i], drain, now))
+}
+
+/// Holds (`hold`) or lets go of node `node`'s evictions, as a PodDisruptionBudget would. A
+/// drain under way stops finishing while held; let go, it finishes [`DRAIN_SECS`] after it
+/// started, or now if that is past. Returns false when no machine runs that node.
+pub fn hold_node(region: &mut Region, cluster_id: &str, node: &str, hold: bool) -> bool {
+    let now = region.now();
+    let key = (cluster_id.to_string(), node.to_string());
+    let record = live_record(region, cluster_id, node);
+    let sim = &mut region.k8s;
+    if hold {
+        sim.held.insert(key);
+    } else {
+        sim.held.remove(&key);
+    }
+    let Some(i) = record else {
+        return false;
+    };
+    let secs = sim.drain_secs;
+    if let Some(d) = sim.records[i].drain.as_mut() {
+        if d.drained_at(now).is_none() {
+            d.finish_at = if hold {
+                None
+            } else {
+                Some((d.started_at + Duration::seconds(secs)).max(now))
+            };
+        }
+    }
+    true
 }
 
 fn role_rank(role: NodeRole) -> u8 {
@@ -286,7 +506,72 @@ pub(crate) fn handle_cluster(shared: &Shared, raw_id: &str) -> Response {
     }
 }
 
+/// `POST /_sim/k8s/…` on the control API: drains, holds, the drain duration. `rest` is the
+/// path after `/_sim/k8s/`, as sent (percent-encoded).
+pub(crate) fn handle_post(shared: &Shared, rest: &[&str], params: &Params) -> Response {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .to_string()
+    };
+    match rest {
+        ["clusters", id, "nodes", node, action] => {
+            let (id, node) = (decode(id), decode(node));
+            let mut region = shared.region();
+            match *action {
+                "drain" => match drain_node(&mut region, &id, &node) {
+                    Ok(d) => json(200, &serde_json::json!(d), true),
+                    Err(e) => text(e.status(), e.to_string()),
+                },
+                "hold" | "unhold" => {
+                    if hold_node(&mut region, &id, &node, *action == "hold") {
+                        text(200, format!("{action}: node {node} of cluster {id}"))
+                    } else {
+                        text(404, format!("No machine runs node {node} of cluster {id} in the simulator (the hold is kept for when one does)."))
+                    }
+                }
+                other => text(
+                    400,
+                    format!("unknown node action {other:?}: use drain, hold or unhold"),
+                ),
+            }
+        }
+        ["drain_seconds"] => match params.get_nonempty("seconds").map(str::parse::<i64>) {
+            Some(Ok(secs)) if secs >= 0 => {
+                shared.region().k8s.set_drain_secs(secs);
+                json(200, &serde_json::json!({ "drain_seconds": secs }), true)
+            }
+            _ => text(
+                400,
+                "POST /_sim/k8s/drain_seconds needs ?seconds=N with N a whole number ≥ 0",
+            ),
+        },
+        _ => text(
+            404,
+            format!(
+                "Unknown control endpoint POST /_sim/k8s/{}: use clusters/{{id}}/nodes/{{node}}/drain|hold|unhold or drain_seconds?seconds=N.",
+                rest.join("/")
+            ),
+        ),
+    }
+}
+
 impl super::SimHandle {
+    /// One drain call on node `node` of cluster `cluster_id` (see [`drain_node`]).
+    pub fn k8s_drain(&self, cluster_id: &str, node: &str) -> Result<K8sDrain, K8sDrainError> {
+        drain_node(&mut self.shared.region(), cluster_id, node)
+    }
+
+    /// Holds or lets go of a node's evictions (see [`hold_node`]).
+    pub fn k8s_hold_node(&self, cluster_id: &str, node: &str, hold: bool) -> bool {
+        hold_node(&mut self.shared.region(), cluster_id, node, hold)
+    }
+
+    /// How long drains take from now on, in virtual seconds.
+    pub fn set_k8s_drain_secs(&self, secs: i64) {
+        self.shared.region().k8s.set_drain_secs(secs);
+    }
+
     /// The simulated Kubernetes cluster `cluster_id` at the current virtual time, as the control
     /// API serves it; `None` when no machine was ever deployed into it.
     pub fn k8s_cluster(&self, cluster_id: &str) -> Option<K8sCluster> {
