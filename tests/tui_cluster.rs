@@ -72,6 +72,7 @@ fn pool(
         deploying,
         deployed,
         ready,
+        draining: 0,
     }
 }
 
