@@ -107,8 +107,12 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         add_demo_account(&opts.paths.state_dir, endpoint, sim.api_key()).await?;
         (Some(client), Some(sim))
     } else {
-        let config = maas_from_env(env)?;
-        (config.map(MaasClient::new).transpose()?, None)
+        match maas_from_env(env)? {
+            Some(config) => (Some(MaasClient::new(config)?), None),
+            // No MAAS in the environment: the cloud account the operator added with
+            // `kubemaas account add` (the first on this host), so the console opens on it.
+            None => (stored_account_client(&opts.paths.state_dir)?, None),
+        }
     };
     let poll_ms = env_number(&env, ENGINE_POLL_ENV)?
         .map(|ms: f64| ms.max(10.0) as u64)
@@ -185,6 +189,25 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         sim.shutdown().await;
     }
     result
+}
+
+/// A client for the first cloud account reached from this host (gateway `local`), if any.
+pub fn stored_account_client(
+    state_dir: &std::path::Path,
+) -> Result<Option<MaasClient>, ConsoleError> {
+    use crate::cli::account_cmd::connect::{client_for, Patience};
+    let store = crate::store::Store::open(state_dir)?;
+    let accounts = store.read(|r| r.accounts())?;
+    let Some(row) = accounts
+        .iter()
+        .find(|a| a.gateway.as_deref().is_none_or(|g| g == "local"))
+    else {
+        return Ok(None);
+    };
+    tracing::info!(account = %row.name, "console: MAAS from the stored cloud account");
+    client_for(state_dir, row, Patience::Work)
+        .map(Some)
+        .map_err(|e| ConsoleError::Accounts(e.to_string()))
 }
 
 async fn run_in_terminal(

@@ -34,6 +34,15 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         ),
         Line::default(),
         Line::styled(
+            "Or save it once as a cloud account; the console then opens on it:",
+            t.text,
+        ),
+        Line::from(vec![
+            Span::raw("  "),
+            cmd("kubemaas account add NAME --endpoint URL"),
+        ]),
+        Line::default(),
+        Line::styled(
             format!(
                 "Press {} to quit, {} for help.",
                 state.keymap.label(Action::Quit),
