@@ -6,12 +6,14 @@
 use super::account_check::{AccountDraft, AccountSummary};
 use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::lookups::PlacementChoices;
-use super::source::{ConsoleSource, MaasIdentity, MaasSource, MachineRow, SourceError};
+use super::source::{
+    ConsoleSource, GatewaySummary, MaasIdentity, MaasSource, MachineRow, Reachability, SourceError,
+};
 use crate::cli::account_cmd::{self, connect};
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::maas::{MaasClient, MachineFilter};
 use crate::model::{ClusterProfile, ClusterSpec};
-use crate::store::EventId;
+use crate::store::{EventId, GatewayKind};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -175,6 +177,52 @@ impl ConsoleSource for EngineSource {
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             })
             .collect())
+    }
+
+    async fn gateways(&self) -> Result<Vec<GatewaySummary>, SourceError> {
+        let store = self.engine.store();
+        let err = |e: crate::gateway::console::ConsoleError| SourceError::new(e.to_string());
+        crate::gateway::console::ensure_local(store).map_err(err)?;
+        let rows = store
+            .read(|r| r.gateways())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let reachability = if row.kind == GatewayKind::Local {
+                Reachability::Embedded
+            } else if row.fingerprint.is_none() {
+                Reachability::NotPaired
+            } else {
+                // The same client `kubemaas gateway show` asks: pinned CA, this console's
+                // certificate; every failure is already worded with what to do.
+                let asked = async {
+                    let client = crate::gateway::console::client_for(store, &row.name)?;
+                    Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
+                }
+                .await;
+                match asked {
+                    Ok(info) => Reachability::Reachable {
+                        version: info.version,
+                    },
+                    Err(e) => Reachability::Unreachable(e.to_string()),
+                }
+            };
+            out.push(GatewaySummary {
+                name: row.name,
+                address: row.address,
+                ca_fingerprint: row.fingerprint,
+                reachability,
+            });
+        }
+        // `local` first whatever the store's order: it is the default gateway.
+        out.sort_by_key(|g| g.reachability != Reachability::Embedded);
+        Ok(out)
+    }
+
+    async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {
+        // The same call as `kubemaas gateway unpair`: material removed, record kept.
+        crate::gateway::console::unpair(self.engine.store(), &self.state_dir, &name)
+            .map_err(|e| SourceError::new(e.to_string()))
     }
 
     async fn save_account(&self, draft: AccountDraft) -> Result<(), SourceError> {

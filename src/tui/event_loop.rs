@@ -165,6 +165,11 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
                 ),
                 result: source.write_kubeconfig(cluster, path).await,
             },
+            Cmd::LoadGateways => Msg::GatewaysLoaded(source.gateways().await),
+            Cmd::UnpairGateway(name) => {
+                let result = source.unpair_gateway(name.clone()).await;
+                Msg::GatewayUnpaired(name, result)
+            }
         };
         if let Msg::Identified(Err(e))
         | Msg::MachinesLoaded(Err(e))
@@ -175,6 +180,8 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
         | Msg::ClusterCreated(Err(e))
         | Msg::EventsPolled(Err(e))
         | Msg::ClustersLoaded(Err(e))
+        | Msg::GatewaysLoaded(Err(e))
+        | Msg::GatewayUnpaired(_, Err(e))
         | Msg::ClusterActionDone { result: Err(e), .. } = &msg
         {
             tracing::warn!(cmd = name, error = %e, "console command failed");

@@ -69,6 +69,7 @@ actions! {
     Abort = "abort", Some("abort"), "Abort a cluster being built", ["a"];
     Resize = "resize", Some("resize"), "Resize a node pool", ["r"];
     Kubeconfig = "kubeconfig", Some("kubeconfig"), "Write the kubeconfig to a file", ["K"];
+    Unpair = "unpair", Some("unpair"), "Unpair the gateway (asks)", ["u"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -80,6 +80,49 @@ impl From<&Machine> for MachineRow {
     }
 }
 
+/// How a gateway answered the console's last `info` call (asked on a task, never while drawing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// The embedded engine: it runs inside this process, there is nothing to reach.
+    Embedded,
+    /// Recorded but not paired (unpaired, or pairing never finished): nothing to ask.
+    NotPaired,
+    /// It answered over mutual TLS, running this kubemaas version.
+    Reachable { version: String },
+    /// It did not answer; why, worded for the operator.
+    Unreachable(String),
+}
+
+/// One gateway on the Gateways screen: `local` (the embedded engine) or a paired gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySummary {
+    pub name: String,
+    /// HOST:PORT, or `embedded` for `local`.
+    pub address: String,
+    /// The pinned CA's fingerprint, as the store keeps it (None for `local` or unpaired).
+    pub ca_fingerprint: Option<String>,
+    pub reachability: Reachability,
+}
+
+impl GatewaySummary {
+    /// The fingerprint shortened for a table cell: its first 4 bytes without the `SHA256:` prefix (enough to tell
+    /// two gateways apart at a glance; `kubemaas gateway show` prints it whole).
+    pub fn short_fingerprint(&self) -> String {
+        match &self.ca_fingerprint {
+            Some(fp) => {
+                let hex = fp.strip_prefix("SHA256:").unwrap_or(fp);
+                let short: String = hex.chars().take(11).collect();
+                if short.len() < hex.len() {
+                    format!("{short}…")
+                } else {
+                    short
+                }
+            }
+            None => "-".into(),
+        }
+    }
+}
+
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -116,6 +159,15 @@ impl From<MaasError> for SourceError {
 pub trait ConsoleSource: Send + Sync + 'static {
     /// The MAAS region, its version and the user the console acts as.
     fn identify(&self) -> impl Future<Output = Result<MaasIdentity, SourceError>> + Send;
+    /// `local` first, then every gateway recorded in the store, each asked how it is.
+    fn gateways(&self) -> impl Future<Output = Result<Vec<GatewaySummary>, SourceError>> + Send {
+        async { Err(SourceError::needs_engine("listing gateways")) }
+    }
+    /// Forgets this console's pairing with gateway `name` (its record stays).
+    fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = name;
+        async { Err(SourceError::needs_engine("unpairing a gateway")) }
+    }
     /// Every machine the user may see.
     fn list_machines(&self) -> impl Future<Output = Result<Vec<MachineRow>, SourceError>> + Send;
 

@@ -4,7 +4,7 @@ use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
-use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
+use crate::tui::source::{GatewaySummary, MaasIdentity, MachineRow, SourceError};
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 
@@ -49,6 +49,10 @@ pub enum Msg {
         done: String,
         result: Result<(), SourceError>,
     },
+    /// The answer to [`Cmd::LoadGateways`].
+    GatewaysLoaded(Result<Vec<GatewaySummary>, SourceError>),
+    /// The answer to [`Cmd::UnpairGateway`] (the gateway's name).
+    GatewayUnpaired(String, Result<(), SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -82,6 +86,9 @@ pub enum Cmd {
         cluster: String,
         path: PathBuf,
     },
+    /// `local` and the paired gateways, each asked how it is.
+    LoadGateways,
+    UnpairGateway(String),
 }
 
 impl Cmd {
@@ -104,6 +111,8 @@ impl Cmd {
             Cmd::AbortCluster(_) => "abort_cluster",
             Cmd::ScalePool { .. } => "scale_pool",
             Cmd::WriteKubeconfig { .. } => "write_kubeconfig",
+            Cmd::LoadGateways => "load_gateways",
+            Cmd::UnpairGateway(_) => "unpair_gateway",
         }
     }
 }

@@ -84,6 +84,14 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
                 !state.readonly && matches!(state.screen, ScreenId::Clusters | ScreenId::Accounts)
             }
             Action::Delete => !state.readonly && state.screen == ScreenId::Accounts,
+            Action::Unpair => {
+                !state.readonly
+                    && state.screen == ScreenId::Gateways
+                    && state
+                        .gateways
+                        .selected_row()
+                        .is_some_and(|g| g.unpairable())
+            }
             Action::Open => {
                 (state.screen == ScreenId::Profiles && !state.profiles.detail)
                     || (state.screen == ScreenId::Clusters && !state.clusters.list.is_empty())
