@@ -11,6 +11,7 @@ use crate::model::account::LOCAL_GATEWAY;
 use crate::tui::keymap::Action;
 use crate::tui::source::{GatewaySummary, Reachability};
 use crate::tui::widgets::confirm::ConfirmAction;
+use crate::tui::wizards::Wizard;
 
 /// Ticks (seconds) between re-asking the gateways how they are while the screen is open.
 pub const GATEWAY_REFRESH_TICKS: u64 = 15;
@@ -111,6 +112,18 @@ pub fn on_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
         return Some(Vec::new());
     }
     match action {
+        Action::New => {
+            if state.readonly {
+                state.flash(
+                    FlashLevel::Error,
+                    "read-only: pairing a gateway is refused because kubemaas was started with --readonly; restart without it to change anything",
+                );
+            } else {
+                state.wizard = Some(Wizard::Gateway(Box::default()));
+            }
+            state.dirty = true;
+            Some(Vec::new())
+        }
         Action::Refresh => {
             state.dirty = true;
             Some(load(state))
@@ -168,6 +181,31 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             }
             state.dirty = true;
             Ok(load(state))
+        }
+        Msg::GatewayPaired(result) => {
+            if let Some(Wizard::Gateway(w)) = state.wizard.as_mut() {
+                w.paired(result);
+                state.dirty = true;
+            }
+            Ok(Vec::new())
+        }
+        Msg::PairingSaved(result) => {
+            if let Some(Wizard::Gateway(w)) = state.wizard.as_mut() {
+                match result {
+                    Ok(name) => {
+                        state.wizard = None;
+                        state.flash(
+                            FlashLevel::Info,
+                            format!("paired with gateway {name}: its CA is pinned"),
+                        );
+                        state.dirty = true;
+                        return Ok(load(state));
+                    }
+                    Err(e) => w.save_failed(e.message),
+                }
+                state.dirty = true;
+            }
+            Ok(Vec::new())
         }
         other => Err(other),
     }
