@@ -227,33 +227,52 @@ impl ConsoleSource for EngineSource {
         let rows = store
             .read(|r| r.gateways())
             .map_err(|e| SourceError::new(e.to_string()))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let reachability = if row.kind == GatewayKind::Local {
-                Reachability::Embedded
-            } else if row.fingerprint.is_none() {
-                Reachability::NotPaired
-            } else {
-                // The same client `kubemaas gateway show` asks: pinned CA, this console's
-                // certificate; every failure is already worded with what to do.
-                let asked = async {
-                    let client = crate::gateway::console::client_for(store, &row.name)?;
-                    Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
-                }
-                .await;
-                match asked {
-                    Ok(info) => Reachability::Reachable {
-                        version: info.version,
-                    },
-                    Err(e) => Reachability::Unreachable(e.to_string()),
-                }
-            };
-            out.push(GatewaySummary {
+        // Every paired gateway is asked at once, so one that times out does not hold up the
+        // others' answers; the order of the store is kept.
+        let mut asks = tokio::task::JoinSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
+                let (store, name) = (store.clone(), row.name.clone());
+                asks.spawn(async move {
+                    // The same client `kubemaas gateway show` asks: pinned CA, this console's
+                    // certificate; every failure is already worded with what to do.
+                    let asked = async {
+                        let client = crate::gateway::console::client_for(&store, &name)?;
+                        Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
+                    }
+                    .await;
+                    let reachability = match asked {
+                        Ok(info) => Reachability::Reachable {
+                            version: info.version,
+                        },
+                        Err(e) => Reachability::Unreachable(e.to_string()),
+                    };
+                    (i, reachability)
+                });
+            }
+        }
+        let mut out: Vec<GatewaySummary> = rows
+            .into_iter()
+            .map(|row| GatewaySummary {
+                reachability: match (row.kind, &row.fingerprint) {
+                    (GatewayKind::Local, _) => Reachability::Embedded,
+                    (GatewayKind::Remote, None) => Reachability::NotPaired,
+                    // Replaced by the probe's answer below.
+                    (GatewayKind::Remote, Some(_)) => Reachability::Unreachable(
+                        "the reachability check did not finish (see the log); press ctrl-r to ask again".into(),
+                    ),
+                },
                 name: row.name,
                 address: row.address,
                 ca_fingerprint: row.fingerprint,
-                reachability,
-            });
+            })
+            .collect();
+        while let Some(answer) = asks.join_next().await {
+            match answer {
+                Ok((i, reachability)) => out[i].reachability = reachability,
+                // A probe task that died leaves its row saying so.
+                Err(e) => tracing::warn!(error = %e, "a gateway reachability probe failed"),
+            }
         }
         // `local` first whatever the store's order: it is the default gateway.
         out.sort_by_key(|g| g.reachability != Reachability::Embedded);
