@@ -153,18 +153,6 @@ fn no_maas_screen() {
 }
 
 #[test]
-fn placeholder_screen() {
-    for size in SIZES {
-        let mut state = loaded(60, size);
-        type_text(&mut state, ":gw");
-        press(&mut state, KeyCode::Enter);
-        snapshot("placeholder", &state);
-        let terminal = draw(&state);
-        assert!(find(buffer(&terminal), "Gateways: coming with the engine").is_some());
-    }
-}
-
-#[test]
 fn loading_and_failure_states() {
     let state = State::new(options((80, 24)));
     snapshot("loading", &state);

@@ -909,28 +909,62 @@ async fn pairing_code(paths: &Paths) -> color_eyre::Result<()> {
 
 // ---- console side ----
 
+/// The first half of pairing, shared by `kubemaas gateway pair` and the console's wizard:
+/// settles the gateway's name (given, or the one it announces), checks it is free in the
+/// store, then pairs with `code`. Nothing is stored yet: the caller shows the operator the
+/// gateway's name and CA fingerprint and calls [`finish_pairing`] to keep it.
+pub async fn begin_pairing(
+    store: &Store,
+    address: &str,
+    code: &PairingCode,
+    name: Option<&str>,
+    console_name: &str,
+) -> color_eyre::Result<(String, client::PairedMaterial)> {
+    // Settle the name first, so that a name already taken is refused before the code is spent.
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => client::hello(address).await?.gateway,
+    };
+    config::check_name(&name).map_err(|e| eyre!("gateway name: {e} (pass --name NAME)"))?;
+    console::ensure_local(store)?;
+    console::check_free(store, &name, address)?;
+    let material = client::pair(address, code, console_name).await?;
+    Ok((name, material))
+}
+
+/// The second half: stores the pairing (material 0600, the row) and makes the first mutually
+/// authenticated call, whose answer it returns.
+pub async fn finish_pairing(
+    store: &Store,
+    state_dir: &std::path::Path,
+    name: &str,
+    address: &str,
+    material: &client::PairedMaterial,
+) -> color_eyre::Result<GatewayInfo> {
+    console::save_pairing(store, state_dir, name, address, material)?;
+    let client = console::client_for(store, name)?;
+    client
+        .info()
+        .await
+        .wrap_err("paired, but the first mutually authenticated call failed")
+}
+
 async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
     let code = PairingCode::parse(&args.code)?;
     let console_name = args
         .console_name
         .clone()
         .unwrap_or_else(crate::store::host_name);
-    // Settle the name first, so that a name already taken is refused before the code is spent.
-    let name = match &args.name {
-        Some(n) => n.clone(),
-        None => client::hello(&args.address).await?.gateway,
-    };
-    config::check_name(&name).map_err(|e| eyre!("--name: {e} (pass --name NAME)"))?;
     let store = Store::open(&paths.state_dir)?;
-    console::ensure_local(&store)?;
-    console::check_free(&store, &name, &args.address)?;
-    let material = client::pair(&args.address, &code, &console_name).await?;
-    console::save_pairing(&store, &paths.state_dir, &name, &args.address, &material)?;
-    let client = console::client_for(&store, &name)?;
-    let info = client
-        .info()
-        .await
-        .wrap_err("paired, but the first mutually authenticated call failed")?;
+    let (name, material) = begin_pairing(
+        &store,
+        &args.address,
+        &code,
+        args.name.as_deref(),
+        &console_name,
+    )
+    .await?;
+    let info = finish_pairing(&store, &paths.state_dir, &name, &args.address, &material).await?;
     println!("paired with gateway {name} at {}", args.address);
     println!(
         "CA fingerprint (pinned): {}",

@@ -6,16 +6,55 @@
 use super::account_check::{AccountDraft, AccountSummary};
 use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::lookups::PlacementChoices;
-use super::source::{ConsoleSource, MaasIdentity, MaasSource, MachineRow, SourceError};
+use super::source::{
+    ConsoleSource, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure, PairOffer,
+    Reachability, SourceError,
+};
+use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
+use crate::cli::gateway_cmd;
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
+use crate::gateway::client::{GatewayClientError, PairedMaterial};
+use crate::gateway::pairing::PairingCode;
+use crate::gateway::pki::fingerprint_text;
 use crate::maas::{MaasClient, MachineFilter};
 use crate::model::{ClusterProfile, ClusterSpec};
-use crate::store::EventId;
+use crate::store::{EventId, GatewayKind};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// Sorts a pairing failure by the field the operator must fix.
+fn classify(e: &color_eyre::Report) -> PairFailure {
+    let text = format!("{e:#}");
+    let client = e.downcast_ref::<GatewayClientError>().or_else(|| {
+        match e.downcast_ref::<crate::gateway::console::ConsoleError>() {
+            Some(crate::gateway::console::ConsoleError::Client(c)) => Some(c),
+            _ => None,
+        }
+    });
+    match client {
+        Some(GatewayClientError::NotTheGateway { .. }) => PairFailure::Impersonator(text),
+        // The gateway's own words: they say what to do and never hold the code.
+        Some(GatewayClientError::Refused { error, message, .. })
+            if matches!(
+                error.as_str(),
+                "wrong_code" | "reused_code" | "expired_code" | "rate_limited"
+            ) =>
+        {
+            PairFailure::Code(message.clone())
+        }
+        Some(
+            GatewayClientError::BadAddress { .. }
+            | GatewayClientError::Connect { .. }
+            | GatewayClientError::Channel { .. }
+            | GatewayClientError::Protocol { .. }
+            | GatewayClientError::Decode { .. },
+        ) => PairFailure::Address(text),
+        _ => PairFailure::Other(text),
+    }
+}
 
 impl From<EngineError> for SourceError {
     fn from(e: EngineError) -> Self {
@@ -32,6 +71,9 @@ pub struct EngineSource {
     state_dir: PathBuf,
     /// MAAS clients per cloud account, for the machines' status messages.
     clients: Arc<Mutex<HashMap<String, MaasClient>>>,
+    /// Pairings made but not yet confirmed by the operator, by address: (name, material).
+    /// Kept here, not in the console's state, so the private key never enters a `Msg`.
+    pending: Arc<Mutex<HashMap<String, (String, PairedMaterial)>>>,
 }
 
 impl std::fmt::Debug for EngineSource {
@@ -73,6 +115,7 @@ impl EngineSource {
             maas: maas.map(MaasSource::new),
             state_dir,
             clients: Arc::new(Mutex::new(HashMap::new())),
+            pending: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -175,6 +218,114 @@ impl ConsoleSource for EngineSource {
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             })
             .collect())
+    }
+
+    async fn gateways(&self) -> Result<Vec<GatewaySummary>, SourceError> {
+        let store = self.engine.store();
+        let err = |e: crate::gateway::console::ConsoleError| SourceError::new(e.to_string());
+        crate::gateway::console::ensure_local(store).map_err(err)?;
+        let rows = store
+            .read(|r| r.gateways())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        // Every paired gateway is asked at once, so one that times out does not hold up the
+        // others' answers; the order of the store is kept.
+        let mut asks = tokio::task::JoinSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
+                let (store, name) = (store.clone(), row.name.clone());
+                asks.spawn(async move {
+                    // The same client `kubemaas gateway show` asks: pinned CA, this console's
+                    // certificate; every failure is already worded with what to do.
+                    let asked = async {
+                        let client = crate::gateway::console::client_for(&store, &name)?;
+                        Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
+                    }
+                    .await;
+                    let reachability = match asked {
+                        Ok(info) => Reachability::Reachable {
+                            version: info.version,
+                        },
+                        Err(e) => Reachability::Unreachable(e.to_string()),
+                    };
+                    (i, reachability)
+                });
+            }
+        }
+        let mut out: Vec<GatewaySummary> = rows
+            .into_iter()
+            .map(|row| GatewaySummary {
+                reachability: match (row.kind, &row.fingerprint) {
+                    (GatewayKind::Local, _) => Reachability::Embedded,
+                    (GatewayKind::Remote, None) => Reachability::NotPaired,
+                    // Replaced by the probe's answer below.
+                    (GatewayKind::Remote, Some(_)) => Reachability::Unreachable(
+                        "the reachability check did not finish (see the log); press ctrl-r to ask again".into(),
+                    ),
+                },
+                name: row.name,
+                address: row.address,
+                ca_fingerprint: row.fingerprint,
+            })
+            .collect();
+        while let Some(answer) = asks.join_next().await {
+            match answer {
+                Ok((i, reachability)) => out[i].reachability = reachability,
+                // A probe task that died leaves its row saying so.
+                Err(e) => tracing::warn!(error = %e, "a gateway reachability probe failed"),
+            }
+        }
+        // `local` first whatever the store's order: it is the default gateway.
+        out.sort_by_key(|g| g.reachability != Reachability::Embedded);
+        Ok(out)
+    }
+
+    async fn pair_gateway(&self, address: String, code: Secret) -> Result<PairOffer, PairFailure> {
+        let code =
+            PairingCode::parse(code.expose()).map_err(|e| PairFailure::Code(format!("{e}")))?;
+        let store = self.engine.store();
+        let (name, material) =
+            gateway_cmd::begin_pairing(store, &address, &code, None, &crate::store::host_name())
+                .await
+                .map_err(|e| classify(&e))?;
+        let offer = PairOffer {
+            address: address.clone(),
+            gateway: name.clone(),
+            ca_fingerprint: fingerprint_text(&material.ca_fingerprint),
+        };
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(address, (name, material));
+        Ok(offer)
+    }
+
+    async fn confirm_pairing(&self, address: String) -> Result<String, SourceError> {
+        let taken = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&address);
+        let Some((name, material)) = taken else {
+            return Err(SourceError::new(format!(
+                "no pairing with {address} is waiting for confirmation: pair again with a fresh code"
+            )));
+        };
+        gateway_cmd::finish_pairing(
+            self.engine.store(),
+            &self.state_dir,
+            &name,
+            &address,
+            &material,
+        )
+        .await
+        .map_err(|e| SourceError::new(format!("{e:#}")))?;
+        Ok(name)
+    }
+
+    async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {
+        // The same call as `kubemaas gateway unpair`: material removed, record kept.
+        crate::gateway::console::unpair(self.engine.store(), &self.state_dir, &name)
+            .map_err(|e| SourceError::new(e.to_string()))
     }
 
     async fn save_account(&self, draft: AccountDraft) -> Result<(), SourceError> {

@@ -165,6 +165,17 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
                 ),
                 result: source.write_kubeconfig(cluster, path).await,
             },
+            Cmd::LoadGateways => Msg::GatewaysLoaded(source.gateways().await),
+            Cmd::UnpairGateway(name) => {
+                let result = source.unpair_gateway(name.clone()).await;
+                Msg::GatewayUnpaired(name, result)
+            }
+            Cmd::PairGateway { address, code } => {
+                Msg::GatewayPaired(source.pair_gateway(address, code).await)
+            }
+            Cmd::ConfirmPairing(address) => {
+                Msg::PairingSaved(source.confirm_pairing(address).await)
+            }
         };
         if let Msg::Identified(Err(e))
         | Msg::MachinesLoaded(Err(e))
@@ -175,6 +186,9 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
         | Msg::ClusterCreated(Err(e))
         | Msg::EventsPolled(Err(e))
         | Msg::ClustersLoaded(Err(e))
+        | Msg::GatewaysLoaded(Err(e))
+        | Msg::GatewayUnpaired(_, Err(e))
+        | Msg::PairingSaved(Err(e))
         | Msg::ClusterActionDone { result: Err(e), .. } = &msg
         {
             tracing::warn!(cmd = name, error = %e, "console command failed");

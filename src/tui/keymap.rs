@@ -62,13 +62,14 @@ actions! {
     SortReverse = "sort_reverse", Some("reverse"), "Reverse the sort order", ["S"];
     Refresh = "refresh", Some("refresh"), "Reload from MAAS now", ["ctrl-r"];
     Redraw = "redraw", None, "Repaint the whole screen", ["ctrl-l"];
-    New = "new", Some("new"), "New cluster / cloud account", ["n"];
+    New = "new", Some("new"), "New cluster / cloud account / gateway pairing", ["n"];
     Open = "open", Some("open"), "Open the selected profile", ["enter"];
     Delete = "delete", Some("delete"), "Delete the account (asks)", ["ctrl-d"];
     DeleteCluster = "delete_cluster", Some("delete"), "Delete the cluster (asks)", ["d"];
     Abort = "abort", Some("abort"), "Abort a cluster being built", ["a"];
     Resize = "resize", Some("resize"), "Resize a node pool", ["r"];
     Kubeconfig = "kubeconfig", Some("kubeconfig"), "Write the kubeconfig to a file", ["K"];
+    Unpair = "unpair", Some("unpair"), "Unpair the gateway (asks)", ["u"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -22,9 +22,9 @@
 //! - [`widgets`]: pieces with their own state — [`widgets::form`] (typed fields, focus,
 //!   problems by document path), [`widgets::confirm`] (opens on Cancel, typed names, refused
 //!   under `--readonly`), the YAML text area and the masked [`widgets::secret::Secret`].
-//! - [`wizards`]: the cluster and cloud-account wizards' state and keys; they build model
-//!   documents and let `crate::model`'s validators find the problems (no rule is repeated
-//!   here). Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
+//! - [`wizards`]: the cluster, cloud-account and gateway pairing wizards' state and keys; the
+//!   first two build model documents and let `crate::model`'s validators find the problems
+//!   (no rule is repeated here); pairing goes through `cli::gateway_cmd::begin_pairing`. Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
 //! - [`lookups`] (zones / pools / tags / domains / images with available-machine counts) and
 //!   [`account_check`] (an account checked against the model, then the live MAAS).
 //! - [`theme`] (semantic tokens from `themes/*.yaml`), [`keymap`] (actions as data),

@@ -7,6 +7,7 @@ use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
 use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
+use crate::tui::widgets::secret::Secret;
 use std::future::Future;
 
 /// Which MAAS the console is looking at, for the header.
@@ -80,6 +81,84 @@ impl From<&Machine> for MachineRow {
     }
 }
 
+/// How a gateway answered the console's last `info` call (asked on a task, never while drawing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// The embedded engine: it runs inside this process, there is nothing to reach.
+    Embedded,
+    /// Recorded but not paired (unpaired, or pairing never finished): nothing to ask.
+    NotPaired,
+    /// It answered over mutual TLS, running this kubemaas version.
+    Reachable { version: String },
+    /// It did not answer; why, worded for the operator.
+    Unreachable(String),
+}
+
+/// One gateway on the Gateways screen: `local` (the embedded engine) or a paired gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySummary {
+    pub name: String,
+    /// HOST:PORT, or `embedded` for `local`.
+    pub address: String,
+    /// The pinned CA's fingerprint, as the store keeps it (None for `local` or unpaired).
+    pub ca_fingerprint: Option<String>,
+    pub reachability: Reachability,
+}
+
+impl GatewaySummary {
+    /// The fingerprint shortened for a table cell: its first 4 bytes without the `SHA256:` prefix (enough to tell
+    /// two gateways apart at a glance; `kubemaas gateway show` prints it whole).
+    pub fn short_fingerprint(&self) -> String {
+        match &self.ca_fingerprint {
+            Some(fp) => {
+                let hex = fp.strip_prefix("SHA256:").unwrap_or(fp);
+                let short: String = hex.chars().take(11).collect();
+                if short.len() < hex.len() {
+                    format!("{short}…")
+                } else {
+                    short
+                }
+            }
+            None => "-".into(),
+        }
+    }
+}
+
+/// What a gateway showed when the console paired with it, for the operator to confirm before
+/// anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairOffer {
+    pub address: String,
+    /// The name the gateway will be known by here (the one it announced).
+    pub gateway: String,
+    /// The CA this console would pin, `SHA256:AB:CD:…`.
+    pub ca_fingerprint: String,
+}
+
+/// Why pairing did not happen, sorted by where the wizard shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairFailure {
+    /// Beside the address field: not HOST:PORT, nothing listening, not a gateway.
+    Address(String),
+    /// Beside the pairing code field: malformed, wrong, expired, already used, rate limited.
+    Code(String),
+    /// The gateway could not prove it knows the code: possibly an impersonator. Shown loud.
+    Impersonator(String),
+    /// Anything else (the store, a name already paired), under the form.
+    Other(String),
+}
+
+impl PairFailure {
+    pub fn message(&self) -> &str {
+        match self {
+            PairFailure::Address(m)
+            | PairFailure::Code(m)
+            | PairFailure::Impersonator(m)
+            | PairFailure::Other(m) => m,
+        }
+    }
+}
+
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -116,6 +195,37 @@ impl From<MaasError> for SourceError {
 pub trait ConsoleSource: Send + Sync + 'static {
     /// The MAAS region, its version and the user the console acts as.
     fn identify(&self) -> impl Future<Output = Result<MaasIdentity, SourceError>> + Send;
+    /// `local` first, then every gateway recorded in the store, each asked how it is.
+    fn gateways(&self) -> impl Future<Output = Result<Vec<GatewaySummary>, SourceError>> + Send {
+        async { Err(SourceError::needs_engine("listing gateways")) }
+    }
+    /// Forgets this console's pairing with gateway `name` (its record stays).
+    fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
+        let _ = name;
+        async { Err(SourceError::needs_engine("unpairing a gateway")) }
+    }
+    /// Pairs with the gateway at `address` using `code` (the same function as
+    /// `kubemaas gateway pair`), keeping the result aside until [`Self::confirm_pairing`].
+    fn pair_gateway(
+        &self,
+        address: String,
+        code: Secret,
+    ) -> impl Future<Output = Result<PairOffer, PairFailure>> + Send {
+        let _ = (address, code);
+        async {
+            Err(PairFailure::Other(
+                SourceError::needs_engine("pairing a gateway").message,
+            ))
+        }
+    }
+    /// Stores the pairing [`Self::pair_gateway`] made with `address`; gives the gateway's name.
+    fn confirm_pairing(
+        &self,
+        address: String,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+        let _ = address;
+        async { Err(SourceError::needs_engine("pairing a gateway")) }
+    }
     /// Every machine the user may see.
     fn list_machines(&self) -> impl Future<Output = Result<Vec<MachineRow>, SourceError>> + Send;
 

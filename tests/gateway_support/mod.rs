@@ -94,6 +94,11 @@ impl InProcGateway {
         }
     }
 
+    /// A fresh one-time pairing code, as `kubemaas gateway pairing-code` would print.
+    pub fn issue_code(&self) -> kubemaas::gateway::pairing::PairingCode {
+        self.pairings.issue()
+    }
+
     /// Pairs a new console and gives its client.
     pub async fn pair(&self, name: &str) -> GatewayClient {
         let code = self.pairings.issue();

@@ -335,6 +335,7 @@ pub fn confirmed(state: &mut State, action: ConfirmAction) -> Vec<Cmd> {
             state.quit = true;
             Vec::new()
         }
+        ConfirmAction::UnpairGateway { name } => vec![Cmd::UnpairGateway(name)],
         ConfirmAction::DiscardWizard { .. } | ConfirmAction::DeleteAccount { .. } => Vec::new(),
     }
 }

@@ -4,7 +4,10 @@ use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
-use crate::tui::source::{MaasIdentity, MachineRow, SourceError};
+use crate::tui::source::{
+    GatewaySummary, MaasIdentity, MachineRow, PairFailure, PairOffer, SourceError,
+};
+use crate::tui::widgets::secret::Secret;
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 
@@ -49,6 +52,14 @@ pub enum Msg {
         done: String,
         result: Result<(), SourceError>,
     },
+    /// The answer to [`Cmd::LoadGateways`].
+    GatewaysLoaded(Result<Vec<GatewaySummary>, SourceError>),
+    /// The answer to [`Cmd::UnpairGateway`] (the gateway's name).
+    GatewayUnpaired(String, Result<(), SourceError>),
+    /// The answer to [`Cmd::PairGateway`].
+    GatewayPaired(Result<PairOffer, PairFailure>),
+    /// The answer to [`Cmd::ConfirmPairing`]: the gateway's name once stored.
+    PairingSaved(Result<String, SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -82,6 +93,15 @@ pub enum Cmd {
         cluster: String,
         path: PathBuf,
     },
+    /// `local` and the paired gateways, each asked how it is.
+    LoadGateways,
+    UnpairGateway(String),
+    /// Pair (the code is masked in Debug); nothing is stored until [`Cmd::ConfirmPairing`].
+    PairGateway {
+        address: String,
+        code: Secret,
+    },
+    ConfirmPairing(String),
 }
 
 impl Cmd {
@@ -104,6 +124,10 @@ impl Cmd {
             Cmd::AbortCluster(_) => "abort_cluster",
             Cmd::ScalePool { .. } => "scale_pool",
             Cmd::WriteKubeconfig { .. } => "write_kubeconfig",
+            Cmd::LoadGateways => "load_gateways",
+            Cmd::UnpairGateway(_) => "unpair_gateway",
+            Cmd::PairGateway { .. } => "pair_gateway",
+            Cmd::ConfirmPairing(_) => "confirm_pairing",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Everything the console shows, in one place owned by the event loop.
 
+use super::gateways::GatewaysView;
 use super::lists::{AccountsView, ProfilesView};
 use super::refresh::RefreshSchedule;
 use crate::tui::clusters::ClustersModel;
@@ -160,6 +161,8 @@ pub struct State {
     pub accounts: AccountsView,
     /// Clusters, the open cluster and the engine's journal.
     pub clusters: ClustersModel,
+    /// `local` and the paired gateways, and which one is in use.
+    pub gateways: GatewaysView,
 }
 
 /// How many `:` commands are remembered.
@@ -191,6 +194,7 @@ impl State {
             profiles: ProfilesView::default(),
             accounts: AccountsView::default(),
             clusters: ClustersModel::default(),
+            gateways: GatewaysView::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! visible changed, so an idle console writes nothing to the terminal.
 
 use super::cluster_update;
+use super::gateways;
 use super::msg::{Cmd, Msg};
 use super::state::{Connection, FlashLevel, Mode, ScreenId, State, COMMAND_HISTORY};
 use super::view::table_rows;
@@ -34,6 +35,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
         Err(other) => other,
     };
     let msg = match cluster_update::on_msg(state, msg) {
+        Ok(cmds) => return cmds,
+        Err(other) => other,
+    };
+    let msg = match gateways::on_msg(state, msg) {
         Ok(cmds) => return cmds,
         Err(other) => other,
     };
@@ -108,6 +113,7 @@ fn on_tick(state: &mut State) -> Vec<Cmd> {
         state.dirty = true;
     }
     let mut cmds = cluster_update::on_tick(state);
+    cmds.extend(gateways::on_tick(state));
     if state.connection == Connection::NotConfigured || !state.refresh.due(state.ticks) {
         return cmds;
     }
@@ -163,6 +169,9 @@ fn on_normal_key(state: &mut State, key: KeyEvent) -> Vec<Cmd> {
         return cmds;
     }
     if let Some(cmds) = cluster_update::on_action(state, action) {
+        return cmds;
+    }
+    if let Some(cmds) = gateways::on_action(state, action) {
         return cmds;
     }
     match action {
@@ -383,5 +392,6 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
 fn screen_opened(state: &mut State) -> Vec<Cmd> {
     let mut cmds = on_screen_opened(state);
     cmds.extend(cluster_update::on_screen_opened(state));
+    cmds.extend(gateways::on_screen_opened(state));
     cmds
 }

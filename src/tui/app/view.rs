@@ -44,7 +44,7 @@ pub fn view(state: &State, frame: &mut Frame) {
         (_, ScreenId::Events) => screens::events::render(state, frame, body),
         (_, ScreenId::Profiles) => screens::profiles::render(state, frame, body),
         (_, ScreenId::Accounts) => screens::accounts::render(state, frame, body),
-        (_, other) => screens::placeholder::render(state, other, frame, body),
+        (_, ScreenId::Gateways) => screens::gateways::render(state, frame, body),
     }
     screens::footer::render(state, frame, footer);
     if let Some(dialog) = &state.confirm {

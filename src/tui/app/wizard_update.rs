@@ -31,6 +31,7 @@ pub fn on_modal_key(state: &mut State, key: KeyEvent) -> Option<Vec<Cmd>> {
     let outcome = match wizard {
         Wizard::Cluster(w) => w.handle(key),
         Wizard::Account(w) => w.handle(key),
+        Wizard::Gateway(w) => w.handle(key),
     };
     Some(match outcome {
         WizardOutcome::Nothing => Vec::new(),
@@ -66,6 +67,14 @@ pub fn on_modal_key(state: &mut State, key: KeyEvent) -> Option<Vec<Cmd>> {
                 return Some(refuse(state, "saving a cloud account"));
             }
             vec![Cmd::SaveAccount(draft)]
+        }
+        WizardOutcome::Pair { address, code } => {
+            state.dirty = true;
+            vec![Cmd::PairGateway { address, code }]
+        }
+        WizardOutcome::ConfirmPairing(address) => {
+            state.dirty = true;
+            vec![Cmd::ConfirmPairing(address)]
         }
     })
 }

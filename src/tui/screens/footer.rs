@@ -81,9 +81,21 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
             Action::Back => !state.history.is_empty() || state.table_active(),
             // Changes are hidden in read-only mode, not merely refused.
             Action::New => {
-                !state.readonly && matches!(state.screen, ScreenId::Clusters | ScreenId::Accounts)
+                !state.readonly
+                    && matches!(
+                        state.screen,
+                        ScreenId::Clusters | ScreenId::Accounts | ScreenId::Gateways
+                    )
             }
             Action::Delete => !state.readonly && state.screen == ScreenId::Accounts,
+            Action::Unpair => {
+                !state.readonly
+                    && state.screen == ScreenId::Gateways
+                    && state
+                        .gateways
+                        .selected_row()
+                        .is_some_and(|g| g.unpairable())
+            }
             Action::Open => {
                 (state.screen == ScreenId::Profiles && !state.profiles.detail)
                     || (state.screen == ScreenId::Clusters && !state.clusters.list.is_empty())

@@ -1,6 +1,7 @@
 //! The header line: which MAAS (endpoint, version, user) and which gateway the console is on.
 
 use crate::tui::app::{Connection, State};
+use crate::tui::source::Reachability;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -14,9 +15,16 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Span::styled(" kubemaas", t.title),
         sep(),
         Span::styled("gateway ", t.muted),
-        Span::styled("local", t.text),
-        sep(),
+        Span::styled(state.gateways.in_use.clone(), t.text),
     ];
+    // A paired gateway says whether it answers; the embedded engine always does.
+    match state.gateways.in_use_row().map(|g| &g.reachability) {
+        Some(Reachability::Reachable { .. }) => spans.push(Span::styled(" ✓", t.ok)),
+        Some(Reachability::Unreachable(_)) => spans.push(Span::styled(" ✗ unreachable", t.danger)),
+        Some(Reachability::NotPaired) => spans.push(Span::styled(" ✗ not paired", t.danger)),
+        Some(Reachability::Embedded) | None => {}
+    }
+    spans.push(sep());
     match &state.connection {
         Connection::NotConfigured => spans.push(Span::styled("no MAAS configured", t.warning)),
         Connection::Connecting => spans.push(Span::styled("connecting to MAAS…", t.muted)),

@@ -8,7 +8,7 @@ use crate::tui::theme::Theme;
 use crate::tui::widgets::form_view;
 use crate::tui::wizards::{
     AccountStep, AccountWizard, CheckState, ChoicesState, ClusterStep, ClusterWizard, DeployState,
-    StepStatus, Wizard,
+    GatewayStep, GatewayWizard, PairState, StepStatus, Wizard,
 };
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -19,6 +19,7 @@ pub fn render(state: &State, wizard: &Wizard, frame: &mut Frame, area: Rect) {
     match wizard {
         Wizard::Cluster(w) => cluster(state, w, frame, area),
         Wizard::Account(w) => account(state, w, frame, area),
+        Wizard::Gateway(w) => gateway(state, w, frame, area),
     }
 }
 
@@ -52,6 +53,10 @@ pub fn hints(state: &State) -> Line<'static> {
             Some(Wizard::Account(w)) => match w.step {
                 AccountStep::Details => keys.extend([("tab/↑↓", "field"), ("enter/pgdn", "check")]),
                 AccountStep::Check => keys.extend([("enter", "save/retry"), ("pgup", "back")]),
+            },
+            Some(Wizard::Gateway(w)) => match w.step {
+                GatewayStep::Details => keys.extend([("tab/↑↓", "field"), ("enter/pgdn", "pair")]),
+                GatewayStep::Confirm => keys.extend([("enter", "trust & save"), ("pgup", "back")]),
             },
             None => {}
         }
@@ -467,6 +472,82 @@ fn account(state: &State, w: &AccountWizard, frame: &mut Frame, area: Rect) {
                     lines.push(Line::styled(format!("✗ Not saved: {e}"), t.danger));
                     lines.push(Line::styled("enter checks and tries again.", t.muted));
                 }
+            }
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), content);
+        }
+    }
+}
+
+fn gateway(state: &State, w: &GatewayWizard, frame: &mut Frame, area: Rect) {
+    let t = &state.theme;
+    let steps: Vec<(&'static str, StepStatus)> = GatewayStep::ALL
+        .iter()
+        .map(|s| (s.title(), w.step_status(*s)))
+        .collect();
+    let hint = match w.step {
+        GatewayStep::Details => w.form.focused().map_or("", |f| f.hint),
+        GatewayStep::Confirm => "",
+    };
+    let title = format!(
+        "Pair a gateway — step {}/2: {}",
+        if w.step == GatewayStep::Details { 1 } else { 2 },
+        w.step.title()
+    );
+    let content = chrome(t, frame, area, &title, &steps, hint, w.message.as_deref());
+    match w.step {
+        GatewayStep::Details => {
+            let [form, status] =
+                Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(content);
+            form_view::render(&w.form, t, frame, form, true);
+            let lines = match &w.pairing {
+                PairState::Pairing => vec![Line::styled(
+                    format!(
+                        "Connecting to {} and proving the pairing code…",
+                        w.address()
+                    ),
+                    t.info,
+                )],
+                // Loud on purpose: someone may be between this console and the gateway.
+                PairState::Impersonator(why) => vec![
+                    Line::styled("⚠ NOT PAIRED: POSSIBLE IMPERSONATOR", t.danger),
+                    Line::styled(why.clone(), t.danger),
+                ],
+                _ => Vec::new(),
+            };
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), status);
+        }
+        GatewayStep::Confirm => {
+            let mut lines = Vec::new();
+            match &w.pairing {
+                PairState::Offered(o) | PairState::Saving(o) => {
+                    lines.push(Line::from(vec![
+                        Span::styled("Gateway ", t.text),
+                        Span::styled(o.gateway.clone(), t.title),
+                        Span::styled(format!(" at {}", o.address), t.text),
+                    ]));
+                    lines.push(Line::styled(
+                        "proved it knows the pairing code. Its CA certificate fingerprint:",
+                        t.text,
+                    ));
+                    lines.push(Line::styled(format!("  {}", o.ca_fingerprint), t.title));
+                    lines.push(Line::default());
+                    if matches!(w.pairing, PairState::Saving(_)) {
+                        lines.push(Line::styled("Saving…", t.info));
+                    } else {
+                        lines.push(Line::styled(
+                            "Compare it with the `CA fingerprint` line `kubemaas gateway run` printed on the gateway host: enter trusts and saves it, esc leaves without storing anything.",
+                            t.muted,
+                        ));
+                    }
+                }
+                PairState::Failed(e) => {
+                    lines.push(Line::styled(format!("✗ Not saved: {e}"), t.danger));
+                    lines.push(Line::styled(
+                        "pgup goes back: pair again with a fresh code.",
+                        t.muted,
+                    ));
+                }
+                _ => {}
             }
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), content);
         }

@@ -23,6 +23,8 @@ pub enum ConfirmAction {
     DeleteCluster { name: String },
     /// Stop building a cluster and release what it took.
     AbortCluster { name: String },
+    /// Forget this console's pairing with a gateway (its record stays).
+    UnpairGateway { name: String },
     /// Leave while this console runs the engine and clusters are mid-change.
     QuitWithWork { clusters: String },
 }
@@ -34,7 +36,8 @@ impl ConfirmAction {
             ConfirmAction::DiscardWizard { .. } | ConfirmAction::QuitWithWork { .. } => false,
             ConfirmAction::DeleteAccount { .. }
             | ConfirmAction::DeleteCluster { .. }
-            | ConfirmAction::AbortCluster { .. } => true,
+            | ConfirmAction::AbortCluster { .. }
+            | ConfirmAction::UnpairGateway { .. } => true,
         }
     }
 
@@ -44,9 +47,9 @@ impl ConfirmAction {
             ConfirmAction::DiscardWizard { .. }
             | ConfirmAction::AbortCluster { .. }
             | ConfirmAction::QuitWithWork { .. } => None,
-            ConfirmAction::DeleteAccount { name } | ConfirmAction::DeleteCluster { name } => {
-                Some(name)
-            }
+            ConfirmAction::DeleteAccount { name }
+            | ConfirmAction::DeleteCluster { name }
+            | ConfirmAction::UnpairGateway { name } => Some(name),
         }
     }
 
@@ -56,6 +59,7 @@ impl ConfirmAction {
             ConfirmAction::DeleteAccount { name } => format!("Delete cloud account {name}?"),
             ConfirmAction::DeleteCluster { name } => format!("Delete cluster {name}?"),
             ConfirmAction::AbortCluster { name } => format!("Abort cluster {name}?"),
+            ConfirmAction::UnpairGateway { name } => format!("Unpair gateway {name}?"),
             ConfirmAction::QuitWithWork { .. } => "Quit while clusters are changing?".to_string(),
         }
     }
@@ -74,6 +78,9 @@ impl ConfirmAction {
             ConfirmAction::AbortCluster { .. } => {
                 "Building stops and the machines taken so far go back to MAAS.".to_string()
             }
+            ConfirmAction::UnpairGateway { .. } => {
+                "This console forgets the gateway's pinned CA and its own client certificate and key; it can no longer reach the gateway until paired again with a fresh code. The gateway and its clusters are not changed.".to_string()
+            }
             ConfirmAction::QuitWithWork { clusters } => format!(
                 "This console runs the engine. {clusters}: the work pauses until kubemaas runs again (the console, or `kubemaas cluster wait`), and then resumes where it stopped."
             ),
@@ -85,6 +92,7 @@ impl ConfirmAction {
             ConfirmAction::DiscardWizard { .. } => "Discard",
             ConfirmAction::DeleteAccount { .. } | ConfirmAction::DeleteCluster { .. } => "Delete",
             ConfirmAction::AbortCluster { .. } => "Abort",
+            ConfirmAction::UnpairGateway { .. } => "Unpair",
             ConfirmAction::QuitWithWork { .. } => "Quit",
         }
     }

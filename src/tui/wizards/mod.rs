@@ -5,18 +5,22 @@
 pub mod account;
 pub mod cluster;
 pub mod cluster_forms;
+pub mod gateway;
 
 pub use account::{AccountStep, AccountWizard, CheckState};
 pub use cluster::{ChoicesState, ClusterStep, ClusterWizard, DeployState};
+pub use gateway::{GatewayStep, GatewayWizard, PairState};
 
 use crate::model::ClusterSpec;
 use crate::tui::account_check::AccountDraft;
+use crate::tui::widgets::secret::Secret;
 
 /// An open wizard.
 #[derive(Debug, Clone)]
 pub enum Wizard {
     Cluster(Box<ClusterWizard>),
     Account(Box<AccountWizard>),
+    Gateway(Box<GatewayWizard>),
 }
 
 impl Wizard {
@@ -24,6 +28,7 @@ impl Wizard {
         match self {
             Wizard::Cluster(_) => "new cluster",
             Wizard::Account(_) => "new cloud account",
+            Wizard::Gateway(_) => "gateway pairing",
         }
     }
 
@@ -31,6 +36,7 @@ impl Wizard {
         match self {
             Wizard::Cluster(w) => w.is_dirty(),
             Wizard::Account(w) => w.form.is_dirty(),
+            Wizard::Gateway(w) => w.form.is_dirty(),
         }
     }
 }
@@ -50,6 +56,10 @@ pub enum WizardOutcome {
     Validate(AccountDraft),
     /// Save this (validated) account.
     Save(AccountDraft),
+    /// Pair with the gateway at `address` using `code`.
+    Pair { address: String, code: Secret },
+    /// Keep the pairing made with the gateway at this address.
+    ConfirmPairing(String),
 }
 
 /// How a step looks in the step header.
