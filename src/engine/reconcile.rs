@@ -876,7 +876,7 @@ impl Engine {
         };
         let ready = held_rows.iter().filter(|r| is_ready(r)).count();
         let holding = held_rows.len() + retiring;
-        let add = (size + surge as usize)
+        let mut add = (size + surge as usize)
             .saturating_sub(holding)
             .min(size.saturating_sub(fresh.len()));
         // Outdated machines that are not Ready cost nothing from the unavailable budget: they
@@ -887,9 +887,14 @@ impl Engine {
         let budget = ready.saturating_sub(size.saturating_sub(unavailable as usize));
         let mut remove = (free + budget).min(candidates.len());
         if pool.role == PoolRole::ControlPlane {
-            // etcd membership changes one member at a time: never two control-plane nodes
-            // leaving at once, whatever the budget says.
-            remove = if retiring > 0 { 0 } else { remove.min(1) };
+            // etcd membership changes one member at a time, whatever the budgets allow: a step
+            // (at most one joining and one leaving) starts only once the previous one is over,
+            // every member Ready and none still leaving.
+            if retiring > 0 || ready < held_rows.len() {
+                return (0, Vec::new());
+            }
+            add = add.min(1);
+            remove = remove.min(1);
         }
         let retire = candidates
             .into_iter()
