@@ -17,7 +17,7 @@ use crate::maas::{
     Machine, MachineFilter, NodeStatus, ReleaseRequest, ReserveIpRequest, StorageConstraint,
 };
 use crate::model::maas_check::pool_constraints;
-use crate::model::spec::{EndpointMode, NodePool};
+use crate::model::spec::{EndpointMode, NodePool, PoolRole};
 use crate::model::{
     effective_os_image, validate_against_maas, validate_local, ClusterSpec, MaasSnapshot,
     ResolvedProfile,
@@ -830,7 +830,8 @@ impl Engine {
     }
 
     /// How many machines a pool needs now and which of its machines go: scale up/down, or one
-    /// step of a rolling replacement of machines that no longer fit the pool's spec.
+    /// step of a rolling replacement of machines that no longer fit the pool's spec, within the
+    /// pool's surge and unavailable counts.
     fn plan_pool(
         &self,
         p: &Pass,
@@ -858,44 +859,49 @@ impl Engine {
             newest.truncate(fresh.len() - size);
             return (0, newest);
         }
-        // Rolling: one machine at a time, and only once every node of the pool is Ready and
-        // the node rolled out last is drained: its pods are still moving.
-        let draining = rows.iter().any(|r| {
-            r.pool == pool.name
-                && r.state == ms::RETIRING
-                && p.status
-                    .drains
-                    .get(&r.system_id)
-                    .is_some_and(|d| d.in_progress())
-        });
-        let all_ready = !draining
-            && held_rows.iter().all(|r| {
-                r.state == ms::DEPLOYED
-                    && r.hostname
-                        .as_ref()
-                        .is_some_and(|h| p.status.ready_nodes.contains(h))
-            });
-        if !all_ready {
-            return (0, Vec::new());
-        }
-        let total = fresh.len() + outdated.len();
-        let oldest: Vec<MachineRow> = outdated
+        // Rolling: budgeted like a Kubernetes Deployment. Machines the pool holds (retiring
+        // ones included: they are ours in MAAS until released) never exceed size + surge, and
+        // Ready nodes never drop below size - unavailable. A retiring node is not counted
+        // Ready: it is cordoned and its pods are moving.
+        let (surge, unavailable) = pool.rolling_update.surge_and_unavailable();
+        let retiring = rows
             .iter()
-            .min_by_key(|r| r.id)
-            .map(|r| vec![(*r).clone()])
-            .unwrap_or_default();
-        let (surge, _) = pool.rolling_update.surge_and_unavailable();
-        if surge > 0 {
-            if total <= size && fresh.len() < size {
-                (1, Vec::new())
-            } else {
-                (0, oldest)
+            .filter(|r| r.pool == pool.name && r.state == ms::RETIRING)
+            .count();
+        let is_ready = |r: &MachineRow| {
+            r.state == ms::DEPLOYED
+                && r.hostname
+                    .as_ref()
+                    .is_some_and(|h| p.status.ready_nodes.contains(h))
+        };
+        let ready = held_rows.iter().filter(|r| is_ready(r)).count();
+        let holding = held_rows.len() + retiring;
+        let mut add = (size + surge as usize)
+            .saturating_sub(holding)
+            .min(size.saturating_sub(fresh.len()));
+        // Outdated machines that are not Ready cost nothing from the unavailable budget: they
+        // go first, then the oldest Ready ones as far as the budget allows.
+        let mut candidates: Vec<&MachineRow> = outdated.clone();
+        candidates.sort_by_key(|r| (is_ready(r), r.id));
+        let free = candidates.iter().filter(|r| !is_ready(r)).count();
+        let budget = ready.saturating_sub(size.saturating_sub(unavailable as usize));
+        let mut remove = (free + budget).min(candidates.len());
+        if pool.role == PoolRole::ControlPlane {
+            // etcd membership changes one member at a time, whatever the budgets allow: a step
+            // (at most one joining and one leaving) starts only once the previous one is over,
+            // every member Ready and none still leaving.
+            if retiring > 0 || ready < held_rows.len() {
+                return (0, Vec::new());
             }
-        } else if total >= size {
-            (0, oldest)
-        } else {
-            (1, Vec::new())
+            add = add.min(1);
+            remove = remove.min(1);
         }
+        let retire = candidates
+            .into_iter()
+            .take(remove)
+            .map(|r| (*r).clone())
+            .collect();
+        (add, retire)
     }
 
     /// The zones to try for each of `n` new machines of `pool`: the least used zone first, so
