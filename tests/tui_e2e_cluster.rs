@@ -8,164 +8,20 @@
 //! process's screen cannot be done by message passing: `wait_until` polls the pane with a
 //! generous bound and asserts on what the screen says, never on how long anything took.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+mod tmux_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-const WAIT: Duration = Duration::from_secs(120);
-
-struct Tmux {
-    socket: String,
-    dir: tempfile::TempDir,
-    shell_pid: String,
-}
-
-impl Tmux {
-    fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipped: tmux is not installed");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let socket = format!("kubemaas-e2e-{name}-{}", std::process::id());
-        let exit_file = dir.path().join("exit");
-        let state_dir = dir.path().join("state");
-        let script = format!(
-            "trap '' HUP; {BIN} --state-dir {} {args}; echo $? > {}; trap - HUP; sleep 60",
-            state_dir.display(),
-            exit_file.display()
-        );
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"]);
-        cmd.args([
-            "-s",
-            "main",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-e",
-            "TERM=xterm-256color",
-        ]);
-        for (k, v) in env {
-            cmd.args(["-e", &format!("{k}={v}")]);
-        }
-        cmd.arg(format!(
-            "env -u MAAS_URL -u MAAS_API_KEY sh -c \"{script}\""
-        ));
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut t = Tmux {
-            socket,
-            dir,
-            shell_pid: String::new(),
-        };
-        let pid = t.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
-        t.shell_pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-        Some(t)
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Literal text (no key names).
-    fn text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "main", "-l", text]);
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait_until(text, |s| s.contains(text))
-    }
-
-    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "the screen never showed {what}:\n{screen}\nlog:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn children(&self) -> Vec<String> {
-        let shell = &self.shell_pid;
-        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn exit_code(&self) -> String {
-        let path: PathBuf = self.dir.path().join("exit");
-        let start = Instant::now();
-        loop {
-            if let Ok(code) = std::fs::read_to_string(&path) {
-                if !code.is_empty() {
-                    return code.trim().to_string();
-                }
-            }
-            assert!(start.elapsed() < WAIT, "kubemaas did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("state/logs/kubemaas.log"))
-            .unwrap_or_default();
-        // The tail is what matters when a wait fails.
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let mut pids = self.children();
-        pids.push(self.shell_pid.clone());
-        for pid in pids.iter().filter(|p| !p.is_empty()) {
-            let _ = Command::new("kill").args(["-KILL", pid]).output();
-        }
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
+use tmux_support::Tmux;
 
 #[test]
 fn demo_wizard_deploy_resize_delete() {
-    let Some(t) = Tmux::start(
+    let Some(t) = Tmux::start_sized(
         "cluster",
         "--demo",
         &[
             ("KUBEMAAS_DEMO_SPEED", "300"),
             ("KUBEMAAS_ENGINE_POLL_MS", "200"),
         ],
+        (120, 40),
     ) else {
         return;
     };
@@ -230,5 +86,5 @@ fn demo_wizard_deploy_resize_delete() {
 
     // Nothing is mid-change: q leaves at once.
     t.keys(&["q"]);
-    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
+    assert_eq!(t.exit_code(), "0", "log:\n{}", t.log_tail(40));
 }

@@ -5,193 +5,11 @@
 //! Waiting on another process's screen cannot be done by message passing; `wait_for` polls the
 //! pane with a generous bound and asserts on content, never on how long anything took.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+mod tmux_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Tmux {
-    socket: String,
-    dir: tempfile::TempDir,
-    /// The pane's shell, to end whatever is left of it when the test is done.
-    shell_pid: String,
-}
-
-impl Tmux {
-    /// A private tmux server running `kubemaas <args>` in an 80x24 pane; the exit code is
-    /// written to `<dir>/exit` when it ends.
-    fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Option<Tmux> {
-        Tmux::start_with(name, args, env, |_| {})
-    }
-
-    /// Like `start`, after `prepare` has set up the state dir (config files).
-    fn start_with(
-        name: &str,
-        args: &str,
-        env: &[(&str, &str)],
-        prepare: impl FnOnce(&Path),
-    ) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipped: tmux is not installed");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        prepare(&dir.path().join("state"));
-        let socket = format!("kubemaas-test-{name}-{}", std::process::id());
-        let exit_file = dir.path().join("exit");
-        let state_dir = dir.path().join("state");
-        // The shell ignores SIGHUP so it survives the pane closing long enough to record
-        // kubemaas's exit code; kubemaas installs its own handler, so it still receives it.
-        // After kubemaas, the shell keeps the pane open (with SIGHUP back to normal so the
-        // pane's end ends it) so the test can look at the terminal kubemaas left behind.
-        let script = format!(
-            "trap '' HUP; {BIN} --state-dir {} {args}; echo $? > {}; trap - HUP; sleep 60",
-            state_dir.display(),
-            exit_file.display()
-        );
-        let mut cmd = Command::new("tmux");
-        cmd.args([
-            "-L",
-            &socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "main",
-        ]);
-        cmd.args(["-x", "80", "-y", "24", "-e", "TERM=xterm-256color"]);
-        for (k, v) in env {
-            cmd.args(["-e", &format!("{k}={v}")]);
-        }
-        // MAAS_URL / MAAS_API_KEY of the developer's shell must not leak into the test.
-        cmd.arg(format!(
-            "env -u MAAS_URL -u MAAS_API_KEY sh -c \"{script}\""
-        ));
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut t = Tmux {
-            socket,
-            dir,
-            shell_pid: String::new(),
-        };
-        let pid = t.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
-        t.shell_pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-        Some(t)
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn screen(&self, escapes: bool) -> String {
-        let mut args = vec!["capture-pane", "-p", "-t", "main"];
-        if escapes {
-            args.push("-e");
-        }
-        String::from_utf8_lossy(&self.tmux(&args).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait_until(|s| s.contains(text))
-    }
-
-    fn wait_until(&self, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen(false);
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "the screen never got there:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The pids of the pane shell's children (kubemaas, later the closing sleep).
-    fn children(&self) -> Vec<String> {
-        let shell = &self.shell_pid;
-        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The pid of kubemaas: the child of the pane's shell.
-    fn kubemaas_pid(&self) -> String {
-        self.children().into_iter().next().expect("kubemaas runs")
-    }
-
-    fn exit_code(&self) -> String {
-        let path: PathBuf = self.dir.path().join("exit");
-        let start = Instant::now();
-        loop {
-            if let Ok(code) = std::fs::read_to_string(&path) {
-                if !code.is_empty() {
-                    return code.trim().to_string();
-                }
-            }
-            assert!(start.elapsed() < WAIT, "kubemaas did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Whether the pane is back on the main screen with a visible cursor, as before kubemaas.
-    fn assert_terminal_restored(&self) {
-        let out = self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            "main",
-            "#{alternate_on} #{cursor_flag}",
-        ]);
-        let flags = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert_eq!(flags, "0 1", "alternate screen / cursor flags after exit");
-        let screen = self.screen(false);
-        assert!(!screen.contains("[200/"), "{screen}");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("state/logs/kubemaas.log")).unwrap_or_default()
-    }
-
-    fn state_dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // The shell ignores SIGHUP while kubemaas runs, so ending the server may not end it:
-        // end this test's own processes by pid.
-        let mut pids = self.children();
-        pids.push(self.shell_pid.clone());
-        for pid in pids.iter().filter(|p| !p.is_empty()) {
-            let _ = Command::new("kill").args(["-KILL", pid]).output();
-        }
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
+use std::path::Path;
+use std::process::Command;
+use tmux_support::Tmux;
 
 #[test]
 fn demo_cluster_wizard_to_the_engine() {
@@ -282,7 +100,7 @@ fn demo_console_walkthrough() {
     t.wait_for("Help");
     // Esc and q sent together read as alt-q (that is how terminals encode alt): wait between.
     t.keys(&["Escape"]);
-    t.wait_until(|s| !s.contains("Help"));
+    t.wait_until("the help closed", |s| !s.contains("Help"));
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "0", "log:\n{}", t.log());
     t.assert_terminal_restored();
@@ -344,7 +162,7 @@ fn no_color_means_no_colour_codes() {
         return;
     };
     t.wait_for("[200/200]");
-    let screen = t.screen(true);
+    let screen = t.screen_with_escapes();
     for sgr in screen.split("\x1b[").skip(1) {
         let Some(end) = sgr.find('m') else { continue };
         for p in sgr[..end].split(';').filter_map(|p| p.parse::<u32>().ok()) {
