@@ -1753,6 +1753,41 @@ impl Engine {
 
     // ---------------------------------------------------------------- teardown
 
+    /// Removes one MAAS object the cluster owns (the VIP, the DNS record), journaled first so a
+    /// crash between the call and the record is resolved on restart. Already gone counts as done.
+    /// `call` is a lazy future: nothing reaches MAAS before the intent is journaled.
+    async fn journaled_removal(
+        &self,
+        p: &mut Pass,
+        removal: Removal<'_>,
+        call: impl std::future::Future<Output = Result<(), MaasError>>,
+        forget: impl FnOnce(&mut ClusterStatus),
+    ) -> Result<(), EngineError> {
+        let intent = self
+            .store
+            .begin_intent(&p.id, removal.op, removal.target, &removal.params)?;
+        self.checkpoint(&format!("{}: journaled", removal.op))?;
+        let answer = call.await;
+        self.checkpoint(&format!("{}: answered", removal.op))?;
+        match answer {
+            Ok(()) | Err(MaasError::NotFound { .. }) => {
+                forget(&mut p.status);
+                self.store.tx(|tx| {
+                    p.save(tx)?;
+                    tx.complete_intent(intent, &json!({"applied": true}))?;
+                    tx.append_event(&event(&p.id, EventLevel::Info, removal.done))?;
+                    Ok::<_, EngineError>(())
+                })
+            }
+            Err(e) => {
+                if certainly_not_applied(&e) {
+                    self.store.complete_intent(intent, &not_applied(&e))?;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     /// Deleting / Aborting: release every machine, then the VIP and the DNS record, then mark
     /// the cluster Deleted (gone from the list) or Aborted.
     async fn teardown(&self, p: &mut Pass) -> Result<(), EngineError> {
@@ -1766,62 +1801,34 @@ impl Engine {
             return self.save_progress(p);
         }
         if let Some(ip) = p.status.vip.clone() {
-            let intent = self
-                .store
-                .begin_intent(&p.id, "release_ip", &ip, &json!({}))?;
-            self.checkpoint("release_ip: journaled")?;
-            let answer = p.acct.client.release_ip(&ip).await;
-            self.checkpoint("release_ip: answered")?;
-            match answer {
-                Ok(()) | Err(MaasError::NotFound { .. }) => {
-                    p.status.vip = None;
-                    self.store.tx(|tx| {
-                        p.save(tx)?;
-                        tx.complete_intent(intent, &json!({"applied": true}))?;
-                        tx.append_event(&event(
-                            &p.id,
-                            EventLevel::Info,
-                            format!("released the control-plane VIP {ip}"),
-                        ))?;
-                        Ok::<_, EngineError>(())
-                    })?;
-                }
-                Err(e) => {
-                    if certainly_not_applied(&e) {
-                        self.store.complete_intent(intent, &not_applied(&e))?;
-                    }
-                    return Err(e.into());
-                }
-            }
+            let client = p.acct.client.clone();
+            self.journaled_removal(
+                p,
+                Removal {
+                    op: "release_ip",
+                    target: &ip,
+                    params: json!({}),
+                    done: format!("released the control-plane VIP {ip}"),
+                },
+                client.release_ip(&ip),
+                |status| status.vip = None,
+            )
+            .await?;
         }
         if let (Some(id), Some(fqdn)) = (p.status.dns_record_id, p.status.dns_fqdn.clone()) {
-            let intent = self
-                .store
-                .begin_intent(&p.id, "delete_dns", &fqdn, &json!({"id": id}))?;
-            self.checkpoint("delete_dns: journaled")?;
-            let answer = p.acct.client.delete_dns_resource(id).await;
-            self.checkpoint("delete_dns: answered")?;
-            match answer {
-                Ok(()) | Err(MaasError::NotFound { .. }) => {
-                    p.status.dns_record_id = None;
-                    self.store.tx(|tx| {
-                        p.save(tx)?;
-                        tx.complete_intent(intent, &json!({"applied": true}))?;
-                        tx.append_event(&event(
-                            &p.id,
-                            EventLevel::Info,
-                            format!("removed the DNS record {fqdn}"),
-                        ))?;
-                        Ok::<_, EngineError>(())
-                    })?;
-                }
-                Err(e) => {
-                    if certainly_not_applied(&e) {
-                        self.store.complete_intent(intent, &not_applied(&e))?;
-                    }
-                    return Err(e.into());
-                }
-            }
+            let client = p.acct.client.clone();
+            self.journaled_removal(
+                p,
+                Removal {
+                    op: "delete_dns",
+                    target: &fqdn,
+                    params: json!({"id": id}),
+                    done: format!("removed the DNS record {fqdn}"),
+                },
+                client.delete_dns_resource(id),
+                |status| status.dns_record_id = None,
+            )
+            .await?;
         }
         let task = p.status.task.take();
         p.status.pools = progress(p, &[]);
@@ -1911,4 +1918,12 @@ fn progress(p: &Pass, rows: &[MachineRow]) -> Vec<PoolProgress> {
             }
         })
         .collect()
+}
+
+/// A MAAS object removed at teardown: the journal's op and target, and the event once done.
+struct Removal<'a> {
+    op: &'static str,
+    target: &'a str,
+    params: serde_json::Value,
+    done: String,
 }
