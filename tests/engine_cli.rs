@@ -168,3 +168,19 @@ async fn a_closed_stdout_is_not_a_crash() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_is_a_number_of_seconds() {
+    let h = Harness::new(2, 67).await;
+    let (ok, _, err) = kubemaas(
+        h.dir.path(),
+        &["cluster", "list", "--drain-timeout", "soon"],
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("--drain-timeout"), "{err}");
+    let (ok, out, err) =
+        kubemaas(h.dir.path(), &["cluster", "list", "--drain-timeout", "30"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("no clusters"), "{out}");
+}

@@ -23,6 +23,11 @@ pub struct ClusterArgs {
     /// The engine to work with: `local` (this host's) or a paired gateway's name.
     #[arg(long, default_value = crate::model::account::LOCAL_GATEWAY, global = true)]
     pub gateway: String,
+    /// How long to try draining a node (cordon, evict its pods) before releasing its machine
+    /// anyway, with a warning, when a pool shrinks or rolls. Used by the process that runs the
+    /// reconcilers (this one while it waits).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, global = true)]
+    pub drain_timeout: u64,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -117,6 +122,7 @@ pub enum ClusterCmdError {
 pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> {
     let mut config = EngineConfig::new(state_dir);
     config.poll_interval = Duration::from_secs(args.poll_seconds.max(1));
+    config.drain_timeout = Duration::from_secs(args.drain_timeout);
     if let ClusterCommand::New {
         name,
         account,
