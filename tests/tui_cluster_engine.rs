@@ -59,6 +59,13 @@ async fn the_console_follows_a_cluster_through_the_engine() {
         info.machines
     );
     assert!(info.pools.iter().all(|p| p.ready == p.desired));
+    // The machines screen names the cluster that holds each of its machines.
+    let rows = source.list_machines().await.unwrap();
+    let held: Vec<_> = rows
+        .iter()
+        .filter(|r| r.cluster.as_deref() == Some("web"))
+        .collect();
+    assert_eq!(held.len(), 2, "{rows:?}");
 
     // The journal, oldest first; asking after the last id gives nothing new.
     let poll = source.events_after(0, 10_000).await.unwrap();

@@ -179,7 +179,22 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn list_machines(&self) -> Result<Vec<MachineRow>, SourceError> {
-        self.maas()?.list_machines().await
+        let mut rows = self.maas()?.list_machines().await?;
+        // MAAS knows the cluster's id (owner data); the operator knows its name.
+        let names: std::collections::HashMap<String, String> = self
+            .engine
+            .store()
+            .read(|r| r.clusters(true))
+            .map_err(|e| SourceError::new(e.to_string()))?
+            .into_iter()
+            .map(|c| (c.id.to_string(), c.name))
+            .collect();
+        for row in &mut rows {
+            if let Some(name) = row.cluster.as_ref().and_then(|id| names.get(id)) {
+                row.cluster = Some(name.clone());
+            }
+        }
+        Ok(rows)
     }
 
     async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {

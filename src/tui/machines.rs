@@ -69,7 +69,12 @@ impl MachineColumn {
             MachineColumn::Memory => format!("{:.0}", row.memory_gib()),
             MachineColumn::Disks => row.disks_label(),
             MachineColumn::Tags => row.tags.join(","),
-            MachineColumn::Owner => row.owner.clone().unwrap_or_else(|| "-".into()),
+            // A kubemaas cluster's machine shows the cluster; others their MAAS owner.
+            MachineColumn::Owner => match (&row.cluster, &row.owner) {
+                (Some(cluster), _) => format!("⎈{cluster}"),
+                (None, Some(owner)) => owner.clone(),
+                (None, None) => "-".into(),
+            },
         }
     }
 
@@ -83,7 +88,7 @@ impl MachineColumn {
             MachineColumn::Memory => a.memory_mib.cmp(&b.memory_mib),
             MachineColumn::Disks => a.disks_total_gb().cmp(&b.disks_total_gb()),
             MachineColumn::Tags => a.tags.cmp(&b.tags),
-            MachineColumn::Owner => a.owner.cmp(&b.owner),
+            MachineColumn::Owner => (&a.cluster, &a.owner).cmp(&(&b.cluster, &b.owner)),
         }
     }
 }
@@ -327,6 +332,7 @@ fn haystack(row: &MachineRow) -> String {
         row.zone.as_str(),
         row.pool.as_str(),
         row.owner.as_deref().unwrap_or(""),
+        row.cluster.as_deref().unwrap_or(""),
     ] {
         s.push_str(part);
         s.push(' ');
@@ -336,4 +342,36 @@ fn haystack(row: &MachineRow) -> String {
         s.push(' ');
     }
     s.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_column_names_the_kubemaas_cluster_first() {
+        let mut row = MachineRow {
+            system_id: "abc123".into(),
+            hostname: "h".into(),
+            status: crate::maas::NodeStatus::Deployed,
+            zone: "z".into(),
+            pool: "p".into(),
+            cores: 4,
+            memory_mib: 8192,
+            disks_gb: vec![],
+            tags: vec![],
+            owner: Some("admin".into()),
+            cluster: None,
+        };
+        assert_eq!(MachineColumn::Owner.text(&row), "admin");
+        row.cluster = Some("web".into());
+        assert_eq!(MachineColumn::Owner.text(&row), "⎈web");
+        assert!(
+            haystack(&row).contains("web"),
+            "the filter finds machines by cluster"
+        );
+        row.owner = None;
+        row.cluster = None;
+        assert_eq!(MachineColumn::Owner.text(&row), "-");
+    }
 }

@@ -34,6 +34,9 @@ pub struct MachineRow {
     pub disks_gb: Vec<u64>,
     pub tags: Vec<String>,
     pub owner: Option<String>,
+    /// The kubemaas cluster holding the machine (its owner data names the cluster's id; the
+    /// engine source turns that into the cluster's name).
+    pub cluster: Option<String>,
 }
 
 impl MachineRow {
@@ -77,6 +80,11 @@ impl From<&Machine> for MachineRow {
             disks_gb: m.disk_sizes_gb(),
             tags: m.tag_names.clone(),
             owner: m.owner.clone().filter(|o| !o.is_empty()),
+            cluster: m
+                .owner_data
+                .get(crate::engine::OWNER_KEY_CLUSTER)
+                .filter(|id| !id.is_empty())
+                .cloned(),
         }
     }
 }
@@ -428,6 +436,7 @@ mod tests {
             disks_gb: disks.to_vec(),
             tags: vec![],
             owner: None,
+            cluster: None,
         }
     }
 

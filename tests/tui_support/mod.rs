@@ -47,6 +47,7 @@ pub fn fleet(n: usize) -> Vec<MachineRow> {
                     _ => vec![],
                 },
                 owner: status.is_owned().then(|| "ml-team".to_string()),
+                cluster: None,
             }
         })
         .collect()
