@@ -311,8 +311,9 @@ pub enum FormEvent {
     Edited,
     /// The focus or a cursor moved.
     Moved,
-    /// Enter outside a multi-line field: the owner decides (next field, next step).
-    Enter,
+    /// Enter on the last field (outside a multi-line one): the owner decides (next step).
+    /// Enter on any other field moves to the next one, like Tab.
+    Submit,
     /// Not a form key.
     Unhandled,
 }
@@ -333,6 +334,7 @@ impl Form {
     }
 
     pub fn handle(&mut self, key: KeyEvent) -> FormEvent {
+        let at_last = self.at_last_field();
         let Some(field) = self.fields.get_mut(self.focus) else {
             return FormEvent::Unhandled;
         };
@@ -340,7 +342,8 @@ impl Form {
         match key.code {
             KeyCode::Tab => return self.move_focus(1),
             KeyCode::BackTab => return self.move_focus(-1),
-            KeyCode::Enter if !in_area => return FormEvent::Enter,
+            KeyCode::Enter if !in_area && at_last => return FormEvent::Submit,
+            KeyCode::Enter if !in_area => return self.move_focus(1),
             _ => {}
         }
         if let Some(event) = field.edit(key) {
@@ -558,12 +561,21 @@ mod tests {
     }
 
     #[test]
+    fn enter_on_the_last_field_submits() {
+        let mut f = form();
+        let last = f.fields.len() - 1;
+        f.move_focus(last as isize);
+        assert!(f.at_last_field());
+        assert_eq!(f.handle(k(KeyCode::Enter)), FormEvent::Submit);
+    }
+
+    #[test]
     fn keys_edit_and_move() {
         let mut f = form();
         assert_eq!(f.handle(k(KeyCode::Char('a'))), FormEvent::Edited);
         assert_eq!(f.text("name"), "a");
-        assert_eq!(f.handle(k(KeyCode::Enter)), FormEvent::Enter);
-        assert_eq!(f.handle(k(KeyCode::Tab)), FormEvent::Moved);
+        // Enter before the last field moves on, like Tab.
+        assert_eq!(f.handle(k(KeyCode::Enter)), FormEvent::Moved);
         assert!(f.fields[0].touched, "leaving a field touches it");
         f.handle(k(KeyCode::Right));
         assert_eq!(f.choice("mode").as_deref(), Some("dns"));

@@ -148,11 +148,7 @@ impl AccountWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if self.form.at_last_field() => self.next_step(),
-            FormEvent::Enter => {
-                self.form.move_focus(1);
-                WizardOutcome::Changed
-            }
+            FormEvent::Submit => self.next_step(),
             FormEvent::Unhandled => WizardOutcome::Nothing,
         }
     }

@@ -381,7 +381,6 @@ impl ClusterWizard {
             return WizardOutcome::Nothing;
         };
         let event = form.handle(key);
-        let at_last = form.at_last_field();
         match event {
             FormEvent::Edited => {
                 self.message = None;
@@ -392,13 +391,7 @@ impl ClusterWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if at_last => self.next_step(),
-            FormEvent::Enter => {
-                if let Some(f) = self.current_form_mut() {
-                    f.move_focus(1);
-                }
-                WizardOutcome::Changed
-            }
+            FormEvent::Submit => self.next_step(),
             FormEvent::Unhandled => WizardOutcome::Nothing,
         }
     }

@@ -156,11 +156,7 @@ impl GatewayWizard {
                 WizardOutcome::Changed
             }
             FormEvent::Moved => WizardOutcome::Changed,
-            FormEvent::Enter if self.form.at_last_field() => self.pair(),
-            FormEvent::Enter => {
-                self.form.move_focus(1);
-                WizardOutcome::Changed
-            }
+            FormEvent::Submit => self.pair(),
             FormEvent::Unhandled => WizardOutcome::Nothing,
         }
     }
