@@ -232,14 +232,7 @@ async fn scale_up_then_down_releases_the_newest() {
         c.phase == ClusterPhase::Running && c.observed_generation == 3
     })
     .await;
-    let left: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let left: Vec<String> = h.pool_machines(&id, "workers");
     assert_eq!(left, vec![oldest]);
     assert!(h.sim.machine(&newest).unwrap().owner.is_none());
     h.assert_no_leak();
@@ -278,14 +271,7 @@ async fn a_running_cluster_repairs_machines_lost_or_broken_behind_its_back() {
     let engine = h.engine();
     let id = create(&h, spec("heal", 1, &[("workers", 2)])).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
-    let workers: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let workers: Vec<String> = h.pool_machines(&id, "workers");
     // One worker is deleted from MAAS, the other breaks.
     assert!(h.sim.vanish(&workers[0]));
     assert!(h.sim.force_status(
@@ -296,14 +282,7 @@ async fn a_running_cluster_repairs_machines_lost_or_broken_behind_its_back() {
     engine.step().await.unwrap();
     assert_eq!(h.cluster("heal").phase, ClusterPhase::Updating);
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
-    let now: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let now: Vec<String> = h.pool_machines(&id, "workers");
     assert_eq!(now.len(), 2);
     assert!(
         now.iter().all(|s| !workers.contains(s)),

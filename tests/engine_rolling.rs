@@ -15,14 +15,7 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
     s.spec.node_pools[1].rolling_update.strategy = strategy;
     let id = create(&h, s.clone()).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
-    let before: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let before: Vec<String> = h.pool_machines(&id, "workers");
     assert!(before
         .iter()
         .all(|sid| h.sim.machine(sid).unwrap().pool == "default"));
@@ -59,14 +52,7 @@ async fn roll(strategy: RolloutStrategy, seed: u64) -> (usize, usize) {
         "{:?}",
         c.reason
     );
-    let after: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let after: Vec<String> = h.pool_machines(&id, "workers");
     assert_eq!(after.len(), 2);
     for sid in &after {
         assert_eq!(h.sim.machine(sid).unwrap().pool, "compute");

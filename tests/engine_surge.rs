@@ -38,14 +38,7 @@ async fn custom_surge_and_unavailable_bound_the_roll() {
     ru.max_unavailable = Some(1);
     let id = create(&h, s.clone()).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
-    let before: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let before: Vec<String> = h.pool_machines(&id, "workers");
     assert_eq!(before.len(), 6);
 
     s.spec.node_pools[1].resource_pool = "compute".into();
@@ -81,14 +74,7 @@ async fn custom_surge_and_unavailable_bound_the_roll() {
     // Both budgets were used: two extra machines at once, and a node down while they deployed.
     assert_eq!(most_held, 8);
     assert_eq!(least_ready, 5);
-    let after: Vec<String> = h
-        .store
-        .read(|r| r.machines(&id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| m.system_id)
-        .collect();
+    let after: Vec<String> = h.pool_machines(&id, "workers");
     assert_eq!(after.len(), 6);
     for sid in &after {
         assert_eq!(h.sim.machine(sid).unwrap().pool, "compute");

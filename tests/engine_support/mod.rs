@@ -98,6 +98,17 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// The system ids the store holds for `pool` of cluster `id` (released ones left out).
+    pub fn pool_machines(&self, id: &ClusterId, pool: &str) -> Vec<String> {
+        self.store
+            .read(|r| r.machines(id, false))
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.pool == pool)
+            .map(|m| m.system_id)
+            .collect()
+    }
+
     pub async fn new(machines: usize, seed: u64) -> Harness {
         Self::with_fleet(fleet(machines, seed, false), seed).await
     }
