@@ -25,7 +25,7 @@ pub use identity::{node_identity_from_user_data, NodeIdentity, NODE_IDENTITY_PAT
 pub use kubeconfig::{admin_kubeconfig, kubeconfig_for, Kubeconfig};
 pub use pki::{
     CaKeyPair, ClientCertificate, ClusterSecrets, ServiceAccountKeys, ADMIN_CN, ADMIN_ORG,
-    CLUSTER_CA_CN, ETCD_CA_CN, FRONT_PROXY_CA_CN,
+    CLUSTER_CA_CN, ETCD_CA_CN, ETCD_CLIENT_CN, FRONT_PROXY_CA_CN,
 };
 pub use plan::{
     AptKey, AptRepository, ClusterPlan, CniKind, CniManifest, CniPlan, NodePlan, NodeRole,

@@ -133,37 +133,77 @@ impl ClusterSecrets {
     /// Issues the admin client certificate (CN kubernetes-admin, O system:masters), signed by
     /// the cluster CA, valid from yesterday (clock skew) for a year.
     pub fn issue_admin_certificate(&self) -> Result<ClientCertificate, BootstrapError> {
-        let ca_key =
-            KeyPair::from_pem(&self.ca.key_pem).map_err(|e| BootstrapError::InvalidSecrets {
-                what: "cluster CA key",
-                reason: e.to_string(),
-            })?;
-        // rcgen cannot parse certificates back without an extra feature, so the issuer is
-        // rebuilt from the subject we gave the CA; the resulting issuer name and authority key
-        // id are byte-identical to the CA certificate's (the tests check with openssl verify).
-        let issuer = Issuer::new(ca_params(CLUSTER_CA_CN, Utc::now().date_naive())?, ca_key);
-
-        let today = Utc::now().date_naive();
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::OrganizationName, ADMIN_ORG);
-        dn.push(DnType::CommonName, ADMIN_CN);
-        params.distinguished_name = dn;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        set_validity(&mut params, today, CLIENT_VALIDITY_MONTHS)?;
-
-        let key = new_key("admin client key")?;
-        let cert = params
-            .signed_by(&key, &issuer)
-            .map_err(|e| BootstrapError::crypto("admin client certificate", e))?;
-        Ok(ClientCertificate {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        issue_client_certificate(
+            &self.ca,
+            CLUSTER_CA_CN,
+            ADMIN_CN,
+            Some(ADMIN_ORG),
+            (
+                "cluster CA key",
+                "admin client key",
+                "admin client certificate",
+            ),
+        )
     }
+
+    /// Issues a client certificate for etcd (CN [`ETCD_CLIENT_CN`]), signed by the etcd CA:
+    /// kubeadm's etcd verifies its clients against `etcd/ca.crt` and has no auth of its own,
+    /// so this lets the engine change the cluster's membership (remove a leaving member).
+    pub fn issue_etcd_client_certificate(&self) -> Result<ClientCertificate, BootstrapError> {
+        issue_client_certificate(
+            &self.etcd_ca,
+            ETCD_CA_CN,
+            ETCD_CLIENT_CN,
+            None,
+            ("etcd CA key", "etcd client key", "etcd client certificate"),
+        )
+    }
+}
+
+/// The etcd client identity kubemaas uses to manage membership.
+pub const ETCD_CLIENT_CN: &str = "kubemaas-etcd-client";
+
+/// A client-auth certificate signed by `ca` (whose subject CN is `ca_cn`), valid from
+/// yesterday (clock skew) for a year. `what`: names of the CA key, the new key and the new
+/// certificate for error messages.
+fn issue_client_certificate(
+    ca: &CaKeyPair,
+    ca_cn: &str,
+    cn: &str,
+    org: Option<&str>,
+    what: (&'static str, &'static str, &'static str),
+) -> Result<ClientCertificate, BootstrapError> {
+    let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(|e| BootstrapError::InvalidSecrets {
+        what: what.0,
+        reason: e.to_string(),
+    })?;
+    // rcgen cannot parse certificates back without an extra feature, so the issuer is
+    // rebuilt from the subject we gave the CA; the resulting issuer name and authority key
+    // id are byte-identical to the CA certificate's (the tests check with openssl verify).
+    let issuer = Issuer::new(ca_params(ca_cn, Utc::now().date_naive())?, ca_key);
+
+    let today = Utc::now().date_naive();
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    if let Some(org) = org {
+        dn.push(DnType::OrganizationName, org);
+    }
+    dn.push(DnType::CommonName, cn);
+    params.distinguished_name = dn;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(random_serial());
+    set_validity(&mut params, today, CLIENT_VALIDITY_MONTHS)?;
+
+    let key = new_key(what.1)?;
+    let cert = params
+        .signed_by(&key, &issuer)
+        .map_err(|e| BootstrapError::crypto(what.2, e))?;
+    Ok(ClientCertificate {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 /// `sha256:<hex>` of a public key's DER SubjectPublicKeyInfo: kubeadm's `caCertHashes` format.

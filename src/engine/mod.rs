@@ -12,7 +12,8 @@
 //!   `kubemaas:<cluster id>` and owner data `kubemaas-cluster` / `kubemaas-pool`) → reserve the VIP → deploy with user-data → wait for Deployed → probe
 //!   Kubernetes ([`probe`]) → Running; or release everything (delete / abort). A machine
 //!   retired from a live cluster (scale down, rolling update) has its node drained first
-//!   (cordon, evictions, Node deleted: `drain.rs`, bounded by [`EngineConfig::drain_timeout`]).
+//!   (cordon, evictions, Node deleted: `drain.rs`, bounded by [`EngineConfig::drain_timeout`]);
+//!   a control-plane one then leaves etcd (`etcd.rs`) before its machine is released.
 //! * Crash safety: every MAAS mutation is journaled as an intent before it is sent and closed
 //!   in the transaction that records its result; see `reconcile.rs` and [`Engine::leak_check`].
 
@@ -21,6 +22,7 @@ mod core;
 mod drain;
 pub mod embedded;
 pub mod error;
+mod etcd;
 pub mod faults;
 mod leak;
 pub mod plan;
@@ -35,7 +37,10 @@ pub use embedded::EmbeddedEngine;
 pub use error::EngineError;
 pub use faults::CrashPlan;
 pub use probe::{
-    DrainProgress, HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe,
+    DrainProgress, EtcdMember, EtcdTarget, HttpsProbe, KubeHealth, KubeNode, KubeProbe,
+    MemberRemoval, ProbeError, ProbeTarget, SimProbe, ETCD_CLIENT_PORT,
 };
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
-pub use status::{machine_state, ClusterStatus, DrainRecord, KubeSummary, PoolProgress};
+pub use status::{
+    machine_state, ClusterStatus, DrainRecord, EtcdRemovalRecord, KubeSummary, PoolProgress,
+};

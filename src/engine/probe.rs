@@ -122,6 +122,129 @@ pub trait KubeProbe: Send + Sync {
             })
         })
     }
+
+    /// The cluster's etcd members (etcd's `MemberList`), asked through one of
+    /// `target.endpoints`. A probe that cannot reach etcd (a test fake) keeps this default,
+    /// which says so; the engine then keeps the leaving control-plane machine rather than risk
+    /// etcd's quorum (see `engine/etcd.rs`).
+    fn etcd_members<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+    ) -> BoxFuture<'a, Result<Vec<EtcdMember>, ProbeError>> {
+        Box::pin(async move { Err(no_etcd(target)) })
+    }
+
+    /// Removes member `id` from the cluster's etcd (etcd's `MemberRemove`). A member that is
+    /// not there (any more) is [`MemberRemoval::NotFound`], not an error.
+    fn etcd_remove_member<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+        id: u64,
+    ) -> BoxFuture<'a, Result<MemberRemoval, ProbeError>> {
+        let _ = id;
+        Box::pin(async move { Err(no_etcd(target)) })
+    }
+}
+
+fn no_etcd(target: &EtcdTarget) -> ProbeError {
+    ProbeError {
+        target: target.describe(),
+        detail: "this Kubernetes probe cannot reach etcd, so it cannot change etcd membership"
+            .into(),
+    }
+}
+
+/// The port of etcd's client API (and of its v3 JSON gateway) on a kubeadm control-plane node.
+pub const ETCD_CLIENT_PORT: u16 = 2379;
+
+/// How to reach a cluster's etcd: the client URLs of control-plane nodes that stay, the etcd
+/// CA (kubeadm's etcd serves a certificate it signed and verifies clients against it) and a
+/// client certificate signed by that CA.
+#[derive(Clone)]
+pub struct EtcdTarget {
+    pub cluster: ClusterId,
+    /// `https://ADDRESS:2379` of each remaining control-plane node, tried in order.
+    pub endpoints: Vec<String>,
+    /// PEM of the etcd CA.
+    pub ca_pem: String,
+    /// PEM of a client certificate signed by the etcd CA, and its key (secret: never logged).
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
+}
+
+impl EtcdTarget {
+    /// `etcd of cluster ID at https://a:2379, https://b:2379`, for errors.
+    pub fn describe(&self) -> String {
+        if self.endpoints.is_empty() {
+            format!("etcd of cluster {}", self.cluster)
+        } else {
+            format!(
+                "etcd of cluster {} at {}",
+                self.cluster,
+                self.endpoints.join(", ")
+            )
+        }
+    }
+}
+
+impl std::fmt::Debug for EtcdTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdTarget")
+            .field("cluster", &self.cluster)
+            .field("endpoints", &self.endpoints)
+            .field("client_key_pem", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// One etcd member as `MemberList` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdMember {
+    pub id: u64,
+    /// kubeadm names a member after its node (the MAAS hostname); empty while not started.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    #[serde(default)]
+    pub client_urls: Vec<String>,
+}
+
+impl EtcdMember {
+    /// Whether this member runs on node `name` with address `address`: by name, or (a member
+    /// not started yet has no name) by a peer URL on that address.
+    pub fn is_node(&self, name: &str, address: Option<&str>) -> bool {
+        if !self.name.is_empty() && self.name == name {
+            return true;
+        }
+        let Some(address) = address else {
+            return false;
+        };
+        let address = address.trim_start_matches('[').trim_end_matches(']');
+        self.peer_urls.iter().any(|u| {
+            url::Url::parse(u).ok().is_some_and(|u| {
+                u.host_str()
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+                    == Some(address)
+            })
+        })
+    }
+
+    /// `NAME (id 8e9e05c52164694d)`: etcdctl shows ids in hex.
+    pub fn label(&self) -> String {
+        let name = if self.name.is_empty() {
+            "(not started)"
+        } else {
+            &self.name
+        };
+        format!("{name} (id {:x})", self.id)
+    }
+}
+
+/// What a `MemberRemove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRemoval {
+    Removed,
+    /// etcd has no such member: removed before, or never added.
+    NotFound,
 }
 
 /// Path-segment escaping: everything but RFC 3986 unreserved characters, so a node or pod
@@ -200,6 +323,85 @@ impl KubeProbe for SimProbe {
         node: &'a str,
     ) -> BoxFuture<'a, Result<DrainProgress, ProbeError>> {
         Box::pin(self.sim_drain(target, node))
+    }
+
+    fn etcd_members<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+    ) -> BoxFuture<'a, Result<Vec<EtcdMember>, ProbeError>> {
+        Box::pin(self.sim_etcd_members(target))
+    }
+
+    fn etcd_remove_member<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+        id: u64,
+    ) -> BoxFuture<'a, Result<MemberRemoval, ProbeError>> {
+        Box::pin(self.sim_etcd_remove(target, id))
+    }
+}
+
+impl SimProbe {
+    /// `POST {origin}/_sim/k8s/clusters/{cluster}/etcd/member/list`: the simulator answers as
+    /// etcd's JSON gateway does (503 when no member answers).
+    async fn sim_etcd_members(&self, target: &EtcdTarget) -> Result<Vec<EtcdMember>, ProbeError> {
+        let url = format!(
+            "{}/_sim/k8s/clusters/{}/etcd/member/list",
+            self.origin,
+            segment(target.cluster.as_str())
+        );
+        let err = |detail: String| ProbeError {
+            target: url.clone(),
+            detail,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            // No node of this cluster ever deployed: no etcd, so no member.
+            return Ok(Vec::new());
+        }
+        let body = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+        if !status.is_success() {
+            return Err(err(super::etcd::gateway::refusal(status, &body)));
+        }
+        super::etcd::gateway::parse_members(&body).map_err(err)
+    }
+
+    /// `POST {origin}/_sim/k8s/clusters/{cluster}/etcd/members/{id}/remove`.
+    async fn sim_etcd_remove(
+        &self,
+        target: &EtcdTarget,
+        id: u64,
+    ) -> Result<MemberRemoval, ProbeError> {
+        let url = format!(
+            "{}/_sim/k8s/clusters/{}/etcd/members/{id}/remove",
+            self.origin,
+            segment(target.cluster.as_str())
+        );
+        let err = |detail: String| ProbeError {
+            target: url.clone(),
+            detail,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(MemberRemoval::Removed);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        if super::etcd::gateway::is_not_found(&body) {
+            return Ok(MemberRemoval::NotFound);
+        }
+        Err(err(super::etcd::gateway::refusal(status, &body)))
     }
 }
 
@@ -390,6 +592,21 @@ impl KubeProbe for HttpsProbe {
             let client = Self::client(target)?;
             drain_via_api(&client, &target.server_url, node).await
         })
+    }
+
+    fn etcd_members<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+    ) -> BoxFuture<'a, Result<Vec<EtcdMember>, ProbeError>> {
+        Box::pin(super::etcd::gateway::members(target))
+    }
+
+    fn etcd_remove_member<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+        id: u64,
+    ) -> BoxFuture<'a, Result<MemberRemoval, ProbeError>> {
+        Box::pin(super::etcd::gateway::remove(target, id))
     }
 }
 

@@ -483,6 +483,15 @@ impl Engine {
                         Ok::<_, EngineError>(())
                     })?;
                 }
+                "etcd_remove" => {
+                    // Left open by a crash during the call. The machine's removal record is
+                    // not done yet, so its next attempt lists the members again: a member
+                    // gone is success, one still there is removed.
+                    self.store.complete_intent(
+                        intent.id,
+                        &json!({"applied": "unknown", "resolved_by": "the next attempt lists the etcd members again"}),
+                    )?;
+                }
                 other => {
                     self.store.complete_intent(
                         intent.id,
@@ -1131,11 +1140,16 @@ impl Engine {
             None
         };
         let going = self.drain_before_release(p, going, target.as_ref()).await?;
+        // A leaving control-plane node leaves etcd before its machine goes (`etcd.rs`).
+        let going = self.leave_etcd_before_release(p, going).await?;
         let released = self.release_rows(p, going, false).await;
-        // Released machines left `p.maas`: their drains are history (saved with the status
-        // at the end of the pass).
+        // Released machines left `p.maas`: their drains and etcd removals are history (saved
+        // with the status at the end of the pass).
         let maas = &p.maas;
         p.status.drains.retain(|sid, _| maas.contains_key(sid));
+        p.status
+            .etcd_removals
+            .retain(|sid, _| maas.contains_key(sid));
         released
     }
 
@@ -1737,13 +1751,16 @@ impl Engine {
             p.save(tx)?;
             if let Some(t) = p.status.task {
                 if !tx.task(TaskId(t))?.state.is_terminal() {
-                    let line = p
+                    let mut line = p
                         .status
                         .pools
                         .iter()
                         .map(PoolProgress::line)
                         .collect::<Vec<_>>()
                         .join("; ");
+                    if let Some(note) = super::etcd::pending_note(&p.status) {
+                        line = format!("{line}; {note}");
+                    }
                     tx.set_task_progress(TaskId(t), &p.status.pools, Some(&line))?;
                 }
             }
@@ -1793,8 +1810,10 @@ impl Engine {
     async fn teardown(&self, p: &mut Pass) -> Result<(), EngineError> {
         let rows = self.store.read(|r| r.machines(&p.id, false))?;
         let erase = p.status.erase && p.cluster.phase == ClusterPhase::Deleting;
-        // The whole cluster goes: nothing is drained, drains under way are dropped.
+        // The whole cluster goes: nothing is drained and no etcd member removed; drains and
+        // removals under way are dropped.
         p.status.drains.clear();
+        p.status.etcd_removals.clear();
         self.release_rows(p, rows, erase).await?;
         let left = self.store.read(|r| r.machines(&p.id, false))?;
         if !left.is_empty() {

@@ -60,6 +60,27 @@ pub struct ClusterStatus {
     /// Drains under way, by the retiring machine's system_id: kept here so a restarted engine
     /// goes on counting towards the same give-up bound.
     pub drains: BTreeMap<String, DrainRecord>,
+    /// Control-plane machines leaving etcd before their release, by system_id (see
+    /// `engine/etcd.rs`): kept here so a restarted engine neither removes twice nor releases
+    /// a machine whose member is still in etcd.
+    pub etcd_removals: BTreeMap<String, EtcdRemovalRecord>,
+}
+
+/// A leaving control-plane node's etcd member, removed before its machine is released.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EtcdRemovalRecord {
+    /// The node name (the machine's MAAS hostname), which is also its etcd member's name.
+    pub node: String,
+    /// The member is out of etcd (removed, found absent, or the cluster never had an etcd):
+    /// the machine may go.
+    pub done: bool,
+    /// Failed attempts so far.
+    pub failures: u32,
+    /// Passes still to skip before the next attempt (the back-off after a failure).
+    pub wait_passes: u32,
+    /// Why the last attempt failed, for the task message.
+    pub last_error: Option<String>,
 }
 
 /// A Kubernetes node being drained before its machine is released.

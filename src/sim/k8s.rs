@@ -33,6 +33,13 @@
 //!
 //! and in-process with [`crate::sim::SimHandle::k8s_drain`], `k8s_hold_node` and
 //! `set_k8s_drain_secs`.
+//!
+//! etcd: every control-plane node is an etcd member from the moment it registers (its ID
+//! derived from the cluster, machine and deployment; named after the node; peer URL
+//! `https://ADDRESS:2380`) until someone removes it — a released machine's member stays, dead,
+//! as in a real etcd, and the release is recorded as a fault ([`K8sEtcdFault`]): that is how
+//! quorum is lost. The cluster view lists members and faults; the gateway side is in
+//! [`etcd`] (`POST …/etcd/member/list`, `…/etcd/members/{id}/remove`, `…/etcd/fail?count=N`).
 
 use super::params::Params;
 use super::server::{json, text, Shared};
@@ -42,6 +49,9 @@ use crate::maas::{NodeStatus, PowerState};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod etcd;
+pub use etcd::{K8sEtcdError, K8sEtcdFault, K8sEtcdMember};
 
 /// Virtual seconds from the init control-plane node reporting Deployed to its API server
 /// answering (kubeadm init: image pulls, static pods, etcd).
@@ -81,6 +91,10 @@ struct NodeRecord {
     deploy_event: usize,
     /// The drain of this deployment's node, once asked for.
     drain: Option<SimDrain>,
+    /// The machine's address when it was deployed: its etcd peer and client URLs.
+    address: Option<String>,
+    /// When this deployment's etcd member was removed (`…/etcd/members/{id}/remove`).
+    etcd_removed_at: Option<DateTime<Utc>>,
 }
 
 /// A drain on the virtual clock.
@@ -104,6 +118,10 @@ pub struct K8sSim {
     drain_secs: i64,
     /// `(cluster id, node name)` whose evictions are refused for now.
     held: std::collections::BTreeSet<(String, String)>,
+    /// Control-plane machines released while still etcd members, in release order.
+    etcd_faults: Vec<K8sEtcdFault>,
+    /// Per cluster id: member removals still to refuse (`…/etcd/fail?count=N`).
+    etcd_failures: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for K8sSim {
@@ -112,6 +130,8 @@ impl Default for K8sSim {
             records: Vec::new(),
             drain_secs: DRAIN_SECS,
             held: Default::default(),
+            etcd_faults: Vec::new(),
+            etcd_failures: Default::default(),
         }
     }
 }
@@ -128,6 +148,13 @@ pub struct K8sCluster {
     /// Every drain asked for in this cluster, in the order they started, finished or not.
     #[serde(default)]
     pub drains: Vec<K8sDrain>,
+    /// The etcd members (control-plane nodes that registered and were not removed, alive or
+    /// not), in the order they joined.
+    #[serde(default)]
+    pub etcd_members: Vec<K8sEtcdMember>,
+    /// Control-plane machines released while still etcd members.
+    #[serde(default)]
+    pub etcd_faults: Vec<K8sEtcdFault>,
 }
 
 /// One drain, as `POST …/nodes/{node}/drain` answers it and the cluster view lists it.
@@ -211,7 +238,15 @@ impl K8sSim {
     /// Called by the deploy operation once the machine's "Deploying" event is logged: reads the
     /// node identity from the user-data. User-data without one (another tool's deployment) is
     /// not a Kubernetes node.
-    pub(crate) fn learn(&mut self, system_id: &str, user_data: Option<&[u8]>, deploy_event: usize) {
+    /// `address`: the machine's first address, its etcd peer address if it is a control-plane
+    /// node.
+    pub(crate) fn learn(
+        &mut self,
+        system_id: &str,
+        user_data: Option<&[u8]>,
+        deploy_event: usize,
+        address: Option<String>,
+    ) {
         let Some(identity) = user_data.and_then(node_identity_from_user_data) else {
             return;
         };
@@ -229,6 +264,8 @@ impl K8sSim {
             role: identity.role,
             deploy_event,
             drain: None,
+            address,
+            etcd_removed_at: None,
         });
     }
 
@@ -343,6 +380,25 @@ pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
             .cmp(&role_rank(b.role))
             .then(a.name.cmp(&b.name))
     });
+    // etcd: a control-plane node is a member from its registration (kubeadm adds the member
+    // as it joins) until removed, whatever becomes of its machine.
+    let mut etcd_members: Vec<K8sEtcdMember> = records
+        .iter()
+        .filter(|(r, _)| r.role.is_control_plane() && r.etcd_removed_at.is_none())
+        .filter_map(|(r, l)| {
+            let joined = registered_at(r, l)?;
+            (joined <= now && l.alive_at(joined))
+                .then(|| etcd::member(r, joined, l.alive() && l.healthy))
+        })
+        .collect();
+    etcd_members.sort_by(|a, b| a.joined_at.cmp(&b.joined_at).then(a.name.cmp(&b.name)));
+    let etcd_faults = region
+        .k8s
+        .etcd_faults
+        .iter()
+        .filter(|f| f.cluster_id == cluster_id)
+        .cloned()
+        .collect();
     let mut drains: Vec<K8sDrain> = records
         .iter()
         .filter_map(|(r, _)| r.drain.map(|d| drain_view(&region.k8s, r, d, now)))
@@ -357,6 +413,8 @@ pub fn cluster_view(region: &Region, cluster_id: &str) -> Option<K8sCluster> {
         api_server_ready,
         nodes,
         drains,
+        etcd_members,
+        etcd_faults,
     })
 }
 
@@ -515,6 +573,9 @@ pub(crate) fn handle_post(shared: &Shared, rest: &[&str], params: &Params) -> Re
             .to_string()
     };
     match rest {
+        ["clusters", id, "etcd", etcd_rest @ ..] => {
+            etcd::handle_post(shared, &decode(id), etcd_rest, params)
+        }
         ["clusters", id, "nodes", node, action] => {
             let (id, node) = (decode(id), decode(node));
             let mut region = shared.region();
@@ -549,7 +610,7 @@ pub(crate) fn handle_post(shared: &Shared, rest: &[&str], params: &Params) -> Re
         _ => text(
             404,
             format!(
-                "Unknown control endpoint POST /_sim/k8s/{}: use clusters/{{id}}/nodes/{{node}}/drain|hold|unhold or drain_seconds?seconds=N.",
+                "Unknown control endpoint POST /_sim/k8s/{}: use clusters/{{id}}/nodes/{{node}}/drain|hold|unhold, clusters/{{id}}/etcd/member/list, clusters/{{id}}/etcd/members/{{member id}}/remove, clusters/{{id}}/etcd/fail?count=N or drain_seconds?seconds=N.",
                 rest.join("/")
             ),
         ),

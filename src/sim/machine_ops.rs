@@ -178,6 +178,7 @@ impl Region {
             system_id,
             self.machines[idx].user_data.as_deref(),
             deploying_event,
+            self.machines[idx].ip_addresses().into_iter().next(),
         );
         let plan = self.deploy_plan(now);
         self.schedule(system_id, plan);
@@ -277,6 +278,8 @@ impl Region {
     ) {
         let now = self.now();
         let system_id = self.machines[idx].system_id.clone();
+        // Before anything changes: a control-plane machine still in etcd is a fault.
+        super::k8s::etcd::note_release(self, &system_id);
         self.cancel(&system_id);
         let m = &mut self.machines[idx];
         m.owner = None;

@@ -6,12 +6,13 @@
 use futures_util::future::BoxFuture;
 use kubemaas::bootstrap::{node_identity_from_user_data, NodeRole};
 use kubemaas::engine::{
-    CrashPlan, EmbeddedEngine, Engine, EngineApi, EngineConfig, KubeHealth, KubeNode, KubeProbe,
-    ProbeError, ProbeTarget,
+    CrashPlan, EmbeddedEngine, Engine, EngineApi, EngineConfig, EtcdMember, EtcdTarget, KubeHealth,
+    KubeNode, KubeProbe, MemberRemoval, ProbeError, ProbeTarget,
 };
 use kubemaas::maas::{NodeStatus, PowerState, RetryPolicy};
 use kubemaas::model::spec::{NodePool, PoolRole};
 use kubemaas::model::ClusterSpec;
+use kubemaas::sim::k8s::K8sEtcdError;
 use kubemaas::sim::{self, SimConfig, SimHandle};
 use kubemaas::store::{ClusterId, ClusterPhase, ClusterRow, NewAccount, Store};
 use std::sync::Arc;
@@ -54,9 +55,29 @@ pub fn fleet(n: usize, seed: u64, mixed: bool) -> kubemaas::sim::model::SimInven
 }
 
 /// Reads the simulator's machines the way the simulator's Kubernetes side does: a node is
-/// Ready once its machine is Deployed; the API server once the init node is.
+/// Ready once its machine is Deployed; the API server once the init node is, and from then on
+/// while any control-plane node is (so a control plane can be rolled, the init node included).
+/// etcd membership goes to the simulator's etcd, in process.
 pub struct FakeProbe {
     pub sim: Arc<SimHandle>,
+    /// Clusters whose init node was seen Deployed: their API server has started.
+    pub started: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl FakeProbe {
+    pub fn new(sim: Arc<SimHandle>) -> Self {
+        FakeProbe {
+            sim,
+            started: Default::default(),
+        }
+    }
+}
+
+fn etcd_error(target: &EtcdTarget, e: impl std::fmt::Display) -> ProbeError {
+    ProbeError {
+        target: target.describe(),
+        detail: e.to_string(),
+    }
 }
 
 impl KubeProbe for FakeProbe {
@@ -78,6 +99,18 @@ impl KubeProbe for FakeProbe {
                     continue;
                 }
                 if id.role == NodeRole::InitControlPlane {
+                    self.started
+                        .lock()
+                        .unwrap()
+                        .insert(target.cluster.to_string());
+                }
+                if id.role.is_control_plane()
+                    && self
+                        .started
+                        .lock()
+                        .unwrap()
+                        .contains(target.cluster.as_str())
+                {
                     health.api_server_ready = true;
                 }
                 health.nodes.push(KubeNode {
@@ -87,6 +120,42 @@ impl KubeProbe for FakeProbe {
                 });
             }
             Ok(health)
+        })
+    }
+
+    fn etcd_members<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+    ) -> BoxFuture<'a, Result<Vec<EtcdMember>, ProbeError>> {
+        Box::pin(async move {
+            match self.sim.k8s_etcd_members(target.cluster.as_str()) {
+                Ok(members) => Ok(members
+                    .into_iter()
+                    .map(|m| EtcdMember {
+                        id: m.id,
+                        name: m.name,
+                        peer_urls: m.peer_urls,
+                        client_urls: m.client_urls,
+                    })
+                    .collect()),
+                // No node of the cluster was ever deployed: no etcd, no member.
+                Err(K8sEtcdError::NoCluster(_)) => Ok(Vec::new()),
+                Err(e) => Err(etcd_error(target, e)),
+            }
+        })
+    }
+
+    fn etcd_remove_member<'a>(
+        &'a self,
+        target: &'a EtcdTarget,
+        id: u64,
+    ) -> BoxFuture<'a, Result<MemberRemoval, ProbeError>> {
+        Box::pin(async move {
+            match self.sim.k8s_etcd_remove(target.cluster.as_str(), id) {
+                Ok(_) => Ok(MemberRemoval::Removed),
+                Err(K8sEtcdError::MemberNotFound) => Ok(MemberRemoval::NotFound),
+                Err(e) => Err(etcd_error(target, e)),
+            }
         })
     }
 }
@@ -149,9 +218,7 @@ impl Harness {
     pub fn config(&self) -> EngineConfig {
         let mut c = EngineConfig::new(self.dir.path());
         c.retry = RetryPolicy::immediate(3);
-        c.probe = Some(Arc::new(FakeProbe {
-            sim: self.sim.clone(),
-        }));
+        c.probe = Some(Arc::new(FakeProbe::new(self.sim.clone())));
         c
     }
 
