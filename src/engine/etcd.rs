@@ -60,6 +60,35 @@ fn client_url(ip: &str) -> String {
     }
 }
 
+/// The machine's addresses, the one on the cluster's node subnet first: kubeadm's etcd
+/// advertises (and listens on) the node's address on that subnet, and a machine with several
+/// NICs lists the others too.
+fn addresses(p: &Pass, row: &MachineRow) -> Vec<String> {
+    let mut all: Vec<String> = p
+        .maas
+        .get(&row.system_id)
+        .map(|m| m.ip_addresses.clone())
+        .unwrap_or_default();
+    if let Some(ip) = &row.ip {
+        if !all.contains(ip) {
+            all.push(ip.clone());
+        }
+    }
+    subnet_first(all, p.status.node_subnet.as_deref())
+}
+
+/// `addresses` with those inside `subnet` (a CIDR) first, the others after, each group in
+/// the order given.
+fn subnet_first(mut all: Vec<String>, subnet: Option<&str>) -> Vec<String> {
+    if let Some(net) = subnet.and_then(|c| c.parse::<ipnet::IpNet>().ok()) {
+        all.sort_by_key(|a| {
+            !a.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| net.contains(&ip))
+        });
+    }
+    all
+}
+
 /// The task-message note of removals that failed and wait for their next attempt, if any.
 pub(crate) fn pending_note(status: &ClusterStatus) -> Option<String> {
     let notes: Vec<String> = status
@@ -138,8 +167,7 @@ impl Engine {
             }
             changed = true;
             if let Some(why) = self.no_member_possible(p, &row) {
-                self.mark_left(p, &row)?;
-                self.etcd_event(
+                let event = self.etcd_new_event(
                     p,
                     &row,
                     EventLevel::Info,
@@ -149,7 +177,8 @@ impl Engine {
                         "not removing an etcd member for {node} ({}): {why}",
                         row.system_id
                     ),
-                )?;
+                );
+                self.mark_left(p, &row, &event)?;
                 release.push(row);
                 continue;
             }
@@ -195,8 +224,8 @@ impl Engine {
         let endpoints = rows
             .iter()
             .filter(|r| r.state == ms::DEPLOYED && is_control_plane(r))
-            .filter_map(|r| r.ip.as_deref())
-            .map(client_url)
+            .filter_map(|r| addresses(p, r).into_iter().next())
+            .map(|ip| client_url(&ip))
             .collect();
         let secrets = secrets::load(&self.config.state_dir, &p.id)?.ok_or_else(|| {
             EngineError::Other(format!(
@@ -240,10 +269,12 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return self.failed(p, row, e.to_string()),
         };
-        let ip = row.ip.as_deref();
-        let Some(member) = members.iter().find(|m| m.is_node(&node, ip)).cloned() else {
-            self.mark_left(p, row)?;
-            self.etcd_event(
+        let ips = addresses(p, row);
+        let found = members
+            .iter()
+            .find(|m| m.is_node(&node, None) || ips.iter().any(|ip| m.is_node(&node, Some(ip))));
+        let Some(member) = found.cloned() else {
+            let event = self.etcd_new_event(
                 p,
                 row,
                 EventLevel::Info,
@@ -253,7 +284,8 @@ impl Engine {
                     "{node} ({}) is not an etcd member (it never joined, or was removed already); releasing the machine",
                     row.system_id
                 ),
-            )?;
+            );
+            self.mark_left(p, row, &event)?;
             return Ok(Outcome::Left);
         };
         if members.len() <= 1 {
@@ -354,7 +386,14 @@ impl Engine {
         Ok(Outcome::Kept)
     }
 
-    fn mark_left(&self, p: &mut Pass, row: &MachineRow) -> Result<(), EngineError> {
+    /// Records `row`'s node out of etcd without a removal, with `event` saying why, in one
+    /// transaction.
+    fn mark_left(
+        &self,
+        p: &mut Pass,
+        row: &MachineRow,
+        event: &NewEvent,
+    ) -> Result<(), EngineError> {
         let record = p
             .status
             .etcd_removals
@@ -363,7 +402,11 @@ impl Engine {
         record.node = row.hostname.clone().unwrap_or_default();
         record.done = true;
         record.last_error = None;
-        self.store.tx(|tx| p.save(tx))
+        self.store.tx(|tx| {
+            p.save(tx)?;
+            tx.append_event(event)?;
+            Ok::<_, EngineError>(())
+        })
     }
 
     fn etcd_new_event(
@@ -411,6 +454,21 @@ mod tests {
         let waits: Vec<u32> = (1..=8).map(backoff).collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 32, 32]);
         assert_eq!(backoff(200), MAX_WAIT_PASSES);
+    }
+
+    #[test]
+    fn the_node_subnet_address_comes_first() {
+        let all = vec![
+            "192.168.5.7".to_string(),
+            "10.20.0.11".into(),
+            "10.20.0.12".into(),
+        ];
+        assert_eq!(
+            subnet_first(all.clone(), Some("10.20.0.0/24")),
+            ["10.20.0.11", "10.20.0.12", "192.168.5.7"]
+        );
+        assert_eq!(subnet_first(all.clone(), None), all);
+        assert_eq!(subnet_first(all.clone(), Some("not a cidr")), all);
     }
 
     #[test]

@@ -32,7 +32,9 @@
 //! | `POST /_sim/machines/{system_id}/vanish\|power_off\|broken\|missing[?reason=…]` | machine faults |
 //! | `POST /_sim/machines/{system_id}/status?status=failed_releasing[&reason=…]` | any status at once (Failed releasing, Failed disk erasing, …) |
 //! | `POST /_sim/machines/{system_id}/power?state=on\|off\|error\|unknown` | what the BMC reports |
-//! | `GET /_sim/k8s/clusters/{cluster_id}` | the simulated Kubernetes cluster: `{"api_server_ready": bool, "nodes": [{"name", "role", "ready", "system_id"}]}` (see [`k8s`]); 404 for a cluster no machine was deployed into |
+//! | `GET /_sim/k8s/clusters/{cluster_id}` | the simulated Kubernetes cluster: `{"api_server_ready": bool, "nodes": [{"name", "role", "ready", "system_id"}], "drains", "etcd_members", "etcd_faults"}` (see [`k8s`]); 404 for a cluster no machine was deployed into |
+//! | `POST /_sim/k8s/clusters/{cluster_id}/etcd/member/list` and `…/etcd/members/{member id}/remove` | the cluster's etcd, answering as etcd's v3 JSON gateway (see [`k8s::etcd`]) |
+//! | `POST /_sim/k8s/clusters/{cluster_id}/etcd/fail?count=N` | the next N member removals answer 503 |
 
 mod allocate;
 pub mod api;
