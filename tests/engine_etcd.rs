@@ -3,8 +3,10 @@
 //! passes): a 3-node control plane scaled to 1 removes both leaving members, each after its
 //! drain and before its release; a rolled control plane (its init node included) ends with
 //! exactly the new members; a failing etcd delays the releases and then lets them through; a
-//! crash right after a removal resumes without releasing early or removing twice; and the
-//! simulator's fault record (a member's machine released while still a member) stays empty.
+//! crash right after a removal resumes without releasing early or removing twice; delete
+//! removes no member; the harness's fake probe scales and rolls a control plane through the
+//! simulated etcd too; and the simulator's fault record (a member's machine released while
+//! still a member) stays empty.
 
 mod engine_support;
 
@@ -355,7 +357,7 @@ async fn a_crash_right_after_a_removal_resumes_without_an_early_release() {
 }
 
 #[tokio::test]
-async fn delete_removes_no_member_and_the_harness_probe_rolls_through_the_simulated_etcd() {
+async fn delete_removes_no_member_and_the_harness_probe_scales_down_through_the_simulated_etcd() {
     // Delete: the whole cluster goes, etcd with it; nothing is removed from etcd first.
     let h = Harness::new(10, 85).await;
     let engine = engine(&h);
@@ -395,6 +397,36 @@ async fn delete_removes_no_member_and_the_harness_probe_rolls_through_the_simula
         .count();
     assert_eq!(removed, 2);
     assert_eq!(member_names(&h, &id).len(), 1);
+    assert!(faults(&h, &id).is_empty(), "{:?}", faults(&h, &id));
+    h.assert_no_leak();
+}
+
+#[tokio::test]
+async fn the_harness_probe_rolls_a_control_plane_to_running() {
+    // The fake probe keeps the API up once the init node ran, so a roll that replaces the
+    // init node too ends Running, and the simulated etcd lost every old member on the way.
+    let seed = 87;
+    let h = Harness::with_fleet(fleet(16, seed, true), seed).await;
+    let engine = h.engine();
+    let mut s = spec("fakeroll", 3, &[("workers", 1)]);
+    let id = create(&h, s.clone()).await;
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
+    let cp = s.spec.node_pools[0].name.clone();
+    let before = pool(&h, &id, &cp);
+    s.spec.node_pools[0].resource_pool = "compute".into();
+    h.api().update_spec("fakeroll", s).await.unwrap();
+    h.drive(&engine, &id, 200, |c| {
+        c.phase == ClusterPhase::Running && c.observed_generation == 2
+    })
+    .await;
+    let after = pool(&h, &id, &cp);
+    assert!(after.iter().all(|m| !before.contains(m)));
+    // The fake probe calls a node Ready as soon as it is Deployed; give the last one the
+    // simulator's join time.
+    h.sim.advance(300.0);
+    let mut new_names: Vec<String> = after.iter().map(|(_, n)| n.clone()).collect();
+    new_names.sort();
+    assert_eq!(member_names(&h, &id), new_names);
     assert!(faults(&h, &id).is_empty(), "{:?}", faults(&h, &id));
     h.assert_no_leak();
 }
