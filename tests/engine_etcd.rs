@@ -368,6 +368,8 @@ async fn delete_removes_no_member_and_the_harness_probe_scales_down_through_the_
     let evs = events(&h, &id, mark);
     assert!(evs.iter().all(|e| op_outcome(e, "etcd_remove").is_none()));
     assert_eq!(member_names(&h, &id).len(), 3);
+    // The simulator notes each member's release, as it should: here they are expected.
+    assert_eq!(faults(&h, &id).len(), 3);
 
     // The harness's fake probe (API up from the init node on, etcd in process) gets a control
     // plane scaled down through etcd too.

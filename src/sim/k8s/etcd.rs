@@ -46,7 +46,7 @@ pub struct K8sEtcdMember {
 }
 
 /// A control-plane machine released while its node was still an etcd member. Deleting a
-/// whole cluster records one per control-plane machine but the last (etcd goes with them, so
+/// whole cluster records one per control-plane machine (etcd goes with them, so
 /// those are expected); a scale down or roll should record none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct K8sEtcdFault {
