@@ -604,6 +604,7 @@ fn from_flags(
             machine,
             nodes,
         },
+        artifact: None,
     };
     // The written file must read back: run it through the file checks once.
     GatewayConfig::parse(&cfg.to_yaml()).map_err(|problems| {
