@@ -37,5 +37,6 @@ pub use faults::CrashPlan;
 pub use probe::{
     DrainProgress, HttpsProbe, KubeHealth, KubeNode, KubeProbe, ProbeError, ProbeTarget, SimProbe,
 };
+pub(crate) use reconcile::held_in_maas;
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
 pub use status::{machine_state, ClusterStatus, DrainRecord, KubeSummary, PoolProgress};
