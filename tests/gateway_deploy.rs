@@ -179,6 +179,7 @@ fn options(pair_address: Option<String>, skip_pairing: bool) -> DeployOptions {
         binary: BinaryArtifact {
             url: URL.into(),
             sha256: SHA.into(),
+            served: false,
         },
         timeout: Duration::from_secs(3600),
         poll: Duration::from_secs(60),
@@ -306,6 +307,35 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
     );
     assert_eq!(again.machines[0].system_id, m.system_id);
     assert!(lines.iter().any(|p| p.message.contains("nothing changed")));
+
+    // The artifact was wrong and the gateway never paired: fixing it and rerunning replaces
+    // the node with one deployed with the fixed settings.
+    let fixed_sha = "f".repeat(64);
+    let fixed = GatewayConfig::parse(
+        &config_text(&w.sim, "  zone: az-2\n  nodes: 1").replace(SHA, &fixed_sha),
+    )
+    .unwrap();
+    let mut opts = options(None, true);
+    opts.binary.sha256 = fixed_sha.clone();
+    let (r, lines) = w.deploy(&fixed, &opts, &pace).await;
+    let replaced = r.unwrap();
+    assert!(replaced.changed);
+    assert!(
+        lines
+            .iter()
+            .any(|p| p.step == "release" && p.message.contains("other settings")),
+        "{lines:?}"
+    );
+    let now = w.gateway_machines("dc1");
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].system_id, m.system_id);
+    let runcmd = serde_yaml::to_string(&cloud_config(&now[0]).runcmd).unwrap();
+    assert!(runcmd.contains(&fixed_sha) && !runcmd.contains(SHA));
+    assert!(now[0].owner_data.contains_key(deploy::OWNER_KEY_SETTINGS));
+    assert!(!now[0]
+        .owner_data
+        .values()
+        .any(|v| v.contains(&w.sim.api_key().expose())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,10 +608,30 @@ async fn pairs_back_with_the_embedded_code_and_records_the_gateway() {
     assert_eq!(client.info().await.unwrap().name, "dc1");
 
     // A rerun knows it is paired: the code (spent) is not tried again.
+    let addr_again = addr.clone();
     let (r, _) = w
         .deploy(&cfg, &options(Some(addr), false), &SimPace::new(&w.sim))
         .await;
     assert_eq!(r.unwrap().pairing, "already_paired");
+
+    // Paired, a changed gateway.yaml does not tear the gateway down (that is an upgrade).
+    let changed_cfg =
+        GatewayConfig::parse(&config_text(&w.sim, "  nodes: 1").replace(SHA, &"e".repeat(64)))
+            .unwrap();
+    let before = w.posts();
+    let (r, lines) = w
+        .deploy(
+            &changed_cfg,
+            &options(Some(addr_again), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    assert!(!r.unwrap().changed);
+    assert_eq!(w.posts(), before);
+    assert!(
+        lines.iter().any(|p| p.message.contains("upgrade")),
+        "{lines:?}"
+    );
 }
 
 fn cloud_init() -> Option<std::path::PathBuf> {

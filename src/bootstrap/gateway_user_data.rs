@@ -75,6 +75,9 @@ pub struct BinaryArtifact {
     pub url: String,
     /// 64 lowercase hex digits.
     pub sha256: String,
+    /// Served by the deploying console itself (`--serve-binary`): fetched directly, never
+    /// through the proxy.
+    pub served: bool,
 }
 
 /// Everything one gateway node's user-data needs. `Debug` hides gateway.yaml and the code.
@@ -263,6 +266,14 @@ impl GatewayNodePlan {
         }
         let mut no_proxy = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         no_proxy.extend(self.members.iter().map(|m| m.host.clone()));
+        if self.binary.served {
+            if let Some(host) = url::Url::parse(&self.binary.url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+            {
+                no_proxy.push(host);
+            }
+        }
         no_proxy.extend(p.no_proxy.iter().cloned());
         let mut seen = std::collections::HashSet::new();
         no_proxy.retain(|e| seen.insert(e.clone()));
@@ -381,6 +392,7 @@ mod tests {
             binary: BinaryArtifact {
                 url: "https://files.example/kubemaas".into(),
                 sha256: "a".repeat(64),
+                served: false,
             },
             pairing_code: PairingCode::parse("7KQ2M-4XH9P-ABCDE-FGHJK").unwrap(),
             proxy: ProxySettings::default(),
@@ -434,5 +446,11 @@ mod tests {
         assert!(env.contains(&"HTTPS_PROXY=http://proxy:3128".to_string()));
         assert!(env.contains(&"no_proxy=localhost,127.0.0.1,node-0.maas,.corp".to_string()));
         assert!(plan(1).proxy_env().is_empty());
+        // The console serving its own binary is reached directly.
+        p.binary.url = "http://10.0.0.9:8080/kubemaas".into();
+        p.binary.served = true;
+        assert!(p
+            .proxy_env()
+            .contains(&"NO_PROXY=localhost,127.0.0.1,node-0.maas,10.0.0.9,.corp".to_string()));
     }
 }

@@ -982,6 +982,7 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
         let b = BinaryArtifact {
             url: server.url.clone(),
             sha256: server.sha256.clone(),
+            served: true,
         };
         _served = Some(server);
         b
@@ -995,12 +996,17 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
             (None, Some(a)) if a.url == url => a.sha256.clone(),
             (None, _) => return Err(DeployError::NoDigest.into()),
         };
-        BinaryArtifact { url, sha256 }
+        BinaryArtifact {
+            url,
+            sha256,
+            served: false,
+        }
     } else {
         match &cfg.artifact {
             Some(a) => BinaryArtifact {
                 url: a.url.clone(),
                 sha256: a.sha256.clone(),
+                served: false,
             },
             None => return Err(DeployError::NoArtifact { config: path }.into()),
         }

@@ -43,6 +43,8 @@ use std::time::Duration;
 pub const AGENT_NAME_PREFIX: &str = "kubemaas-gateway:";
 /// The owner-data key naming the gateway a machine belongs to.
 pub const OWNER_KEY_GATEWAY: &str = "kubemaas-gateway";
+/// The owner-data key holding [`settings_digest`] of what a machine was deployed with.
+pub const OWNER_KEY_SETTINGS: &str = "kubemaas-gateway-settings";
 /// Time between two looks at MAAS while waiting.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(15);
 
@@ -167,6 +169,30 @@ pub fn placement_text(cfg: &GatewayConfig) -> String {
     parts.join(", ")
 }
 
+/// A short digest of what a node is deployed with and a rerun may have fixed: gateway.yaml
+/// and the artifact (its URL too, unless this console serves it: that URL changes every run).
+/// Not the etcd member list, which changes when a failed node is replaced, nor the API key: the
+/// digest is kept in MAAS owner data, which every MAAS user can read.
+pub fn settings_digest(cfg: &GatewayConfig, binary: &BinaryArtifact) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(
+        cfg.to_yaml()
+            .replace(&cfg.maas.api_key.expose(), "")
+            .as_bytes(),
+    );
+    if !binary.served {
+        h.update(b"\0");
+        h.update(binary.url.as_bytes());
+    }
+    h.update(b"\0");
+    h.update(binary.sha256.as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Machines that are on their way, or there: kept. Anything else MAAS still holds for the
 /// gateway (Failed deployment, Broken, Failed releasing, …) is replaced.
 fn usable(m: &Machine) -> bool {
@@ -216,8 +242,14 @@ impl Run<'_> {
         format!("kubemaas gateway {}: {what}", self.cfg.name)
     }
 
-    /// Step 1: the gateway's machines in MAAS, failed ones released.
-    async fn survey(&mut self) -> Result<Vec<Machine>, DeployError> {
+    /// Step 1: the gateway's machines in MAAS, failed ones released — and, while the gateway
+    /// has never paired (`replace_stale`), machines deployed with settings gateway.yaml no
+    /// longer has (a wrong artifact, say): fixing gateway.yaml and rerunning must fix them.
+    async fn survey(
+        &mut self,
+        digest: &str,
+        replace_stale: bool,
+    ) -> Result<Vec<Machine>, DeployError> {
         let agent = agent_name(&self.cfg.name);
         let held: Vec<Machine> = self
             .client
@@ -239,7 +271,9 @@ impl Run<'_> {
         }
         let mut keep = Vec::new();
         for m in held {
-            if usable(&m) {
+            let stale = m.status != NodeStatus::Allocated
+                && m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest);
+            if usable(&m) && !(stale && replace_stale) {
                 self.say(
                     "found",
                     Some(&m),
@@ -248,18 +282,32 @@ impl Run<'_> {
                         m.hostname, m.system_id, m.status_name
                     ),
                 );
+                if stale {
+                    self.say(
+                        "found",
+                        Some(&m),
+                        format!("note: gateway.yaml or the artifact changed since {} was deployed; a deploy does not redeploy a paired gateway (upgrade it instead)", m.hostname),
+                    );
+                }
                 keep.push(m);
                 continue;
             }
-            let failed = failure_of(&m);
+            let why = if usable(&m) {
+                format!(
+                    "{} ({}), deployed with other settings (gateway.yaml or the artifact changed) and never paired",
+                    m.hostname, m.system_id
+                )
+            } else {
+                failure_of(&m).to_string()
+            };
             self.say(
                 "release",
                 Some(&m),
-                format!("releasing {failed} (a replacement is allocated)"),
+                format!("releasing {why} (a replacement is allocated)"),
             );
             let i = self.record.begin("release", &m.system_id)?;
             let request = ReleaseRequest {
-                comment: Some(self.comment("released after a failure, to be replaced")),
+                comment: Some(self.comment("released to be replaced")),
                 force: matches!(m.status, NodeStatus::Broken),
                 ..Default::default()
             };
@@ -348,6 +396,7 @@ impl Run<'_> {
         &mut self,
         keep: &mut [Machine],
         binary: &BinaryArtifact,
+        digest: &str,
     ) -> Result<(), DeployError> {
         let ca_pem = match &self.cfg.maas.ca_file {
             Some(path) => Some(
@@ -383,8 +432,16 @@ impl Run<'_> {
                 pairing_code: self.record.code.clone(),
                 proxy: self.cfg.proxy.clone(),
             };
+            let user_data = plan.user_data()?;
+            if m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest) {
+                let data = BTreeMap::from([
+                    (OWNER_KEY_GATEWAY.to_string(), self.cfg.name.clone()),
+                    (OWNER_KEY_SETTINGS.to_string(), digest.to_string()),
+                ]);
+                *m = self.client.set_owner_data(&m.system_id, &data).await?;
+            }
             let request = DeployRequest {
-                user_data: Some(plan.user_data()?.into_bytes()),
+                user_data: Some(user_data.into_bytes()),
                 agent_name: Some(agent_name(&self.cfg.name)),
                 comment: Some(self.comment("gateway node")),
                 ..Default::default()
@@ -509,6 +566,7 @@ pub async fn deploy_machines(
     client: &MaasClient,
     record: &mut DeployRecord,
     options: &DeployOptions,
+    paired: bool,
     pace: &dyn Pace,
     report: Report<'_>,
 ) -> Result<(Vec<Machine>, bool), DeployError> {
@@ -521,9 +579,11 @@ pub async fn deploy_machines(
     };
     // Saved first: from the first MAAS call on, the code must survive a crash.
     run.record.save()?;
-    let mut keep = run.survey().await?;
+    let digest = settings_digest(cfg, &options.binary);
+    let mut keep = run.survey(&digest, !paired).await?;
     run.allocate_missing(&mut keep).await?;
-    run.deploy_allocated(&mut keep, &options.binary).await?;
+    run.deploy_allocated(&mut keep, &options.binary, &digest)
+        .await?;
     let deployed = run.wait_deployed(keep, options, pace).await?;
     Ok((deployed, run.changed))
 }
@@ -541,15 +601,6 @@ pub async fn deploy(
     report: Report<'_>,
 ) -> Result<DeployOutcome, DeployError> {
     let mut record = DeployRecord::load_or_new(state_dir, &cfg.name)?;
-    let (machines, changed) =
-        deploy_machines(cfg, client, &mut record, options, pace, report).await?;
-    let address = match &options.pair_address {
-        Some(a) => Some(a.clone()),
-        None => machines
-            .first()
-            .and_then(|m| m.ip_addresses.first())
-            .map(|ip| host_port(ip, cfg.listen.port())),
-    };
     let already = store
         .read(|r| r.gateways())
         .map_err(|e| DeployError::PairConsoleSide {
@@ -557,6 +608,15 @@ pub async fn deploy(
         })?
         .into_iter()
         .any(|g| g.name == cfg.name && g.fingerprint.is_some());
+    let (machines, changed) =
+        deploy_machines(cfg, client, &mut record, options, already, pace, report).await?;
+    let address = match &options.pair_address {
+        Some(a) => Some(a.clone()),
+        None => machines
+            .first()
+            .and_then(|m| m.ip_addresses.first())
+            .map(|ip| host_port(ip, cfg.listen.port())),
+    };
     let pairing = if already {
         report(&Progress::new(
             "paired",
