@@ -728,3 +728,33 @@ async fn the_command_explains_a_missing_artifact_and_a_bad_digest() {
     );
     assert!(w.gateway_machines("dc1").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_deleted_from_maas_during_the_wait_is_named_and_replaced_on_rerun() {
+    let w = World::new(4).await;
+    let cfg = w.config("  nodes: 1");
+    let gone: Arc<Mutex<Option<String>>> = Arc::default();
+    let g = gone.clone();
+    let pace = SimPace::with_fault(&w.sim, move |sim| {
+        let m = sim
+            .machines()
+            .into_iter()
+            .find(|m| m.agent_name == agent_name("dc1"))
+            .unwrap();
+        assert!(sim.vanish(&m.system_id));
+        *g.lock().unwrap() = Some(m.system_id);
+    });
+    let (r, _) = w.deploy(&cfg, &options(None, true), &pace).await;
+    let err = r.unwrap_err().to_string();
+    let gone = gone.lock().unwrap().clone().unwrap();
+    assert!(
+        err.contains(&gone) && err.contains("no longer lists"),
+        "{err}"
+    );
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    let outcome = r.unwrap();
+    assert_eq!(outcome.machines.len(), 1);
+    assert_ne!(outcome.machines[0].system_id, gone);
+}

@@ -485,8 +485,20 @@ impl Run<'_> {
                 .client
                 .machines(&MachineFilter::ids(ids.clone()))
                 .await?;
-            let failed: Vec<FailedMachine> =
+            let mut failed: Vec<FailedMachine> =
                 now.iter().filter(|m| !usable(m)).map(failure_of).collect();
+            // A machine deleted from MAAS meanwhile would otherwise be waited for forever.
+            for id in ids
+                .iter()
+                .filter(|id| !now.iter().any(|m| &m.system_id == *id))
+            {
+                failed.push(FailedMachine {
+                    system_id: id.clone(),
+                    hostname: "?".into(),
+                    status: "Gone".into(),
+                    message: "MAAS no longer lists this machine".into(),
+                });
+            }
             if !failed.is_empty() {
                 return Err(DeployError::DeploymentFailed {
                     gateway: self.cfg.name.clone(),
@@ -518,7 +530,7 @@ impl Run<'_> {
                 .filter(|m| m.status != NodeStatus::Deployed)
                 .map(|m| format!("{} ({}): {}", m.hostname, m.system_id, m.status_name))
                 .collect();
-            if pending.is_empty() && now.len() == ids.len() {
+            if pending.is_empty() {
                 let mut done = now;
                 done.sort_by(|a, b| a.hostname.cmp(&b.hostname));
                 return Ok(done);
