@@ -16,7 +16,7 @@
 //! accepts the code only until [`PREISSUED_CODE_LIFETIME`] after the file was written (first
 //! boot), and only once.
 
-use super::cloud_config::{CloudConfig, Command, WriteFile};
+use super::cloud_config::{apt_get, CloudConfig, Command, WriteFile};
 use super::error::BootstrapError;
 use crate::gateway::config::ProxySettings;
 use crate::gateway::pairing::PairingCode;
@@ -292,19 +292,7 @@ impl GatewayNodePlan {
             full.extend(args.iter().map(|a| a.to_string()));
             Command::Argv(full)
         };
-        let apt = |verb: &[&str]| {
-            let mut args = vec![
-                "DEBIAN_FRONTEND=noninteractive",
-                "apt-get",
-                "-q",
-                "-o",
-                "DPkg::Lock::Timeout=600",
-                "-o",
-                "Acquire::Retries=5",
-            ];
-            args.extend_from_slice(verb);
-            with_env(&args)
-        };
+        let apt = |args: &[&str]| apt_get(&env, args);
         vec![
             // One script: the first failure stops the install and shows in cloud-init status.
             Command::Shell("set -e".into()),
