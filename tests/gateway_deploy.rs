@@ -758,3 +758,164 @@ async fn a_machine_deleted_from_maas_during_the_wait_is_named_and_replaced_on_re
     assert_eq!(outcome.machines.len(), 1);
     assert_ne!(outcome.machines[0].system_id, gone);
 }
+
+fn node_plan(url: &str, sha256: &str) -> kubemaas::bootstrap::gateway_user_data::GatewayNodePlan {
+    use kubemaas::bootstrap::gateway_user_data::{EtcdMember, GatewayNodePlan};
+    GatewayNodePlan {
+        gateway: "dc1".into(),
+        member: "n1".into(),
+        members: ["n1", "n2", "n3"]
+            .iter()
+            .map(|n| EtcdMember {
+                name: n.to_string(),
+                host: format!("{n}.maas"),
+            })
+            .collect(),
+        gateway_yaml: "name: dc1\n".into(),
+        maas_ca_pem: Some("-----BEGIN CERTIFICATE-----\n".into()),
+        binary: BinaryArtifact {
+            url: url.into(),
+            sha256: sha256.into(),
+            served: true,
+        },
+        pairing_code: PairingCode::parse("7KQ2M-4XH9P-ABCDE-FGHJK").unwrap(),
+        proxy: kubemaas::gateway::config::ProxySettings {
+            https: Some("http://proxy.example:3128".into()),
+            http: Some("http://proxy.example:3128".into()),
+            no_proxy: vec!["10.0.0.0/8".into()],
+        },
+    }
+}
+
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("{name} is not installed but CI is set");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_install_script_installs_only_a_file_with_the_digest_from_the_user_data() {
+    let (Some(sh), Some(_), Some(_)) = (tool("sh"), tool("curl"), tool("sha256sum")) else {
+        eprintln!("sh, curl or sha256sum missing and CI unset: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("kubemaas-build");
+    std::fs::write(&binary, b"#!/bin/sh\necho kubemaas\n").unwrap();
+    let served = deploy::serve_binary::serve_binary(SocketAddr::from(([127, 0, 0, 1], 0)), &binary)
+        .await
+        .unwrap();
+    let cc = node_plan(&served.url, &served.sha256)
+        .cloud_config()
+        .unwrap();
+    let script = dir.path().join("install.sh");
+    std::fs::write(&script, &file(&cc, INSTALL_SCRIPT_PATH).content).unwrap();
+    let run = |sha: &str, dest: &Path| {
+        std::process::Command::new(&sh)
+            .arg(&script)
+            .args([served.url.as_str(), sha])
+            .arg(dest)
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env("no_proxy", "127.0.0.1")
+            .output()
+            .unwrap()
+    };
+    let good = dir.path().join("good");
+    let out = run(&served.sha256, &good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        std::fs::read(&binary).unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&good).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+
+    let bad = dir.path().join("bad");
+    let out = run(&"0".repeat(64), &bad);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fix artifact.sha256"), "{stderr}");
+    assert!(!bad.exists() && !dir.path().join("bad.download").exists());
+}
+
+#[test]
+fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
+    let (Some(cloud_init), Some(sh)) = (cloud_init(), tool("sh")) else {
+        eprintln!("cloud-init missing and CI unset: skipped");
+        return;
+    };
+    // cloud-init's own interpreter (its shebang) has its modules.
+    let launcher = std::fs::read_to_string(&cloud_init).unwrap();
+    let python = launcher
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("#!"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("cloud-init is a script with a #! line")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ud.yaml");
+    let script = dir.path().join("runcmd.sh");
+    let ud = node_plan("http://10.0.0.9:8080/kubemaas", &"a".repeat(64))
+        .user_data()
+        .unwrap();
+    std::fs::write(&input, &ud).unwrap();
+    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
+                    doc = yaml.safe_load(open(sys.argv[1]))\n\
+                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            shellify,
+            input.to_str().unwrap(),
+            script.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.starts_with("#!/bin/sh\nset -e\n"), "{text}");
+    assert!(
+        text.contains("NO_PROXY=localhost,127.0.0.1,n1.maas,n2.maas,n3.maas,10.0.0.9,10.0.0.0/8"),
+        "{text}"
+    );
+    let out = std::process::Command::new(&sh)
+        .args(["-n", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And the schema, with the MAAS CA and both proxies.
+    let out = std::process::Command::new(&cloud_init)
+        .args(["schema", "--config-file", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

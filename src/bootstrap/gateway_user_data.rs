@@ -41,14 +41,15 @@ pub const ETCD_CLIENT_PORT: u16 = 2379;
 /// How long after first boot a deployed gateway accepts the code from its user-data.
 pub const PREISSUED_CODE_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-/// Downloads `$1` to a temporary file, checks its SHA-256 against `$2`, then installs it. A
-/// static script: the URL and digest arrive as arguments, so nothing is spliced into shell text.
+/// Downloads `$1` to a temporary file, checks its SHA-256 against `$2`, then installs it (at
+/// `$3`, by default [`BINARY_PATH`]). A static script: the URL and digest arrive as arguments,
+/// so nothing is spliced into shell text.
 const INSTALL_SCRIPT: &str = r#"#!/bin/sh
 # Written by kubemaas: downloads kubemaas from $1, checks it against the SHA-256 $2, installs it.
 set -eu
 url="$1"
 want="$2"
-dest=/usr/local/bin/kubemaas
+dest="${3:-/usr/local/bin/kubemaas}"
 tmp="$dest.download"
 curl -fsSL --retry 5 --retry-connrefused -o "$tmp" "$url"
 got=$(sha256sum "$tmp" | awk '{print $1}')
@@ -399,6 +400,12 @@ mod tests {
         assert!(three.contains("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"https://node-0.maas:2380\""));
         assert!(three.contains("ETCD_LISTEN_CLIENT_URLS=\"http://127.0.0.1:2379\""));
         assert!(three.contains("ETCD_PEER_AUTO_TLS=\"true\""));
+    }
+
+    #[test]
+    fn the_install_script_defaults_to_the_binary_path() {
+        assert!(INSTALL_SCRIPT.contains(&format!("dest=\"${{3:-{BINARY_PATH}}}\"")));
+        assert!(plan(1).unit().contains(BINARY_PATH));
     }
 
     #[test]
