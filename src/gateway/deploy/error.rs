@@ -72,6 +72,8 @@ pub enum DeployError {
     UserData(#[from] BootstrapError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error("cannot read this console's state: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("cannot read maas.caFile {path} to copy it onto the nodes: {detail} (fix maas.caFile in gateway.yaml)")]
     CaFile { path: PathBuf, detail: String },
     #[error("gateway {gateway} is deployed, but MAAS shows no address for {hostname}: pass --pair-address HOST:PORT with the address consoles reach it at, and rerun")]

@@ -614,10 +614,7 @@ pub async fn deploy(
 ) -> Result<DeployOutcome, DeployError> {
     let mut record = DeployRecord::load_or_new(state_dir, &cfg.name)?;
     let already = store
-        .read(|r| r.gateways())
-        .map_err(|e| DeployError::PairConsoleSide {
-            detail: e.to_string(),
-        })?
+        .read(|r| r.gateways())?
         .into_iter()
         .any(|g| g.name == cfg.name && g.fingerprint.is_some());
     let (machines, changed) =
