@@ -63,6 +63,28 @@ impl Command {
     }
 }
 
+/// `apt-get ARGS` as a first-boot command: non-interactive, waiting for the dpkg lock (on first
+/// boot unattended-upgrades often holds it) rather than failing, and retrying flaky mirror
+/// downloads. `env` (like proxy settings) comes first, through `env`.
+pub fn apt_get<S: AsRef<str>>(env: &[String], args: &[S]) -> Command {
+    let mut argv = vec!["env".to_string()];
+    argv.extend(env.iter().cloned());
+    argv.extend(
+        [
+            "DEBIAN_FRONTEND=noninteractive",
+            "apt-get",
+            "-q",
+            "-o",
+            "DPkg::Lock::Timeout=600",
+            "-o",
+            "Acquire::Retries=5",
+        ]
+        .map(String::from),
+    );
+    argv.extend(args.iter().map(|a| a.as_ref().to_string()));
+    Command::Argv(argv)
+}
+
 impl CloudConfig {
     /// `#cloud-config` followed by the YAML body.
     pub fn render(&self) -> Result<String, serde_yaml::Error> {

@@ -9,6 +9,7 @@
 pub mod cloud_config;
 mod cni;
 mod error;
+pub mod gateway_user_data;
 mod host;
 mod identity;
 pub mod kube_vip;

@@ -2,7 +2,7 @@
 //! on control-plane nodes, the kubeadm configuration, kube-vip, and the commands that run
 //! kubeadm and apply the CNI.
 
-use super::cloud_config::{CloudConfig, Command, WriteFile};
+use super::cloud_config::{apt_get, CloudConfig, Command, WriteFile};
 use super::error::BootstrapError;
 use super::host;
 use super::identity::NodeIdentity;
@@ -328,29 +328,19 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
             .to_vec(),
         ));
     }
-    // On first boot unattended-upgrades often holds the dpkg lock: wait for it rather than
-    // fail, and retry flaky mirror downloads.
-    let apt = |verb: &str| -> Vec<String> {
-        [
-            "env",
-            "DEBIAN_FRONTEND=noninteractive",
-            "apt-get",
-            "-q",
-            "-o",
-            "DPkg::Lock::Timeout=600",
-            "-o",
-            "Acquire::Retries=5",
-            verb,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    cmds.push(argv(apt("update")));
+    cmds.push(apt_get(&[], &["update"]));
     // force-confold: keep the containerd config written above when the package ships its own.
-    let mut install = apt("install");
-    install.extend(["-y", "-o", "Dpkg::Options::=--force-confold", "containerd"].map(String::from));
+    let mut install: Vec<String> = [
+        "install",
+        "-y",
+        "-o",
+        "Dpkg::Options::=--force-confold",
+        "containerd",
+    ]
+    .map(String::from)
+    .to_vec();
     install.extend(host::package_pins(plan));
-    cmds.push(argv(install));
+    cmds.push(apt_get(&[], &install));
     cmds.push(s(&["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"]));
     cmds.push(s(&["systemctl", "daemon-reload"]));
     cmds.push(s(&["systemctl", "enable", "containerd"]));

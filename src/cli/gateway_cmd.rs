@@ -8,6 +8,7 @@ use crate::gateway::client::{self, GatewayClient};
 use crate::gateway::clock::SystemClock;
 use crate::gateway::config::{self, GatewayConfig, MachineSize};
 use crate::gateway::console;
+use crate::gateway::deploy::preissued::{self, Preissued};
 use crate::gateway::journal::{self, JournalFeed};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
@@ -42,6 +43,9 @@ pub enum GatewayCommand {
     Init(Box<InitArgs>),
     /// Run this host as a gateway: serve consoles over mutual TLS until Ctrl-C / SIGTERM.
     Run(RunArgs),
+    /// Deploy the gateway gateway.yaml describes onto MAAS machines (per its placement), then
+    /// pair this console with it. Idempotent: rerun after fixing gateway.yaml.
+    Deploy(DeployArgs),
     /// Print a new one-time pairing code from the gateway running with this state dir.
     PairingCode,
     /// On the gateway host: list the consoles the running gateway has paired.
@@ -134,6 +138,44 @@ pub struct RunArgs {
     /// Milliseconds between heartbeat lines of an idle event stream.
     #[arg(long, default_value_t = DEFAULT_HEARTBEAT.as_millis() as u64, hide = true)]
     pub heartbeat_ms: u64,
+    /// A pairing code issued by the console that deployed this gateway: accepted once, within
+    /// an hour of the file being written; the file is deleted when read.
+    #[arg(long, value_name = "FILE")]
+    pub pairing_code_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[arg(short = 'c', long = "config", value_name = "FILE", help = format!("The gateway's configuration [default: {}]", default_config_help()))]
+    pub config: Option<PathBuf>,
+    /// Where the nodes download kubemaas from (instead of gateway.yaml's artifact.url).
+    #[arg(long, value_name = "URL", conflicts_with = "serve_binary")]
+    pub gateway_binary_url: Option<String>,
+    /// SHA-256 of the file at --gateway-binary-url (as `sha256sum` prints it).
+    #[arg(long, value_name = "DIGEST", requires = "gateway_binary_url")]
+    pub gateway_binary_sha256: Option<String>,
+    /// Serve this console's own kubemaas binary to the nodes at http://ADDR/kubemaas while
+    /// they install (ADDR: an address of this host the nodes reach).
+    #[arg(long, value_name = "ADDR")]
+    pub serve_binary: Option<SocketAddr>,
+    /// Seconds to wait for the machines to be Deployed, and again for the gateway to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 2400)]
+    pub timeout: u64,
+    /// Pair at this HOST:PORT instead of the first node's MAAS address and the listen port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pair_address: Option<String>,
+    /// Deploy only; pair later with `kubemaas gateway pair`.
+    #[arg(long)]
+    pub no_pair: bool,
+    /// How the gateway knows this console (default: this host's name).
+    #[arg(long)]
+    pub console_name: Option<String>,
+    /// Progress as one JSON object per line, then the outcome (for scripts).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between two looks at MAAS.
+    #[arg(long, default_value_t = crate::gateway::deploy::DEFAULT_POLL.as_secs(), hide = true)]
+    pub poll_secs: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -183,6 +225,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
     match args.command {
         GatewayCommand::Init(a) => init(*a, paths).await,
         GatewayCommand::Run(a) => serve(a, paths).await,
+        GatewayCommand::Deploy(a) => deploy_cmd(a, paths).await,
         GatewayCommand::PairingCode => pairing_code(paths).await,
         GatewayCommand::Consoles(a) => {
             let consoles = admin::list_consoles(&gateway_state_dir(&paths.state_dir)).await?;
@@ -604,6 +647,7 @@ fn from_flags(
             machine,
             nodes,
         },
+        artifact: None,
     };
     // The written file must read back: run it through the file checks once.
     GatewayConfig::parse(&cfg.to_yaml()).map_err(|problems| {
@@ -803,6 +847,19 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let pairings = Pairings::new(Arc::new(SystemClock), Limits::default());
+    if let Some(file) = &args.pairing_code_file {
+        match preissued::admit_from_file(file, &pairings, std::time::SystemTime::now())? {
+            Preissued::Admitted(left) => println!(
+                "the pairing code of the console that deployed this gateway is accepted once, for {} more minutes",
+                left.as_secs() / 60
+            ),
+            Preissued::Expired => println!(
+                "warning: the pairing code in {} expired (it lasts an hour after first boot) and was removed: pair with a code from `kubemaas gateway pairing-code`",
+                file.display()
+            ),
+            Preissued::Absent => {}
+        }
+    }
     let consoles = ConsoleRegistry::load(&dir.join("consoles.json"))?;
     let _admin = admin::serve(&dir, pairings.clone(), consoles.clone()).await?;
     let server = GatewayServer::bind(ServerOptions {
@@ -904,6 +961,102 @@ async fn pairing_code(paths: &Paths) -> color_eyre::Result<()> {
         "pairing code: {code} (valid {} minutes, single use)",
         secs / 60
     );
+    Ok(())
+}
+
+// ---- deploy ----
+
+/// `gateway deploy`: where the nodes get kubemaas, the MAAS client, then the deploy itself.
+async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
+    use crate::bootstrap::gateway_user_data::BinaryArtifact;
+    use crate::gateway::deploy::{self, serve_binary, DeployError, DeployOptions, Progress, Sleep};
+    let path = config_path(args.config.clone(), paths);
+    let cfg = GatewayConfig::load(&path)?;
+    warn_if_readable_by_others(&path);
+    // Kept alive until the deploy ends: the nodes download while they install.
+    let mut _served = None;
+    let binary = if let Some(addr) = args.serve_binary {
+        let exe =
+            std::env::current_exe().wrap_err("cannot find this kubemaas binary to serve it")?;
+        let server = serve_binary::serve_binary(addr, &exe).await?;
+        let b = BinaryArtifact {
+            url: server.url.clone(),
+            sha256: server.sha256.clone(),
+            served: true,
+        };
+        _served = Some(server);
+        b
+    } else if let Some(url) = &args.gateway_binary_url {
+        let url =
+            config::check_artifact_url(url).map_err(|e| eyre!("--gateway-binary-url: {e}"))?;
+        let sha256 = match (&args.gateway_binary_sha256, &cfg.artifact) {
+            (Some(d), _) => {
+                config::check_sha256(d).map_err(|e| eyre!("--gateway-binary-sha256 {e}"))?
+            }
+            (None, Some(a)) if a.url == url => a.sha256.clone(),
+            (None, _) => return Err(DeployError::NoDigest.into()),
+        };
+        BinaryArtifact {
+            url,
+            sha256,
+            served: false,
+        }
+    } else {
+        match &cfg.artifact {
+            Some(a) => BinaryArtifact {
+                url: a.url.clone(),
+                sha256: a.sha256.clone(),
+                served: false,
+            },
+            None => return Err(DeployError::NoArtifact { config: path }.into()),
+        }
+    };
+    let mut mc = MaasConfig::new(cfg.maas.endpoint.clone(), cfg.maas.api_key.clone());
+    mc.tls = TlsOptions {
+        ca_cert: cfg.maas.ca_file.clone(),
+        insecure_skip_tls_verify: false,
+    };
+    let client = MaasClient::new(mc)?;
+    let store = Store::open(&paths.state_dir)?;
+    console::ensure_local(&store)?;
+    let options = DeployOptions {
+        binary,
+        timeout: Duration::from_secs(args.timeout),
+        poll: Duration::from_secs(args.poll_secs.max(1)),
+        pair_address: args.pair_address.clone(),
+        skip_pairing: args.no_pair,
+        console_name: args
+            .console_name
+            .clone()
+            .unwrap_or_else(crate::store::host_name),
+    };
+    let json = args.json;
+    let report = move |p: &Progress| {
+        if json {
+            println!("{}", serde_json::to_string(p).unwrap_or_default());
+        } else {
+            println!("{}", p.message);
+        }
+        let _ = std::io::stdout().flush();
+    };
+    let outcome = deploy::deploy(
+        &cfg,
+        &client,
+        &store,
+        &paths.state_dir,
+        &options,
+        &Sleep(options.poll),
+        &report,
+    )
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else if outcome.pairing == "not_paired" {
+        println!(
+            "not paired (--no-pair): pair with `kubemaas gateway pair --address {} --code CODE`, the code from `kubemaas gateway pairing-code` on the node",
+            outcome.address.as_deref().unwrap_or("HOST:PORT")
+        );
+    }
     Ok(())
 }
 

@@ -40,6 +40,7 @@ pub use probe::{
     DrainProgress, EtcdMember, EtcdTarget, HttpsProbe, KubeHealth, KubeNode, KubeProbe,
     MemberRemoval, ProbeError, ProbeTarget, SimProbe, ETCD_CLIENT_PORT,
 };
+pub(crate) use reconcile::held_in_maas;
 pub use reconcile::{agent_name, AGENT_NAME_PREFIX, OWNER_KEY_CLUSTER, OWNER_KEY_POOL};
 pub use status::{
     machine_state, ClusterStatus, DrainRecord, EtcdRemovalRecord, KubeSummary, PoolProgress,

@@ -22,6 +22,9 @@
 //!   pool: infra                    # a resource pool, and/or a machine size:
 //!   machine: {minCpu: 4, minMemoryMiB: 8192}
 //!   nodes: 1                       # 1 or 3
+//! artifact:                        # optional; the kubemaas binary `gateway deploy` installs
+//!   url: https://files.dc1.example/kubemaas-0.1.0-linux-amd64
+//!   sha256: 3f5a…                  # 64 hex digits: the node refuses any other file
 //! ```
 //!
 //! A file is checked whole: every problem is reported at once, each naming its key, the line
@@ -51,6 +54,17 @@ pub struct GatewayConfig {
     pub proxy: ProxySettings,
     pub network: NetworkDefaults,
     pub placement: Placement,
+    /// Where `kubemaas gateway deploy` has nodes download kubemaas from; `gateway run` ignores it.
+    pub artifact: Option<ArtifactSettings>,
+}
+
+/// The kubemaas binary a deployed gateway node downloads, and the digest it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactSettings {
+    /// An http(s) URL the nodes can reach (through the proxy, if one is set).
+    pub url: String,
+    /// SHA-256 of the file, 64 lowercase hex digits.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +272,40 @@ pub fn check_min_memory(n: u64) -> Result<u64, String> {
     }
 }
 
+/// The URL a gateway node downloads kubemaas from: http or https, with a host and a path.
+pub fn check_artifact_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    match url::Url::parse(raw) {
+        Err(e) => Err(format!(
+            "`{raw}` is not a URL ({e}): write it like https://files.example/kubemaas-linux-amd64"
+        )),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "`{raw}` uses `{}:`; the nodes download with curl over http:// or https://",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Err(format!(
+            "`{raw}` has no host: write it like https://files.example/kubemaas-linux-amd64"
+        )),
+        Ok(u) if u.path().trim_matches('/').is_empty() => Err(format!(
+            "`{raw}` names no file: give the URL of the kubemaas binary itself"
+        )),
+        Ok(_) => Ok(raw.to_string()),
+    }
+}
+
+/// A SHA-256 digest as `sha256sum` prints it (case does not matter; stored lowercase).
+pub fn check_sha256(raw: &str) -> Result<String, String> {
+    let v = raw.trim().to_ascii_lowercase();
+    if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "is not a SHA-256 digest ({} characters): give the 64 hex digits `sha256sum FILE` prints for the binary",
+            raw.trim().chars().count()
+        ))
+    }
+}
+
 /// A name that is not just blanks (zones, pools).
 pub fn check_word(raw: &str, what: &str) -> Result<String, String> {
     let v = raw.trim();
@@ -446,12 +494,14 @@ const TOP_KEYS: &[&str] = &[
     "proxy",
     "network",
     "placement",
+    "artifact",
 ];
 const MAAS_KEYS: &[&str] = &["endpoint", "apiKey", "caFile"];
 const PROXY_KEYS: &[&str] = &["https", "http", "noProxy"];
 const NETWORK_KEYS: &[&str] = &["podCIDR", "serviceCIDR"];
 const PLACEMENT_KEYS: &[&str] = &["zone", "pool", "machine", "nodes"];
 const MACHINE_KEYS: &[&str] = &["minCpu", "minMemoryMiB"];
+const ARTIFACT_KEYS: &[&str] = &["url", "sha256"];
 
 impl GatewayConfig {
     /// Reads and checks a gateway.yaml text, reporting every problem.
@@ -684,6 +734,35 @@ impl GatewayConfig {
             })
         };
 
+        let artifact = match top.get("artifact") {
+            None | Some(Value::Null) => None,
+            Some(v) => w
+                .mapping(v, "artifact", ARTIFACT_KEYS)
+                .cloned()
+                .and_then(|m| {
+                    let url = w
+                        .text(
+                            &m,
+                            "artifact",
+                            "url",
+                            Some("https://files.example/kubemaas"),
+                        )
+                        .and_then(|u| w.check("artifact.url", check_artifact_url(&u)));
+                    let sha256 = w
+                        .text(
+                            &m,
+                            "artifact",
+                            "sha256",
+                            Some("<64 hex digits of sha256sum>"),
+                        )
+                        .and_then(|d| w.check("artifact.sha256", check_sha256(&d)));
+                    Some(ArtifactSettings {
+                        url: url?,
+                        sha256: sha256?,
+                    })
+                }),
+        };
+
         if !w.problems.is_empty() {
             return Err(w.problems);
         }
@@ -697,6 +776,7 @@ impl GatewayConfig {
                     proxy,
                     network,
                     placement,
+                    artifact,
                 })
             }
             // Every `None` above pushed a problem; this arm keeps the function total.
@@ -777,6 +857,12 @@ impl GatewayConfig {
         }
         placement.insert(s("nodes"), Value::Number(self.placement.nodes.into()));
         top.insert(s("placement"), Value::Mapping(placement));
+        if let Some(a) = &self.artifact {
+            let mut am = Mapping::new();
+            am.insert(s("url"), s(&a.url));
+            am.insert(s("sha256"), s(&a.sha256));
+            top.insert(s("artifact"), Value::Mapping(am));
+        }
         let body = crate::model::document::to_yaml(&Value::Mapping(top));
         format!("# kubemaas gateway configuration (holds the MAAS API key: keep it 0600)\n{body}")
     }
@@ -889,6 +975,40 @@ placement:
         for text in ["", "- a\n- b\n", "name: [unclosed\n", "kind: Cluster\n"] {
             assert!(GatewayConfig::parse(text).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_artifact_reads_back_and_each_wrong_key_is_its_own_problem() {
+        let digest = "AB".repeat(32);
+        let text = format!(
+            "{}artifact:\n  url: https://files.example/kubemaas\n  sha256: {digest}\n",
+            good()
+        );
+        let c = GatewayConfig::parse(&text).unwrap();
+        let a = c.artifact.clone().unwrap();
+        assert_eq!(a.sha256, "ab".repeat(32));
+        assert_eq!(GatewayConfig::parse(&c.to_yaml()).unwrap(), c);
+
+        let bad = format!(
+            "{}artifact:\n  url: ftp://files.example/kubemaas\n  sha256: abc123\n",
+            good()
+        );
+        let problems = GatewayConfig::parse(&bad).unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["artifact.url", "artifact.sha256"],
+            "{problems:?}"
+        );
+        assert_eq!(problems[0].line, Some(19));
+        assert!(problems[1].message.contains("64 hex digits"));
+
+        let missing = format!("{}artifact:\n  sha256: {digest}\n", good());
+        let problems = GatewayConfig::parse(&missing).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "artifact.url");
+        assert!(problems[0].message.contains("add `url:"));
+        assert!(GatewayConfig::parse(&good()).unwrap().artifact.is_none());
     }
 
     #[cfg(unix)]

@@ -16,6 +16,7 @@
 //!   journal stream, cloud accounts); [`journal`] feeds the stream, [`driver`] reconciles.
 //! * [`remote`]: the console side of those routes — [`RemoteEngine`] implements `EngineApi`.
 //! * [`wire_error`]: engine errors on the wire and back.
+//! * [`deploy`]: `kubemaas gateway deploy` — the gateway onto MAAS machines, paired back.
 //! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
 //!   `revoke`).
 
@@ -24,6 +25,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod deploy;
 pub mod driver;
 pub mod journal;
 pub mod pairing;

@@ -287,6 +287,23 @@ impl Pairings {
         code
     }
 
+    /// Accepts a code issued elsewhere — by the console that deployed this gateway and put the
+    /// code in its user-data — once, for `valid_for` from now. Like [`Pairings::issue`], only
+    /// its derived key is kept.
+    pub fn admit(&self, code: &PairingCode, valid_for: Duration) {
+        let now = self.clock.now();
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        book.codes.push(Entry {
+            key: code_key(code),
+            expires: now + valid_for,
+            used: false,
+        });
+        tracing::info!(
+            minutes = valid_for.as_secs() / 60,
+            "pre-issued pairing code admitted (single use)"
+        );
+    }
+
     /// Checks a console's pairing proof, made over `fingerprint` — which must be this
     /// gateway's own certificate's. On success the code is spent and its key returned, to
     /// sign the gateway's answer.
@@ -460,6 +477,27 @@ mod tests {
         assert!(book
             .redeem(ip(1), &FP, PK, &console_proof(&fresh, &FP))
             .is_ok());
+    }
+
+    #[test]
+    fn an_admitted_code_pairs_once_within_its_lifetime() {
+        let (book, clock) = book();
+        let code = PairingCode::parse("7KQ2M-4XH9P-ABCDE-FGHJK").unwrap();
+        book.admit(&code, Duration::from_secs(60));
+        let p = console_proof(&code, &FP);
+        assert!(book.redeem(ip(1), &FP, PK, &p).is_ok());
+        assert_eq!(
+            book.redeem(ip(1), &FP, PK, &p),
+            Err(PairingError::ReusedCode)
+        );
+
+        let late = PairingCode::parse("7KQ2M-4XH9P-ABCDE-FGHJM").unwrap();
+        book.admit(&late, Duration::from_secs(60));
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            book.redeem(ip(2), &FP, PK, &console_proof(&late, &FP)),
+            Err(PairingError::ExpiredCode)
+        );
     }
 
     #[test]

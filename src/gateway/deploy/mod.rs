@@ -1,0 +1,699 @@
+//! `kubemaas gateway deploy`: a gateway onto MAAS machines, idempotently.
+//!
+//! 1. Find the gateway's machines: every allocation is stamped with the agent name
+//!    `kubemaas-gateway:NAME` (MAAS filters on it exactly), and owner data `kubemaas-gateway`
+//!    shows whose they are in MAAS's UI. Machines that failed (Failed deployment, Broken, …)
+//!    are released, journaled like every mutation (see [`record`]).
+//! 2. Allocate what is missing up to `placement.nodes` — never more — with the placement's
+//!    zone, pool and machine size.
+//! 3. Deploy each Allocated machine with its user-data
+//!    ([`crate::bootstrap::gateway_user_data`]); machines already Deploying or Deployed are left
+//!    alone.
+//! 4. Wait (polling, paced by a [`Pace`]) until all are Deployed; a failure stops the wait with
+//!    MAAS's status message.
+//! 5. Pair back with the code from the user-data ([`pairback`]) unless this console already
+//!    paired the gateway.
+
+pub mod error;
+pub mod pairback;
+pub mod preissued;
+pub mod record;
+pub mod serve_binary;
+
+pub use error::{DeployError, FailedMachine};
+pub use record::DeployRecord;
+
+use crate::bootstrap::gateway_user_data::{
+    BinaryArtifact, EtcdMember, GatewayNodePlan, MAAS_CA_PATH,
+};
+use crate::engine::held_in_maas;
+use crate::gateway::config::GatewayConfig;
+use crate::maas::{
+    AllocateRequest, DeployRequest, MaasClient, MaasError, Machine, MachineFilter, NodeStatus,
+    ReleaseRequest,
+};
+use crate::store::Store;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Stamped as `agent_name` on a gateway's machines: `kubemaas-gateway:NAME`.
+pub const AGENT_NAME_PREFIX: &str = "kubemaas-gateway:";
+/// The owner-data key naming the gateway a machine belongs to.
+pub const OWNER_KEY_GATEWAY: &str = "kubemaas-gateway";
+/// The owner-data key holding [`settings_digest`] of what a machine was deployed with.
+pub const OWNER_KEY_SETTINGS: &str = "kubemaas-gateway-settings";
+/// Time between two looks at MAAS while waiting.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(15);
+
+/// The agent name of gateway `name`'s machines.
+pub fn agent_name(name: &str) -> String {
+    format!("{AGENT_NAME_PREFIX}{name}")
+}
+
+/// How the deploy waits between two looks at MAAS (or the gateway). The command sleeps; tests
+/// move the simulator's clock instead.
+pub trait Pace: Send + Sync {
+    fn pause(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Sleeps this long.
+pub struct Sleep(pub Duration);
+
+impl Pace for Sleep {
+    fn pause(&self) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(self.0))
+    }
+}
+
+/// One line of progress (`--json` prints it as one JSON object per line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// `found`, `release`, `allocate`, `deploy`, `wait`, `deployed`, `pair`, `paired`, `done`.
+    pub step: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+    pub message: String,
+}
+
+impl DeployOptions {
+    /// Looks at MAAS (or attempts to pair) that fit in the timeout.
+    pub fn polls(&self) -> u32 {
+        let poll = self.poll.as_secs_f64().max(0.001);
+        (self.timeout.as_secs_f64() / poll)
+            .ceil()
+            .clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+}
+
+impl Progress {
+    fn new(step: &'static str, machine: Option<&Machine>, message: impl Into<String>) -> Self {
+        Progress {
+            step,
+            machine: machine.map(|m| m.system_id.clone()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where progress goes.
+pub type Report<'a> = &'a (dyn Fn(&Progress) + Send + Sync);
+
+/// How to deploy.
+pub struct DeployOptions {
+    pub binary: BinaryArtifact,
+    /// How long to wait for the machines to be Deployed, and again for the gateway to answer.
+    pub timeout: Duration,
+    /// How long one [`Pace::pause`] lasts (the command sleeps it; tests advance this much).
+    pub poll: Duration,
+    /// HOST:PORT to pair at instead of the first node's address and the listen port.
+    pub pair_address: Option<String>,
+    /// Deploy only; pair later with `kubemaas gateway pair`.
+    pub skip_pairing: bool,
+    /// How the gateway will know this console.
+    pub console_name: String,
+}
+
+/// What a deploy ended with.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployOutcome {
+    pub gateway: String,
+    pub machines: Vec<NodeView>,
+    /// Where consoles reach the gateway.
+    pub address: Option<String>,
+    /// `paired` (now), `already_paired`, or `not_paired` (skipped).
+    pub pairing: &'static str,
+    /// Whether this run changed anything in MAAS.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeView {
+    pub system_id: String,
+    pub hostname: String,
+    pub zone: String,
+    pub status: String,
+    pub ip: Option<String>,
+}
+
+impl NodeView {
+    fn of(m: &Machine) -> Self {
+        NodeView {
+            system_id: m.system_id.clone(),
+            hostname: m.hostname.clone(),
+            zone: m.zone.name.clone(),
+            status: m.status_name.clone(),
+            ip: m.ip_addresses.first().cloned(),
+        }
+    }
+}
+
+/// The placement as the operator wrote it, for messages.
+pub fn placement_text(cfg: &GatewayConfig) -> String {
+    let p = &cfg.placement;
+    let mut parts = vec![format!("nodes {}", p.nodes)];
+    if let Some(z) = &p.zone {
+        parts.push(format!("zone {z}"));
+    }
+    if let Some(pool) = &p.pool {
+        parts.push(format!("pool {pool}"));
+    }
+    if let Some(m) = &p.machine {
+        parts.push(format!(
+            "at least {} CPUs and {} MiB",
+            m.min_cpu, m.min_memory_mib
+        ));
+    }
+    parts.join(", ")
+}
+
+/// A short digest of what a node is deployed with and a rerun may have fixed: gateway.yaml
+/// and the artifact (its URL too, unless this console serves it: that URL changes every run).
+/// Not the etcd member list, which changes when a failed node is replaced, nor the API key: the
+/// digest is kept in MAAS owner data, which every MAAS user can read.
+pub fn settings_digest(cfg: &GatewayConfig, binary: &BinaryArtifact) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(
+        cfg.to_yaml()
+            .replace(&cfg.maas.api_key.expose(), "")
+            .as_bytes(),
+    );
+    if !binary.served {
+        h.update(b"\0");
+        h.update(binary.url.as_bytes());
+    }
+    h.update(b"\0");
+    h.update(binary.sha256.as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Machines that are on their way, or there: kept. Anything else MAAS still holds for the
+/// gateway (Failed deployment, Broken, Failed releasing, …) is replaced.
+fn usable(m: &Machine) -> bool {
+    matches!(
+        m.status,
+        NodeStatus::Allocated | NodeStatus::Deploying | NodeStatus::Deployed
+    )
+}
+
+fn failure_of(m: &Machine) -> FailedMachine {
+    FailedMachine {
+        system_id: m.system_id.clone(),
+        hostname: m.hostname.clone(),
+        status: m.status_name.clone(),
+        message: m
+            .status_message
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "MAAS gave no status message".into()),
+    }
+}
+
+/// `HOST:PORT` for `ip` (IPv6 in brackets).
+fn host_port(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// One deploy run over MAAS. Holds the journal while it runs.
+struct Run<'a> {
+    cfg: &'a GatewayConfig,
+    client: &'a MaasClient,
+    record: &'a mut DeployRecord,
+    report: Report<'a>,
+    changed: bool,
+}
+
+impl Run<'_> {
+    fn say(&self, step: &'static str, m: Option<&Machine>, message: impl Into<String>) {
+        (self.report)(&Progress::new(step, m, message));
+    }
+
+    fn comment(&self, what: &str) -> String {
+        format!("kubemaas gateway {}: {what}", self.cfg.name)
+    }
+
+    /// Step 1: the gateway's machines in MAAS, failed ones released — and, while the gateway
+    /// has never paired (`replace_stale`), machines deployed with settings gateway.yaml no
+    /// longer has (a wrong artifact, say): fixing gateway.yaml and rerunning must fix them.
+    async fn survey(
+        &mut self,
+        digest: &str,
+        replace_stale: bool,
+    ) -> Result<Vec<Machine>, DeployError> {
+        let agent = agent_name(&self.cfg.name);
+        let held: Vec<Machine> = self
+            .client
+            .machines(&MachineFilter::agent_name(&agent))
+            .await?
+            .into_iter()
+            .filter(held_in_maas)
+            .collect();
+        let resolved = self.record.resolve_open(&format!(
+            "MAAS holds {} machine(s) stamped {agent}",
+            held.len()
+        ))?;
+        if resolved > 0 {
+            self.say(
+                "found",
+                None,
+                format!("an earlier run was interrupted with {resolved} MAAS call(s) unanswered: going by what MAAS shows"),
+            );
+        }
+        let mut keep = Vec::new();
+        for m in held {
+            let stale = m.status != NodeStatus::Allocated
+                && m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest);
+            if usable(&m) && !(stale && replace_stale) {
+                self.say(
+                    "found",
+                    Some(&m),
+                    format!(
+                        "reusing {} ({}): {}",
+                        m.hostname, m.system_id, m.status_name
+                    ),
+                );
+                if stale {
+                    self.say(
+                        "found",
+                        Some(&m),
+                        format!("note: gateway.yaml or the artifact changed since {} was deployed; a deploy does not redeploy a paired gateway (upgrade it instead)", m.hostname),
+                    );
+                }
+                keep.push(m);
+                continue;
+            }
+            let why = if usable(&m) {
+                format!(
+                    "{} ({}), deployed with other settings (gateway.yaml or the artifact changed) and never paired",
+                    m.hostname, m.system_id
+                )
+            } else {
+                failure_of(&m).to_string()
+            };
+            self.say(
+                "release",
+                Some(&m),
+                format!("releasing {why} (a replacement is allocated)"),
+            );
+            let i = self.record.begin("release", &m.system_id)?;
+            let request = ReleaseRequest {
+                comment: Some(self.comment("released to be replaced")),
+                force: matches!(m.status, NodeStatus::Broken),
+                ..Default::default()
+            };
+            match self.client.release(&m.system_id, &request).await {
+                Ok(r) => self
+                    .record
+                    .complete(i, format!("released: {}", r.status_name))?,
+                Err(MaasError::NotFound { .. }) => self
+                    .record
+                    .complete(i, "MAAS no longer knows the machine")?,
+                Err(e) => return Err(e.into()),
+            }
+            self.changed = true;
+        }
+        keep.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        Ok(keep)
+    }
+
+    /// Step 2: allocate up to `placement.nodes`.
+    async fn allocate_missing(&mut self, keep: &mut Vec<Machine>) -> Result<(), DeployError> {
+        let wanted = usize::from(self.cfg.placement.nodes);
+        if keep.len() > wanted {
+            return Err(DeployError::TooMany {
+                gateway: self.cfg.name.clone(),
+                found: keep.len(),
+                wanted,
+            });
+        }
+        let p = &self.cfg.placement;
+        let request = AllocateRequest {
+            cpu_count: p.machine.map(|m| m.min_cpu),
+            mem: p.machine.map(|m| m.min_memory_mib),
+            zone: p.zone.clone(),
+            pool: p.pool.clone(),
+            agent_name: Some(agent_name(&self.cfg.name)),
+            comment: Some(self.comment("gateway node")),
+            ..Default::default()
+        };
+        let placement = placement_text(self.cfg);
+        while keep.len() < wanted {
+            let i = self.record.begin("allocate", &placement)?;
+            match self.client.allocate(&request).await {
+                Ok(a) => {
+                    let m = a.machine;
+                    self.record
+                        .complete(i, format!("allocated {}", m.system_id))?;
+                    self.changed = true;
+                    self.say(
+                        "allocate",
+                        Some(&m),
+                        format!(
+                            "allocated {} ({}) in zone {}, pool {}",
+                            m.hostname,
+                            m.system_id,
+                            m.zone.name,
+                            m.pool_name()
+                        ),
+                    );
+                    keep.push(m);
+                }
+                Err(e @ MaasError::NoMatch { .. }) => {
+                    self.record.complete(i, "no machine matched")?;
+                    return Err(DeployError::NoMatch {
+                        gateway: self.cfg.name.clone(),
+                        placement,
+                        source: e,
+                    });
+                }
+                // Left open: the answer may have been lost after MAAS allocated; the next run
+                // finds such a machine by its agent name.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        keep.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        for m in keep.iter_mut() {
+            if m.owner_data.get(OWNER_KEY_GATEWAY) != Some(&self.cfg.name) {
+                let data = BTreeMap::from([(OWNER_KEY_GATEWAY.to_string(), self.cfg.name.clone())]);
+                *m = self.client.set_owner_data(&m.system_id, &data).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 3: deploy the Allocated machines.
+    async fn deploy_allocated(
+        &mut self,
+        keep: &mut [Machine],
+        binary: &BinaryArtifact,
+        digest: &str,
+    ) -> Result<(), DeployError> {
+        let ca_pem = match &self.cfg.maas.ca_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path).map_err(|e| DeployError::CaFile {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?,
+            ),
+            None => None,
+        };
+        let members: Vec<EtcdMember> = keep
+            .iter()
+            .map(|m| EtcdMember {
+                name: m.hostname.clone(),
+                host: if m.fqdn.is_empty() {
+                    m.hostname.clone()
+                } else {
+                    m.fqdn.clone()
+                },
+            })
+            .collect();
+        for m in keep.iter_mut() {
+            if m.status != NodeStatus::Allocated {
+                continue;
+            }
+            let plan = GatewayNodePlan {
+                gateway: self.cfg.name.clone(),
+                member: m.hostname.clone(),
+                members: members.clone(),
+                gateway_yaml: node_config(self.cfg, m, ca_pem.is_some()).to_yaml(),
+                maas_ca_pem: ca_pem.clone(),
+                binary: binary.clone(),
+                pairing_code: self.record.code.clone(),
+                proxy: self.cfg.proxy.clone(),
+            };
+            let user_data = plan.user_data()?;
+            if m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest) {
+                let data = BTreeMap::from([
+                    (OWNER_KEY_GATEWAY.to_string(), self.cfg.name.clone()),
+                    (OWNER_KEY_SETTINGS.to_string(), digest.to_string()),
+                ]);
+                *m = self.client.set_owner_data(&m.system_id, &data).await?;
+            }
+            let request = DeployRequest {
+                user_data: Some(user_data.into_bytes()),
+                agent_name: Some(agent_name(&self.cfg.name)),
+                comment: Some(self.comment("gateway node")),
+                ..Default::default()
+            };
+            let i = self.record.begin("deploy", &m.system_id)?;
+            // An error leaves the intent open: the next run sees from MAAS whether it deploys.
+            let deployed = self.client.deploy(&m.system_id, &request).await?;
+            self.record
+                .complete(i, format!("deploying: {}", deployed.status_name))?;
+            self.changed = true;
+            self.say(
+                "deploy",
+                Some(&deployed),
+                format!(
+                    "deploying {} ({}) with etcd and kubemaas",
+                    deployed.hostname, deployed.system_id
+                ),
+            );
+            *m = deployed;
+        }
+        Ok(())
+    }
+
+    /// Step 4: wait for Deployed.
+    async fn wait_deployed(
+        &mut self,
+        keep: Vec<Machine>,
+        options: &DeployOptions,
+        pace: &dyn Pace,
+    ) -> Result<Vec<Machine>, DeployError> {
+        let polls = options.polls();
+        let ids: Vec<String> = keep.iter().map(|m| m.system_id.clone()).collect();
+        let mut seen: BTreeMap<String, NodeStatus> = keep
+            .iter()
+            .map(|m| (m.system_id.clone(), m.status))
+            .collect();
+        let mut said_waiting = false;
+        let mut poll = 0u32;
+        loop {
+            let now = self
+                .client
+                .machines(&MachineFilter::ids(ids.clone()))
+                .await?;
+            let mut failed: Vec<FailedMachine> =
+                now.iter().filter(|m| !usable(m)).map(failure_of).collect();
+            // A machine deleted from MAAS meanwhile would otherwise be waited for forever.
+            for id in ids
+                .iter()
+                .filter(|id| !now.iter().any(|m| &m.system_id == *id))
+            {
+                failed.push(FailedMachine {
+                    system_id: id.clone(),
+                    hostname: "?".into(),
+                    status: "Gone".into(),
+                    message: "MAAS no longer lists this machine".into(),
+                });
+            }
+            if !failed.is_empty() {
+                return Err(DeployError::DeploymentFailed {
+                    gateway: self.cfg.name.clone(),
+                    failed,
+                });
+            }
+            for m in &now {
+                if m.status == NodeStatus::Deployed
+                    && seen.get(&m.system_id) != Some(&NodeStatus::Deployed)
+                {
+                    self.say(
+                        "deployed",
+                        Some(m),
+                        format!(
+                            "{} ({}) is deployed{}",
+                            m.hostname,
+                            m.system_id,
+                            m.ip_addresses
+                                .first()
+                                .map(|ip| format!(" at {ip}"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                seen.insert(m.system_id.clone(), m.status);
+            }
+            let pending: Vec<String> = now
+                .iter()
+                .filter(|m| m.status != NodeStatus::Deployed)
+                .map(|m| format!("{} ({}): {}", m.hostname, m.system_id, m.status_name))
+                .collect();
+            if pending.is_empty() {
+                let mut done = now;
+                done.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+                return Ok(done);
+            }
+            if poll >= polls {
+                return Err(DeployError::Timeout {
+                    gateway: self.cfg.name.clone(),
+                    waited_secs: options.timeout.as_secs(),
+                    pending,
+                });
+            }
+            poll += 1;
+            if !said_waiting {
+                self.say(
+                    "wait",
+                    None,
+                    format!("waiting for {} machine(s) to be Deployed", pending.len()),
+                );
+                said_waiting = true;
+            }
+            pace.pause().await;
+        }
+    }
+}
+
+/// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, and the node's
+/// own names in the server certificate.
+fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
+    let mut c = cfg.clone();
+    if has_ca {
+        c.maas.ca_file = Some(MAAS_CA_PATH.into());
+    }
+    for name in [&m.fqdn, &m.hostname] {
+        if !name.is_empty() && !c.tls_names.contains(name) {
+            c.tls_names.push(name.clone());
+        }
+    }
+    c
+}
+
+/// Steps 1 to 4: the gateway's machines in MAAS, deployed. Returns them (sorted by host name)
+/// and whether anything was changed.
+pub async fn deploy_machines(
+    cfg: &GatewayConfig,
+    client: &MaasClient,
+    record: &mut DeployRecord,
+    options: &DeployOptions,
+    paired: bool,
+    pace: &dyn Pace,
+    report: Report<'_>,
+) -> Result<(Vec<Machine>, bool), DeployError> {
+    let mut run = Run {
+        cfg,
+        client,
+        record,
+        report,
+        changed: false,
+    };
+    // Saved first: from the first MAAS call on, the code must survive a crash.
+    run.record.save()?;
+    let digest = settings_digest(cfg, &options.binary);
+    let mut keep = run.survey(&digest, !paired).await?;
+    run.allocate_missing(&mut keep).await?;
+    run.deploy_allocated(&mut keep, &options.binary, &digest)
+        .await?;
+    let deployed = run.wait_deployed(keep, options, pace).await?;
+    Ok((deployed, run.changed))
+}
+
+/// The whole deploy: machines (steps 1–4), then pairing back and recording the gateway in this
+/// console's state (step 5).
+#[allow(clippy::too_many_arguments)]
+pub async fn deploy(
+    cfg: &GatewayConfig,
+    client: &MaasClient,
+    store: &Store,
+    state_dir: &Path,
+    options: &DeployOptions,
+    pace: &dyn Pace,
+    report: Report<'_>,
+) -> Result<DeployOutcome, DeployError> {
+    let mut record = DeployRecord::load_or_new(state_dir, &cfg.name)?;
+    let already = store
+        .read(|r| r.gateways())?
+        .into_iter()
+        .any(|g| g.name == cfg.name && g.fingerprint.is_some());
+    let (machines, changed) =
+        deploy_machines(cfg, client, &mut record, options, already, pace, report).await?;
+    let address = match &options.pair_address {
+        Some(a) => Some(a.clone()),
+        None => machines
+            .first()
+            .and_then(|m| m.ip_addresses.first())
+            .map(|ip| host_port(ip, cfg.listen.port())),
+    };
+    let pairing = if already {
+        report(&Progress::new(
+            "paired",
+            None,
+            format!("gateway {} is already paired with this console", cfg.name),
+        ));
+        "already_paired"
+    } else if options.skip_pairing {
+        "not_paired"
+    } else {
+        let Some(address) = address.clone() else {
+            return Err(DeployError::NoAddress {
+                gateway: cfg.name.clone(),
+                hostname: machines
+                    .first()
+                    .map(|m| m.hostname.clone())
+                    .unwrap_or_default(),
+            });
+        };
+        report(&Progress::new(
+            "pair",
+            None,
+            format!("pairing with gateway {} at {address}", cfg.name),
+        ));
+        let info = pairback::pair_back(
+            &pairback::PairBack {
+                store,
+                state_dir,
+                gateway: &cfg.name,
+                address: &address,
+                code: &record.code,
+                console_name: &options.console_name,
+                attempts: options.polls(),
+            },
+            pace,
+        )
+        .await?;
+        report(&Progress::new(
+            "paired",
+            None,
+            format!(
+                "paired with gateway {} at {address} (kubemaas {}); it is recorded in this console",
+                info.name, info.version
+            ),
+        ));
+        "paired"
+    };
+    report(&Progress::new(
+        "done",
+        None,
+        if changed {
+            format!(
+                "gateway {} deployed on {} machine(s)",
+                cfg.name,
+                machines.len()
+            )
+        } else {
+            format!(
+                "gateway {} was already deployed: nothing changed in MAAS",
+                cfg.name
+            )
+        },
+    ));
+    Ok(DeployOutcome {
+        gateway: cfg.name.clone(),
+        machines: machines.iter().map(NodeView::of).collect(),
+        address,
+        pairing,
+        changed,
+    })
+}

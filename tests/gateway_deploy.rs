@@ -1,0 +1,921 @@
+//! `kubemaas gateway deploy` against the simulator: machines allocated per placement and
+//! deployed with the gateway user-data (read back from the simulator), 1 and 3 nodes; a rerun
+//! after an injected deployment failure replaces only the failed machine; a rerun after success
+//! changes nothing; clear errors; the user-data passes `cloud-init schema`; and pairing back
+//! with a real in-process gateway seeded, as on a node, from the code in the user-data.
+
+mod engine_support;
+
+use axum::Router;
+use futures_util::future::BoxFuture;
+use kubemaas::bootstrap::cloud_config::CloudConfig;
+use kubemaas::bootstrap::gateway_user_data::{
+    BinaryArtifact, ETCD_DEFAULTS_PATH, GATEWAY_CONFIG_PATH, INSTALL_SCRIPT_PATH, PAIRING_CODE_PATH,
+};
+use kubemaas::gateway::clock::SystemClock;
+use kubemaas::gateway::deploy::preissued::{admit_from_file, Preissued};
+use kubemaas::gateway::deploy::{
+    self, agent_name, DeployError, DeployOptions, DeployOutcome, Pace, Progress, OWNER_KEY_GATEWAY,
+};
+use kubemaas::gateway::pairing::{Limits, PairingCode, Pairings};
+use kubemaas::gateway::pki::GatewayPki;
+use kubemaas::gateway::protocol::{GatewayInfo, MaasInfo};
+use kubemaas::gateway::registry::ConsoleRegistry;
+use kubemaas::gateway::server::{GatewayServer, ServerOptions};
+use kubemaas::gateway::GatewayConfig;
+use kubemaas::maas::{MaasClient, MaasConfig, NodeStatus};
+use kubemaas::sim::model::SimMachine;
+use kubemaas::sim::{self, SimConfig, SimHandle};
+use kubemaas::store::Store;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const URL: &str = "https://files.example/kubemaas-linux-amd64";
+
+/// A fault to run on the simulator once.
+type Fault = Box<dyn FnOnce(&SimHandle) + Send>;
+
+/// Each pause moves the simulator's clock a minute; the first one may run a fault first.
+struct SimPace {
+    sim: Arc<SimHandle>,
+    on_first: Mutex<Option<Fault>>,
+}
+
+impl SimPace {
+    fn new(sim: &Arc<SimHandle>) -> Self {
+        SimPace {
+            sim: sim.clone(),
+            on_first: Mutex::new(None),
+        }
+    }
+
+    fn with_fault(sim: &Arc<SimHandle>, f: impl FnOnce(&SimHandle) + Send + 'static) -> Self {
+        SimPace {
+            sim: sim.clone(),
+            on_first: Mutex::new(Some(Box::new(f))),
+        }
+    }
+}
+
+impl Pace for SimPace {
+    fn pause(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(f) = self.on_first.lock().unwrap().take() {
+                f(&self.sim);
+            }
+            self.sim.advance(60.0);
+            tokio::task::yield_now().await;
+        })
+    }
+}
+
+struct World {
+    sim: Arc<SimHandle>,
+    client: MaasClient,
+    dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl World {
+    async fn new(machines: usize) -> World {
+        let inv = engine_support::fleet(machines, 11, false);
+        let sim = Arc::new(
+            sim::start(SimConfig::with_inventory(inv).seed(11).speed(0.0))
+                .await
+                .unwrap(),
+        );
+        let client = MaasClient::new(MaasConfig::new(sim.endpoint(), sim.api_key())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        World {
+            sim,
+            client,
+            dir,
+            store,
+        }
+    }
+
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn config(&self, placement: &str) -> GatewayConfig {
+        GatewayConfig::parse(&config_text(&self.sim, placement)).unwrap()
+    }
+
+    async fn deploy(
+        &self,
+        cfg: &GatewayConfig,
+        options: &DeployOptions,
+        pace: &SimPace,
+    ) -> (Result<DeployOutcome, DeployError>, Vec<Progress>) {
+        let lines = Mutex::new(Vec::new());
+        let report = |p: &Progress| lines.lock().unwrap().push(p.clone());
+        let r = deploy::deploy(
+            cfg,
+            &self.client,
+            &self.store,
+            &self.state_dir(),
+            options,
+            pace,
+            &report,
+        )
+        .await;
+        (r, lines.into_inner().unwrap())
+    }
+
+    /// The machines the simulator holds for gateway `name`.
+    fn gateway_machines(&self, name: &str) -> Vec<SimMachine> {
+        let agent = agent_name(name);
+        let mut ms: Vec<SimMachine> = self
+            .sim
+            .machines()
+            .into_iter()
+            .filter(|m| m.agent_name == agent && m.owner.is_some())
+            .collect();
+        ms.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        ms
+    }
+
+    fn posts(&self) -> u64 {
+        self.sim
+            .counters()
+            .snapshot()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.count)
+            .sum()
+    }
+}
+
+fn config_text(sim: &SimHandle, placement: &str) -> String {
+    format!(
+        "apiVersion: kubemaas.io/v1
+kind: Gateway
+name: dc1
+listen: 0.0.0.0:8443
+maas:
+  endpoint: {}
+  apiKey: {}
+proxy:
+  https: http://proxy.example:3128
+  noProxy: [.example]
+placement:
+{placement}
+artifact:
+  url: {URL}
+  sha256: {SHA}
+",
+        sim.url(),
+        sim.api_key().expose()
+    )
+}
+
+fn options(pair_address: Option<String>, skip_pairing: bool) -> DeployOptions {
+    DeployOptions {
+        binary: BinaryArtifact {
+            url: URL.into(),
+            sha256: SHA.into(),
+            served: false,
+        },
+        timeout: Duration::from_secs(3600),
+        poll: Duration::from_secs(60),
+        pair_address,
+        skip_pairing,
+        console_name: "laptop".into(),
+    }
+}
+
+fn cloud_config(m: &SimMachine) -> CloudConfig {
+    let text = std::str::from_utf8(m.user_data.as_deref().expect("deployed with user-data"))
+        .unwrap()
+        .to_string();
+    assert!(text.starts_with("#cloud-config\n"));
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn file<'a>(cc: &'a CloudConfig, path: &str) -> &'a kubemaas::bootstrap::cloud_config::WriteFile {
+    cc.write_files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path} in the user-data"))
+}
+
+fn etcd_value(defaults: &str, key: &str) -> String {
+    defaults
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {defaults}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_nothing() {
+    let w = World::new(9).await;
+    let cfg = w.config(
+        "  zone: az-2\n  pool: default\n  machine: {minCpu: 8, minMemoryMiB: 16384}\n  nodes: 1",
+    );
+    let pace = SimPace::new(&w.sim);
+    let (r, lines) = w.deploy(&cfg, &options(None, true), &pace).await;
+    let outcome = r.unwrap();
+    assert!(outcome.changed);
+    assert_eq!(outcome.pairing, "not_paired");
+    let steps: Vec<&str> = lines.iter().map(|p| p.step).collect();
+    for s in ["allocate", "deploy", "wait", "deployed", "done"] {
+        assert!(steps.contains(&s), "no {s} step in {lines:?}");
+    }
+
+    let ms = w.gateway_machines("dc1");
+    assert_eq!(ms.len(), 1);
+    let m = &ms[0];
+    assert_eq!(m.zone, "az-2");
+    assert_eq!(m.status, NodeStatus::Deployed);
+    assert_eq!(
+        m.owner_data.get(OWNER_KEY_GATEWAY).map(String::as_str),
+        Some("dc1")
+    );
+    assert_eq!(outcome.machines[0].system_id, m.system_id);
+    assert_eq!(
+        outcome.address.as_deref(),
+        Some(format!("{}:8443", outcome.machines[0].ip.as_deref().unwrap()).as_str())
+    );
+
+    let cc = cloud_config(m);
+    // gateway.yaml: the same gateway, MAAS key included, root-only; the node's names in tlsNames.
+    let gy = file(&cc, GATEWAY_CONFIG_PATH);
+    assert_eq!(gy.permissions.as_deref(), Some("0600"));
+    assert_eq!(gy.owner.as_deref(), Some("root:root"));
+    let on_node = GatewayConfig::parse(&gy.content).unwrap();
+    assert_eq!(on_node.name, "dc1");
+    assert_eq!(on_node.maas.api_key, w.sim.api_key());
+    assert!(
+        on_node.tls_names.contains(&m.hostname),
+        "{:?}",
+        on_node.tls_names
+    );
+    // The pairing code, root-only, the one the console keeps in its deployment record.
+    let code = file(&cc, PAIRING_CODE_PATH);
+    assert_eq!(code.permissions.as_deref(), Some("0600"));
+    let record = deploy::DeployRecord::load_or_new(&w.state_dir(), "dc1").unwrap();
+    assert_eq!(
+        PairingCode::parse(code.content.trim()).unwrap(),
+        record.code
+    );
+    // A one-member etcd on loopback.
+    let etcd = &file(&cc, ETCD_DEFAULTS_PATH).content;
+    assert_eq!(etcd_value(etcd, "ETCD_NAME"), m.hostname);
+    assert_eq!(
+        etcd_value(etcd, "ETCD_INITIAL_CLUSTER"),
+        format!("{}=http://127.0.0.1:2380", m.hostname)
+    );
+    // etcd-server installed, kubemaas downloaded and checked, the unit started, via the proxy.
+    let runcmd = serde_yaml::to_string(&cc.runcmd).unwrap();
+    assert!(runcmd.contains("etcd-server"), "{runcmd}");
+    assert!(runcmd.contains("https_proxy=http://proxy.example:3128"));
+    let install = cc
+        .runcmd
+        .iter()
+        .find_map(|c| match c {
+            kubemaas::bootstrap::cloud_config::Command::Argv(a)
+                if a.iter().any(|x| x == INSTALL_SCRIPT_PATH) =>
+            {
+                Some(a.clone())
+            }
+            _ => None,
+        })
+        .expect("the install command");
+    assert_eq!(
+        &install[install.len() - 2..],
+        &[URL.to_string(), SHA.to_string()]
+    );
+    assert!(runcmd.contains("kubemaas-gateway.service"));
+    assert!(file(&cc, INSTALL_SCRIPT_PATH).content.contains("sha256sum"));
+
+    // A rerun: nothing sent to MAAS but reads, nothing changed.
+    let before = w.posts();
+    let (r, lines) = w.deploy(&cfg, &options(None, true), &pace).await;
+    let again = r.unwrap();
+    assert!(!again.changed, "{lines:?}");
+    assert_eq!(
+        w.posts(),
+        before,
+        "a rerun after success must not change MAAS"
+    );
+    assert_eq!(again.machines[0].system_id, m.system_id);
+    assert!(lines.iter().any(|p| p.message.contains("nothing changed")));
+
+    // The artifact was wrong and the gateway never paired: fixing it and rerunning replaces
+    // the node with one deployed with the fixed settings.
+    let fixed_sha = "f".repeat(64);
+    let fixed = GatewayConfig::parse(
+        &config_text(&w.sim, "  zone: az-2\n  nodes: 1").replace(SHA, &fixed_sha),
+    )
+    .unwrap();
+    let mut opts = options(None, true);
+    opts.binary.sha256 = fixed_sha.clone();
+    let (r, lines) = w.deploy(&fixed, &opts, &pace).await;
+    let replaced = r.unwrap();
+    assert!(replaced.changed);
+    assert!(
+        lines
+            .iter()
+            .any(|p| p.step == "release" && p.message.contains("other settings")),
+        "{lines:?}"
+    );
+    let now = w.gateway_machines("dc1");
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].system_id, m.system_id);
+    let runcmd = serde_yaml::to_string(&cloud_config(&now[0]).runcmd).unwrap();
+    assert!(runcmd.contains(&fixed_sha) && !runcmd.contains(SHA));
+    assert!(now[0].owner_data.contains_key(deploy::OWNER_KEY_SETTINGS));
+    assert!(!now[0]
+        .owner_data
+        .values()
+        .any(|v| v.contains(&w.sim.api_key().expose())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun() {
+    let w = World::new(9).await;
+    let cfg = w.config("  machine: {minCpu: 4, minMemoryMiB: 8192}\n  nodes: 3");
+    // The first node MAAS is asked to deploy fails during the wait.
+    let victim: Arc<Mutex<Option<String>>> = Arc::default();
+    let v = victim.clone();
+    let pace = SimPace::with_fault(&w.sim, move |sim| {
+        let mut deploying: Vec<SimMachine> = sim
+            .machines()
+            .into_iter()
+            .filter(|m| m.agent_name == agent_name("dc1"))
+            .collect();
+        deploying.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        let id = deploying[0].system_id.clone();
+        assert!(sim.force_status(
+            &id,
+            NodeStatus::FailedDeployment,
+            "curtin failed: no disk /dev/sda"
+        ));
+        *v.lock().unwrap() = Some(id);
+    });
+    let (r, _) = w.deploy(&cfg, &options(None, true), &pace).await;
+    let err = r.unwrap_err();
+    let victim = victim.lock().unwrap().clone().unwrap();
+    let text = err.to_string();
+    assert!(matches!(err, DeployError::DeploymentFailed { .. }), "{err}");
+    assert!(text.contains("curtin failed: no disk /dev/sda"), "{text}");
+    assert!(text.contains(&victim) && text.contains("rerun"), "{text}");
+
+    let first = w.gateway_machines("dc1");
+    assert_eq!(first.len(), 3);
+    let survivors: Vec<String> = first
+        .iter()
+        .filter(|m| m.system_id != victim)
+        .map(|m| m.system_id.clone())
+        .collect();
+    let survivor_data: Vec<Vec<u8>> = first
+        .iter()
+        .filter(|m| m.system_id != victim)
+        .map(|m| m.user_data.clone().unwrap())
+        .collect();
+    let allocations = w.sim.counters().get("POST", "machines/", Some("allocate"));
+    assert_eq!(allocations, 3);
+
+    // Rerun: the failed machine is released and replaced; the others are kept as they are.
+    let (r, lines) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    let outcome = r.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|p| p.step == "release" && p.machine.as_deref() == Some(victim.as_str())),
+        "{lines:?}"
+    );
+    assert_eq!(
+        w.sim.counters().get("POST", "machines/", Some("allocate")),
+        4
+    );
+    assert_eq!(
+        w.sim
+            .counters()
+            .get("POST", "machines/{system_id}/", Some("deploy")),
+        4,
+        "only the replacement is deployed again"
+    );
+    let now = w.gateway_machines("dc1");
+    assert_eq!(now.len(), 3);
+    assert!(now.iter().all(|m| m.status == NodeStatus::Deployed));
+    assert!(!now.iter().any(|m| m.system_id == victim));
+    for (id, data) in survivors.iter().zip(&survivor_data) {
+        let m = now
+            .iter()
+            .find(|m| &m.system_id == id)
+            .expect("survivor kept");
+        assert_eq!(
+            m.user_data.as_ref(),
+            Some(data),
+            "a kept node is not redeployed"
+        );
+    }
+    let released = w.sim.machine(&victim).unwrap();
+    assert!(released.owner.is_none() || released.status != NodeStatus::FailedDeployment);
+    assert_eq!(outcome.machines.len(), 3);
+
+    // The replacement's etcd lists all three current nodes; names are distinct.
+    let replacement = now
+        .iter()
+        .find(|m| !survivors.contains(&m.system_id))
+        .unwrap();
+    let cc = cloud_config(replacement);
+    let etcd = &file(&cc, ETCD_DEFAULTS_PATH).content;
+    let cluster = etcd_value(etcd, "ETCD_INITIAL_CLUSTER");
+    for m in &now {
+        assert!(
+            cluster.contains(&format!("{}=https://{}:2380", m.hostname, m.fqdn())),
+            "{cluster}"
+        );
+    }
+    assert_eq!(etcd_value(etcd, "ETCD_PEER_AUTO_TLS"), "true");
+    assert_eq!(
+        etcd_value(etcd, "ETCD_INITIAL_ADVERTISE_PEER_URLS"),
+        format!("https://{}:2380", replacement.fqdn())
+    );
+    // Every node carries the same code and its own member name.
+    let codes: Vec<String> = now
+        .iter()
+        .map(|m| file(&cloud_config(m), PAIRING_CODE_PATH).content.clone())
+        .collect();
+    assert!(codes.iter().all(|c| c == &codes[0]));
+    let names: std::collections::BTreeSet<String> = now
+        .iter()
+        .map(|m| {
+            etcd_value(
+                &file(&cloud_config(m), ETCD_DEFAULTS_PATH).content,
+                "ETCD_NAME",
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 3);
+
+    // And a rerun now changes nothing.
+    let before = w.posts();
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    assert!(!r.unwrap().changed);
+    assert_eq!(w.posts(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_matching_machine_names_the_constraint_and_allocates_nothing() {
+    let w = World::new(4).await;
+    let cfg = w.config("  zone: az-1\n  machine: {minCpu: 4, minMemoryMiB: 1048576}\n  nodes: 1");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    let err = r.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, DeployError::NoMatch { .. }), "{text}");
+    assert!(text.contains("mem") && text.contains("1048576"), "{text}");
+    assert!(text.contains("placement"), "{text}");
+    assert!(w.gateway_machines("dc1").is_empty());
+
+    // Too many nodes asked for the machines there are: the ones taken stay for the rerun.
+    let cfg = w.config("  zone: az-1\n  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    assert!(matches!(r, Err(DeployError::NoMatch { .. })), "{r:?}");
+    let taken = w.gateway_machines("dc1").len();
+    assert!(taken >= 1, "az-1 has machines");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    assert!(r.is_err());
+    assert_eq!(
+        w.gateway_machines("dc1").len(),
+        taken,
+        "a rerun never allocates extra"
+    );
+}
+
+/// A gateway as `kubemaas gateway run` serves it, on 127.0.0.1:0, with no code of its own.
+async fn in_process_gateway(dir: &Path) -> (String, Pairings, tokio::sync::oneshot::Sender<()>) {
+    let pki = Arc::new(GatewayPki::load_or_create(&dir.join("pki"), &[]).unwrap());
+    let pairings = Pairings::new(Arc::new(SystemClock), Limits::default());
+    let server = GatewayServer::bind(ServerOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        pki,
+        pairings: pairings.clone(),
+        consoles: ConsoleRegistry::in_memory(),
+        info: GatewayInfo {
+            name: "dc1".into(),
+            version: "test".into(),
+            protocol: kubemaas::gateway::PROTOCOL_VERSION,
+            maas: MaasInfo {
+                endpoint: "http://127.0.0.1:5240/MAAS/".into(),
+                version: None,
+            },
+            default_account: "dc1".into(),
+        },
+        api: Router::new(),
+        heartbeat: Duration::from_secs(15),
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async move {
+        let _ = rx.await;
+    }));
+    (addr, pairings, tx)
+}
+
+/// Writes the node's pairing-code file as cloud-init would, and has the gateway read it as
+/// `gateway run --pairing-code-file` does.
+fn seed_from_user_data(m: &SimMachine, dir: &Path, pairings: &Pairings) {
+    let cc = cloud_config(m);
+    let path = dir.join("pairing-code");
+    std::fs::write(&path, &file(&cc, PAIRING_CODE_PATH).content).unwrap();
+    assert!(matches!(
+        admit_from_file(&path, pairings, std::time::SystemTime::now()).unwrap(),
+        Preissued::Admitted(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairs_back_with_the_embedded_code_and_records_the_gateway() {
+    let w = World::new(4).await;
+    let cfg = w.config("  nodes: 1");
+    // Machines first; pairing cannot reach a simulated machine.
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let node = w.gateway_machines("dc1").remove(0);
+
+    // Nothing listens yet: the console side cannot reach it, and says so.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut short = options(Some(closed.clone()), false);
+    short.timeout = Duration::from_secs(120);
+    let (r, _) = w.deploy(&cfg, &short, &SimPace::new(&w.sim)).await;
+    let err = r.unwrap_err();
+    assert!(matches!(err, DeployError::PairUnreachable { .. }), "{err}");
+    assert!(err.to_string().contains(&closed), "{err}");
+
+    // A gateway seeded with another code refuses: the gateway's side, named as such.
+    let gdir = tempfile::tempdir().unwrap();
+    let (addr, pairings, _stop) = in_process_gateway(gdir.path()).await;
+    pairings.admit(
+        &PairingCode::parse("00000-00000-00000-00000").unwrap(),
+        Duration::from_secs(600),
+    );
+    let (r, _) = w
+        .deploy(
+            &cfg,
+            &options(Some(addr.clone()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    let err = r.unwrap_err();
+    assert!(matches!(err, DeployError::PairGatewaySide { .. }), "{err}");
+    assert!(err.to_string().contains("gateway's side"), "{err}");
+
+    // Seeded from the node's user-data, as on the node: pairs, and the console records it.
+    seed_from_user_data(&node, gdir.path(), &pairings);
+    let before = w.posts();
+    let (r, lines) = w
+        .deploy(
+            &cfg,
+            &options(Some(addr.clone()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    let outcome = r.unwrap();
+    assert_eq!(outcome.pairing, "paired", "{lines:?}");
+    assert!(!outcome.changed);
+    assert_eq!(w.posts(), before);
+    let row = w.store.read(|r| r.gateway("dc1")).unwrap();
+    assert_eq!(row.address, addr);
+    assert!(row.fingerprint.is_some());
+    let client = kubemaas::gateway::console::client_for(&w.store, "dc1").unwrap();
+    assert_eq!(client.info().await.unwrap().name, "dc1");
+
+    // A rerun knows it is paired: the code (spent) is not tried again.
+    let addr_again = addr.clone();
+    let (r, _) = w
+        .deploy(&cfg, &options(Some(addr), false), &SimPace::new(&w.sim))
+        .await;
+    assert_eq!(r.unwrap().pairing, "already_paired");
+
+    // Paired, a changed gateway.yaml does not tear the gateway down (that is an upgrade).
+    let changed_cfg =
+        GatewayConfig::parse(&config_text(&w.sim, "  nodes: 1").replace(SHA, &"e".repeat(64)))
+            .unwrap();
+    let before = w.posts();
+    let (r, lines) = w
+        .deploy(
+            &changed_cfg,
+            &options(Some(addr_again), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    assert!(!r.unwrap().changed);
+    assert_eq!(w.posts(), before);
+    assert!(
+        lines.iter().any(|p| p.message.contains("upgrade")),
+        "{lines:?}"
+    );
+}
+
+fn cloud_init() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("cloud-init"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("cloud-init is not installed but CI is set: apt-get install -y --no-install-recommends cloud-init");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_user_data_passes_cloud_init_schema() {
+    let Some(tool) = cloud_init() else {
+        eprintln!("cloud-init missing and CI unset: schema check skipped");
+        return;
+    };
+    let w = World::new(6).await;
+    let cfg = w.config("  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ms = w.gateway_machines("dc1");
+    assert_eq!(ms.len(), 3);
+    for (i, m) in ms.iter().enumerate() {
+        let path = dir.path().join(format!("node{i}.yaml"));
+        std::fs::write(&path, m.user_data.as_deref().unwrap()).unwrap();
+        let out = std::process::Command::new(&tool)
+            .args(["schema", "--config-file", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("Valid"),
+            "cloud-init schema rejected node {i}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Guard: the same check refuses a broken document.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "#cloud-config\nwrite_files: 3\n").unwrap();
+    let out = std::process::Command::new(&tool)
+        .args(["schema", "--config-file", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_explains_a_missing_artifact_and_a_bad_digest() {
+    let w = World::new(2).await;
+    let bin = env!("CARGO_BIN_EXE_kubemaas");
+    let run = |text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.yaml");
+        kubemaas::paths::write_private_file(&path, text.as_bytes()).unwrap();
+        let out = std::process::Command::new(bin)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args([
+                "gateway",
+                "deploy",
+                "-c",
+                path.to_str().unwrap(),
+                "--no-pair",
+            ])
+            .env_remove("MAAS_API_KEY")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let full = config_text(&w.sim, "  nodes: 1");
+    let no_artifact = full[..full.find("artifact:").unwrap()].to_string();
+    let err = run(&no_artifact);
+    assert!(
+        err.contains("no `artifact:`") && err.contains("--serve-binary"),
+        "{err}"
+    );
+    let bad = full.replace(SHA, "abc123");
+    let err = run(&bad);
+    assert!(
+        err.contains("artifact.sha256") && err.contains("64 hex digits"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&w.sim.api_key().expose()),
+        "the key was printed"
+    );
+    assert!(w.gateway_machines("dc1").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_deleted_from_maas_during_the_wait_is_named_and_replaced_on_rerun() {
+    let w = World::new(4).await;
+    let cfg = w.config("  nodes: 1");
+    let gone: Arc<Mutex<Option<String>>> = Arc::default();
+    let g = gone.clone();
+    let pace = SimPace::with_fault(&w.sim, move |sim| {
+        let m = sim
+            .machines()
+            .into_iter()
+            .find(|m| m.agent_name == agent_name("dc1"))
+            .unwrap();
+        assert!(sim.vanish(&m.system_id));
+        *g.lock().unwrap() = Some(m.system_id);
+    });
+    let (r, _) = w.deploy(&cfg, &options(None, true), &pace).await;
+    let err = r.unwrap_err().to_string();
+    let gone = gone.lock().unwrap().clone().unwrap();
+    assert!(
+        err.contains(&gone) && err.contains("no longer lists"),
+        "{err}"
+    );
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    let outcome = r.unwrap();
+    assert_eq!(outcome.machines.len(), 1);
+    assert_ne!(outcome.machines[0].system_id, gone);
+}
+
+fn node_plan(url: &str, sha256: &str) -> kubemaas::bootstrap::gateway_user_data::GatewayNodePlan {
+    use kubemaas::bootstrap::gateway_user_data::{EtcdMember, GatewayNodePlan};
+    GatewayNodePlan {
+        gateway: "dc1".into(),
+        member: "n1".into(),
+        members: ["n1", "n2", "n3"]
+            .iter()
+            .map(|n| EtcdMember {
+                name: n.to_string(),
+                host: format!("{n}.maas"),
+            })
+            .collect(),
+        gateway_yaml: "name: dc1\n".into(),
+        maas_ca_pem: Some("-----BEGIN CERTIFICATE-----\n".into()),
+        binary: BinaryArtifact {
+            url: url.into(),
+            sha256: sha256.into(),
+            served: true,
+        },
+        pairing_code: PairingCode::parse("7KQ2M-4XH9P-ABCDE-FGHJK").unwrap(),
+        proxy: kubemaas::gateway::config::ProxySettings {
+            https: Some("http://proxy.example:3128".into()),
+            http: Some("http://proxy.example:3128".into()),
+            no_proxy: vec!["10.0.0.0/8".into()],
+        },
+    }
+}
+
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!("{name} is not installed but CI is set");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_install_script_installs_only_a_file_with_the_digest_from_the_user_data() {
+    let (Some(sh), Some(_), Some(_)) = (tool("sh"), tool("curl"), tool("sha256sum")) else {
+        eprintln!("sh, curl or sha256sum missing and CI unset: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("kubemaas-build");
+    std::fs::write(&binary, b"#!/bin/sh\necho kubemaas\n").unwrap();
+    let served = deploy::serve_binary::serve_binary(SocketAddr::from(([127, 0, 0, 1], 0)), &binary)
+        .await
+        .unwrap();
+    let cc = node_plan(&served.url, &served.sha256)
+        .cloud_config()
+        .unwrap();
+    let script = dir.path().join("install.sh");
+    std::fs::write(&script, &file(&cc, INSTALL_SCRIPT_PATH).content).unwrap();
+    let run = |sha: &str, dest: &Path| {
+        std::process::Command::new(&sh)
+            .arg(&script)
+            .args([served.url.as_str(), sha])
+            .arg(dest)
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env("no_proxy", "127.0.0.1")
+            .output()
+            .unwrap()
+    };
+    let good = dir.path().join("good");
+    let out = run(&served.sha256, &good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        std::fs::read(&binary).unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&good).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+
+    let bad = dir.path().join("bad");
+    let out = run(&"0".repeat(64), &bad);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fix artifact.sha256"), "{stderr}");
+    assert!(!bad.exists() && !dir.path().join("bad.download").exists());
+}
+
+#[test]
+fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
+    let (Some(cloud_init), Some(sh)) = (cloud_init(), tool("sh")) else {
+        eprintln!("cloud-init missing and CI unset: skipped");
+        return;
+    };
+    // cloud-init's own interpreter (its shebang) has its modules.
+    let launcher = std::fs::read_to_string(&cloud_init).unwrap();
+    let python = launcher
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("#!"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("cloud-init is a script with a #! line")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ud.yaml");
+    let script = dir.path().join("runcmd.sh");
+    let ud = node_plan("http://10.0.0.9:8080/kubemaas", &"a".repeat(64))
+        .user_data()
+        .unwrap();
+    std::fs::write(&input, &ud).unwrap();
+    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
+                    doc = yaml.safe_load(open(sys.argv[1]))\n\
+                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            shellify,
+            input.to_str().unwrap(),
+            script.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.starts_with("#!/bin/sh\nset -e\n"), "{text}");
+    assert!(
+        text.contains("NO_PROXY=localhost,127.0.0.1,n1.maas,n2.maas,n3.maas,10.0.0.9,10.0.0.0/8"),
+        "{text}"
+    );
+    let out = std::process::Command::new(&sh)
+        .args(["-n", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And the schema, with the MAAS CA and both proxies.
+    let out = std::process::Command::new(&cloud_init)
+        .args(["schema", "--config-file", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
