@@ -251,19 +251,12 @@ impl GatewayNodePlan {
         )
     }
 
-    /// Environment for commands that download (apt, curl): both spellings, since curl reads
-    /// only the lower-case `http_proxy` and apt only lower-case ones.
+    /// Environment for commands that download (apt, curl), with the gateway's own hosts (and a
+    /// console-served binary) kept off the proxy.
     fn proxy_env(&self) -> Vec<String> {
         let p = &self.proxy;
         if p.http.is_none() && p.https.is_none() {
             return Vec::new();
-        }
-        let mut env = Vec::new();
-        for (name, value) in [("http_proxy", &p.http), ("https_proxy", &p.https)] {
-            if let Some(v) = value {
-                env.push(format!("{name}={v}"));
-                env.push(format!("{}={v}", name.to_ascii_uppercase()));
-            }
         }
         let mut no_proxy = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         no_proxy.extend(self.members.iter().map(|m| m.host.clone()));
@@ -278,10 +271,7 @@ impl GatewayNodePlan {
         no_proxy.extend(p.no_proxy.iter().cloned());
         let mut seen = std::collections::HashSet::new();
         no_proxy.retain(|e| seen.insert(e.clone()));
-        let joined = no_proxy.join(",");
-        env.push(format!("no_proxy={joined}"));
-        env.push(format!("NO_PROXY={joined}"));
-        env
+        super::proxy::download_env(p.http.as_deref(), p.https.as_deref(), &no_proxy.join(","))
     }
 
     fn commands(&self) -> Vec<Command> {

@@ -116,14 +116,29 @@ pub(crate) fn systemd_drop_in(plan: &ClusterPlan, proxy: &ProxyPlan) -> String {
 /// its own), so it follows the same rules as the services.
 pub(crate) fn command_env(plan: &ClusterPlan, proxy: &ProxyPlan) -> Vec<String> {
     let u = urls(proxy);
+    download_env(
+        u.http.as_deref(),
+        u.https.as_deref(),
+        &no_proxy_list(plan).join(","),
+    )
+}
+
+/// `NAME=value` assignments for commands that download (apt, curl, kubeadm's pulls), in both
+/// spellings: curl reads only the lower-case `http_proxy` (it ignores an upper-case HTTP_PROXY
+/// on purpose), while apt and Go programs read the upper-case ones.
+pub(crate) fn download_env(http: Option<&str>, https: Option<&str>, no_proxy: &str) -> Vec<String> {
     let mut env = Vec::new();
-    if let Some(http) = u.http {
-        env.push(format!("HTTP_PROXY={http}"));
+    let mut both = |name: &str, value: &str| {
+        env.push(format!("{}={value}", name.to_ascii_uppercase()));
+        env.push(format!("{name}={value}"));
+    };
+    if let Some(http) = http {
+        both("http_proxy", http);
     }
-    if let Some(https) = u.https {
-        env.push(format!("HTTPS_PROXY={https}"));
+    if let Some(https) = https {
+        both("https_proxy", https);
     }
-    env.push(format!("NO_PROXY={}", no_proxy_list(plan).join(",")));
+    both("no_proxy", no_proxy);
     env
 }
 
