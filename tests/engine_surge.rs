@@ -132,9 +132,8 @@ async fn control_plane_roll_changes_one_member_at_a_time() {
             held <= 6,
             "{held} control-plane machines held with maxSurge 1"
         );
-        // The harness's fake probe sees the API server only while the first (init) node is
-        // deployed, so the cluster cannot report Running after its roll: the roll is done once
-        // the pool holds exactly five deployed machines, all from the new resource pool.
+        // The roll is done once the pool holds exactly five deployed machines, all from the
+        // new resource pool; the cluster must then report Running again (checked below).
         let cp_rows: Vec<_> = rows.iter().filter(|m| m.pool == cp).collect();
         if held == 5
             && cp_rows.iter().all(|m| {
@@ -158,6 +157,7 @@ async fn control_plane_roll_changes_one_member_at_a_time() {
             .map(|m| (m.pool.clone(), m.state.clone(), m.hostname.clone()))
             .collect::<Vec<_>>()
     );
+    h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let rows = h.store.read(|r| r.machines(&id, false)).unwrap();
     let now: Vec<_> = rows.iter().filter(|m| m.pool == cp).collect();
     assert_eq!(now.len(), 5);
