@@ -473,6 +473,10 @@ impl GatewayClient {
     }
 
     fn check_peer(&self, response: &reqwest::Response) -> Result<(), GatewayClientError> {
+        if response.status() == reqwest::StatusCode::UPGRADE_REQUIRED {
+            // The gateway refused this console itself: its answer says the same, from its side.
+            return Ok(());
+        }
         let theirs = peer_protocols(response).unwrap_or(ProtocolRange::LEGACY);
         if upgrade_version::negotiate(self.protocols, theirs).is_some() {
             return Ok(());
