@@ -810,7 +810,12 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     // The reconciler loop stops on its own signal: an upgrade lets the pass in flight finish
     // while the server still answers (refusing new engine work).
     let (driver_stop_tx, driver_stop_rx) = tokio::sync::watch::channel(false);
-    let gate = UpgradeGate::new(&cfg.name, upgrade_server::installed_binary()?);
+    let gate = UpgradeGate::new(
+        &cfg.name,
+        upgrade_server::installed_binary().wrap_err(
+            "cannot tell where this gateway's executable is installed (upgrades replace it)",
+        )?,
+    );
     let heartbeat = Duration::from_millis(args.heartbeat_ms.max(10));
     let feed = JournalFeed::start(store.clone(), journal::DEFAULT_POLL, stop_rx.clone())?;
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -827,12 +832,17 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         upgrade_server::refuse_while_upgrading,
     ))
     .merge(gate.routes());
-    let driver = tokio::spawn(driver::drive(
-        reconciler,
-        engine_config.poll_interval,
-        wake,
-        driver_stop_rx,
-    ));
+    let (driver_done_tx, driver_done_rx) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(async move {
+        driver::drive(
+            reconciler,
+            engine_config.poll_interval,
+            wake,
+            driver_stop_rx,
+        )
+        .await;
+        let _ = driver_done_tx.send(true);
+    });
     let maas_version = match check_maas(&cfg.maas).await {
         Ok(who) => {
             tracing::info!(maas = %who, "MAAS reachable");
@@ -886,33 +896,29 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     tracing::info!(%addr, gateway = %cfg.name, "gateway serving");
     let (restart_tx, mut restart_rx) = tokio::sync::watch::channel(None);
     let upgrade_gate = gate.clone();
-    let mut driver = driver;
-    let mut driver_done = false;
+    let mut driver_finished = driver_done_rx;
     server
         .serve(async move {
             tokio::select! {
                 _ = shutdown_signal() => {}
                 restart = upgrade_gate.restart_requested() => {
-                    // Draining: engine work is refused from now on; the pass in flight
-                    // finishes and is journaled before the server stops.
+                    // Draining: engine work is refused from now on, while the pass in flight
+                    // finishes and is journaled; only then does the server stop.
                     let _ = driver_stop_tx.send(true);
-                    if let Err(e) = (&mut driver).await {
-                        tracing::error!(error = %e, "the reconciler loop ended abnormally");
-                    }
-                    driver_done = true;
+                    let _ = driver_finished.wait_for(|done| *done).await;
                     let _ = restart_tx.send(Some(restart));
                 }
             }
-            let _ = driver_stop_tx.send(true);
             // Streams and the reconciler loop end with the server.
+            let _ = driver_stop_tx.send(true);
             let _ = stop_tx.send(true);
-            if !driver_done {
-                if let Err(e) = driver.await {
-                    tracing::error!(error = %e, "the reconciler loop ended abnormally");
-                }
-            }
         })
         .await?;
+    // A pass in flight finishes its MAAS calls (and journals them) before the process exits
+    // or re-executes.
+    if let Err(e) = driver.await {
+        tracing::error!(error = %e, "the reconciler loop ended abnormally");
+    }
     let restart = restart_rx.borrow_and_update().clone();
     if let Some(restart) = restart {
         println!(
