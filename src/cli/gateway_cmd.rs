@@ -1058,6 +1058,9 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         info.maas.version.as_deref().unwrap_or("version unknown"),
         info.default_account
     );
+    if let Some(n) = upgrade_version::notice_for(&name, &info) {
+        println!("{n}");
+    }
     Ok(())
 }
 
