@@ -142,6 +142,27 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
         if let ClusterCommand::Events { name, follow: true } = &args.command {
             return follow_remote(&engine, name, args.output).await;
         }
+        // Creating and listing know about requests queued while the gateway is away.
+        if let ClusterCommand::Create { file, wait } = &args.command {
+            let spec = read_spec(file)?;
+            return match super::gateway_cmd::create_on_gateway(&store, &engine, spec, *wait).await?
+            {
+                Some(id) => {
+                    finish(
+                        &engine,
+                        &id,
+                        wait.then_some(WaitFor::Running),
+                        args.output,
+                        "created",
+                    )
+                    .await
+                }
+                None => Ok(()),
+            };
+        }
+        if let ClusterCommand::List = &args.command {
+            return super::gateway_cmd::list_on_gateway(&store, &engine, args.output).await;
+        }
         return exec(&engine, args).await;
     }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
@@ -155,15 +176,7 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
     match args.command {
         ClusterCommand::New { .. } => Ok(()),
         ClusterCommand::Create { file, wait } => {
-            let text =
-                std::fs::read_to_string(&file).map_err(|source| ClusterCmdError::ReadSpec {
-                    path: file.clone(),
-                    source,
-                })?;
-            let spec = ClusterSpec::from_yaml(&text).map_err(|e| ClusterCmdError::ParseSpec {
-                path: file.clone(),
-                detail: e.to_string(),
-            })?;
+            let spec = read_spec(&file)?;
             let view = engine.create_cluster(spec).await?;
             finish(
                 engine,
@@ -265,6 +278,18 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
             Ok(())
         }
     }
+}
+
+/// Reads and parses a spec file.
+fn read_spec(file: &Path) -> Result<ClusterSpec, ClusterCmdError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ClusterCmdError::ReadSpec {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    ClusterSpec::from_yaml(&text).map_err(|e| ClusterCmdError::ParseSpec {
+        path: file.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 /// `cluster events NAME --follow --gateway GW`: the journal so far, then each event as the

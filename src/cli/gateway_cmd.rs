@@ -9,15 +9,20 @@ use crate::gateway::clock::SystemClock;
 use crate::gateway::config::{self, GatewayConfig, MachineSize};
 use crate::gateway::console;
 use crate::gateway::deploy::preissued::{self, Preissued};
+use crate::gateway::gateway_state_dir;
 use crate::gateway::journal::{self, JournalFeed};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
 use crate::gateway::protocol::CLUSTERS_PATH;
 use crate::gateway::protocol::{GatewayInfo, MaasInfo};
+use crate::gateway::queue;
 use crate::gateway::registry::ConsoleRegistry;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
+use crate::gateway::upgrade::{self, UpgradeProgress};
+use crate::gateway::upgrade_server::{self, BuildInfo, UpgradeGate};
+use crate::gateway::upgrade_version::{self, VersionNotice};
+use crate::gateway::RemoteEngine;
 use crate::gateway::{driver, engine_routes, EngineService};
-use crate::gateway::{gateway_state_dir, PROTOCOL_VERSION};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
 use crate::model::account::LOCAL_GATEWAY;
 use crate::paths::Paths;
@@ -62,6 +67,25 @@ pub enum GatewayCommand {
     Unpair(NameArgs),
     /// Remove a gateway from this console (refused while clusters run on it).
     Delete(DeleteArgs),
+    /// Upgrade a paired gateway to this console's kubemaas (or --binary PATH), one node at a
+    /// time; cluster requests made meanwhile are queued and sent once it is back.
+    Upgrade(UpgradeArgs),
+    /// Print what this build is (version, protocols) as JSON: a gateway asks an uploaded
+    /// executable this before installing it.
+    #[command(hide = true)]
+    BuildInfo,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpgradeArgs {
+    /// The paired gateway, as `kubemaas gateway list` names it.
+    pub name: String,
+    /// The kubemaas executable to install (default: this console's own).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// How long to wait for each node to come back running the new version.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
 }
 
 fn default_config_help() -> &'static str {
@@ -256,7 +280,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
             Ok(())
         }
         GatewayCommand::Pair(a) => pair(a, paths).await,
-        GatewayCommand::List(a) => list(a, paths),
+        GatewayCommand::List(a) => list(a, paths).await,
         GatewayCommand::Show(a) => show(a, paths).await,
         GatewayCommand::Unpair(a) => {
             let store = Store::open(&paths.state_dir)?;
@@ -268,6 +292,11 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
             Ok(())
         }
         GatewayCommand::Delete(a) => delete(a, paths).await,
+        GatewayCommand::Upgrade(a) => upgrade(a, paths).await,
+        GatewayCommand::BuildInfo => {
+            println!("{}", serde_json::to_string(&BuildInfo::current())?);
+            Ok(())
+        }
     }
 }
 
@@ -797,7 +826,11 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     let path = config_path(args.config, paths);
     let cfg = GatewayConfig::load(&path)?;
     warn_if_readable_by_others(&path);
-    let listen = args.listen.unwrap_or(cfg.listen);
+    // A gateway re-executed by an upgrade takes the address it had (its consoles recorded
+    // it, even when it was started on port 0).
+    let listen = upgrade_server::inherited_listen()
+        .or(args.listen)
+        .unwrap_or(cfg.listen);
     let dir = gateway_state_dir(&paths.state_dir);
     // 0700: the admin socket and the CA key live here.
     crate::paths::create_private_dir(&dir)?;
@@ -818,6 +851,15 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         );
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The reconciler loop stops on its own signal: an upgrade lets the pass in flight finish
+    // while the server still answers (refusing new engine work).
+    let (driver_stop_tx, driver_stop_rx) = tokio::sync::watch::channel(false);
+    let gate = UpgradeGate::new(
+        &cfg.name,
+        upgrade_server::installed_binary().wrap_err(
+            "cannot tell where this gateway's executable is installed (upgrades replace it)",
+        )?,
+    );
     let heartbeat = Duration::from_millis(args.heartbeat_ms.max(10));
     let feed = JournalFeed::start(store.clone(), journal::DEFAULT_POLL, stop_rx.clone())?;
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -828,13 +870,23 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         heartbeat,
         wake_driver: wake.clone(),
         shutdown: stop_rx.clone(),
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        gate.clone(),
+        upgrade_server::refuse_while_upgrading,
+    ))
+    .merge(gate.routes());
+    let (driver_done_tx, driver_done_rx) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(async move {
+        driver::drive(
+            reconciler,
+            engine_config.poll_interval,
+            wake,
+            driver_stop_rx,
+        )
+        .await;
+        let _ = driver_done_tx.send(true);
     });
-    let driver = tokio::spawn(driver::drive(
-        reconciler,
-        engine_config.poll_interval,
-        wake,
-        stop_rx,
-    ));
     let maas_version = match check_maas(&cfg.maas).await {
         Ok(who) => {
             tracing::info!(maas = %who, "MAAS reachable");
@@ -869,8 +921,8 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         consoles,
         info: GatewayInfo {
             name: cfg.name.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol: PROTOCOL_VERSION,
+            version: upgrade_version::running_version(),
+            protocol: upgrade_version::ProtocolRange::ours().newest,
             maas: MaasInfo {
                 endpoint: cfg.maas.endpoint.to_string(),
                 version: maas_version,
@@ -899,16 +951,44 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     );
     std::io::stdout().flush()?;
     tracing::info!(%addr, gateway = %cfg.name, "gateway serving");
+    let (restart_tx, mut restart_rx) = tokio::sync::watch::channel(None);
+    let upgrade_gate = gate.clone();
+    let mut driver_finished = driver_done_rx;
     server
         .serve(async move {
-            shutdown_signal().await;
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                restart = upgrade_gate.restart_requested() => {
+                    // Draining: engine work is refused from now on, while the pass in flight
+                    // finishes and is journaled; only then does the server stop.
+                    let _ = driver_stop_tx.send(true);
+                    let _ = driver_finished.wait_for(|done| *done).await;
+                    let _ = restart_tx.send(Some(restart));
+                }
+            }
             // Streams and the reconciler loop end with the server.
+            let _ = driver_stop_tx.send(true);
             let _ = stop_tx.send(true);
         })
         .await?;
-    // A pass in flight finishes its MAAS calls (and journals them) before the process exits.
+    // A pass in flight finishes its MAAS calls (and journals them) before the process exits
+    // or re-executes.
     if let Err(e) = driver.await {
         tracing::error!(error = %e, "the reconciler loop ended abnormally");
+    }
+    let restart = restart_rx.borrow_and_update().clone();
+    if let Some(restart) = restart {
+        println!(
+            "gateway {} restarting into kubemaas {}",
+            cfg.name, restart.next.version
+        );
+        std::io::stdout().flush()?;
+        let error = upgrade_server::reexec(&restart.binary, addr);
+        bail!(
+            "gateway {} could not start the upgraded executable {}: {error}; it is installed, so starting `kubemaas gateway run` again runs the new version",
+            cfg.name,
+            restart.binary.display()
+        );
     }
     println!("gateway {} stopped", cfg.name);
     Ok(())
@@ -1131,6 +1211,9 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         info.maas.version.as_deref().unwrap_or("version unknown"),
         info.default_account
     );
+    if let Some(n) = upgrade_version::notice_for(&name, &info) {
+        println!("{n}");
+    }
     Ok(())
 }
 
@@ -1149,6 +1232,12 @@ struct GatewayView {
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
     clusters: Vec<String>,
+    /// The kubemaas version the gateway answered with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    /// Set when the gateway runs an older kubemaas than this console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgrade: Option<VersionNotice>,
 }
 
 fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
@@ -1163,10 +1252,45 @@ fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
         reachable: None,
         problem: None,
         clusters,
+        version: None,
+        upgrade: None,
     }
 }
 
-fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
+/// How long `gateway list` waits for each gateway's answer (they are asked at once).
+const LIST_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Asks paired gateway `name` who it is, within `patience`.
+async fn ask_info(
+    store: &Store,
+    name: &str,
+    patience: Duration,
+) -> color_eyre::Result<GatewayInfo> {
+    let client: GatewayClient = console::client_for(store, name)?;
+    match tokio::time::timeout(patience, client.info()).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => bail!("no answer within {patience:?}"),
+    }
+}
+
+/// Fills in what the gateway's answer says: reachable, version, and whether it is older
+/// than this console.
+fn record_answer(v: &mut GatewayView, outcome: color_eyre::Result<GatewayInfo>) {
+    match outcome {
+        Ok(info) => {
+            v.version = Some(info.version.clone());
+            v.upgrade = upgrade_version::notice_for(&v.name, &info);
+            v.info = Some(info);
+            v.reachable = Some(true);
+        }
+        Err(e) => {
+            v.reachable = Some(false);
+            v.problem = Some(format!("{e:#}"));
+        }
+    }
+}
+
+async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     let store = Store::open(&paths.state_dir)?;
     console::ensure_local(&store)?;
     let rows = store.read(|r| r.gateways())?;
@@ -1174,20 +1298,54 @@ fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     for row in &rows {
         views.push(view(row, console::clusters_on(&store, &row.name)?));
     }
+    // Every paired gateway is asked at once: one that does not answer holds up nobody.
+    let asked = futures_util::future::join_all(rows.iter().map(|row| {
+        let store = &store;
+        async move {
+            if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
+                Some(ask_info(store, &row.name, LIST_PATIENCE).await)
+            } else {
+                None
+            }
+        }
+    }))
+    .await;
+    for (v, outcome) in views.iter_mut().zip(asked) {
+        if let Some(outcome) = outcome {
+            record_answer(v, outcome);
+        }
+        if v.kind == GatewayKind::Local.to_string() {
+            v.version = Some(upgrade_version::running_version());
+        }
+        // The full answer is for `gateway show`.
+        v.info = None;
+    }
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &views);
     }
-    let mut table = Table::new(["NAME", "KIND", "ADDRESS", "PAIRED", "CLUSTERS"]);
+    let mut table = Table::new(["NAME", "KIND", "ADDRESS", "PAIRED", "VERSION", "CLUSTERS"]);
     for v in &views {
+        let version = match (&v.version, &v.upgrade, v.reachable) {
+            (Some(ver), Some(_), _) => format!("{ver} (older than this console)"),
+            (Some(ver), None, _) => ver.clone(),
+            (None, _, Some(false)) => "unreachable".into(),
+            _ => "-".into(),
+        };
         table.row([
             v.name.clone(),
             v.kind.clone(),
             v.address.clone(),
             if v.paired { "yes" } else { "no" }.to_string(),
+            version,
             v.clusters.len().to_string(),
         ]);
     }
     print!("{}", table.render());
+    for v in &views {
+        if let Some(n) = &v.upgrade {
+            println!("{n}");
+        }
+    }
     Ok(())
 }
 
@@ -1202,16 +1360,7 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
             Ok::<_, color_eyre::Report>(client.info().await?)
         }
         .await;
-        match outcome {
-            Ok(info) => {
-                v.info = Some(info);
-                v.reachable = Some(true);
-            }
-            Err(e) => {
-                v.reachable = Some(false);
-                v.problem = Some(format!("{e:#}"));
-            }
-        }
+        record_answer(&mut v, outcome);
     }
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &v);
@@ -1247,6 +1396,218 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
         (Some(false), _, Some(problem)) => println!("reachable:      no: {problem}"),
         _ => {}
+    }
+    if let Some(n) = &v.upgrade {
+        println!("{n}");
+    }
+    let waiting = queue::queued(&store, &row.name)?;
+    if !waiting.is_empty() {
+        println!(
+            "queued:         {} cluster request(s) waiting for this gateway: {}",
+            waiting.len(),
+            waiting
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.state))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+// ---- cluster requests through a gateway (called by `kubemaas cluster … --gateway NAME`) ----
+
+/// How often `cluster create --wait` asks again for a gateway that is away.
+const QUEUE_RETRY: Duration = Duration::from_secs(2);
+
+/// Sends the requests queued for `engine`'s gateway, saying what happened to each. A gateway
+/// still away is not an error here: the requests stay queued.
+pub async fn flush_queue(
+    store: &Store,
+    engine: &RemoteEngine,
+) -> color_eyre::Result<queue::FlushReport> {
+    let report = queue::flush(store, engine.gateway(), engine.client()).await?;
+    for (request, view) in &report.submitted {
+        println!(
+            "queued request submitted: cluster {} ({}) is {}",
+            request.name, view.id, view.phase
+        );
+    }
+    for (request, reason) in &report.failed {
+        println!("queued request refused: cluster {}: {reason}", request.name);
+    }
+    Ok(report)
+}
+
+/// `cluster create --gateway NAME`: creates the cluster, or — while the gateway is upgrading
+/// or unreachable — keeps the request as Queued and sends it once the gateway answers (at
+/// once with `wait`, otherwise on the next command that reaches the gateway). Gives the
+/// cluster's id once the gateway created it, `None` when it was left queued.
+pub async fn create_on_gateway(
+    store: &Store,
+    engine: &RemoteEngine,
+    spec: crate::model::ClusterSpec,
+    wait: bool,
+) -> color_eyre::Result<Option<String>> {
+    // Requests queued earlier go first.
+    flush_queue(store, engine).await?;
+    let gateway = engine.gateway();
+    let request = match queue::create_or_queue(store, gateway, engine.client(), spec).await? {
+        queue::CreateOutcome::Created(view) => return Ok(Some(view.id.to_string())),
+        queue::CreateOutcome::Queued(request) => request,
+    };
+    println!(
+        "cluster {} queued: gateway {gateway} is away ({}); the request is kept here and sent once it answers (`kubemaas cluster list --gateway {gateway}` shows it)",
+        request.name,
+        request.reason.as_deref().unwrap_or("no answer")
+    );
+    std::io::stdout().flush()?;
+    if !wait {
+        return Ok(None);
+    }
+    loop {
+        tokio::time::sleep(QUEUE_RETRY).await;
+        flush_queue(store, engine).await?;
+        let still = queue::queued(store, gateway)?;
+        match still.iter().find(|r| r.id == request.id) {
+            None => {
+                // Submitted: the gateway's answer named the cluster.
+                return Ok(Some(request.name.clone()));
+            }
+            Some(r) if r.state == queue::QueueState::Failed => bail!(
+                "the gateway refused the queued request for cluster {}: {}",
+                r.name,
+                r.reason.as_deref().unwrap_or("no reason given")
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// A queued request as `cluster list -o json|yaml` shows it, beside the gateway's clusters.
+#[derive(Debug, Serialize)]
+struct QueuedView<'a> {
+    name: &'a str,
+    account: &'a str,
+    phase: String,
+    queued: String,
+    reason: Option<&'a str>,
+}
+
+/// `cluster list --gateway NAME`: sends what was queued, then lists the gateway's clusters
+/// and the requests still queued (phase Queued) or refused (Failed). With requests queued, a
+/// gateway that is away is reported rather than failing the command.
+pub async fn list_on_gateway(
+    store: &Store,
+    engine: &RemoteEngine,
+    out: OutputFormat,
+) -> color_eyre::Result<()> {
+    use crate::engine::EngineApi;
+    flush_queue(store, engine).await?;
+    let listed = engine.clusters().await;
+    let waiting = queue::queued(store, engine.gateway())?;
+    let views = match listed {
+        Ok(v) => v,
+        Err(e) if !waiting.is_empty() => {
+            println!(
+                "gateway {} is not answering ({e}); its clusters cannot be listed now",
+                engine.gateway()
+            );
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out != OutputFormat::Table {
+        let mut all: Vec<serde_json::Value> = views
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        for r in &waiting {
+            all.push(serde_json::to_value(QueuedView {
+                name: &r.name,
+                account: &r.account,
+                phase: r.state.to_string(),
+                queued: r.queued.to_rfc3339(),
+                reason: r.reason.as_deref(),
+            })?);
+        }
+        return print_structured(out, &all);
+    }
+    if !views.is_empty() || waiting.is_empty() {
+        print!("{}", super::cluster_cmd::list_table(&views));
+    }
+    if !waiting.is_empty() {
+        let mut table = Table::new(["NAME", "ACCOUNT", "PHASE", "QUEUED", "REASON"]);
+        for r in &waiting {
+            table.row([
+                r.name.clone(),
+                r.account.clone(),
+                r.state.to_string(),
+                r.queued.format("%Y-%m-%d %H:%M:%S").to_string(),
+                r.reason.clone().unwrap_or_default(),
+            ]);
+        }
+        print!("{}", table.render());
+    }
+    Ok(())
+}
+
+/// `gateway upgrade NAME [--binary PATH]`.
+async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
+    let store = Store::open(&paths.state_dir)?;
+    let binary = match args.binary {
+        Some(p) => p,
+        None => upgrade::own_binary()?,
+    };
+    let patience = Duration::from_secs(args.timeout.max(1));
+    let name = args.name.clone();
+    let report = upgrade::upgrade_gateway(&store, &args.name, &binary, patience, |p| {
+        match p {
+            UpgradeProgress::Uploading { address, bytes } => println!(
+                "uploading {} ({bytes} bytes) to gateway {name} at {address}",
+                binary.display()
+            ),
+            UpgradeProgress::Restarting { address, from, to } => println!(
+                "gateway {name} at {address} installed it: draining, then restarting from kubemaas {from} into {to}"
+            ),
+            UpgradeProgress::Back { address, version } => {
+                println!("gateway {name} at {address} is back, running kubemaas {version}")
+            }
+        }
+        let _ = std::io::stdout().flush();
+    })
+    .await?;
+    for node in &report.nodes {
+        tracing::info!(address = %node.address, from = %node.from_version, to = %node.to_version, sha256 = %node.sha256, "gateway node upgraded");
+    }
+    let to = report
+        .nodes
+        .last()
+        .map(|n| n.to_version.clone())
+        .unwrap_or_default();
+    println!(
+        "gateway {} upgraded: it now runs kubemaas {to}",
+        report.gateway
+    );
+    for (request, view) in &report.flushed.submitted {
+        println!(
+            "queued request submitted: cluster {} ({}) is {}",
+            request.name, view.id, view.phase
+        );
+    }
+    for (request, reason) in &report.flushed.failed {
+        println!("queued request refused: cluster {}: {reason}", request.name);
+    }
+    if report.flushed.still_queued > 0 {
+        println!(
+            "{} queued request(s) still waiting: {}",
+            report.flushed.still_queued,
+            report
+                .flushed
+                .away
+                .as_deref()
+                .unwrap_or("the gateway did not take them")
+        );
     }
     Ok(())
 }

@@ -111,7 +111,8 @@ impl EmbeddedEngine {
         })
     }
 
-    fn check_spec(&self, spec: &ClusterSpec) -> Result<(), EngineError> {
+    /// Checks a spec before it is recorded (also used by the gateway's idempotent create).
+    pub(crate) fn check_spec(&self, spec: &ClusterSpec) -> Result<(), EngineError> {
         let profile = self
             .store
             .read(|r| plan::find_profile(r, &spec.spec.profile.name))?;

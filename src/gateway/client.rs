@@ -8,6 +8,9 @@ use super::protocol::{
     PAIR_PATH,
 };
 use super::tls;
+use super::upgrade_version::{
+    self, Incompatible, ProtocolRange, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, VERSION_HEADER,
+};
 use base64::Engine as _;
 use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
@@ -62,6 +65,9 @@ pub enum GatewayClientError {
     },
     #[error("gateway `{gateway}` is not paired with this console: pair it with `kubemaas gateway pair --address HOST:PORT --code CODE`")]
     NotPaired { gateway: String },
+    /// The gateway answered, but speaks no protocol this console does.
+    #[error(transparent)]
+    Incompatible(Box<Incompatible>),
     #[error(transparent)]
     Tls(#[from] tls::TlsSetupError),
 }
@@ -134,7 +140,7 @@ fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
 }
 
 /// Turns a response into `T`, or its [`ErrorBody`] into [`GatewayClientError::Refused`].
-async fn decode<T: DeserializeOwned>(
+pub(crate) async fn decode<T: DeserializeOwned>(
     address: &str,
     path: &str,
     response: reqwest::Response,
@@ -167,6 +173,31 @@ async fn decode<T: DeserializeOwned>(
         path: path.to_string(),
         detail: e.to_string(),
     })
+}
+
+fn header_text(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The protocols the gateway said it speaks; `None` when its headers cannot be read.
+fn peer_protocols(response: &reqwest::Response) -> Option<ProtocolRange> {
+    ProtocolRange::from_headers(
+        header_text(response, PROTOCOL_HEADER).as_deref(),
+        header_text(response, PROTOCOL_MIN_HEADER).as_deref(),
+    )
+}
+
+/// Adds this console's protocols and version to a request made outside a [`GatewayClient`].
+fn with_identity(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    let ours = ProtocolRange::ours();
+    request
+        .header(PROTOCOL_HEADER, ours.newest.to_string())
+        .header(PROTOCOL_MIN_HEADER, ours.oldest.to_string())
+        .header(VERSION_HEADER, upgrade_version::running_version())
 }
 
 /// What pairing gives a console: the pinned CA and its own client identity.
@@ -233,21 +264,28 @@ pub async fn pair(
         }
     })?;
 
-    let hello: PairHello = decode(
-        address,
-        PAIR_PATH,
-        http.get(url.clone())
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| send_error(address, &e))?,
-    )
-    .await?;
-    if hello.protocol != super::PROTOCOL_VERSION {
+    let response = http
+        .get(url.clone())
+        .timeout(CALL_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| send_error(address, &e))?;
+    // The headers give the range the gateway speaks; a gateway without them announces its
+    // one protocol in the body.
+    let announced = peer_protocols(&response);
+    let hello: PairHello = decode(address, PAIR_PATH, response).await?;
+    let theirs = match announced {
+        Some(r) if r != ProtocolRange::LEGACY => r,
+        _ => ProtocolRange {
+            oldest: hello.protocol,
+            newest: hello.protocol,
+        },
+    };
+    if upgrade_version::negotiate(ProtocolRange::ours(), theirs).is_none() {
         return Err(GatewayClientError::Protocol {
             address: address.to_string(),
             found: hello.protocol,
-            ours: super::PROTOCOL_VERSION,
+            ours: ProtocolRange::ours().newest,
         });
     }
     let shown = seen.all();
@@ -281,7 +319,7 @@ pub async fn pair(
     let answer: PairResponse = decode(
         address,
         PAIR_PATH,
-        http.post(url)
+        with_identity(http.post(url))
             .timeout(CALL_TIMEOUT)
             .json(&request)
             .send()
@@ -331,9 +369,13 @@ pub async fn pair(
 /// A paired gateway, called over mutual TLS. Cheap to clone.
 #[derive(Clone)]
 pub struct GatewayClient {
+    /// How this console names the gateway (its address until told otherwise).
+    name: String,
     address: String,
     base: url::Url,
     http: reqwest::Client,
+    /// The protocols this console claims (this build's, unless a test says otherwise).
+    protocols: ProtocolRange,
 }
 
 impl std::fmt::Debug for GatewayClient {
@@ -365,10 +407,88 @@ impl GatewayClient {
             .map_err(|e| material("client.key", e))?;
         let config = tls::pinned_client_config(&ca, vec![cert], key)?;
         Ok(GatewayClient {
+            name: address.to_string(),
             address: address.to_string(),
             base,
             http: http_client(config)?,
+            protocols: ProtocolRange::ours(),
         })
+    }
+
+    /// The same client, naming the gateway `name` in its errors.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The same client claiming other protocols: for tests of the protocol checks.
+    pub fn with_protocols(mut self, protocols: ProtocolRange) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
+    /// How this console names the gateway.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A request to `path` carrying this console's protocols and version.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, GatewayClientError> {
+        Ok(self
+            .http
+            .request(method, self.url(path)?)
+            .header(PROTOCOL_HEADER, self.protocols.newest.to_string())
+            .header(PROTOCOL_MIN_HEADER, self.protocols.oldest.to_string())
+            .header(VERSION_HEADER, upgrade_version::running_version()))
+    }
+
+    /// Sends `request` and checks that the gateway that answered speaks a protocol in common
+    /// with this console.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GatewayClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| send_error(&self.address, &e))?;
+        self.check_peer(&response)?;
+        Ok(response)
+    }
+
+    /// Sends without checking the gateway's protocols: for the routes whose shape never
+    /// changes (a console upgrades a gateway it shares no protocol with).
+    pub async fn send_unchecked(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GatewayClientError> {
+        request
+            .send()
+            .await
+            .map_err(|e| send_error(&self.address, &e))
+    }
+
+    fn check_peer(&self, response: &reqwest::Response) -> Result<(), GatewayClientError> {
+        if response.status() == reqwest::StatusCode::UPGRADE_REQUIRED {
+            // The gateway refused this console itself: its answer says the same, from its side.
+            return Ok(());
+        }
+        let theirs = peer_protocols(response).unwrap_or(ProtocolRange::LEGACY);
+        if upgrade_version::negotiate(self.protocols, theirs).is_some() {
+            return Ok(());
+        }
+        Err(GatewayClientError::Incompatible(Box::new(Incompatible {
+            gateway: self.name.clone(),
+            console: self.protocols,
+            console_version: upgrade_version::running_version(),
+            gateway_protocols: theirs,
+            gateway_version: header_text(response, VERSION_HEADER)
+                .unwrap_or_else(|| "(version unknown)".into()),
+        })))
     }
 
     /// A client from the files pairing stored (see [`super::console`]).
@@ -386,7 +506,7 @@ impl GatewayClient {
                 detail: e.to_string(),
             })
         };
-        Self::new(address, &read(ca)?, &read(cert)?, &read(key)?)
+        Ok(Self::new(address, &read(ca)?, &read(cert)?, &read(key)?)?.named(gateway))
     }
 
     pub fn address(&self) -> &str {
@@ -404,12 +524,11 @@ impl GatewayClient {
     /// `GET path`, answered with JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GatewayClientError> {
         let response = self
-            .http
-            .get(self.url(path)?)
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| send_error(&self.address, &e))?;
+            .send(
+                self.request(reqwest::Method::GET, path)?
+                    .timeout(CALL_TIMEOUT),
+            )
+            .await?;
         decode(&self.address, path, response).await
     }
 
@@ -419,14 +538,25 @@ impl GatewayClient {
         path: &str,
         body: &B,
     ) -> Result<T, GatewayClientError> {
-        let response = self
-            .http
-            .post(self.url(path)?)
+        self.post_with(path, body, &[]).await
+    }
+
+    /// `POST path` with a JSON body and extra headers (an idempotency key), answered with
+    /// JSON.
+    pub async fn post_with<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> Result<T, GatewayClientError> {
+        let mut request = self
+            .request(reqwest::Method::POST, path)?
             .timeout(CALL_TIMEOUT)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| send_error(&self.address, &e))?;
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.send(request).await?;
         decode(&self.address, path, response).await
     }
 
@@ -435,12 +565,7 @@ impl GatewayClient {
         &self,
         path: &str,
     ) -> Result<NdjsonStream<T>, GatewayClientError> {
-        let response = self
-            .http
-            .get(self.url(path)?)
-            .send()
-            .await
-            .map_err(|e| send_error(&self.address, &e))?;
+        let response = self.send(self.request(reqwest::Method::GET, path)?).await?;
         if !response.status().is_success() {
             // Reuses the error decoding; a success here is impossible.
             return Err(decode::<serde_json::Value>(&self.address, path, response)

@@ -17,6 +17,10 @@
 //! * [`remote`]: the console side of those routes — [`RemoteEngine`] implements `EngineApi`.
 //! * [`wire_error`]: engine errors on the wire and back.
 //! * [`deploy`]: `kubemaas gateway deploy` — the gateway onto MAAS machines, paired back.
+//! * [`upgrade_version`]: versions and protocols of both sides, the checks between them and the
+//!   changelog; [`upgrade_server`] receives an upgrade and restarts the gateway into it;
+//!   [`upgrade`] is the console's side; [`queue`] keeps cluster requests made while a gateway
+//!   is away, and [`idempotency`] makes the gateway create each of them once.
 //! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
 //!   `revoke`).
 
@@ -27,15 +31,20 @@ pub mod config;
 pub mod console;
 pub mod deploy;
 pub mod driver;
+pub mod idempotency;
 pub mod journal;
 pub mod pairing;
 pub mod pki;
 pub mod protocol;
+pub mod queue;
 pub mod registry;
 pub mod remote;
 pub mod routes;
 pub mod server;
 pub mod tls;
+pub mod upgrade;
+pub mod upgrade_server;
+pub mod upgrade_version;
 pub mod wire_error;
 
 pub use client::{GatewayClient, GatewayClientError, NdjsonStream};

@@ -93,8 +93,37 @@ async fn cluster(State(s): State<Shared>, Path(name): Path<String>) -> Response 
     reply(s.engine.cluster(&name).await)
 }
 
-async fn create(State(s): State<Shared>, Json(body): Json<SpecBody>) -> Response {
-    let r = s.engine.create_cluster(body.spec).await;
+/// With an [`super::idempotency::IDEMPOTENCY_HEADER`], a repeated request answers the
+/// cluster the first one created (see [`super::idempotency`]).
+async fn create(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<SpecBody>,
+) -> Response {
+    let key = headers
+        .get(super::idempotency::IDEMPOTENCY_HEADER)
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let r = match key {
+        Some(key) => {
+            if let Err(e) = super::idempotency::check_key(&key) {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "bad_idempotency_key",
+                    e.to_string(),
+                    None,
+                );
+            }
+            super::idempotency::create_once(&s.engine, &key, body.spec)
+                .await
+                .map(|(view, created)| {
+                    if !created {
+                        tracing::info!(cluster = %view.name, "a repeated create request answered with the cluster it created");
+                    }
+                    view
+                })
+        }
+        None => s.engine.create_cluster(body.spec).await,
+    };
     s.changed();
     reply(r)
 }

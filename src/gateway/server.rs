@@ -18,6 +18,9 @@ use super::protocol::{
 };
 use super::registry::{ConsoleRecord, ConsoleRegistry};
 use super::tls;
+use super::upgrade_version::{
+    Incompatible, ProtocolRange, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, VERSION_HEADER,
+};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -211,11 +214,99 @@ async fn require_console(
     }
 }
 
-async fn hello(State(shared): State<Arc<Shared>>) -> Json<PairHello> {
-    Json(PairHello {
+/// The protocols this gateway speaks: this build's, or the one its info claims (a test
+/// double of another build).
+fn gateway_protocols(info: &GatewayInfo) -> ProtocolRange {
+    let ours = ProtocolRange::ours();
+    if info.protocol == ours.newest {
+        ours
+    } else {
+        ProtocolRange {
+            oldest: info.protocol,
+            newest: info.protocol,
+        }
+    }
+}
+
+/// Says on an answer which protocols and version this gateway runs.
+fn announce(info: &GatewayInfo, response: &mut Response) {
+    let range = gateway_protocols(info);
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (PROTOCOL_HEADER, range.newest.to_string()),
+        (PROTOCOL_MIN_HEADER, range.oldest.to_string()),
+        (VERSION_HEADER, info.version.clone()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+/// Paths a console of any protocol may call: what it needs to learn about the gateway and to
+/// upgrade it. Their shape never changes.
+fn protocol_free(path: &str) -> bool {
+    path == PAIR_PATH || path == super::upgrade_server::UPGRADE_PATH
+}
+
+/// The protocols and version a console says it runs (`None` protocols: unreadable headers).
+fn console_claims(headers: &axum::http::HeaderMap) -> (Option<ProtocolRange>, String) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    (
+        ProtocolRange::from_headers(header(PROTOCOL_HEADER), header(PROTOCOL_MIN_HEADER)),
+        header(VERSION_HEADER)
+            .unwrap_or("(version unknown)")
+            .to_string(),
+    )
+}
+
+/// Refuses a console that shares no protocol with this gateway (HTTP 426, naming both and
+/// what to upgrade), and announces the gateway's protocols and version on every answer. Runs
+/// after [`require_console`]: strangers learn nothing, not even the version.
+async fn check_protocol(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (theirs, console_version) = console_claims(request.headers());
+    let ours = gateway_protocols(&shared.info);
+    let exempt = protocol_free(request.uri().path());
+    let mut response = match theirs {
+        _ if exempt => next.run(request).await,
+        None => refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_protocol_header",
+            format!("the {PROTOCOL_HEADER} header must be a number: use a kubemaas console"),
+        ),
+        Some(theirs) if super::upgrade_version::negotiate(theirs, ours).is_none() => {
+            let e = Incompatible {
+                gateway: shared.info.name.clone(),
+                console: theirs,
+                console_version,
+                gateway_protocols: ours,
+                gateway_version: shared.info.version.clone(),
+            };
+            tracing::info!(console = %theirs, gateway = %ours, "refused a console with no protocol in common");
+            refuse(
+                StatusCode::UPGRADE_REQUIRED,
+                "incompatible_protocol",
+                e.to_string(),
+            )
+        }
+        Some(_) => next.run(request).await,
+    };
+    announce(&shared.info, &mut response);
+    response
+}
+
+async fn hello(State(shared): State<Arc<Shared>>) -> Response {
+    let mut response = Json(PairHello {
         gateway: shared.info.name.clone(),
-        protocol: super::PROTOCOL_VERSION,
+        protocol: gateway_protocols(&shared.info).newest,
     })
+    .into_response();
+    announce(&shared.info, &mut response);
+    response
 }
 
 /// The longest console name kept (it becomes a certificate's common name).
@@ -372,8 +463,11 @@ fn app(shared: Arc<Shared>, api: Router) -> Router {
     let open = Router::new()
         .route(PAIR_PATH, get(hello).post(pair))
         .with_state(shared.clone());
-    open.merge(authenticated_routes(shared).merge(api))
+    open.merge(authenticated_routes(shared.clone()).merge(api))
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        // Layers run outermost last-added first: the certificate is checked before anything
+        // else, the protocol next.
+        .layer(middleware::from_fn_with_state(shared, check_protocol))
         .layer(middleware::from_fn_with_state(consoles, require_console))
 }
 

@@ -1,0 +1,128 @@
+//! Exactly-once cluster creation on a gateway. A console that sends `POST /v1/clusters` with an
+//! [`IDEMPOTENCY_HEADER`] may send it again (the connection dropped before the answer, the
+//! gateway restarted for an upgrade, two consoles flushed the same queue): the gateway
+//! remembers each key together with the cluster it created, and answers a repeated key with
+//! that cluster instead of creating another.
+//!
+//! The key and the cluster are written in one store transaction, so a gateway that dies at any
+//! point has either both or neither. The table lives in the gateway's own store, created on
+//! first use (it is the gateway's business, not the engine's schema).
+
+use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineError};
+use crate::model::ClusterSpec;
+use crate::store::{EventLevel, NewEvent, StoreError, Tx};
+use rusqlite::OptionalExtension;
+
+/// The header carrying a request's idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// How long a key is remembered: far longer than any console keeps a request queued.
+const KEEP_DAYS: i64 = 30;
+
+const TABLE: &str = "CREATE TABLE IF NOT EXISTS gateway_request_keys (
+    key TEXT PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    created TEXT NOT NULL
+)";
+
+/// Why a key is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {IDEMPOTENCY_HEADER} header must be 16 to 128 letters, digits, `-` or `_`: send the key the console generated")]
+pub struct BadKey;
+
+/// Checks a key's shape (it is stored and compared as is).
+pub fn check_key(key: &str) -> Result<(), BadKey> {
+    let ok = (16..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(BadKey)
+    }
+}
+
+fn db(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Db {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn ensure_table(tx: &Tx<'_>) -> Result<(), StoreError> {
+    tx.conn()
+        .execute(TABLE, [])
+        .map_err(db("creating the request-key table"))?;
+    Ok(())
+}
+
+/// The cluster (id) created for `key`, if any.
+fn lookup(tx: &Tx<'_>, key: &str) -> Result<Option<String>, StoreError> {
+    ensure_table(tx)?;
+    tx.conn()
+        .query_row(
+            "SELECT cluster FROM gateway_request_keys WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db("reading a request key"))
+}
+
+/// Creates the cluster of `spec` unless a request with `key` already did; either way answers
+/// the cluster and whether this call created it.
+pub async fn create_once(
+    engine: &EmbeddedEngine,
+    key: &str,
+    spec: ClusterSpec,
+) -> Result<(ClusterView, bool), EngineError> {
+    check_key(key).map_err(|e| EngineError::Other(e.to_string()))?;
+    // A repeat is answered even when its spec would no longer pass (a profile changed since).
+    let seen = engine.store().tx(|tx| lookup(tx, key))?;
+    if let Some(id) = seen {
+        return Ok((engine.cluster(&id).await?, false));
+    }
+    engine.check_spec(&spec)?;
+    let now = chrono::Utc::now();
+    let (id, created) = engine.store().tx(|tx| {
+        // Looked up again inside the write transaction: two copies of one request racing
+        // here are serialised by it, and only the first creates.
+        if let Some(id) = lookup(tx, key)? {
+            return Ok::<_, EngineError>((id, false));
+        }
+        let row = tx.create_cluster(spec.name(), &spec.spec.cloud_account, &spec)?;
+        tx.append_event(
+            &NewEvent::new(
+                EventLevel::Info,
+                "console",
+                format!("cluster {} submitted", row.name),
+            )
+            .cluster(&row.id),
+        )?;
+        tx.conn()
+            .execute(
+                "INSERT INTO gateway_request_keys (key, cluster, created) VALUES (?1, ?2, ?3)",
+                rusqlite::params![key, row.id.to_string(), now.to_rfc3339()],
+            )
+            .map_err(db("recording a request key"))?;
+        let old = (now - chrono::Duration::days(KEEP_DAYS)).to_rfc3339();
+        tx.conn()
+            .execute("DELETE FROM gateway_request_keys WHERE created < ?1", [old])
+            .map_err(db("forgetting old request keys"))?;
+        Ok((row.id.to_string(), true))
+    })?;
+    Ok((engine.cluster(&id).await?, created))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked_for_shape() {
+        assert!(check_key("0123456789abcdef").is_ok());
+        assert!(check_key("short").is_err());
+        assert!(check_key("0123456789abcdef'; DROP").is_err());
+        assert!(check_key(&"a".repeat(129)).is_err());
+    }
+}
