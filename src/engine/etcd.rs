@@ -158,11 +158,7 @@ impl Engine {
             .filter(|r| r.state == ms::RETIRING)
             .map(|r| r.system_id.as_str())
             .collect();
-        let before = p.status.etcd_removals.len();
-        p.status
-            .etcd_removals
-            .retain(|sid, _| retiring.contains(&sid.as_str()));
-        let mut changed = p.status.etcd_removals.len() != before;
+        let mut changed = super::drain::keep_only(&mut p.status.etcd_removals, &retiring);
         let mut target: Option<EtcdTarget> = None;
         for row in leaving {
             let node = row.hostname.clone().unwrap_or_default();
