@@ -3,8 +3,8 @@
 mod bootstrap_support;
 
 use bootstrap_support::{
-    cloud_init_python, file_content, node, plan, require_tool, run, runcmd_lines, shellify_runcmd,
-    ROLES, VERSIONS,
+    cloud_init_python, cloud_init_schema, file_content, node, plan, require_tool, run,
+    runcmd_lines, shellify_runcmd, ROLES, VERSIONS,
 };
 use kubemaas::bootstrap::kubeadm::{ClusterConfiguration, InitConfiguration, JoinConfiguration};
 use kubemaas::bootstrap::{
@@ -35,16 +35,11 @@ fn every_roles_user_data_passes_cloud_init_schema() {
                     .path()
                     .join(format!("{version}-{role}-proxy{with_proxy}.yaml"));
                 std::fs::write(&file, &ud).unwrap();
-                let out = run(
-                    &cloud_init,
-                    &["schema", "--config-file", file.to_str().unwrap()],
-                );
-                let stdout = String::from_utf8_lossy(&out.stdout);
-                assert!(
-                    out.status.success() && stdout.contains("Valid"),
-                    "cloud-init schema rejected {version} {role} proxy={with_proxy}:\n{stdout}\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                cloud_init_schema(&cloud_init, &file).unwrap_or_else(|report| {
+                    panic!(
+                        "cloud-init schema rejected {version} {role} proxy={with_proxy}:\n{report}"
+                    )
+                });
                 checked += 1;
             }
         }
@@ -624,15 +619,8 @@ fn dns_endpoint_without_vip_and_ipv6_cluster_ranges() {
         assert!(sysctl.contains("net.ipv6.conf.all.forwarding = 1"));
         let file = dir.path().join(format!("{role}.yaml"));
         std::fs::write(&file, &ud).unwrap();
-        let out = run(
-            &cloud_init,
-            &["schema", "--config-file", file.to_str().unwrap()],
-        );
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Valid"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        cloud_init_schema(&cloud_init, &file)
+            .unwrap_or_else(|report| panic!("cloud-init schema rejected {role}:\n{report}"));
     }
     let list = no_proxy_list(&p);
     assert!(list.contains(&"api.prod-eu1.maas".to_string()));

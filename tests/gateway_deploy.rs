@@ -8,7 +8,9 @@ mod bootstrap_support;
 mod engine_support;
 
 use axum::Router;
-use bootstrap_support::{cloud_init_python, optional_tool, shellify_runcmd};
+use bootstrap_support::{
+    cloud_init_python, cloud_init_schema, optional_tool, run, shellify_runcmd,
+};
 use futures_util::future::BoxFuture;
 use kubemaas::bootstrap::cloud_config::CloudConfig;
 use kubemaas::bootstrap::gateway_user_data::{
@@ -658,24 +660,13 @@ async fn the_gateway_user_data_passes_cloud_init_schema() {
     for (i, m) in ms.iter().enumerate() {
         let path = dir.path().join(format!("node{i}.yaml"));
         std::fs::write(&path, m.user_data.as_deref().unwrap()).unwrap();
-        let out = std::process::Command::new(&tool)
-            .args(["schema", "--config-file", path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("Valid"),
-            "cloud-init schema rejected node {i}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cloud_init_schema(&tool, &path)
+            .unwrap_or_else(|report| panic!("cloud-init schema rejected node {i}:\n{report}"));
     }
     // Guard: the same check refuses a broken document.
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "#cloud-config\nwrite_files: 3\n").unwrap();
-    let out = std::process::Command::new(&tool)
-        .args(["schema", "--config-file", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&tool, &["schema", "--config-file", bad.to_str().unwrap()]);
     assert!(!out.status.success());
 }
 
@@ -860,23 +851,13 @@ fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
         text.contains("NO_PROXY=localhost,127.0.0.1,n1.maas,n2.maas,n3.maas,10.0.0.9,10.0.0.0/8"),
         "{text}"
     );
-    let out = std::process::Command::new(&sh)
-        .args(["-n", script.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&sh, &["-n", script.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
     // And the schema, with the MAAS CA and both proxies.
-    let out = std::process::Command::new(&cloud_init)
-        .args(["schema", "--config-file", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    cloud_init_schema(&cloud_init, &input)
+        .unwrap_or_else(|report| panic!("cloud-init schema rejected it:\n{report}"));
 }

@@ -118,6 +118,24 @@ pub fn optional_tool(tool: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
+/// `cloud-init schema --config-file FILE` with the real `cloud_init`: `Err` with its report
+/// (stdout and stderr) unless it says the document is Valid.
+pub fn cloud_init_schema(cloud_init: &Path, file: &Path) -> Result<(), String> {
+    let out = run(
+        cloud_init,
+        &["schema", "--config-file", file.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && stdout.contains("Valid") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 /// The Python that runs `cloud_init` (its `#!` line): a python3 earlier on PATH may lack
 /// cloud-init's modules.
 pub fn cloud_init_python(cloud_init: &Path) -> PathBuf {
