@@ -3,7 +3,8 @@
 mod bootstrap_support;
 
 use bootstrap_support::{
-    file_content, node, plan, require_tool, run, runcmd_lines, ROLES, VERSIONS,
+    cloud_init_python, cloud_init_schema, file_content, node, plan, require_tool, run,
+    runcmd_lines, shellify_runcmd, ROLES, VERSIONS,
 };
 use kubemaas::bootstrap::kubeadm::{ClusterConfiguration, InitConfiguration, JoinConfiguration};
 use kubemaas::bootstrap::{
@@ -34,16 +35,11 @@ fn every_roles_user_data_passes_cloud_init_schema() {
                     .path()
                     .join(format!("{version}-{role}-proxy{with_proxy}.yaml"));
                 std::fs::write(&file, &ud).unwrap();
-                let out = run(
-                    &cloud_init,
-                    &["schema", "--config-file", file.to_str().unwrap()],
-                );
-                let stdout = String::from_utf8_lossy(&out.stdout);
-                assert!(
-                    out.status.success() && stdout.contains("Valid"),
-                    "cloud-init schema rejected {version} {role} proxy={with_proxy}:\n{stdout}\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                cloud_init_schema(&cloud_init, &file).unwrap_or_else(|report| {
+                    panic!(
+                        "cloud-init schema rejected {version} {role} proxy={with_proxy}:\n{report}"
+                    )
+                });
                 checked += 1;
             }
         }
@@ -623,15 +619,8 @@ fn dns_endpoint_without_vip_and_ipv6_cluster_ranges() {
         assert!(sysctl.contains("net.ipv6.conf.all.forwarding = 1"));
         let file = dir.path().join(format!("{role}.yaml"));
         std::fs::write(&file, &ud).unwrap();
-        let out = run(
-            &cloud_init,
-            &["schema", "--config-file", file.to_str().unwrap()],
-        );
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Valid"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        cloud_init_schema(&cloud_init, &file)
+            .unwrap_or_else(|report| panic!("cloud-init schema rejected {role}:\n{report}"));
     }
     let list = no_proxy_list(&p);
     assert!(list.contains(&"api.prod-eu1.maas".to_string()));
@@ -720,20 +709,9 @@ fn runcmd_is_valid_shell_as_cloud_init_writes_it() {
     // with cloud-init's code and have sh parse it (`-n`: parse only, run nothing).
     // cloud-init's own interpreter (its shebang): a python3 earlier on PATH may lack its module.
     let cloud_init = require_tool("cloud-init", "cloud-init");
-    let launcher = std::fs::read_to_string(&cloud_init).unwrap();
-    let python = std::path::PathBuf::from(
-        launcher
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("#!"))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("cloud-init is a script with a #! line"),
-    );
+    let python = cloud_init_python(&cloud_init);
     let sh = require_tool("sh", "dash");
     let dir = tempfile::tempdir().unwrap();
-    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
-                    doc = yaml.safe_load(open(sys.argv[1]))\n\
-                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
     for version in VERSIONS {
         let p = plan(version, true);
         let s = ClusterSecrets::generate(&p).unwrap();
@@ -742,21 +720,7 @@ fn runcmd_is_valid_shell_as_cloud_init_writes_it() {
             let input = dir.path().join(format!("{version}-{role}.yaml"));
             let script = dir.path().join(format!("{version}-{role}.sh"));
             std::fs::write(&input, &ud).unwrap();
-            let out = run(
-                &python,
-                &[
-                    "-c",
-                    shellify,
-                    input.to_str().unwrap(),
-                    script.to_str().unwrap(),
-                ],
-            );
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let text = std::fs::read_to_string(&script).unwrap();
+            let text = shellify_runcmd(&python, &input, &script);
             assert!(text.starts_with("#!/bin/sh\nset -e\n"), "{text}");
             let out = run(&sh, &["-n", script.to_str().unwrap()]);
             assert!(

@@ -7,63 +7,25 @@
 mod engine_support;
 
 use engine_support::*;
-use kubemaas::engine::{ClusterStatus, Engine, EngineApi, SimProbe};
+use kubemaas::engine::{ClusterStatus, Engine, EngineApi};
 use kubemaas::model::spec::RolloutStrategy;
 use kubemaas::store::{ClusterId, ClusterPhase, EventId, EventLevel, EventRow};
-use std::sync::Arc;
-use std::time::Duration;
 
-/// The harness's engine, but probing and draining through the simulator's Kubernetes, one
-/// pass per virtual minute, giving drains five minutes (so five passes).
+/// The harness's engine, but probing and draining through the simulator's Kubernetes.
 fn engine(h: &Harness) -> Engine {
-    let mut c = h.config();
-    c.probe = Some(Arc::new(SimProbe::new(format!("http://{}", h.sim.addr()))));
-    c.poll_interval = Duration::from_secs(60);
-    c.drain_timeout = Duration::from_secs(300);
-    Engine::start(h.store.clone(), c).expect("engine starts")
-}
-
-fn events(h: &Harness, id: &ClusterId, after: EventId) -> Vec<EventRow> {
-    h.store.events_after(Some(id), after, 10_000).unwrap()
-}
-
-fn last_event(h: &Harness, id: &ClusterId) -> EventId {
-    events(h, id, EventId(0))
-        .last()
-        .map(|e| e.id)
-        .unwrap_or(EventId(0))
-}
-
-/// The id of the first event about `sid` that `pick` accepts.
-fn first(evs: &[EventRow], sid: &str, pick: impl Fn(&EventRow) -> bool) -> Option<EventId> {
-    evs.iter()
-        .find(|e| e.machine.as_deref() == Some(sid) && pick(e))
-        .map(|e| e.id)
+    Engine::start(h.store.clone(), h.sim_probe_config()).expect("engine starts")
 }
 
 fn drain_outcome(e: &EventRow) -> Option<&str> {
-    let d = e.detail.as_ref()?;
-    (d["op"] == "drain")
-        .then(|| d["outcome"].as_str())
-        .flatten()
+    op_outcome(e, "drain")
 }
 
 fn is_drain(outcome: &'static str) -> impl Fn(&EventRow) -> bool {
     move |e| drain_outcome(e) == Some(outcome)
 }
 
-fn is_release(e: &EventRow) -> bool {
-    e.detail.as_ref().is_some_and(|d| d["op"] == "release")
-}
-
 fn workers(h: &Harness, id: &ClusterId) -> Vec<(String, String)> {
-    h.store
-        .read(|r| r.machines(id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == "workers")
-        .map(|m| (m.system_id, m.hostname.unwrap_or_default()))
-        .collect()
+    h.pool_nodes(id, "workers")
 }
 
 /// When MAAS started releasing `sid` (the simulator's event log).
@@ -86,7 +48,7 @@ async fn scale_down_drains_each_removed_node_before_its_release() {
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let before = workers(&h, &id);
     assert_eq!(before.len(), 3);
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
 
     h.api().scale_pool("shrink", "workers", 1).await.unwrap();
     // One pass: the two newest workers retire and their drains start; nothing is released.
@@ -119,19 +81,19 @@ async fn scale_down_drains_each_removed_node_before_its_release() {
     .await;
     let after = workers(&h, &id);
     assert_eq!(after.len(), 1);
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let k8s = h.sim.k8s_cluster(id.as_str()).unwrap();
     let removed: Vec<&(String, String)> = before.iter().filter(|w| !after.contains(w)).collect();
     assert_eq!(removed.len(), 2);
     for (sid, node) in removed {
-        let started = first(&evs, sid, is_drain("started")).expect("drain started");
-        let finished = first(&evs, sid, is_drain("finished")).expect("drain finished");
-        let released = first(&evs, sid, is_release).expect("released");
+        let started = first_event(&evs, sid, is_drain("started")).expect("drain started");
+        let finished = first_event(&evs, sid, is_drain("finished")).expect("drain finished");
+        let released = first_event(&evs, sid, is_release).expect("released");
         assert!(
             started < finished && finished < released,
             "{sid}: {started:?} {finished:?} {released:?}"
         );
-        assert!(first(&evs, sid, is_drain("gave_up")).is_none());
+        assert!(first_event(&evs, sid, is_drain("gave_up")).is_none());
         let d = k8s
             .drains
             .iter()
@@ -161,7 +123,7 @@ async fn a_rolling_update_drains_the_old_node_after_the_new_one_is_ready() {
     let id = create(&h, s.clone()).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let before = workers(&h, &id);
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
 
     s.spec.node_pools[1].resource_pool = "compute".into();
     h.api().update_spec("rolly", s).await.unwrap();
@@ -171,7 +133,7 @@ async fn a_rolling_update_drains_the_old_node_after_the_new_one_is_ready() {
     .await;
     let after = workers(&h, &id);
     assert_eq!(after.len(), 2);
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let ready_of = |node: &str| {
         evs.iter()
             .find(|e| e.message == format!("Kubernetes node {node} is Ready"))
@@ -184,9 +146,9 @@ async fn a_rolling_update_drains_the_old_node_after_the_new_one_is_ready() {
         .iter()
         .map(|(sid, _)| {
             (
-                first(&evs, sid, is_drain("started")).expect("old node drained"),
-                first(&evs, sid, is_drain("finished")).expect("drain finished"),
-                first(&evs, sid, is_release).expect("released"),
+                first_event(&evs, sid, is_drain("started")).expect("old node drained"),
+                first_event(&evs, sid, is_drain("finished")).expect("drain finished"),
+                first_event(&evs, sid, is_release).expect("released"),
             )
         })
         .collect();
@@ -202,7 +164,7 @@ async fn a_rolling_update_drains_the_old_node_after_the_new_one_is_ready() {
     assert!(rolled[0].2 < rolled[1].0, "{rolled:?}");
     // New nodes are never drained.
     for (sid, _) in &after {
-        assert!(first(&evs, sid, |e| drain_outcome(e).is_some()).is_none());
+        assert!(first_event(&evs, sid, |e| drain_outcome(e).is_some()).is_none());
     }
     h.assert_no_leak();
 }
@@ -223,7 +185,7 @@ async fn a_node_that_never_drains_is_released_after_the_bound_with_a_warning() {
         .unwrap();
     let (sid, node) = (newest.system_id.clone(), newest.hostname.clone().unwrap());
     assert!(h.sim.k8s_hold_node(id.as_str(), &node, true));
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
 
     h.api().scale_pool("stuck", "workers", 1).await.unwrap();
     let mut passes_held = 0;
@@ -242,7 +204,7 @@ async fn a_node_that_never_drains_is_released_after_the_bound_with_a_warning() {
         h.sim.machine(&sid).unwrap().owner.is_none(),
         "released in the end"
     );
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let gave_up = evs
         .iter()
         .find(|e| e.machine.as_deref() == Some(sid.as_str()) && drain_outcome(e) == Some("gave_up"))
@@ -258,8 +220,8 @@ async fn a_node_that_never_drains_is_released_after_the_bound_with_a_warning() {
         "{}",
         gave_up.message
     );
-    assert!(first(&evs, &sid, is_drain("finished")).is_none());
-    assert!(gave_up.id < first(&evs, &sid, is_release).unwrap());
+    assert!(first_event(&evs, &sid, is_drain("finished")).is_none());
+    assert!(gave_up.id < first_event(&evs, &sid, is_release).unwrap());
     let k8s = h.sim.k8s_cluster(id.as_str()).unwrap();
     let d = k8s.drains.iter().find(|d| d.node == node).unwrap();
     assert!(d.held && d.drained_at.is_none(), "{d:?}");
@@ -288,11 +250,11 @@ async fn without_an_answering_api_the_machine_is_released_undrained_and_the_even
         .unwrap();
     assert!(h.sim.power_loss(&cp.system_id));
     assert!(!h.sim.k8s_cluster(id.as_str()).unwrap().api_server_ready);
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
     h.api().scale_pool("dark", "workers", 1).await.unwrap();
     h.drive(&engine, &id, 5, |_| workers(&h, &id).len() == 1)
         .await;
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let skipped: Vec<&EventRow> = evs
         .iter()
         .filter(|e| drain_outcome(e) == Some("skipped"))
@@ -306,7 +268,7 @@ async fn without_an_answering_api_the_machine_is_released_undrained_and_the_even
     );
     assert!(skipped[0].message.contains("503"), "{}", skipped[0].message);
     let sid = skipped[0].machine.clone().unwrap();
-    assert!(skipped[0].id < first(&evs, &sid, is_release).unwrap());
+    assert!(skipped[0].id < first_event(&evs, &sid, is_release).unwrap());
     assert!(evs
         .iter()
         .all(|e| !matches!(drain_outcome(e), Some("started" | "finished"))));
@@ -323,13 +285,13 @@ async fn a_node_that_never_joined_is_released_without_a_drain() {
     api.scale_pool("brief", "workers", 2).await.unwrap();
     // One pass allocates and deploys the second worker; it is withdrawn before it joins.
     engine.step().await.unwrap();
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
     api.scale_pool("brief", "workers", 1).await.unwrap();
     h.drive(&engine, &id, 10, |c| {
         c.phase == ClusterPhase::Running && c.observed_generation == 3
     })
     .await;
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let skipped: Vec<&EventRow> = evs
         .iter()
         .filter(|e| drain_outcome(e) == Some("skipped"))
@@ -360,7 +322,7 @@ async fn delete_does_not_drain() {
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     h.api().delete_cluster("gone", false).await.unwrap();
     h.drive(&engine, &id, 10, |c| c.is_deleted()).await;
-    let evs = events(&h, &id, EventId(0));
+    let evs = h.events(&id, EventId(0));
     assert!(evs.iter().all(|e| drain_outcome(e).is_none()));
     assert!(evs.iter().filter(|e| is_release(e)).count() >= 3);
     assert!(h.sim.k8s_cluster(id.as_str()).unwrap().drains.is_empty());
@@ -374,7 +336,7 @@ async fn a_release_maas_refuses_after_the_drain_is_retried_without_draining_agai
     let engine = engine(&h);
     let id = create(&h, spec("retry", 1, &[("workers", 2)])).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
     h.api().scale_pool("retry", "workers", 1).await.unwrap();
     engine.step().await.unwrap();
     let status: ClusterStatus = h.cluster("retry").status_as().unwrap();
@@ -406,7 +368,7 @@ async fn a_release_maas_refuses_after_the_drain_is_retried_without_draining_agai
     })
     .await;
     assert!(h.sim.machine(&sid).unwrap().owner.is_none());
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let outcomes: Vec<&str> = evs
         .iter()
         .filter(|e| e.machine.as_deref() == Some(sid.as_str()))

@@ -11,18 +11,12 @@
 mod engine_support;
 
 use engine_support::*;
-use kubemaas::engine::{ClusterStatus, CrashPlan, Engine, EngineApi, EngineError, SimProbe};
+use kubemaas::engine::{ClusterStatus, CrashPlan, Engine, EngineApi, EngineError};
 use kubemaas::store::{ClusterId, ClusterPhase, EventId, EventLevel, EventRow, TaskId};
-use std::sync::Arc;
-use std::time::Duration;
 
-/// The harness's engine, probing, draining and changing etcd through the simulator, one pass
-/// per virtual minute.
+/// The harness's engine, probing, draining and changing etcd through the simulator.
 fn engine_with(h: &Harness, crash: CrashPlan) -> Engine {
-    let mut c = h.config();
-    c.probe = Some(Arc::new(SimProbe::new(format!("http://{}", h.sim.addr()))));
-    c.poll_interval = Duration::from_secs(60);
-    c.drain_timeout = Duration::from_secs(300);
+    let mut c = h.sim_probe_config();
     c.crash = crash;
     Engine::start(h.store.clone(), c).expect("engine starts")
 }
@@ -31,50 +25,15 @@ fn engine(h: &Harness) -> Engine {
     engine_with(h, CrashPlan::never())
 }
 
-fn events(h: &Harness, id: &ClusterId, after: EventId) -> Vec<EventRow> {
-    h.store.events_after(Some(id), after, 10_000).unwrap()
-}
-
-fn last_event(h: &Harness, id: &ClusterId) -> EventId {
-    events(h, id, EventId(0))
-        .last()
-        .map(|e| e.id)
-        .unwrap_or(EventId(0))
-}
-
-fn op_outcome<'a>(e: &'a EventRow, op: &str) -> Option<&'a str> {
-    let d = e.detail.as_ref()?;
-    (d["op"] == op).then(|| d["outcome"].as_str()).flatten()
-}
-
 /// The id of the first event about `sid` of `op` with `outcome` (any outcome when `None`).
 fn first(evs: &[EventRow], sid: &str, op: &str, outcome: Option<&str>) -> Option<EventId> {
-    evs.iter()
-        .find(|e| {
-            e.machine.as_deref() == Some(sid)
-                && op_outcome(e, op).is_some_and(|o| outcome.is_none_or(|w| w == o))
-        })
-        .map(|e| e.id)
+    first_event(evs, sid, |e| {
+        op_outcome(e, op).is_some_and(|o| outcome.is_none_or(|w| w == o))
+    })
 }
 
 fn released(evs: &[EventRow], sid: &str) -> Option<EventId> {
-    evs.iter()
-        .find(|e| {
-            e.machine.as_deref() == Some(sid)
-                && e.detail.as_ref().is_some_and(|d| d["op"] == "release")
-        })
-        .map(|e| e.id)
-}
-
-/// (system id, hostname) of the pool's machines in the store.
-fn pool(h: &Harness, id: &ClusterId, name: &str) -> Vec<(String, String)> {
-    h.store
-        .read(|r| r.machines(id, false))
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.pool == name)
-        .map(|m| (m.system_id, m.hostname.unwrap_or_default()))
-        .collect()
+    first_event(evs, sid, is_release)
 }
 
 fn member_names(h: &Harness, id: &ClusterId) -> Vec<String> {
@@ -142,15 +101,15 @@ async fn scaling_three_control_planes_to_one_removes_both_members_before_their_r
     let engine = engine(&h);
     let id = running_cluster(&h, &engine, "shrink", 3).await;
     let cp = cp_pool(&h, &id);
-    let before = pool(&h, &id, &cp);
-    let mark = last_event(&h, &id);
+    let before = h.pool_nodes(&id, &cp);
+    let mark = h.last_event(&id);
 
     h.api().scale_pool("shrink", &cp, 1).await.unwrap();
     h.drive(&engine, &id, 30, |c| {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let after = pool(&h, &id, &cp);
+    let after = h.pool_nodes(&id, &cp);
     assert_eq!(after.len(), 1);
     let gone: Vec<(String, String)> = before
         .iter()
@@ -158,7 +117,7 @@ async fn scaling_three_control_planes_to_one_removes_both_members_before_their_r
         .cloned()
         .collect();
     assert_eq!(gone.len(), 2);
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     assert_left_in_order(&h, &evs, &gone);
     // etcd has exactly the node that stays; no member's machine was released while a member.
     assert_eq!(member_names(&h, &id), vec![after[0].1.clone()]);
@@ -183,8 +142,8 @@ async fn a_rolled_control_plane_ends_with_exactly_the_new_members() {
     let id = create(&h, s.clone()).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let cp = s.spec.node_pools[0].name.clone();
-    let before = pool(&h, &id, &cp);
-    let mark = last_event(&h, &id);
+    let before = h.pool_nodes(&id, &cp);
+    let mark = h.last_event(&id);
 
     // The control plane moves to the `compute` resource pool: every node is replaced, the
     // init node included, one member at a time.
@@ -194,10 +153,10 @@ async fn a_rolled_control_plane_ends_with_exactly_the_new_members() {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let after = pool(&h, &id, &cp);
+    let after = h.pool_nodes(&id, &cp);
     assert_eq!(after.len(), 3);
     assert!(after.iter().all(|m| !before.contains(m)));
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     assert_left_in_order(&h, &evs, &before);
     let mut new_names: Vec<String> = after.iter().map(|(_, n)| n.clone()).collect();
     new_names.sort();
@@ -212,8 +171,8 @@ async fn a_failing_etcd_delays_the_releases_then_lets_them_through() {
     let engine = engine(&h);
     let id = running_cluster(&h, &engine, "flaky", 3).await;
     let cp = cp_pool(&h, &id);
-    let before = pool(&h, &id, &cp);
-    let mark = last_event(&h, &id);
+    let before = h.pool_nodes(&id, &cp);
+    let mark = h.last_event(&id);
     h.sim.k8s_etcd_fail(id.as_str(), 3);
 
     h.api().scale_pool("flaky", &cp, 1).await.unwrap();
@@ -221,7 +180,7 @@ async fn a_failing_etcd_delays_the_releases_then_lets_them_through() {
     let mut saw_failure = false;
     for _ in 0..10 {
         engine.step().await.unwrap();
-        let evs = events(&h, &id, mark);
+        let evs = h.events(&id, mark);
         if evs
             .iter()
             .any(|e| op_outcome(e, "etcd_remove") == Some("failed"))
@@ -255,7 +214,8 @@ async fn a_failing_etcd_delays_the_releases_then_lets_them_through() {
         "{}",
         task.message
     );
-    let failed = events(&h, &id, mark)
+    let failed = h
+        .events(&id, mark)
         .into_iter()
         .find(|e| op_outcome(e, "etcd_remove") == Some("failed"))
         .unwrap();
@@ -265,13 +225,13 @@ async fn a_failing_etcd_delays_the_releases_then_lets_them_through() {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let after = pool(&h, &id, &cp);
+    let after = h.pool_nodes(&id, &cp);
     let gone: Vec<(String, String)> = before
         .iter()
         .filter(|m| !after.contains(m))
         .cloned()
         .collect();
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     assert_left_in_order(&h, &evs, &gone);
     // Three failures spent, each before any release; then back-off, not a tight loop.
     let failures: Vec<EventId> = evs
@@ -299,8 +259,8 @@ async fn a_crash_right_after_a_removal_resumes_without_an_early_release() {
         running_cluster(&h, &engine, "crashy", 3).await
     };
     let cp = cp_pool(&h, &id);
-    let before = pool(&h, &id, &cp);
-    let mark = last_event(&h, &id);
+    let before = h.pool_nodes(&id, &cp);
+    let mark = h.last_event(&id);
     h.api().scale_pool("crashy", &cp, 1).await.unwrap();
 
     // A scale-down passes no checkpoint until its first etcd removal (drains have none): the
@@ -333,9 +293,9 @@ async fn a_crash_right_after_a_removal_resumes_without_an_early_release() {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let after = pool(&h, &id, &cp);
+    let after = h.pool_nodes(&id, &cp);
     assert_eq!(after.len(), 1);
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let gone: Vec<&(String, String)> = before.iter().filter(|m| !after.contains(m)).collect();
     assert_eq!(gone.len(), 2);
     // The member removed before the crash is found gone after it: no second removal.
@@ -362,10 +322,10 @@ async fn delete_removes_no_member_and_the_harness_probe_scales_down_through_the_
     let h = Harness::new(10, 85).await;
     let engine = engine(&h);
     let id = running_cluster(&h, &engine, "gone", 3).await;
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
     h.api().delete_cluster("gone", false).await.unwrap();
     h.drive(&engine, &id, 30, |c| c.is_deleted()).await;
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     assert!(evs.iter().all(|e| op_outcome(e, "etcd_remove").is_none()));
     assert_eq!(member_names(&h, &id).len(), 3);
     // The simulator notes each member's release, as it should: here they are expected.
@@ -386,13 +346,13 @@ async fn delete_removes_no_member_and_the_harness_probe_scales_down_through_the_
         h.sim.advance(60.0);
     }
     assert_eq!(member_names(&h, &id).len(), 3);
-    let mark = last_event(&h, &id);
+    let mark = h.last_event(&id);
     h.api().scale_pool("fake", &cp, 1).await.unwrap();
     h.drive(&engine, &id, 30, |c| {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let evs = events(&h, &id, mark);
+    let evs = h.events(&id, mark);
     let removed = evs
         .iter()
         .filter(|e| op_outcome(e, "etcd_remove") == Some("removed"))
@@ -414,14 +374,14 @@ async fn the_harness_probe_rolls_a_control_plane_to_running() {
     let id = create(&h, s.clone()).await;
     h.until_phase(&engine, &id, ClusterPhase::Running).await;
     let cp = s.spec.node_pools[0].name.clone();
-    let before = pool(&h, &id, &cp);
+    let before = h.pool_nodes(&id, &cp);
     s.spec.node_pools[0].resource_pool = "compute".into();
     h.api().update_spec("fakeroll", s).await.unwrap();
     h.drive(&engine, &id, 200, |c| {
         c.phase == ClusterPhase::Running && c.observed_generation == 2
     })
     .await;
-    let after = pool(&h, &id, &cp);
+    let after = h.pool_nodes(&id, &cp);
     assert!(after.iter().all(|m| !before.contains(m)));
     // The fake probe calls a node Ready as soon as it is Deployed; give the last one the
     // simulator's join time.

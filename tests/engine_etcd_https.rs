@@ -175,6 +175,17 @@ async fn serve(
     format!("https://{addr}")
 }
 
+/// A fake etcd as kubeadm sets it up: serving a certificate from the etcd CA and taking only
+/// clients certified by it.
+async fn kubeadm_etcd(s: &ClusterSecrets, api: &Shared) -> String {
+    serve(
+        api.clone(),
+        server_cert(&s.etcd_ca, ETCD_CA_CN),
+        &s.etcd_ca.cert_pem,
+    )
+    .await
+}
+
 fn fake() -> Shared {
     Arc::new(Mutex::new(Fake {
         members: vec![
@@ -215,12 +226,7 @@ async fn closed_endpoint() -> String {
 async fn lists_then_removes_with_the_etcd_client_certificate() {
     let s = secrets();
     let api = fake();
-    let url = serve(
-        api.clone(),
-        server_cert(&s.etcd_ca, ETCD_CA_CN),
-        &s.etcd_ca.cert_pem,
-    )
-    .await;
+    let url = kubeadm_etcd(&s, &api).await;
     let (t, fingerprint) = target(&s, vec![url]);
     assert!(!format!("{t:?}").contains("PRIVATE KEY"), "{t:?}");
     let probe = HttpsProbe;
@@ -263,12 +269,7 @@ async fn lists_then_removes_with_the_etcd_client_certificate() {
 async fn an_endpoint_that_is_down_is_skipped_and_etcd_errors_are_reported() {
     let s = secrets();
     let api = fake();
-    let url = serve(
-        api.clone(),
-        server_cert(&s.etcd_ca, ETCD_CA_CN),
-        &s.etcd_ca.cert_pem,
-    )
-    .await;
+    let url = kubeadm_etcd(&s, &api).await;
     let (t, _) = target(&s, vec![closed_endpoint().await, url.clone()]);
     let probe = HttpsProbe;
     assert_eq!(probe.etcd_members(&t).await.unwrap().len(), 3);
@@ -319,12 +320,7 @@ async fn a_server_not_signed_by_the_etcd_ca_is_refused() {
 async fn a_client_certificate_from_another_ca_gets_nothing() {
     let s = secrets();
     let api = fake();
-    let url = serve(
-        api.clone(),
-        server_cert(&s.etcd_ca, ETCD_CA_CN),
-        &s.etcd_ca.cert_pem,
-    )
-    .await;
+    let url = kubeadm_etcd(&s, &api).await;
     let (mut t, _) = target(&s, vec![url]);
     // The admin certificate is signed by the cluster CA: etcd does not take it.
     let admin = s.issue_admin_certificate().unwrap();

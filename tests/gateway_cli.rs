@@ -2,66 +2,13 @@
 //! MAAS. Setup (init from a file, flags and answered questions), a gateway process pairing
 //! consoles, list / show / unpair / delete, and no secret in any output.
 
+mod cli_support;
+
+use cli_support::{start_gateway, Transcript};
 use kubemaas::sim::{self, SimConfig, SimHandle};
 use kubemaas::store::{NewAccount, Store};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-
-/// Every byte any command printed, to check that no secret is among them.
-#[derive(Default)]
-struct Transcript(String);
-
-impl Transcript {
-    fn run(&mut self, state: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--state-dir").arg(state).args(args);
-        cmd.env_remove("MAAS_URL").env_remove("MAAS_API_KEY");
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("kubemaas runs");
-        {
-            let mut input = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                input.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        self.0.push_str(&String::from_utf8_lossy(&out.stdout));
-        self.0.push_str(&String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
-    fn ok(&mut self, state: &Path, args: &[&str]) -> String {
-        let out = self.run(state, args, None);
-        assert!(
-            out.status.success(),
-            "kubemaas {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&mut self, state: &Path, args: &[&str]) -> String {
-        let out = self.run(state, args, None);
-        assert!(!out.status.success(), "kubemaas {args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn assert_no_secrets(&self, key: &str) {
-        for part in key.split(':') {
-            assert!(
-                !self.0.contains(part),
-                "a part of the MAAS API key was printed"
-            );
-        }
-        assert!(!self.0.contains("PRIVATE KEY"), "a private key was printed");
-    }
-}
+use std::process::Command;
 
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -299,63 +246,6 @@ placement:
     t.assert_no_secrets(key);
 }
 
-/// A running `kubemaas gateway run`, killed when dropped.
-struct GatewayProcess {
-    child: Child,
-    /// What the gateway prints after it is ready.
-    stdout: BufReader<std::process::ChildStdout>,
-    addr: String,
-    code: String,
-    printed: String,
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(state: &Path, config: &Path) -> GatewayProcess {
-    let mut child = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(state)
-        .args(["gateway", "run", "-c"])
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    let (mut addr, mut code) = (None, None);
-    while addr.is_none() || code.is_none() {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            panic!("the gateway stopped before it was ready:\n{printed}");
-        }
-        let line = line.trim_end().to_string();
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(rest) =
-            line.strip_prefix("pair a console with: kubemaas gateway pair --address ")
-        {
-            let mut words = rest.split_whitespace();
-            addr = words.next().map(str::to_string);
-            code = words.nth(1).map(str::to_string);
-        }
-    }
-    GatewayProcess {
-        child,
-        stdout,
-        addr: addr.unwrap(),
-        code: code.unwrap(),
-        printed,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clusters() {
     let sim = simulator().await;
@@ -367,7 +257,7 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
     std::fs::write(&config, config_text(&sim, "dc1")).unwrap();
     let mut t = Transcript::default();
 
-    let gw = start_gateway(&gw_state, &config);
+    let gw = start_gateway(&gw_state, &config, &["--listen", "127.0.0.1:0"]);
     t.0.push_str(&gw.printed);
     assert!(
         gw.printed.contains("CA fingerprint: SHA256:"),

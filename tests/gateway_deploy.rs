@@ -4,9 +4,13 @@
 //! changes nothing; clear errors; the user-data passes `cloud-init schema`; and pairing back
 //! with a real in-process gateway seeded, as on a node, from the code in the user-data.
 
+mod bootstrap_support;
 mod engine_support;
 
 use axum::Router;
+use bootstrap_support::{
+    cloud_init_python, cloud_init_schema, optional_tool, run, shellify_runcmd,
+};
 use futures_util::future::BoxFuture;
 use kubemaas::bootstrap::cloud_config::CloudConfig;
 use kubemaas::bootstrap::gateway_user_data::{
@@ -635,15 +639,7 @@ async fn pairs_back_with_the_embedded_code_and_records_the_gateway() {
 }
 
 fn cloud_init() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("cloud-init"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!("cloud-init is not installed but CI is set: apt-get install -y --no-install-recommends cloud-init");
-    }
-    found
+    optional_tool("cloud-init", "cloud-init")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,24 +660,13 @@ async fn the_gateway_user_data_passes_cloud_init_schema() {
     for (i, m) in ms.iter().enumerate() {
         let path = dir.path().join(format!("node{i}.yaml"));
         std::fs::write(&path, m.user_data.as_deref().unwrap()).unwrap();
-        let out = std::process::Command::new(&tool)
-            .args(["schema", "--config-file", path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("Valid"),
-            "cloud-init schema rejected node {i}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cloud_init_schema(&tool, &path)
+            .unwrap_or_else(|report| panic!("cloud-init schema rejected node {i}:\n{report}"));
     }
     // Guard: the same check refuses a broken document.
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "#cloud-config\nwrite_files: 3\n").unwrap();
-    let out = std::process::Command::new(&tool)
-        .args(["schema", "--config-file", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&tool, &["schema", "--config-file", bad.to_str().unwrap()]);
     assert!(!out.status.success());
 }
 
@@ -787,21 +772,13 @@ fn node_plan(url: &str, sha256: &str) -> kubemaas::bootstrap::gateway_user_data:
     }
 }
 
-fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!("{name} is not installed but CI is set");
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_install_script_installs_only_a_file_with_the_digest_from_the_user_data() {
-    let (Some(sh), Some(_), Some(_)) = (tool("sh"), tool("curl"), tool("sha256sum")) else {
+    let (Some(sh), Some(_), Some(_)) = (
+        optional_tool("sh", "dash"),
+        optional_tool("curl", "curl"),
+        optional_tool("sha256sum", "coreutils"),
+    ) else {
         eprintln!("sh, curl or sha256sum missing and CI unset: skipped");
         return;
     };
@@ -856,19 +833,11 @@ async fn the_install_script_installs_only_a_file_with_the_digest_from_the_user_d
 
 #[test]
 fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
-    let (Some(cloud_init), Some(sh)) = (cloud_init(), tool("sh")) else {
+    let (Some(cloud_init), Some(sh)) = (cloud_init(), optional_tool("sh", "dash")) else {
         eprintln!("cloud-init missing and CI unset: skipped");
         return;
     };
-    // cloud-init's own interpreter (its shebang) has its modules.
-    let launcher = std::fs::read_to_string(&cloud_init).unwrap();
-    let python = launcher
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("#!"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("cloud-init is a script with a #! line")
-        .to_string();
+    let python = cloud_init_python(&cloud_init);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("ud.yaml");
     let script = dir.path().join("runcmd.sh");
@@ -876,46 +845,19 @@ fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
         .user_data()
         .unwrap();
     std::fs::write(&input, &ud).unwrap();
-    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
-                    doc = yaml.safe_load(open(sys.argv[1]))\n\
-                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
-    let out = std::process::Command::new(&python)
-        .args([
-            "-c",
-            shellify,
-            input.to_str().unwrap(),
-            script.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&script).unwrap();
+    let text = shellify_runcmd(&python, &input, &script);
     assert!(text.starts_with("#!/bin/sh\nset -e\n"), "{text}");
     assert!(
         text.contains("NO_PROXY=localhost,127.0.0.1,n1.maas,n2.maas,n3.maas,10.0.0.9,10.0.0.0/8"),
         "{text}"
     );
-    let out = std::process::Command::new(&sh)
-        .args(["-n", script.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&sh, &["-n", script.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
     // And the schema, with the MAAS CA and both proxies.
-    let out = std::process::Command::new(&cloud_init)
-        .args(["schema", "--config-file", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    cloud_init_schema(&cloud_init, &input)
+        .unwrap_or_else(|report| panic!("cloud-init schema rejected it:\n{report}"));
 }

@@ -3,46 +3,13 @@
 //! systemd unit does with the code from the user-data, then deploy again to pair back; the
 //! console records the gateway. No secret in any output.
 
+mod cli_support;
+
+use cli_support::{start_gateway, Transcript};
 use kubemaas::bootstrap::cloud_config::CloudConfig;
 use kubemaas::bootstrap::gateway_user_data::PAIRING_CODE_PATH;
 use kubemaas::gateway::deploy::agent_name;
 use kubemaas::sim::{self, SimConfig};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-
-fn kubemaas(state: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .env_remove("MAAS_API_KEY")
-        .env_remove("MAAS_URL")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_then_the_gateway_accepts_the_embedded_code_once_and_the_console_pairs_back() {
@@ -75,10 +42,10 @@ artifact:
     );
     kubemaas::paths::write_private_file(&config, text.as_bytes()).unwrap();
     let cfg = config.to_str().unwrap();
-    let mut printed = String::new();
+    let mut t = Transcript::default();
 
     // Deploy only, for scripts.
-    let out = kubemaas(
+    let stdout = t.ok(
         &console,
         &[
             "gateway",
@@ -91,9 +58,6 @@ artifact:
             "1",
         ],
     );
-    let stdout = ok(&out, "gateway deploy --json");
-    printed.push_str(&stdout);
-    printed.push_str(&String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -122,45 +86,22 @@ artifact:
         .unwrap()
         .content;
     std::fs::write(&code_file, content).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(&node)
-        .args(["gateway", "run", "-c", cfg, "--pairing-code-file"])
-        .arg(&code_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let gateway = Killed(child);
-    let mut addr = None;
-    let mut started = String::new();
-    while addr.is_none() {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            panic!("the gateway stopped before it was ready:\n{started}");
-        }
-        started.push_str(&line);
-        if let Some(rest) = line.strip_prefix("gateway dc1 listening on ") {
-            addr = Some(rest.trim().to_string());
-        }
-    }
-    // Its own code is printed after the address; read up to it.
-    while !started.contains("pair a console with:") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        started.push_str(&line);
-    }
-    printed.push_str(&started);
-    assert!(started.contains("accepted once"), "{started}");
+    let gateway = start_gateway(
+        &node,
+        &config,
+        &["--pairing-code-file", code_file.to_str().unwrap()],
+    );
+    t.0.push_str(&gateway.printed);
+    assert!(
+        gateway.printed.contains("accepted once"),
+        "{}",
+        gateway.printed
+    );
     assert!(!code_file.exists(), "the code file is deleted when read");
-    let addr = addr.unwrap();
+    let addr = gateway.addr.clone();
 
     // Deploy again with the address the console reaches it at: nothing redone, paired back.
-    let out = kubemaas(
+    let stdout = t.ok(
         &console,
         &[
             "gateway",
@@ -175,15 +116,9 @@ artifact:
             "laptop",
         ],
     );
-    let stdout = ok(&out, "gateway deploy (pair back)");
-    printed.push_str(&stdout);
-    printed.push_str(&String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("paired with gateway dc1"), "{stdout}");
     assert!(stdout.contains("nothing changed in MAAS"), "{stdout}");
-    let list = ok(
-        &kubemaas(&console, &["gateway", "list", "-o", "json"]),
-        "list",
-    );
+    let list = t.ok(&console, &["gateway", "list", "-o", "json"]);
     let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
     let dc1 = rows
         .as_array()
@@ -197,19 +132,13 @@ artifact:
     // The code pairs once: the gateway refuses it now (the console knows it paired, so ask
     // with `gateway pair` under another name).
     let code = content.trim().to_string();
-    let out = kubemaas(
+    let err = t.fails(
         &dir.path().join("other-console"),
         &["gateway", "pair", "--address", &addr, "--code", &code],
     );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+    assert!(err.contains("already used"), "{err}");
     drop(gateway);
 
-    for part in key.split(':') {
-        assert!(
-            !printed.contains(part),
-            "a part of the MAAS API key was printed"
-        );
-    }
-    assert!(!printed.contains(&code), "the embedded code was printed");
+    t.assert_no_secrets(&key);
+    assert!(!t.0.contains(&code), "the embedded code was printed");
 }

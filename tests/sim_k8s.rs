@@ -4,46 +4,12 @@
 mod sim_common;
 
 use chrono::{DateTime, Duration, Utc};
-use kubemaas::bootstrap::{NodeRole, NODE_IDENTITY_PATH};
-use kubemaas::maas::{
-    DeployRequest, MaasClient, MaasConfig, NodeStatus, ReleaseRequest, RetryPolicy,
-};
+use kubemaas::bootstrap::NodeRole;
+use kubemaas::maas::{DeployRequest, NodeStatus};
 use kubemaas::sim::k8s::{K8sCluster, API_SERVER_SECS, JOIN_SECS, NODE_READY_SECS};
 use kubemaas::sim::SimHandle;
+use sim_common::k8s::*;
 use sim_common::*;
-
-/// Cloud-config carrying only the node identity file, as the bootstrap module writes it.
-fn identity_user_data(cluster: &str, node: &str, role: &str) -> Vec<u8> {
-    let json = serde_json::json!({
-        "cluster_id": cluster,
-        "cluster_name": "prod",
-        "role": role,
-        "node_name": node,
-        "kubernetes_version": "1.30.2",
-    })
-    .to_string();
-    format!(
-        "#cloud-config\nwrite_files:\n- path: {NODE_IDENTITY_PATH}\n  permissions: '0644'\n  content: '{json}'\n"
-    )
-    .into_bytes()
-}
-
-fn client(sim: &SimHandle) -> MaasClient {
-    let mut config = MaasConfig::new(sim.endpoint(), sim.api_key());
-    config.retry = RetryPolicy::never();
-    MaasClient::new(config).unwrap()
-}
-
-async fn deploy(sim: &SimHandle, index: usize, cluster: &str, node: &str, role: &str) -> String {
-    let id = sim.machines()[index].system_id.clone();
-    let request = DeployRequest {
-        distro_series: Some("jammy".into()),
-        user_data: Some(identity_user_data(cluster, node, role)),
-        ..Default::default()
-    };
-    client(sim).deploy(&id, &request).await.unwrap();
-    id
-}
 
 /// Moves the frozen clock to exactly `t` (never backwards).
 fn advance_to(sim: &SimHandle, t: DateTime<Utc>) {
@@ -136,10 +102,7 @@ async fn api_server_then_nodes_come_up_on_the_virtual_clock() {
     assert_eq!(view(&sim, "c1").nodes.len(), 2);
 
     // Released: the node is gone at once.
-    client(&sim)
-        .release(&worker, &ReleaseRequest::default())
-        .await
-        .unwrap();
+    release(&sim, &worker).await;
     let v = view(&sim, "c1");
     assert_eq!(names_and_readiness(&v), [("cp-1".to_string(), true)]);
     // Other clusters are unaffected and unknown ones stay unknown.
@@ -204,19 +167,13 @@ async fn the_control_plane_survives_losing_its_init_node_but_not_all_of_them() {
     assert!(view(&sim, "c9").all_ready());
 
     // Rolling the control plane: the init node leaves, the joined one keeps serving.
-    client(&sim)
-        .release(&init, &ReleaseRequest::default())
-        .await
-        .unwrap();
+    release(&sim, &init).await;
     let v = view(&sim, "c9");
     assert!(v.api_server_ready);
     assert_eq!(names_and_readiness(&v), [("cp-2".to_string(), true)]);
 
     // The last control-plane node goes: nothing answers any more.
-    client(&sim)
-        .release(&join, &ReleaseRequest::default())
-        .await
-        .unwrap();
+    release(&sim, &join).await;
     let v = view(&sim, "c9");
     assert!(!v.api_server_ready);
     assert!(v.nodes.is_empty());

@@ -6,71 +6,11 @@
 mod sim_common;
 
 use chrono::Duration;
-use kubemaas::bootstrap::NODE_IDENTITY_PATH;
-use kubemaas::maas::{DeployRequest, MaasClient, MaasConfig, NodeStatus, RetryPolicy};
+use kubemaas::maas::NodeStatus;
 use kubemaas::sim::k8s::{K8sDrain, K8sDrainError, DRAIN_SECS, PODS_PER_NODE};
 use kubemaas::sim::SimHandle;
+use sim_common::k8s::*;
 use sim_common::*;
-
-fn identity_user_data(cluster: &str, node: &str, role: &str) -> Vec<u8> {
-    let json = serde_json::json!({
-        "cluster_id": cluster,
-        "cluster_name": "prod",
-        "role": role,
-        "node_name": node,
-        "kubernetes_version": "1.30.2",
-    })
-    .to_string();
-    format!(
-        "#cloud-config\nwrite_files:\n- path: {NODE_IDENTITY_PATH}\n  permissions: '0644'\n  content: '{json}'\n"
-    )
-    .into_bytes()
-}
-
-async fn deploy(sim: &SimHandle, index: usize, cluster: &str, node: &str, role: &str) -> String {
-    let id = sim.machines()[index].system_id.clone();
-    let mut config = MaasConfig::new(sim.endpoint(), sim.api_key());
-    config.retry = RetryPolicy::never();
-    let request = DeployRequest {
-        distro_series: Some("jammy".into()),
-        user_data: Some(identity_user_data(cluster, node, role)),
-        ..Default::default()
-    };
-    MaasClient::new(config)
-        .unwrap()
-        .deploy(&id, &request)
-        .await
-        .unwrap();
-    id
-}
-
-/// Advances in 30 s steps until every node named is registered and Ready.
-fn until_ready(sim: &SimHandle, cluster: &str, nodes: &[&str]) {
-    for _ in 0..200 {
-        if let Some(v) = sim.k8s_cluster(cluster) {
-            if nodes
-                .iter()
-                .all(|n| v.nodes.iter().any(|k| &k.name == n && k.ready))
-            {
-                return;
-            }
-        }
-        sim.advance(30.0);
-    }
-    panic!("{nodes:?} never became Ready in {cluster}");
-}
-
-async fn post(sim: &SimHandle, path: &str) -> (u16, String) {
-    let resp = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", sim.control_url()))
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
 
 /// A cluster `c1` with an init control plane and two workers, all Ready.
 async fn cluster() -> SimHandle {
@@ -94,7 +34,7 @@ fn listed(sim: &SimHandle, node: &str) -> Option<kubemaas::sim::k8s::K8sNode> {
 async fn a_drain_cordons_at_once_and_deletes_the_node_after_the_drain_time() {
     let sim = cluster().await;
     let start = sim.clock().now();
-    let (status, body) = post(&sim, "k8s/clusters/c1/nodes/w-1/drain").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c1/nodes/w-1/drain").await;
     assert_eq!(status, 200, "{body}");
     let d: K8sDrain = serde_json::from_str(&body).unwrap();
     assert_eq!(d.node, "w-1");
@@ -121,7 +61,7 @@ async fn a_drain_cordons_at_once_and_deletes_the_node_after_the_drain_time() {
     );
     assert_eq!(v.drains[0].pods_remaining, 0);
     // A finished drain answers as finished, however often it is asked.
-    let (status, body) = post(&sim, "k8s/clusters/c1/nodes/w-1/drain").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c1/nodes/w-1/drain").await;
     assert_eq!(status, 200);
     let d: K8sDrain = serde_json::from_str(&body).unwrap();
     assert_eq!(d.drained_at, Some(start + Duration::seconds(DRAIN_SECS)));
@@ -135,7 +75,7 @@ async fn a_drain_cordons_at_once_and_deletes_the_node_after_the_drain_time() {
 #[tokio::test]
 async fn a_held_node_never_drains_until_let_go() {
     let sim = cluster().await;
-    let (status, body) = post(&sim, "k8s/clusters/c1/nodes/w-2/hold").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c1/nodes/w-2/hold").await;
     assert_eq!(status, 200, "{body}");
     let d = sim.k8s_drain("c1", "w-2").unwrap();
     assert!(d.held);
@@ -145,7 +85,7 @@ async fn a_held_node_never_drains_until_let_go() {
     assert!(d.held && d.drained_at.is_none(), "{d:?}");
     assert!(listed(&sim, "w-2").is_some());
 
-    let (status, _) = post(&sim, "k8s/clusters/c1/nodes/w-2/unhold").await;
+    let (status, _) = control_post(&sim, "k8s/clusters/c1/nodes/w-2/unhold").await;
     assert_eq!(status, 200);
     let d = sim.k8s_drain("c1", "w-2").unwrap();
     assert_eq!(
@@ -159,9 +99,9 @@ async fn a_held_node_never_drains_until_let_go() {
 #[tokio::test]
 async fn drain_time_is_settable_and_bad_calls_are_refused() {
     let sim = cluster().await;
-    let (status, body) = post(&sim, "k8s/drain_seconds?seconds=-3").await;
+    let (status, body) = control_post(&sim, "k8s/drain_seconds?seconds=-3").await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = post(&sim, "k8s/drain_seconds?seconds=5").await;
+    let (status, _) = control_post(&sim, "k8s/drain_seconds?seconds=5").await;
     assert_eq!(status, 200);
     let d = sim.k8s_drain("c1", "w-1").unwrap();
     sim.advance(5.0);
@@ -170,16 +110,16 @@ async fn drain_time_is_settable_and_bad_calls_are_refused() {
         Some(d.drain_started_at + Duration::seconds(5))
     );
 
-    let (status, body) = post(&sim, "k8s/clusters/c1/nodes/nope/drain").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c1/nodes/nope/drain").await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("nope"), "{body}");
     assert_eq!(
         sim.k8s_drain("c9", "w-1").unwrap_err(),
         K8sDrainError::NoCluster("c9".into())
     );
-    let (status, body) = post(&sim, "k8s/clusters/c1/nodes/w-1/cook").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c1/nodes/w-1/cook").await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = post(&sim, "k8s/elsewhere").await;
+    let (status, _) = control_post(&sim, "k8s/elsewhere").await;
     assert_eq!(status, 404);
 }
 
@@ -187,7 +127,7 @@ async fn drain_time_is_settable_and_bad_calls_are_refused() {
 async fn nothing_drains_while_the_api_server_is_down_or_before_the_node_joined() {
     let sim = start(ready_fleet(3)).await;
     deploy(&sim, 0, "c2", "cp-1", "init_control_plane").await;
-    let (status, body) = post(&sim, "k8s/clusters/c2/nodes/cp-1/drain").await;
+    let (status, body) = control_post(&sim, "k8s/clusters/c2/nodes/cp-1/drain").await;
     assert_eq!(status, 503, "{body}");
     until_ready(&sim, "c2", &["cp-1"]);
     // Deployed but not joined yet: not in the API, so nothing to cordon.

@@ -5,79 +5,15 @@
 
 mod sim_common;
 
-use kubemaas::bootstrap::NODE_IDENTITY_PATH;
-use kubemaas::maas::{DeployRequest, MaasClient, MaasConfig, ReleaseRequest, RetryPolicy};
 use kubemaas::sim::k8s::{K8sEtcdError, K8sEtcdMember};
 use kubemaas::sim::SimHandle;
 use serde_json::Value;
+use sim_common::k8s::*;
 use sim_common::*;
 
-fn identity_user_data(cluster: &str, node: &str, role: &str) -> Vec<u8> {
-    let json = serde_json::json!({
-        "cluster_id": cluster,
-        "cluster_name": "prod",
-        "role": role,
-        "node_name": node,
-        "kubernetes_version": "1.30.2",
-    })
-    .to_string();
-    format!(
-        "#cloud-config\nwrite_files:\n- path: {NODE_IDENTITY_PATH}\n  permissions: '0644'\n  content: '{json}'\n"
-    )
-    .into_bytes()
-}
-
-fn client(sim: &SimHandle) -> MaasClient {
-    let mut config = MaasConfig::new(sim.endpoint(), sim.api_key());
-    config.retry = RetryPolicy::never();
-    MaasClient::new(config).unwrap()
-}
-
-async fn deploy(sim: &SimHandle, index: usize, cluster: &str, node: &str, role: &str) -> String {
-    let id = sim.machines()[index].system_id.clone();
-    let request = DeployRequest {
-        distro_series: Some("jammy".into()),
-        user_data: Some(identity_user_data(cluster, node, role)),
-        ..Default::default()
-    };
-    client(sim).deploy(&id, &request).await.unwrap();
-    id
-}
-
-async fn release(sim: &SimHandle, system_id: &str) {
-    client(sim)
-        .release(system_id, &ReleaseRequest::default())
-        .await
-        .unwrap();
-}
-
-/// Advances in 30 s steps until every node named is registered and Ready.
-fn until_ready(sim: &SimHandle, cluster: &str, nodes: &[&str]) {
-    for _ in 0..200 {
-        if let Some(v) = sim.k8s_cluster(cluster) {
-            if nodes
-                .iter()
-                .all(|n| v.nodes.iter().any(|k| &k.name == n && k.ready))
-            {
-                return;
-            }
-        }
-        sim.advance(30.0);
-    }
-    panic!("{nodes:?} never became Ready in {cluster}");
-}
-
+/// A control API call; a JSON body parsed, any other kept as a string.
 async fn post(sim: &SimHandle, path: &str) -> (u16, Value) {
-    let resp = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", sim.control_url()))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
+    let (status, text) = control_post(sim, path).await;
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),

@@ -19,6 +19,7 @@ use crate::store::{EventLevel, MachineRow, NewEvent};
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 const SOURCE: &str = "reconciler";
 
@@ -26,6 +27,14 @@ const SOURCE: &str = "reconciler";
 enum Verdict {
     Release,
     Wait,
+}
+
+/// Forgets the per-machine records (drains, etcd removals) of machines not in `machines`;
+/// says whether any went, so the pass knows to save its status.
+pub(super) fn keep_only<V>(records: &mut BTreeMap<String, V>, machines: &[&str]) -> bool {
+    let before = records.len();
+    records.retain(|sid, _| machines.contains(&sid.as_str()));
+    records.len() != before
 }
 
 /// Marks the machine's drain over, so a release MAAS refuses is retried without draining or
@@ -63,11 +72,7 @@ impl Engine {
             .collect();
         // A drain record outlives its machine only if the machine left some other way
         // (released in MAAS behind our back, the cluster deleted): forget it.
-        let before = p.status.drains.len();
-        p.status
-            .drains
-            .retain(|sid, _| retiring.contains(&sid.as_str()));
-        let mut changed = p.status.drains.len() != before;
+        let mut changed = keep_only(&mut p.status.drains, &retiring);
 
         let (retiring, mut release): (Vec<MachineRow>, Vec<MachineRow>) =
             going.into_iter().partition(|r| {

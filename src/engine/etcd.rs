@@ -109,6 +109,24 @@ pub(crate) fn pending_note(status: &ClusterStatus) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
+/// `row`'s removal record, made on first use and named after its node.
+fn removal_record<'a>(p: &'a mut Pass, row: &MachineRow) -> &'a mut EtcdRemovalRecord {
+    p.status
+        .etcd_removals
+        .entry(row.system_id.clone())
+        .or_insert_with(|| EtcdRemovalRecord {
+            node: row.hostname.clone().unwrap_or_default(),
+            ..Default::default()
+        })
+}
+
+/// Records `row`'s node out of etcd (its machine may go): not to be tried again.
+fn record_left(p: &mut Pass, row: &MachineRow) {
+    let record = removal_record(p, row);
+    record.done = true;
+    record.last_error = None;
+}
+
 /// What one attempt concluded for one machine.
 enum Outcome {
     /// Out of etcd: release it.
@@ -140,22 +158,11 @@ impl Engine {
             .filter(|r| r.state == ms::RETIRING)
             .map(|r| r.system_id.as_str())
             .collect();
-        let before = p.status.etcd_removals.len();
-        p.status
-            .etcd_removals
-            .retain(|sid, _| retiring.contains(&sid.as_str()));
-        let mut changed = p.status.etcd_removals.len() != before;
+        let mut changed = super::drain::keep_only(&mut p.status.etcd_removals, &retiring);
         let mut target: Option<EtcdTarget> = None;
         for row in leaving {
             let node = row.hostname.clone().unwrap_or_default();
-            let record = p
-                .status
-                .etcd_removals
-                .entry(row.system_id.clone())
-                .or_insert_with(|| EtcdRemovalRecord {
-                    node: node.clone(),
-                    ..Default::default()
-                });
+            let record = removal_record(p, &row);
             if record.done {
                 release.push(row);
                 continue;
@@ -309,13 +316,7 @@ impl Engine {
         self.checkpoint("etcd_remove: answered")?;
         match answer {
             Ok(outcome) => {
-                let record = p
-                    .status
-                    .etcd_removals
-                    .entry(row.system_id.clone())
-                    .or_default();
-                record.done = true;
-                record.last_error = None;
+                record_left(p, row);
                 let message = match outcome {
                     MemberRemoval::Removed => format!(
                         "etcd member {node} removed (id {:x}, {} member(s) left); releasing {}",
@@ -358,14 +359,7 @@ impl Engine {
     /// Records a failed attempt: back-off, an event, the machine kept.
     fn failed(&self, p: &mut Pass, row: &MachineRow, why: String) -> Result<Outcome, EngineError> {
         let node = row.hostname.clone().unwrap_or_default();
-        let record = p
-            .status
-            .etcd_removals
-            .entry(row.system_id.clone())
-            .or_insert_with(|| EtcdRemovalRecord {
-                node: node.clone(),
-                ..Default::default()
-            });
+        let record = removal_record(p, row);
         record.failures += 1;
         record.wait_passes = backoff(record.failures);
         record.last_error = Some(why.clone());
@@ -394,14 +388,7 @@ impl Engine {
         row: &MachineRow,
         event: &NewEvent,
     ) -> Result<(), EngineError> {
-        let record = p
-            .status
-            .etcd_removals
-            .entry(row.system_id.clone())
-            .or_default();
-        record.node = row.hostname.clone().unwrap_or_default();
-        record.done = true;
-        record.last_error = None;
+        record_left(p, row);
         self.store.tx(|tx| {
             p.save(tx)?;
             tx.append_event(event)?;

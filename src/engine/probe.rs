@@ -65,6 +65,18 @@ pub struct ProbeError {
     pub detail: String,
 }
 
+impl ProbeError {
+    /// Makes errors about `target`, for `map_err`: every step of one call names the same place
+    /// and only says what went wrong.
+    pub(crate) fn about(target: impl Into<String>) -> impl Fn(String) -> ProbeError {
+        let target = target.into();
+        move |detail| ProbeError {
+            target: target.clone(),
+            detail,
+        }
+    }
+}
+
 /// Where one drain call left a node. A drain takes several calls (one per reconcile pass):
 /// each call cordons, evicts what it can and deletes the Node once nothing evictable is left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +293,28 @@ impl SimProbe {
                 .unwrap_or_default(),
         }
     }
+
+    /// `{origin}/_sim/k8s/clusters/{cluster}{rest}`: where the simulator serves one cluster.
+    fn cluster_url(&self, cluster: &ClusterId, rest: &str) -> String {
+        format!(
+            "{}/_sim/k8s/clusters/{}{rest}",
+            self.origin,
+            segment(cluster.as_str())
+        )
+    }
+
+    /// Sends one call of the simulator's control API; an error names `url`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::Response, ProbeError> {
+        self.http
+            .request(method, url)
+            .send()
+            .await
+            .map_err(|e| ProbeError::about(url)(e.to_string()))
+    }
 }
 
 impl KubeProbe for SimProbe {
@@ -289,21 +323,9 @@ impl KubeProbe for SimProbe {
         target: &'a ProbeTarget,
     ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
-            let url = format!(
-                "{}/_sim/k8s/clusters/{}",
-                self.origin,
-                segment(target.cluster.as_str())
-            );
-            let err = |detail: String| ProbeError {
-                target: url.clone(),
-                detail,
-            };
-            let resp = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| err(e.to_string()))?;
+            let url = self.cluster_url(&target.cluster, "");
+            let err = ProbeError::about(&url);
+            let resp = self.send(reqwest::Method::GET, &url).await?;
             if resp.status() == reqwest::StatusCode::NOT_FOUND {
                 // The simulator hosts no node of this cluster yet.
                 return Ok(KubeHealth::default());
@@ -345,21 +367,9 @@ impl SimProbe {
     /// `POST {origin}/_sim/k8s/clusters/{cluster}/etcd/member/list`: the simulator answers as
     /// etcd's JSON gateway does (503 when no member answers).
     async fn sim_etcd_members(&self, target: &EtcdTarget) -> Result<Vec<EtcdMember>, ProbeError> {
-        let url = format!(
-            "{}/_sim/k8s/clusters/{}/etcd/member/list",
-            self.origin,
-            segment(target.cluster.as_str())
-        );
-        let err = |detail: String| ProbeError {
-            target: url.clone(),
-            detail,
-        };
-        let resp = self
-            .http
-            .post(&url)
-            .send()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let url = self.cluster_url(&target.cluster, "/etcd/member/list");
+        let err = ProbeError::about(&url);
+        let resp = self.send(reqwest::Method::POST, &url).await?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             // No node of this cluster ever deployed: no etcd, so no member.
@@ -378,21 +388,9 @@ impl SimProbe {
         target: &EtcdTarget,
         id: u64,
     ) -> Result<MemberRemoval, ProbeError> {
-        let url = format!(
-            "{}/_sim/k8s/clusters/{}/etcd/members/{id}/remove",
-            self.origin,
-            segment(target.cluster.as_str())
-        );
-        let err = |detail: String| ProbeError {
-            target: url.clone(),
-            detail,
-        };
-        let resp = self
-            .http
-            .post(&url)
-            .send()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let url = self.cluster_url(&target.cluster, &format!("/etcd/members/{id}/remove"));
+        let err = ProbeError::about(&url);
+        let resp = self.send(reqwest::Method::POST, &url).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(MemberRemoval::Removed);
@@ -424,22 +422,9 @@ impl SimProbe {
         target: &ProbeTarget,
         node: &str,
     ) -> Result<DrainProgress, ProbeError> {
-        let url = format!(
-            "{}/_sim/k8s/clusters/{}/nodes/{}/drain",
-            self.origin,
-            segment(target.cluster.as_str()),
-            segment(node)
-        );
-        let err = |detail: String| ProbeError {
-            target: url.clone(),
-            detail,
-        };
-        let resp = self
-            .http
-            .post(&url)
-            .send()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let url = self.cluster_url(&target.cluster, &format!("/nodes/{}/drain", segment(node)));
+        let err = ProbeError::about(&url);
+        let resp = self.send(reqwest::Method::POST, &url).await?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(DrainProgress::NotRegistered);
@@ -508,25 +493,55 @@ struct NodeCondition {
 
 impl HttpsProbe {
     fn client(target: &ProbeTarget) -> Result<reqwest::Client, ProbeError> {
-        let err = |detail: String| ProbeError {
-            target: target.server_url.clone(),
-            detail,
-        };
-        let ca = reqwest::Certificate::from_pem(target.ca_pem.as_bytes())
-            .map_err(|e| err(format!("the cluster CA is not a PEM certificate: {e}")))?;
-        let mut pem = target.client_cert_pem.clone().into_bytes();
-        pem.extend_from_slice(target.client_key_pem.as_bytes());
-        // The identity error would describe the PEM, not quote it.
-        let identity = reqwest::Identity::from_pem(&pem)
-            .map_err(|_| err("the admin client certificate or key is unreadable".into()))?;
-        reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .identity(identity)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| err(e.to_string()))
+        pinned_client(
+            &PinnedTls {
+                ca_name: "cluster CA",
+                ca_pem: &target.ca_pem,
+                cert_name: "admin client",
+                cert_pem: &target.client_cert_pem,
+                key_pem: &target.client_key_pem,
+            },
+            Duration::from_secs(10),
+        )
+        .map_err(ProbeError::about(&target.server_url))
     }
+}
+
+/// The TLS material of a call that trusts one CA only and shows a client certificate. The
+/// names say which CA and certificate an error is about (never their content).
+pub(crate) struct PinnedTls<'a> {
+    /// `cluster CA`, `etcd CA`.
+    pub ca_name: &'a str,
+    pub ca_pem: &'a str,
+    /// `admin client`, `etcd client`.
+    pub cert_name: &'a str,
+    pub cert_pem: &'a str,
+    /// Secret: never quoted in an error.
+    pub key_pem: &'a str,
+}
+
+/// A client that trusts only `tls.ca_pem` (not the system roots: the cluster's own CAs sign
+/// its servers) and shows `tls.cert_pem` with its key.
+pub(crate) fn pinned_client(
+    tls: &PinnedTls<'_>,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let ca = reqwest::Certificate::from_pem(tls.ca_pem.as_bytes())
+        .map_err(|e| format!("the {} is not a PEM certificate: {e}", tls.ca_name))?;
+    let mut pem = tls.cert_pem.as_bytes().to_vec();
+    // A certificate without its final newline would run into the key's BEGIN line.
+    pem.push(b'\n');
+    pem.extend_from_slice(tls.key_pem.as_bytes());
+    // The identity error would describe the PEM, not quote it; still, say nothing of it.
+    let identity = reqwest::Identity::from_pem(&pem)
+        .map_err(|_| format!("the {} certificate or key is unreadable", tls.cert_name))?;
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .identity(identity)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 impl KubeProbe for HttpsProbe {
@@ -536,10 +551,7 @@ impl KubeProbe for HttpsProbe {
     ) -> BoxFuture<'a, Result<KubeHealth, ProbeError>> {
         Box::pin(async move {
             let client = Self::client(target)?;
-            let err = |detail: String| ProbeError {
-                target: target.server_url.clone(),
-                detail,
-            };
+            let err = ProbeError::about(&target.server_url);
             let ready = client
                 .get(format!("{}/readyz", target.server_url))
                 .send()
@@ -696,10 +708,7 @@ async fn drain_via_api(
     node: &str,
 ) -> Result<DrainProgress, ProbeError> {
     let server = server.trim_end_matches('/');
-    let err = |detail: String| ProbeError {
-        target: server.to_string(),
-        detail,
-    };
+    let err = ProbeError::about(server);
     let node_url = format!("{server}/api/v1/nodes/{}", segment(node));
     let cordon = client
         .patch(&node_url)

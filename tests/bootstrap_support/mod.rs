@@ -87,19 +87,91 @@ pub const ROLES: [NodeRole; 3] = [
     NodeRole::Worker,
 ];
 
-/// The path of a mandatory tool, or a failure naming the Debian package that provides it.
-pub fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
+fn on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(tool))
             .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
+    })
+}
+
+/// The path of a mandatory tool, or a failure naming the Debian package that provides it.
+pub fn require_tool(tool: &str, package: &str) -> PathBuf {
+    on_path(tool).unwrap_or_else(|| {
         panic!(
             "`{tool}` is not installed but these tests require it: \
              apt-get install -y --no-install-recommends {package}"
         )
     })
+}
+
+/// The path of a tool a test may do without on a workstation (it then skips), but not in CI
+/// (`CI` set), where its absence fails naming the Debian package that provides it.
+pub fn optional_tool(tool: &str, package: &str) -> Option<PathBuf> {
+    let found = on_path(tool);
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!(
+            "`{tool}` is not installed but CI is set: \
+             apt-get install -y --no-install-recommends {package}"
+        );
+    }
+    found
+}
+
+/// `cloud-init schema --config-file FILE` with the real `cloud_init`: `Err` with its report
+/// (stdout and stderr) unless it says the document is Valid.
+pub fn cloud_init_schema(cloud_init: &Path, file: &Path) -> Result<(), String> {
+    let out = run(
+        cloud_init,
+        &["schema", "--config-file", file.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && stdout.contains("Valid") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The Python that runs `cloud_init` (its `#!` line): a python3 earlier on PATH may lack
+/// cloud-init's modules.
+pub fn cloud_init_python(cloud_init: &Path) -> PathBuf {
+    let launcher = std::fs::read_to_string(cloud_init).unwrap();
+    PathBuf::from(
+        launcher
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("cloud-init is a script with a #! line"),
+    )
+}
+
+/// Writes the `runcmd` of the user-data in file `user_data` to `script` as cloud-init does
+/// (one shell script, made by its own `shellify`), with cloud-init's `python`; returns the
+/// script.
+pub fn shellify_runcmd(python: &Path, user_data: &Path, script: &Path) -> String {
+    let shellify = "import sys, yaml\nfrom cloudinit.util import shellify\n\
+                    doc = yaml.safe_load(open(sys.argv[1]))\n\
+                    open(sys.argv[2], 'w').write(shellify(doc['runcmd']))\n";
+    let out = run(
+        python,
+        &[
+            "-c",
+            shellify,
+            user_data.to_str().unwrap(),
+            script.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(script).unwrap()
 }
 
 pub fn run(program: &Path, args: &[&str]) -> Output {

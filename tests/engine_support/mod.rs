@@ -7,15 +7,16 @@ use futures_util::future::BoxFuture;
 use kubemaas::bootstrap::{node_identity_from_user_data, NodeRole};
 use kubemaas::engine::{
     CrashPlan, EmbeddedEngine, Engine, EngineApi, EngineConfig, EtcdMember, EtcdTarget, KubeHealth,
-    KubeNode, KubeProbe, MemberRemoval, ProbeError, ProbeTarget,
+    KubeNode, KubeProbe, MemberRemoval, ProbeError, ProbeTarget, SimProbe,
 };
 use kubemaas::maas::{NodeStatus, PowerState, RetryPolicy};
 use kubemaas::model::spec::{NodePool, PoolRole};
 use kubemaas::model::ClusterSpec;
 use kubemaas::sim::k8s::K8sEtcdError;
 use kubemaas::sim::{self, SimConfig, SimHandle};
-use kubemaas::store::{ClusterId, ClusterPhase, ClusterRow, NewAccount, Store};
+use kubemaas::store::{ClusterId, ClusterPhase, ClusterRow, EventId, EventRow, NewAccount, Store};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const ZONES: [&str; 3] = ["az-1", "az-2", "az-3"];
 
@@ -178,6 +179,31 @@ impl Harness {
             .collect()
     }
 
+    /// (system id, hostname) of the machines the store holds for `pool` of cluster `id`
+    /// (released ones left out).
+    pub fn pool_nodes(&self, id: &ClusterId, pool: &str) -> Vec<(String, String)> {
+        self.store
+            .read(|r| r.machines(id, false))
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.pool == pool)
+            .map(|m| (m.system_id, m.hostname.unwrap_or_default()))
+            .collect()
+    }
+
+    /// The events of cluster `id` after `after`, oldest first.
+    pub fn events(&self, id: &ClusterId, after: EventId) -> Vec<EventRow> {
+        self.store.events_after(Some(id), after, 10_000).unwrap()
+    }
+
+    /// The newest event of cluster `id`: a mark to read only what comes after it.
+    pub fn last_event(&self, id: &ClusterId) -> EventId {
+        self.events(id, EventId(0))
+            .last()
+            .map(|e| e.id)
+            .unwrap_or(EventId(0))
+    }
+
     pub async fn new(machines: usize, seed: u64) -> Harness {
         Self::with_fleet(fleet(machines, seed, false), seed).await
     }
@@ -224,6 +250,20 @@ impl Harness {
 
     pub fn engine(&self) -> Engine {
         Engine::start(self.store.clone(), self.config()).expect("engine starts")
+    }
+
+    /// [`Harness::config`], but probing, draining and changing etcd through the simulator's
+    /// Kubernetes (not the fake probe), one pass per virtual minute, giving drains five
+    /// minutes (so five passes).
+    pub fn sim_probe_config(&self) -> EngineConfig {
+        let mut c = self.config();
+        c.probe = Some(Arc::new(SimProbe::new(format!(
+            "http://{}",
+            self.sim.addr()
+        ))));
+        c.poll_interval = Duration::from_secs(60);
+        c.drain_timeout = Duration::from_secs(300);
+        c
     }
 
     pub fn crashing_engine(&self, at: u64) -> (Engine, CrashPlan) {
@@ -371,4 +411,26 @@ pub async fn create(h: &Harness, spec: ClusterSpec) -> ClusterId {
         .await
         .expect("cluster accepted")
         .id
+}
+
+/// The `outcome` of an event whose detail is about operation `op` (`drain`, `etcd_remove` ...).
+pub fn op_outcome<'a>(e: &'a EventRow, op: &str) -> Option<&'a str> {
+    let d = e.detail.as_ref()?;
+    (d["op"] == op).then(|| d["outcome"].as_str()).flatten()
+}
+
+/// Whether the event says a machine was released.
+pub fn is_release(e: &EventRow) -> bool {
+    e.detail.as_ref().is_some_and(|d| d["op"] == "release")
+}
+
+/// The id of the first event about machine `sid` that `pick` accepts.
+pub fn first_event(
+    evs: &[EventRow],
+    sid: &str,
+    pick: impl Fn(&EventRow) -> bool,
+) -> Option<EventId> {
+    evs.iter()
+        .find(|e| e.machine.as_deref() == Some(sid) && pick(e))
+        .map(|e| e.id)
 }

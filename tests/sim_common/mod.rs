@@ -11,6 +11,8 @@ use kubemaas::sim::{self, SimConfig, SimHandle};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod k8s;
+
 /// A generated region whose machines are all Ready, unowned, powered off and unlocked, with
 /// the hardware spelled out so constraint tests know exactly what matches:
 /// machine i has i+2 cores, (i+1)×4 GiB, zone az-1 for even i else az-2, pool default, no tags,

@@ -8,7 +8,9 @@
 //! the cluster's etcd CA and trusts only that CA for the server (kubeadm's etcd serving
 //! certificate carries the node's address among its names).
 
-use crate::engine::probe::{EtcdMember, EtcdTarget, MemberRemoval, ProbeError};
+use crate::engine::probe::{
+    pinned_client, EtcdMember, EtcdTarget, MemberRemoval, PinnedTls, ProbeError,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -102,25 +104,17 @@ pub(crate) fn is_not_found(body: &[u8]) -> bool {
 
 /// A client that trusts only the etcd CA and shows the etcd client certificate.
 fn client(target: &EtcdTarget) -> Result<reqwest::Client, ProbeError> {
-    let err = |detail: String| ProbeError {
-        target: target.describe(),
-        detail,
-    };
-    let ca = reqwest::Certificate::from_pem(target.ca_pem.as_bytes())
-        .map_err(|e| err(format!("the etcd CA is not a PEM certificate: {e}")))?;
-    let mut pem = target.client_cert_pem.clone().into_bytes();
-    pem.push(b'\n');
-    pem.extend_from_slice(target.client_key_pem.as_bytes());
-    // The identity error would describe the PEM, not quote it; still, say nothing of it.
-    let identity = reqwest::Identity::from_pem(&pem)
-        .map_err(|_| err("the etcd client certificate or key is unreadable".into()))?;
-    reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .identity(identity)
-        .timeout(CALL_TIMEOUT)
-        .build()
-        .map_err(|e| err(e.to_string()))
+    pinned_client(
+        &PinnedTls {
+            ca_name: "etcd CA",
+            ca_pem: &target.ca_pem,
+            cert_name: "etcd client",
+            cert_pem: &target.client_cert_pem,
+            key_pem: &target.client_key_pem,
+        },
+        CALL_TIMEOUT,
+    )
+    .map_err(ProbeError::about(target.describe()))
 }
 
 /// One gateway call on one endpoint: the status and body, or why nothing came back.
@@ -186,10 +180,7 @@ pub(crate) async fn members(target: &EtcdTarget) -> Result<Vec<EtcdMember>, Prob
         .await
         {
             Ok((status, body)) if status.is_success() => {
-                return parse_members(&body).map_err(|detail| ProbeError {
-                    target: endpoint.clone(),
-                    detail,
-                })
+                return parse_members(&body).map_err(ProbeError::about(endpoint.as_str()))
             }
             Ok((status, body)) => errors.push(format!("{endpoint}: {}", refusal(status, &body))),
             Err(e) => errors.push(e),
