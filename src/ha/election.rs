@@ -118,6 +118,11 @@ impl Candidate {
         Ok(pending.into_leadership(self.id.clone(), lost))
     }
 
+    /// This candidate's name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The current leader's name, if any.
     pub async fn leader(&self) -> Result<Option<String>, HaError> {
         let mut election = self.client.election_client();
@@ -201,6 +206,15 @@ impl Leadership {
     /// False once the role is lost.
     pub fn is_leader(&self) -> bool {
         !*self.lost.borrow()
+    }
+
+    /// A future that resolves when the role is lost, usable after the `Leadership` was handed
+    /// to the engine.
+    pub fn lost_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut lost = self.lost.clone();
+        async move {
+            let _ = lost.wait_for(|lost| *lost).await;
+        }
     }
 
     /// Resolves when the role is lost (at once if it already is).
