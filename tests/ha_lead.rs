@@ -41,6 +41,8 @@ async fn a_new_leader_takes_over_the_deposed_leaders_work() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (a, b) =
         tokio::task::block_in_place(|| (node(dirs[0].path(), &cfg), node(dirs[1].path(), &cfg)));
+    // Each node follows the log, as a gateway node does.
+    let _following = (a.follow().unwrap(), b.follow().unwrap());
     let ca = Arc::new(
         Candidate::connect(&cfg, "a", Duration::from_secs(5))
             .await
@@ -77,28 +79,29 @@ async fn a_new_leader_takes_over_the_deposed_leaders_work() {
     let lease = leader.kv().expect("a leader key").lease();
     admin.lease_revoke(lease).await.unwrap();
     until_leader(&cb, "b").await;
-    // b's takeover marked a's task interrupted, through the shared log.
+    // b's takeover marked a's task interrupted and said so, through the shared log (two
+    // transactions: wait for both).
     tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            let state = tokio::task::block_in_place(|| {
+            let (state, events) = tokio::task::block_in_place(|| {
                 b.catch_up().unwrap();
-                b.read(|r| r.task(task)).unwrap().state
+                (
+                    b.read(|r| r.task(task)).unwrap().state,
+                    b.events_after(None, EventId(0), 100).unwrap(),
+                )
             });
-            if state == TaskState::Interrupted {
+            let said = events.iter().any(|e| {
+                e.message
+                    .contains("took over the reconcilers: 1 interrupted task")
+            });
+            if state == TaskState::Interrupted && said {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
-    .expect("the new leader interrupted the old leader's task");
-    let took_over = tokio::task::block_in_place(|| b.events_after(None, EventId(0), 100)).unwrap();
-    assert!(
-        took_over.iter().any(|e| e
-            .message
-            .contains("took over the reconcilers: 1 interrupted task")),
-        "{took_over:?}"
-    );
+    .expect("the new leader interrupted the old leader's task and said so");
     stop_tx.send(true).unwrap();
     runs_a.await.unwrap().unwrap();
     runs_b.await.unwrap().unwrap();

@@ -84,6 +84,27 @@ fn a_refusal_on_stale_state_is_retried_on_fresh_state() {
 }
 
 #[test]
+fn a_transaction_that_changes_nothing_on_a_stale_copy_decides_again() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = Arc::new(MemoryLog::default());
+    let (sa, sb) = (open(a.path(), &log), open(b.path(), &log));
+    sa.tx(|tx| tx.start_task(None, "create", "allocating"))
+        .unwrap();
+    // b has not seen the task: on its copy alone there would be nothing to interrupt.
+    let interrupted = sb
+        .tx(|tx| tx.interrupt_unfinished_tasks("the process running it stopped"))
+        .unwrap();
+    assert_eq!(interrupted, 1);
+    assert_eq!(log.head(), 2);
+    // On a current copy, a no-op stays a no-op and appends nothing.
+    let again = sb
+        .tx(|tx| tx.interrupt_unfinished_tasks("the process running it stopped"))
+        .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(log.head(), 2);
+}
+
+#[test]
 fn a_late_copy_loads_a_chunked_snapshot_then_the_entries_after_it() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     // Tiny chunks: the snapshot is stored as many pieces, as etcd's request limit demands.

@@ -39,6 +39,10 @@ const READ_LIMIT: usize = 64;
 /// Pause before re-establishing a broken watch on the head.
 const REWATCH: Duration = Duration::from_millis(500);
 
+/// Rounds over all members before a request is reported failed, and the pause between them.
+const ROUNDS: usize = 3;
+const ROUND_PAUSE: Duration = Duration::from_millis(500);
+
 /// Bytes of the random tag in front of each entry's changeset.
 const TAG: usize = 16;
 
@@ -169,7 +173,7 @@ impl EtcdLog {
     }
 
     /// Runs `op` with a member's client on the log's runtime and waits for it; when the member
-    /// fails, tries the next one, each member once. `op` must be safe to repeat (appends are,
+    /// fails, tries the next one, a few rounds over all of them. `op` must be safe to repeat (appends are,
     /// thanks to their tag).
     fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, LogError>
     where
@@ -183,21 +187,28 @@ impl EtcdLog {
             .ok_or_else(|| self.unavailable(what, "the log is closed"))?;
         let n = self.clients.len();
         let mut last = String::new();
-        for _ in 0..n {
-            let i = self.current.load(Ordering::Acquire) % n;
-            match wait(runtime, op(self.clients[i].clone())) {
-                Some(Ok(value)) => return Ok(value),
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, member = i, what, "an etcd member failed; trying the next");
-                    let _ = self.current.compare_exchange(
-                        i,
-                        (i + 1) % n,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    );
-                    last = e.to_string();
+        // A few rounds over the members: an etcd leader election (a member died, or a loaded
+        // machine missed heartbeats) refuses requests for about an election timeout.
+        for round in 0..ROUNDS {
+            if round > 0 {
+                std::thread::sleep(ROUND_PAUSE);
+            }
+            for _ in 0..n {
+                let i = self.current.load(Ordering::Acquire) % n;
+                match wait(runtime, op(self.clients[i].clone())) {
+                    Some(Ok(value)) => return Ok(value),
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, member = i, what, "an etcd member failed; trying the next");
+                        let _ = self.current.compare_exchange(
+                            i,
+                            (i + 1) % n,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        );
+                        last = e.to_string();
+                    }
+                    None => return Err(self.unavailable(what, "the client's runtime stopped")),
                 }
-                None => return Err(self.unavailable(what, "the client's runtime stopped")),
             }
         }
         Err(self.unavailable(what, last))

@@ -97,8 +97,9 @@ impl EtcdCluster {
             .args(["--initial-cluster", &initial])
             .args(["--initial-cluster-token", &self.token])
             .args(["--initial-cluster-state", state])
-            // Fast elections keep the tests short; loopback latency is microseconds.
-            .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            // Elections within a second keep the tests short, yet survive a loaded machine
+            // (loopback latency is microseconds, but tests share 2 cores with builds).
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

@@ -10,8 +10,10 @@
 //! * A [`Follower`] applies the entries other nodes append, in order, and now and then stores a
 //!   snapshot and drops older entries; a copy too far behind loads the snapshot first.
 //!
-//! Reads stay local (no network): a node serves what it has applied, which is what the event
-//! streams of its consoles need.
+//! Every decision taken in [`Store::tx`] is made on the latest state: a transaction that
+//! changes nothing still confirms with the log that the copy was current (one read), and reruns
+//! when it was not. [`Store::read`] stays local (no network): a node serves what it has
+//! applied, which is what the event streams of its consoles need.
 
 mod changeset;
 mod follow;
@@ -267,8 +269,13 @@ where
         let changes = changeset::finish(&mut session).map_err(db_err("recording a transaction"))?;
         drop(session);
         if changes.is_empty() {
-            tx.commit()
-                .map_err(db_err("committing a write transaction"))?;
+            // Nothing to append, but the closure decided on this copy: "no task to interrupt"
+            // is only true if no other node just started one. Confirm the copy was current,
+            // or decide again on the entries it missed.
+            drop(tx);
+            if catch_up(&mut conn, replica)? > 0 {
+                continue;
+            }
             return Ok(value);
         }
         match replica
