@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod engine;
 pub mod gateway;
+pub mod ha;
 pub mod logging;
 pub mod maas;
 pub mod model;

@@ -770,7 +770,7 @@ fn ensure_default_account(store: &Store, cfg: &GatewayConfig) -> color_eyre::Res
                     gateway: Some(LOCAL_GATEWAY.into()),
                     endpoint: cfg.maas.endpoint.clone(),
                     api_key: cfg.maas.api_key.clone(),
-                    ca_cert,
+                    ca_cert: ca_cert.clone(),
                 })?;
             }
             Err(e) => return Err(e),

@@ -114,7 +114,9 @@ pub struct Engine {
     pub(crate) store: Store,
     pub(crate) config: EngineConfig,
     accounts: Mutex<HashMap<String, AccountCtx>>,
-    _lock: EngineLock,
+    /// What entitles this process to reconcile, held for the engine's life: the state dir's
+    /// [`EngineLock`], or a replicated gateway node's `ha::Leadership`.
+    _right: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -145,6 +147,25 @@ impl Engine {
     /// to the queue. Open intents are resolved by the first pass over each cluster.
     pub fn start(store: Store, config: EngineConfig) -> Result<Engine, EngineError> {
         let lock = EngineLock::try_acquire(&config.state_dir)?;
+        Engine::take_over(store, config, Box::new(lock))
+    }
+
+    /// [`Engine::start`] on a node of a replicated gateway, elected through etcd instead of
+    /// holding the file lock: the takeover is the same. Stop using the engine as soon as
+    /// `leadership` is lost (see `crate::ha::lead`).
+    pub fn start_elected(
+        store: Store,
+        config: EngineConfig,
+        leadership: crate::ha::Leadership,
+    ) -> Result<Engine, EngineError> {
+        Engine::take_over(store, config, Box::new(leadership))
+    }
+
+    fn take_over(
+        store: Store,
+        config: EngineConfig,
+        right: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Result<Engine, EngineError> {
         let (tasks, commands) = store.tx(|tx| {
             let t = tx.interrupt_unfinished_tasks("the process running it stopped")?;
             let c = tx.requeue_claimed_commands()?;
@@ -161,7 +182,7 @@ impl Engine {
             store,
             config,
             accounts: Mutex::new(HashMap::new()),
-            _lock: lock,
+            _right: right,
         })
     }
 

@@ -302,7 +302,7 @@ impl Engine {
             p.maas.remove(&row.system_id);
             self.store.tx(|tx| {
                 tx.release_machine(&row.system_id)?;
-                tx.append_event(&event(&p.id, level, msg).machine(&row.system_id))?;
+                tx.append_event(&event(&p.id, level, msg.clone()).machine(&row.system_id))?;
                 Ok::<_, EngineError>(())
             })?;
             return Ok(());
@@ -569,7 +569,7 @@ impl Engine {
             self.store.tx(|tx| {
                 tx.record_machine(&NewMachine {
                     cluster: p.id.clone(),
-                    pool,
+                    pool: pool.clone(),
                     system_id: m.system_id.clone(),
                     hostname: Some(m.hostname.clone()),
                     role: "worker".into(),
@@ -1792,7 +1792,7 @@ impl Engine {
                 self.store.tx(|tx| {
                     p.save(tx)?;
                     tx.complete_intent(intent, &json!({"applied": true}))?;
-                    tx.append_event(&event(&p.id, EventLevel::Info, removal.done))?;
+                    tx.append_event(&event(&p.id, EventLevel::Info, removal.done.clone()))?;
                     Ok::<_, EngineError>(())
                 })
             }

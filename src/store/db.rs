@@ -18,6 +18,7 @@
 //! ```
 
 use super::error::{db_err, StoreError, BUSY_TIMEOUT_SECS};
+use super::replica::Replica;
 use super::schema;
 use super::tx::Tx;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -38,6 +39,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// Set on a node of a replicated gateway: writes go through its log first.
+    replica: Option<Arc<Replica>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -52,6 +55,14 @@ impl Store {
     /// Opens (creating if needed) `state_dir/state.db`: the directory is made 0700, the database
     /// and its WAL siblings 0600 before SQLite touches them, then the schema is migrated.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(state_dir, None)
+    }
+
+    /// [`Store::open`], as a standalone store or as a copy replicated through `replica`'s log.
+    pub(super) fn open_with(
+        state_dir: &Path,
+        replica: Option<Arc<Replica>>,
+    ) -> Result<Store, StoreError> {
         crate::paths::create_private_dir(state_dir).map_err(|e| match e {
             crate::paths::PathsError::Create { path, source } => {
                 StoreError::StateDir { path, source }
@@ -92,6 +103,7 @@ impl Store {
                 path,
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
+                replica,
             }),
         })
     }
@@ -105,10 +117,17 @@ impl Store {
     /// returns `Ok`, and nothing at all is kept when it returns `Err` (or panics). The
     /// transaction is `IMMEDIATE`: it takes the database's write lock up front (waiting for
     /// other processes), so it can never fail half-way with "database is locked".
-    pub fn tx<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    ///
+    /// On a replicated store (see [`super::replica`]) `f` may run more than once: when another
+    /// node changed the state first, the attempt is rolled back and `f` runs again on the
+    /// updated state. So `f` only changes the database, never anything else.
+    pub fn tx<T, E>(&self, mut f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
+        if let Some(replica) = &self.inner.replica {
+            return super::replica::write(self, replica, f);
+        }
         let mut conn = lock(&self.inner.writer);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -132,6 +151,15 @@ impl Store {
         let value = f(&Tx::new(&tx))?;
         tx.commit().map_err(db_err("ending a read transaction"))?;
         Ok(value)
+    }
+
+    /// The writer connection, for the replication code (which runs its own transactions).
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.inner.writer)
+    }
+
+    pub(super) fn replica(&self) -> Option<&Arc<Replica>> {
+        self.inner.replica.as_ref()
     }
 
     /// A number that changes whenever any connection (this process's writer or another

@@ -93,6 +93,9 @@ pub enum StoreError {
     },
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
+    /// A replicated store's log failed or refused (a node of a 3-node gateway).
+    #[error(transparent)]
+    Replica(super::replica::ReplicaError),
 }
 
 /// Seconds a connection waits for another process's write transaction before giving up.

@@ -1,0 +1,73 @@
+//! Running the reconcilers on whichever node is elected: campaign, take over like an engine
+//! taking the lock, drive passes, and stop at once when the role is lost.
+
+use super::election::Candidate;
+use super::error::HaError;
+use crate::engine::{Engine, EngineConfig};
+use crate::gateway::driver::drive;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Pause after a takeover that failed (the store unreachable), before campaigning again.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Runs the reconcilers of `store` on this node whenever `candidate` is the elected leader,
+/// until `stop` turns true. `wake` triggers a pass at once (a console submitted a change).
+///
+/// A lost role aborts the pass in progress instead of letting it finish: another node may
+/// already reconcile, and an aborted pass is exactly the crash the engine's intent journal is
+/// built for. A requested stop lets the pass finish, then resigns.
+pub async fn lead(
+    candidate: &Candidate,
+    store: Store,
+    config: EngineConfig,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HaError> {
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let leadership = tokio::select! {
+            won = candidate.campaign() => won?,
+            _ = stop.changed() => return Ok(()),
+        };
+        let lost = leadership.lost_signal();
+        let (s, c) = (store.clone(), config.clone());
+        // The takeover writes the store, which blocks on etcd: off the async workers.
+        let started =
+            tokio::task::spawn_blocking(move || Engine::start_elected(s, c, leadership)).await;
+        let engine = match started {
+            Ok(Ok(engine)) => Arc::new(engine),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not take over the reconcilers; campaigning again");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the takeover stopped; campaigning again");
+                continue;
+            }
+        };
+        let interval = engine.config().poll_interval;
+        let (stop_driver, driver_stop) = watch::channel(false);
+        let mut driver = tokio::spawn(drive(engine, interval, Arc::clone(&wake), driver_stop));
+        tokio::select! {
+            _ = lost => {
+                driver.abort();
+                let _ = driver.await;
+                tracing::warn!(id = candidate.id(), "lost the leadership: stopped reconciling");
+            }
+            _ = stop.changed() => {
+                let _ = stop_driver.send(true);
+                let _ = driver.await;
+                return Ok(());
+            }
+            _ = &mut driver => {
+                tracing::warn!("the reconciler loop ended; campaigning again");
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Real etcd members on 127.0.0.1 for the HA tests, and helpers to compare store copies.
+//!
+//! etcd cannot report the port of a port-0 bind, so free ports are found by binding
+//! 127.0.0.1:0 and closing. Data dirs live in a tempdir; members are killed on drop.
+
+#![allow(dead_code)]
+
+use kubemaas::ha::EtcdConfig;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ETCD: &str = "/usr/bin/etcd";
+
+/// The etcd binary, or `None` (with a loud note) when it is missing outside CI. In CI a
+/// missing etcd fails the test: .ci/run installs it.
+pub fn etcd_binary() -> Option<PathBuf> {
+    if Path::new(ETCD).exists() {
+        return Some(PathBuf::from(ETCD));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{ETCD} is missing in CI: .ci/run must install Debian's etcd-server");
+    }
+    eprintln!("SKIPPED: {ETCD} is missing (apt-get install etcd-server to run the HA tests)");
+    None
+}
+
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+struct Member {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+/// A running etcd cluster on 127.0.0.1.
+pub struct EtcdCluster {
+    dir: tempfile::TempDir,
+    members: Vec<Member>,
+    token: String,
+}
+
+impl EtcdCluster {
+    /// Starts `n` members and waits until the cluster answers.
+    pub fn start(n: usize) -> Option<EtcdCluster> {
+        etcd_binary()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let members: Vec<Member> = (0..n)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                child: None,
+            })
+            .collect();
+        let token = format!("kubemaas-test-{}", members[0].peer_port);
+        let mut cluster = EtcdCluster {
+            dir,
+            members,
+            token,
+        };
+        for i in 0..n {
+            cluster.spawn(i, "new");
+        }
+        cluster.wait_ready();
+        Some(cluster)
+    }
+
+    fn initial_cluster(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn spawn(&mut self, i: usize, state: &str) {
+        let initial = self.initial_cluster();
+        let m = &self.members[i];
+        let data = self.dir.path().join(&m.name);
+        let log = std::fs::File::create(self.dir.path().join(format!("{}.log", m.name)))
+            .expect("log file");
+        let client = format!("http://127.0.0.1:{}", m.client_port);
+        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let child = Command::new(ETCD)
+            .args(["--name", &m.name])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen-client-urls", &client])
+            .args(["--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer])
+            .args(["--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &initial])
+            .args(["--initial-cluster-token", &self.token])
+            .args(["--initial-cluster-state", state])
+            // Elections within a second keep the tests short, yet survive a loaded machine
+            // (loopback latency is microseconds, but tests share 2 cores with builds).
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        self.members[i].child = Some(child);
+    }
+
+    /// Waits until a write through every live member succeeds (polling, with a generous
+    /// deadline: etcd elects its first leader in about a second).
+    pub fn wait_ready(&self) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        rt.block_on(async {
+            loop {
+                let ok = async {
+                    let cfg = EtcdConfig::new(self.live_endpoints());
+                    let mut client = cfg.connect().await.ok()?;
+                    client.put("/ready", "1", None).await.ok()?;
+                    Some(())
+                }
+                .await;
+                if ok.is_some() {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "etcd did not become ready; logs in {}",
+                    self.dir.path().display()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .collect()
+    }
+
+    pub fn live_endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .collect()
+    }
+
+    /// A config for all members under `prefix`.
+    pub fn config(&self, prefix: &str) -> EtcdConfig {
+        let mut cfg = EtcdConfig::new(self.endpoints());
+        cfg.prefix = prefix.to_string();
+        cfg
+    }
+
+    /// Kills member `i` (SIGKILL) and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts a killed member on its data dir.
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i, "existing");
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// Every table of the database at `db`, rows in primary-key order, as text: two copies that
+/// converged have equal dumps.
+pub fn dump(db: &Path) -> Vec<(String, Vec<String>)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the copy");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables
+        .into_iter()
+        .map(|t| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1"))
+                .unwrap();
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let cols: Vec<String> = (0..n)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect();
+                    Ok(cols.join("|"))
+                })
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            (t, rows)
+        })
+        .collect()
+}
+
+/// Polls `cond` until true; panics with `what` after a generous deadline. Replication is
+/// asynchronous (a follower applies after etcd notified it), so tests wait for convergence
+/// instead of assuming it; the deadline only bounds a broken run.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
