@@ -18,12 +18,6 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// How long a key is remembered: far longer than any console keeps a request queued.
 const KEEP_DAYS: i64 = 30;
 
-const TABLE: &str = "CREATE TABLE IF NOT EXISTS gateway_request_keys (
-    key TEXT PRIMARY KEY,
-    cluster TEXT NOT NULL,
-    created TEXT NOT NULL
-)";
-
 /// Why a key is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the {IDEMPOTENCY_HEADER} header must be 16 to 128 letters, digits, `-` or `_`: send the key the console generated")]
@@ -49,16 +43,8 @@ fn db(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
-fn ensure_table(tx: &Tx<'_>) -> Result<(), StoreError> {
-    tx.conn()
-        .execute(TABLE, [])
-        .map_err(db("creating the request-key table"))?;
-    Ok(())
-}
-
 /// The cluster (id) created for `key`, if any.
 fn lookup(tx: &Tx<'_>, key: &str) -> Result<Option<String>, StoreError> {
-    ensure_table(tx)?;
     tx.conn()
         .query_row(
             "SELECT cluster FROM gateway_request_keys WHERE key = ?1",

@@ -20,26 +20,11 @@ use super::protocol::{SpecBody, CLUSTERS_PATH};
 use super::wire_error::engine_error_from;
 use crate::engine::{ClusterView, EngineError};
 use crate::model::ClusterSpec;
-use crate::store::{Store, StoreError, Tx};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
 use serde::Serialize;
 
-const TABLE: &str = "CREATE TABLE IF NOT EXISTS console_request_queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    gateway TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    account TEXT NOT NULL,
-    key TEXT NOT NULL UNIQUE,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    queued TEXT NOT NULL,
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    cluster_id TEXT,
-    finished TEXT
-)";
 /// Requests sent (or refused) are kept this long, then forgotten.
 const KEEP_DAYS: i64 = 7;
 
@@ -144,13 +129,6 @@ fn db(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     }
 }
 
-fn ensure_table(tx: &Tx<'_>) -> Result<(), StoreError> {
-    tx.conn()
-        .execute(TABLE, [])
-        .map_err(db("creating the console's request queue"))?;
-    Ok(())
-}
-
 fn from_row(row: &Row<'_>) -> rusqlite::Result<QueuedRequest> {
     let time = |s: String| {
         DateTime::parse_from_rfc3339(&s)
@@ -191,7 +169,6 @@ fn keep(store: &Store, gateway: &str, spec: &ClusterSpec) -> Result<QueuedReques
     let key = new_key();
     let now = Utc::now();
     Ok(store.tx(|tx| {
-        ensure_table(tx)?;
         let old = (now - chrono::Duration::days(KEEP_DAYS)).to_rfc3339();
         tx.conn()
             .execute(
@@ -226,7 +203,6 @@ fn set_state(
 ) -> Result<(), StoreError> {
     let finished = (state != QueueState::Queued).then(|| Utc::now().to_rfc3339());
     store.tx(|tx| {
-        ensure_table(tx)?;
         tx.conn()
             .execute(
                 "UPDATE console_request_queue
@@ -242,7 +218,6 @@ fn set_state(
 
 fn forget(store: &Store, id: i64) -> Result<(), StoreError> {
     store.tx(|tx| {
-        ensure_table(tx)?;
         tx.conn()
             .execute("DELETE FROM console_request_queue WHERE id = ?1", [id])
             .map_err(db("forgetting a refused request"))?;
@@ -253,7 +228,6 @@ fn forget(store: &Store, id: i64) -> Result<(), StoreError> {
 /// The requests for gateway `gateway` that are Queued or Failed, oldest first.
 pub fn queued(store: &Store, gateway: &str) -> Result<Vec<QueuedRequest>, StoreError> {
     store.tx(|tx| {
-        ensure_table(tx)?;
         let mut stmt = tx
             .conn()
             .prepare(&format!(

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -141,6 +141,34 @@ CREATE TABLE commands (
     result       TEXT
 );
 CREATE INDEX commands_state ON commands(state, id);
+"#;
+
+/// Exactly-once cluster requests: the keys a gateway has created clusters for
+/// (`gateway::idempotency`), and a console's requests made while a gateway was away
+/// (`gateway::queue`). Tables come from migrations, never from the code that uses them: a
+/// replicated store's log carries rows, not schema, so every node must create them the same way.
+const V2: &str = r#"
+CREATE TABLE gateway_request_keys (
+    key     TEXT PRIMARY KEY NOT NULL,
+    cluster TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+
+CREATE TABLE console_request_queue (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    gateway    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    key        TEXT NOT NULL UNIQUE,
+    body       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    queued     TEXT NOT NULL,
+    reason     TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    cluster_id TEXT,
+    finished   TEXT
+);
 "#;
 
 /// Brings the database up to [`SCHEMA_VERSION`]. Each step runs in its own IMMEDIATE
