@@ -49,6 +49,7 @@ pub mod account_check;
 pub mod app;
 pub mod clusters;
 pub mod columns;
+pub mod console_engine;
 pub mod engine_source;
 pub mod event_loop;
 pub mod filter;

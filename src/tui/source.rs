@@ -207,6 +207,24 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn gateways(&self) -> impl Future<Output = Result<Vec<GatewaySummary>, SourceError>> + Send {
         async { Err(SourceError::needs_engine("listing gateways")) }
     }
+    /// The same console working through gateway `name` (`local`: this host's engine): every
+    /// screen's data comes from there once the event loop swapped it in.
+    fn use_gateway(&self, name: String) -> impl Future<Output = Result<Self, SourceError>> + Send
+    where
+        Self: Sized,
+    {
+        let _ = name;
+        async { Err(SourceError::needs_engine("switching gateways")) }
+    }
+    /// Whether this source has a MAAS inventory to show (a gateway always has its own).
+    fn shows_maas(&self) -> bool {
+        true
+    }
+    /// How gateway `name` answers now (the header's reachability, asked on a timer).
+    fn check_gateway(&self, name: String) -> impl Future<Output = Reachability> + Send {
+        let _ = name;
+        async { Reachability::Unreachable(SourceError::needs_engine("reaching a gateway").message) }
+    }
     /// Forgets this console's pairing with gateway `name` (its record stays).
     fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
         let _ = name;
