@@ -12,7 +12,7 @@
 
 use super::app::{init, update, Cmd, Msg, State};
 use super::clusters::POLL_LIMIT;
-use super::source::ConsoleSource;
+use super::source::{ConsoleSource, SourceError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,7 @@ impl Default for LoopConfig {
 /// and the channel a switched source comes back on.
 struct Answers<S> {
     data: UnboundedSender<(u64, Msg)>,
-    switched: UnboundedSender<(String, Arc<S>)>,
+    switched: UnboundedSender<(String, Result<Arc<S>, SourceError>)>,
     generation: u64,
 }
 
@@ -67,7 +67,8 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
     let mut source = source;
     let frame = Duration::from_secs(1) / config.max_fps.max(1);
     let (data_tx, mut data_rx) = mpsc::unbounded_channel::<(u64, Msg)>();
-    let (switch_tx, mut switch_rx) = mpsc::unbounded_channel::<(String, Arc<S>)>();
+    let (switch_tx, mut switch_rx) =
+        mpsc::unbounded_channel::<(String, Result<Arc<S>, SourceError>)>();
     let mut answers = Answers {
         data: data_tx,
         switched: switch_tx,
@@ -110,14 +111,18 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
                 }
                 m
             }
-            Some((name, next)) = switch_rx.recv() => {
+            Some((name, next)) = switch_rx.recv() => match next {
                 // From here on every load asks the new source; answers still on their way
                 // from the old one carry the old generation and are dropped.
-                let shows_maas = next.shows_maas();
-                source = Some(next);
-                answers.generation += 1;
-                Msg::GatewaySwitched { name, result: Ok(shows_maas) }
-            }
+                Ok(next) => {
+                    let shows_maas = next.shows_maas();
+                    source = Some(next);
+                    answers.generation += 1;
+                    Msg::GatewaySwitched { name, result: Ok(shows_maas) }
+                }
+                // A refusal is not an answer of any source: it always arrives.
+                Err(e) => Msg::GatewaySwitched { name, result: Err(e) },
+            },
             _ = ticker.tick() => Msg::Tick,
             _ = sleep_until(deadline), if deadline.is_some() => continue,
         };
@@ -160,20 +165,17 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
     if let Cmd::UseGateway(gateway) = cmd {
         let switched = answers.switched.clone();
         tokio::spawn(async move {
-            match source.use_gateway(gateway.clone()).await {
+            let next = match source.use_gateway(gateway.clone()).await {
                 Ok(next) => {
                     tracing::info!(gateway = %gateway, "console switched gateway");
-                    let _ = switched.send((gateway, Arc::new(next)));
+                    Ok(Arc::new(next))
                 }
                 Err(e) => {
                     tracing::warn!(gateway = %gateway, error = %e, "cannot switch gateway");
-                    let msg = Msg::GatewaySwitched {
-                        name: gateway,
-                        result: Err(e),
-                    };
-                    let _ = tx.send((generation, msg));
+                    Err(e)
                 }
-            }
+            };
+            let _ = switched.send((gateway, next));
         });
         return;
     }

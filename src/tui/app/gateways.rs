@@ -204,7 +204,6 @@ fn switched(state: &mut State, name: String, shows_maas: bool) -> Vec<Cmd> {
         greeted: true,
         ..ClustersModel::default()
     };
-    state.clusters.prompt = None;
     state.connection = if shows_maas {
         Connection::Connecting
     } else {
