@@ -435,3 +435,26 @@ fn header_snapshots_with_a_reachable_and_an_unreachable_gateway() {
         assert_eq!(buf[(x, y)].fg, state.theme.danger.fg.unwrap());
     }
 }
+
+#[test]
+fn a_new_account_goes_to_the_gateway_in_use() {
+    use kubemaas::tui::wizards::Wizard;
+    let mut state = console((80, 24));
+    let gateway_of = |state: &State| match &state.wizard {
+        Some(Wizard::Account(w)) => w.draft().gateway,
+        other => panic!("the account wizard is not open: {other:?}"),
+    };
+    type_text(&mut state, ":new-account");
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(gateway_of(&state), "local");
+    state.wizard = None;
+
+    switched_to(&mut state, "dc1", true);
+    type_text(&mut state, ":new-account");
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(
+        gateway_of(&state),
+        "dc1",
+        "kept on the gateway it will be used from"
+    );
+}

@@ -481,7 +481,14 @@ impl ConsoleSource for EngineSource {
         let account = draft
             .to_account()
             .map_err(|p| SourceError::new(p.to_string()))?;
-        if let Some((remote, _)) = self.remote() {
+        if draft.gateway != crate::model::account::LOCAL_GATEWAY {
+            let Some((remote, _)) = self.remote().filter(|(r, _)| r.gateway() == draft.gateway)
+            else {
+                return Err(SourceError::new(format!(
+                    "account {} belongs on gateway {}, which this console is not working through: switch to it first (:gateway {}); nothing was saved",
+                    account.name, draft.gateway, draft.gateway
+                )));
+            };
             // The gateway checks it again from where it will be used, and keeps the key.
             let request = AddAccountRequest {
                 name: account.name.clone(),
