@@ -5,7 +5,8 @@
 //! printed, confirm), Enter on the gateway switches every screen to it, a cluster is built
 //! through the cluster wizard (its zones and machine counts come from the gateway), and the
 //! progress pane — streamed from the gateway — reaches Running. Then the gateway is stopped:
-//! the header says it is unreachable and the screen keeps the cluster, marked stale. A second
+//! the header says it is unreachable and the screen keeps the cluster, marked stale. An account
+//! added through the wizard is kept on the gateway, not in the console. A second
 //! console, paired from the command line and started with `--gateway dc1`, sees the cluster.
 //!
 //! The simulator runs fast (`--speed`), the gateway reconciles every 200 ms. Waiting on
@@ -124,6 +125,9 @@ struct Gateway {
     code: String,
     /// The gateway's state dir (its admin socket issues more codes).
     state: std::path::PathBuf,
+    /// The simulator's URL and API key (an account added from the console).
+    url: String,
+    key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -223,6 +227,8 @@ placement:
         fingerprint,
         code,
         state,
+        url,
+        key,
         _dir: dir,
     }
 }
@@ -268,6 +274,30 @@ fn pair_switch_build_and_watch_a_cluster_through_a_gateway() {
     t.wait_for("[40/40]");
     t.keys(&[":", "accounts", "Enter"]);
     t.wait_for("dc1");
+
+    // An account added from the console is kept (and checked again) on the gateway in use:
+    // the wizard chose it.
+    t.keys(&[":", "new-account", "Enter"]);
+    t.wait_for("New cloud account");
+    let screen = t.wait_for("the gateway in use");
+    assert!(screen.contains("dc1 (the gateway in use)"), "{screen}");
+    t.keys(&["lab2", "Tab", "Tab"]);
+    t.text(&gw.url);
+    t.keys(&["Tab"]);
+    t.text(&gw.key);
+    t.keys(&["PageDown"]);
+    t.wait_for("Press enter to save the account");
+    t.keys(&["Enter"]);
+    t.wait_for("cloud account lab2 saved");
+    let screen = t.wait_for("lab2");
+    assert!(!screen.contains(&gw.key), "the key is never shown");
+    let listed = ok(
+        &t.state_dir().join("state"),
+        &["account", "list", "--gateway", "dc1"],
+    );
+    assert!(listed.contains("lab2"), "{listed}");
+    let here = ok(&t.state_dir().join("state"), &["account", "list"]);
+    assert!(!here.contains("lab2"), "{here}");
 
     // The cluster wizard, its MAAS lists fetched through the gateway.
     t.keys(&[":", "clusters", "Enter"]);
