@@ -458,3 +458,16 @@ fn a_new_account_goes_to_the_gateway_in_use() {
         "kept on the gateway it will be used from"
     );
 }
+
+#[test]
+fn unpairing_the_gateway_in_use_goes_back_to_local() {
+    let mut state = console((80, 24));
+    switched_to(&mut state, "dc1", true);
+    let cmds = update(&mut state, Msg::GatewayUnpaired("dc1".into(), Ok(())));
+    assert!(cmds.contains(&Cmd::UseGateway("local".into())), "{cmds:?}");
+    // Another gateway's unpairing leaves the one in use alone.
+    let mut state = console((80, 24));
+    switched_to(&mut state, "dc1", true);
+    let cmds = update(&mut state, Msg::GatewayUnpaired("dc2".into(), Ok(())));
+    assert!(!cmds.iter().any(|c| matches!(c, Cmd::UseGateway(_))));
+}

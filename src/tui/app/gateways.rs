@@ -368,15 +368,24 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
         },
         Msg::GatewayChecked(name, reachability) => Ok(checked(state, name, reachability)),
         Msg::GatewayUnpaired(name, result) => {
+            let mut cmds = Vec::new();
             match result {
-                Ok(()) => state.flash(
-                    FlashLevel::Info,
-                    format!("unpaired gateway {name}: its record stays; pair again with `kubemaas gateway pair`"),
-                ),
+                Ok(()) => {
+                    state.flash(
+                        FlashLevel::Info,
+                        format!("unpaired gateway {name}: its record stays; pair again with `kubemaas gateway pair`"),
+                    );
+                    // Its keys are gone: the console cannot keep working through it.
+                    if name == state.gateways.in_use {
+                        state.gateways.switching = Some(LOCAL_GATEWAY.to_string());
+                        cmds.push(Cmd::UseGateway(LOCAL_GATEWAY.to_string()));
+                    }
+                }
                 Err(e) => state.flash(FlashLevel::Error, e.message),
             }
             state.dirty = true;
-            Ok(load(state))
+            cmds.extend(load(state));
+            Ok(cmds)
         }
         Msg::GatewayPaired(result) => {
             if let Some(Wizard::Gateway(w)) = state.wizard.as_mut() {
