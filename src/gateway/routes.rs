@@ -445,29 +445,7 @@ async fn snapshot(State(s): State<Shared>, Path(name): Path<String>) -> Response
         Ok(c) => c,
         Err(e) => return account_error(e),
     };
-    let filter = MachineFilter::default();
-    let (version, zones, pools, tags, domains, rest) = tokio::join!(
-        c.version(),
-        c.zones(),
-        c.resource_pools(),
-        c.tags(),
-        c.domains(),
-        async { tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter)) }
-    );
-    let (subnets, boot_resources, machines) = rest;
-    let read = || -> Result<MaasSnapshot, crate::maas::MaasError> {
-        Ok(MaasSnapshot {
-            version: Some(version?),
-            zones: zones?,
-            pools: pools?,
-            tags: tags?,
-            domains: domains?,
-            subnets: subnets?,
-            boot_resources: boot_resources?,
-            machines: machines?,
-        })
-    };
-    match read() {
+    match MaasSnapshot::fetch(&c).await {
         Ok(snapshot) => Json(snapshot).into_response(),
         Err(e) => account_error(e.into()),
     }

@@ -398,28 +398,9 @@ impl ConsoleSource for MaasSource {
     }
 
     async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {
-        let c = &self.client;
-        let filter = MachineFilter::default();
-        // One round of concurrent reads: over a slow link six sequential calls add up.
-        let (version, zones, pools, tags, domains, rest) = tokio::join!(
-            c.version(),
-            c.zones(),
-            c.resource_pools(),
-            c.tags(),
-            c.domains(),
-            async { tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter)) }
-        );
-        let (subnets, boot_resources, machines) = rest;
-        Ok(PlacementChoices::from_snapshot(MaasSnapshot {
-            version: Some(version?),
-            zones: zones?,
-            pools: pools?,
-            tags: tags?,
-            domains: domains?,
-            subnets: subnets?,
-            boot_resources: boot_resources?,
-            machines: machines?,
-        }))
+        Ok(PlacementChoices::from_snapshot(
+            MaasSnapshot::fetch(&self.client).await?,
+        ))
     }
 
     async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {
