@@ -63,6 +63,7 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
                     readonly: cli.readonly,
                     mouse: cli.mouse,
                     demo: cli.demo,
+                    gateway: cli.gateway,
                     paths: console_paths,
                 };
                 kubemaas::tui::run_console(opts).await?;

@@ -342,6 +342,7 @@ fn poll(events: Vec<EventLine>, secs: i64) -> Poll {
         events,
         now: at(secs),
         reconciling: true,
+        streaming: false,
     }
 }
 

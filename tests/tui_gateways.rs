@@ -164,7 +164,7 @@ fn the_header_shows_the_gateway_in_use_and_whether_it_answers() {
         Msg::GatewaysLoaded(Ok(vec![local(), remote("dc1", unreachable())])),
     );
     assert!(
-        header(&state).contains("gateway dc1 ✗ unreachable"),
+        header(&state).contains("gateway dc1  ✗ UNREACHABLE · stale"),
         "{}",
         header(&state)
     );

@@ -30,6 +30,9 @@ pub struct Cli {
     /// Open the console read-only: destructive actions are hidden and refused.
     #[arg(long)]
     pub readonly: bool,
+    /// Open the console on this paired gateway (`local`: the embedded engine, the default).
+    #[arg(long, value_name = "NAME")]
+    pub gateway: Option<String>,
     /// Let the console capture the mouse (off by default: capture stops text selection).
     #[arg(long)]
     pub mouse: bool,

@@ -176,4 +176,28 @@ pub struct MachineSummary {
     pub memory: u64,
     pub ip_addresses: Vec<String>,
     pub tags: Vec<String>,
+    /// Physical disks, largest first, in decimal GB (absent from older gateways).
+    #[serde(default)]
+    pub disks_gb: Vec<u64>,
+    /// The MAAS user holding the machine.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The kubemaas cluster id in the machine's owner data.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
+
+/// `GET /v1/accounts/NAME/maas`: the MAAS region behind an account, as the console's header
+/// shows it (asked live by the gateway; never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaasIdentityBody {
+    pub endpoint: String,
+    pub version: String,
+    pub user: String,
+}
+
+/// `GET /v1/accounts/NAME/snapshot` answers a [`crate::model::MaasSnapshot`]: zones, pools,
+/// tags, domains, subnets, boot images and machines, read together for the console's wizards.
+pub const SNAPSHOT_TAIL: &str = "/snapshot";
+/// `GET /v1/accounts/NAME/maas` answers a [`MaasIdentityBody`].
+pub const MAAS_IDENTITY_TAIL: &str = "/maas";

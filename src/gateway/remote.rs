@@ -10,13 +10,14 @@
 use super::client::{GatewayClient, GatewayClientError, NdjsonStream};
 use super::console::{self, ConsoleError};
 use super::protocol::{
-    AddAccountRequest, CommandBody, DeleteBody, KubeconfigBody, MachineSummary, ScaleBody,
-    SpecBody, StreamLine, ACCOUNTS_PATH, CLUSTERS_PATH, EVENTS_PATH, EVENTS_STREAM_PATH,
+    AddAccountRequest, CommandBody, DeleteBody, GatewayInfo, KubeconfigBody, MaasIdentityBody,
+    MachineSummary, ScaleBody, SpecBody, StreamLine, ACCOUNTS_PATH, CLUSTERS_PATH, EVENTS_PATH,
+    EVENTS_STREAM_PATH, MAAS_IDENTITY_TAIL, SNAPSHOT_TAIL,
 };
 use super::wire_error::{engine_error_from, RemoteError};
 use crate::cli::account_cmd::{AccountView, CheckReport};
 use crate::engine::{ClusterView, EngineApi, EngineError, EngineEvent, WaitFor};
-use crate::model::ClusterSpec;
+use crate::model::{ClusterSpec, MaasSnapshot};
 use crate::store::{ClusterId, ClusterPhase, CommandId, EventId, EventRow, Store};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::time::{Duration, Instant};
@@ -140,6 +141,30 @@ impl RemoteEngine {
         request: &AddAccountRequest,
     ) -> Result<CheckReport, EngineError> {
         self.post(ACCOUNTS_PATH, request).await
+    }
+
+    /// The MAAS region behind an account: endpoint, version and the user its key acts as.
+    pub async fn maas_identity(&self, account: &str) -> Result<MaasIdentityBody, EngineError> {
+        self.get(&format!(
+            "{ACCOUNTS_PATH}/{}{MAAS_IDENTITY_TAIL}",
+            segment(account)
+        ))
+        .await
+    }
+
+    /// Zones, pools, tags, domains, subnets, images and machines of an account's MAAS, read
+    /// by the gateway (for the console's wizards).
+    pub async fn maas_snapshot(&self, account: &str) -> Result<MaasSnapshot, EngineError> {
+        self.get(&format!(
+            "{ACCOUNTS_PATH}/{}{SNAPSHOT_TAIL}",
+            segment(account)
+        ))
+        .await
+    }
+
+    /// The gateway's own identity and default cloud account (`GET /v1/info`).
+    pub async fn info(&self) -> Result<GatewayInfo, EngineError> {
+        self.client.info().await.map_err(engine_error_from)
     }
 
     /// The machines of an account's MAAS, as the gateway sees them.

@@ -8,14 +8,14 @@
 
 use super::journal::{FeedItem, JournalFeed};
 use super::protocol::{
-    AddAccountRequest, CommandBody, DeleteBody, KubeconfigBody, MachineSummary, ScaleBody,
-    SpecBody, StreamLine, ACCOUNTS_PATH, CLUSTERS_PATH, EVENTS_PATH, EVENTS_STREAM_PATH,
+    AddAccountRequest, CommandBody, DeleteBody, KubeconfigBody, MaasIdentityBody, MachineSummary,
+    ScaleBody, SpecBody, StreamLine, ACCOUNTS_PATH, CLUSTERS_PATH, EVENTS_PATH, EVENTS_STREAM_PATH,
 };
 use super::wire_error::{engine_error_response, error_response, store_status};
 use crate::cli::account_cmd::{self, connect, AccountCmdError};
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::maas::MachineFilter;
-use crate::model::CloudAccount;
+use crate::model::{CloudAccount, MaasSnapshot};
 use crate::store::{ClusterId, EventId, EventRow, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -75,6 +75,8 @@ pub fn engine_routes(service: EngineService) -> Router {
         .route(ACCOUNTS_PATH, get(accounts).post(add_account))
         .route("/v1/accounts/{name}", get(account))
         .route("/v1/accounts/{name}/machines", get(machines))
+        .route("/v1/accounts/{name}/maas", get(maas_identity))
+        .route("/v1/accounts/{name}/snapshot", get(snapshot))
         .with_state(Arc::new(service))
 }
 
@@ -411,6 +413,7 @@ async fn machines(State(s): State<Shared>, Path(name): Path<String>) -> Response
         Ok(list) => Json(
             list.into_iter()
                 .map(|m| MachineSummary {
+                    disks_gb: m.disk_sizes_gb(),
                     system_id: m.system_id,
                     hostname: m.hostname,
                     status: m.status_name,
@@ -418,12 +421,61 @@ async fn machines(State(s): State<Shared>, Path(name): Path<String>) -> Response
                     pool: m.pool.map(|p| p.name),
                     cpu_count: m.cpu_count,
                     memory: m.memory,
+                    owner: m.owner.filter(|o| !o.is_empty()),
+                    cluster: m
+                        .owner_data
+                        .get(crate::engine::OWNER_KEY_CLUSTER)
+                        .filter(|id| !id.is_empty())
+                        .cloned(),
                     ip_addresses: m.ip_addresses,
                     tags: m.tag_names,
                 })
                 .collect::<Vec<_>>(),
         )
         .into_response(),
+        Err(e) => account_error(e.into()),
+    }
+}
+
+/// The MAAS client of account `name`, made on the gateway (the key never leaves it).
+fn account_client(
+    s: &EngineService,
+    name: &str,
+) -> Result<crate::maas::MaasClient, AccountCmdError> {
+    let row = s.engine.store().read(|r| r.account(name))?;
+    Ok(connect::client_for(
+        &s.state_dir,
+        &row,
+        connect::Patience::Work,
+    )?)
+}
+
+/// `GET /v1/accounts/NAME/maas`: which region, version and user the account reaches.
+async fn maas_identity(State(s): State<Shared>, Path(name): Path<String>) -> Response {
+    let client = match account_client(&s, &name) {
+        Ok(c) => c,
+        Err(e) => return account_error(e),
+    };
+    match client.identify().await {
+        Ok((version, user)) => Json(MaasIdentityBody {
+            endpoint: client.endpoint().to_string(),
+            version: version.version,
+            user: user.username,
+        })
+        .into_response(),
+        Err(e) => account_error(e.into()),
+    }
+}
+
+/// `GET /v1/accounts/NAME/snapshot`: what the console's wizards pick from (zones, pools, tags,
+/// domains, subnets, images) and count machines in, read concurrently from the account's MAAS.
+async fn snapshot(State(s): State<Shared>, Path(name): Path<String>) -> Response {
+    let c = match account_client(&s, &name) {
+        Ok(c) => c,
+        Err(e) => return account_error(e),
+    };
+    match MaasSnapshot::fetch(&c).await {
+        Ok(snapshot) => Json(snapshot).into_response(),
         Err(e) => account_error(e.into()),
     }
 }

@@ -26,6 +26,32 @@ pub struct MaasSnapshot {
 }
 
 impl MaasSnapshot {
+    /// Reads everything a snapshot holds from `client`'s region, all calls at once (over a
+    /// slow link eight sequential calls add up).
+    pub async fn fetch(client: &crate::maas::MaasClient) -> Result<Self, crate::maas::MaasError> {
+        let all = crate::maas::MachineFilter::default();
+        let (version, zones, pools, tags, domains, subnets, boot_resources, machines) = tokio::try_join!(
+            client.version(),
+            client.zones(),
+            client.resource_pools(),
+            client.tags(),
+            client.domains(),
+            client.subnets(),
+            client.boot_resources(),
+            client.machines(&all),
+        )?;
+        Ok(MaasSnapshot {
+            version: Some(version),
+            zones,
+            pools,
+            tags,
+            domains,
+            subnets,
+            boot_resources,
+            machines,
+        })
+    }
+
     pub fn zone_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.zones.iter().map(|z| z.name.as_str())
     }

@@ -340,6 +340,9 @@ pub struct Poll {
     pub now: DateTime<Utc>,
     /// This process runs the reconcilers (it may take them over when another process exits).
     pub reconciling: bool,
+    /// The source pushes events (a gateway's live stream) and answers as they arrive: ask
+    /// again at once instead of on the next tick.
+    pub streaming: bool,
 }
 
 /// `42s`, `3m05s`, `2h10m`, `3d4h`.

@@ -1,10 +1,14 @@
 //! The console over the engine: [`EngineSource`] answers every [`ConsoleSource`] question
-//! through [`EngineApi`] (the interface a remote gateway implements too) and the store's
-//! accounts, and the MAAS questions (inventory, wizard choices) through the console's MAAS
-//! client. Screens see only the plain rows of [`crate::tui::clusters`].
+//! through [`EngineApi`] on a [`ConsoleEngine`] — this host's embedded engine or a paired
+//! gateway's — so every screen works the same against both. The MAAS questions (inventory,
+//! header, wizard choices) go to the console's MAAS client on `local`, and to the gateway's
+//! account routes on a gateway (its keys stay there). Gateways, pairing and profiles are this
+//! console's own, kept in the local store whichever gateway is in use.
+//! Screens see only the plain rows of [`crate::tui::clusters`].
 
 use super::account_check::{AccountDraft, AccountSummary};
 use super::clusters::{ClusterInfo, EventLine, Poll};
+use super::console_engine::{ConsoleEngine, RemoteFeed, FEED_WAIT};
 use super::lookups::PlacementChoices;
 use super::source::{
     ConsoleSource, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure, PairOffer,
@@ -17,9 +21,11 @@ use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::gateway::client::{GatewayClientError, PairedMaterial};
 use crate::gateway::pairing::PairingCode;
 use crate::gateway::pki::fingerprint_text;
-use crate::maas::{MaasClient, MachineFilter};
+use crate::gateway::protocol::{AddAccountRequest, MachineSummary};
+use crate::gateway::RemoteEngine;
+use crate::maas::{MaasClient, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec};
-use crate::store::{EventId, GatewayKind};
+use crate::store::{EventId, GatewayKind, Store};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,11 +69,20 @@ impl From<EngineError> for SourceError {
     }
 }
 
-/// The engine on a state dir, plus a MAAS client for the inventory screens.
+/// The engine in use (this host's or a paired gateway's), the local store for what is this
+/// console's own, and a MAAS client for the inventory screens on `local`.
 #[derive(Clone)]
 pub struct EngineSource {
-    engine: EmbeddedEngine,
+    /// This host's engine: its store keeps the gateways, pairings, profiles and accounts.
+    local: EmbeddedEngine,
+    /// The engine the cluster screens work through.
+    engine: ConsoleEngine,
+    /// This host's MAAS (inventory on `local`), kept for switching back.
     maas: Option<MaasSource>,
+    /// On a gateway: the cloud account its Machines screen and wizards show (its default).
+    remote_account: Option<String>,
+    /// On a gateway: its live journal.
+    feed: RemoteFeed,
     state_dir: PathBuf,
     /// MAAS clients per cloud account, for the machines' status messages.
     clients: Arc<Mutex<HashMap<String, MaasClient>>>,
@@ -80,9 +95,49 @@ impl std::fmt::Debug for EngineSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineSource")
             .field("state_dir", &self.state_dir)
+            .field("gateway", &self.engine.gateway())
             .field("maas", &self.maas.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// Asks paired gateway `name` how it is (its `info`, over mutual TLS with this console's
+/// certificate); every failure is worded with what to do.
+pub async fn probe_gateway(store: &Store, name: &str) -> Reachability {
+    // The same client `kubemaas gateway show` asks: pinned CA, this console's certificate.
+    let asked = async {
+        let client = crate::gateway::console::client_for(store, name)?;
+        Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
+    }
+    .await;
+    match asked {
+        Ok(info) => Reachability::Reachable {
+            version: info.version,
+        },
+        Err(e) => Reachability::Unreachable(e.to_string()),
+    }
+}
+
+/// A machine as a gateway lists it, as the Machines screen shows it; None (logged) for a
+/// status this build does not know — a newer MAAS than this console — rather than a wrong one.
+fn machine_row(m: MachineSummary) -> Option<MachineRow> {
+    let Some(status) = NodeStatus::from_name(&m.status) else {
+        tracing::warn!(machine = %m.system_id, status = %m.status, "a MAAS status this console does not know: machine not listed");
+        return None;
+    };
+    Some(MachineRow {
+        status,
+        system_id: m.system_id,
+        hostname: m.hostname,
+        zone: m.zone,
+        pool: m.pool.unwrap_or_default(),
+        cores: m.cpu_count,
+        memory_mib: m.memory,
+        disks_gb: m.disks_gb,
+        tags: m.tags,
+        owner: m.owner,
+        cluster: m.cluster,
+    })
 }
 
 impl EngineSource {
@@ -111,21 +166,68 @@ impl EngineSource {
             }
         };
         Ok(EngineSource {
-            engine,
+            engine: ConsoleEngine::Local(engine.clone()),
+            local: engine,
             maas: maas.map(MaasSource::new),
+            remote_account: None,
+            feed: RemoteFeed::default(),
             state_dir,
             clients: Arc::new(Mutex::new(HashMap::new())),
             pending: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
-    /// Whether a MAAS region is known (the inventory screens have something to show).
+    /// Whether a MAAS region is known (the inventory screens have something to show): a
+    /// gateway always has its own.
     pub fn has_maas(&self) -> bool {
-        self.maas.is_some()
+        self.remote().is_some() || self.maas.is_some()
     }
 
+    /// This host's engine.
     pub fn engine(&self) -> &EmbeddedEngine {
+        &self.local
+    }
+
+    /// The engine the screens work through.
+    pub fn console_engine(&self) -> &ConsoleEngine {
         &self.engine
+    }
+
+    /// The gateway in use: `local` or a paired gateway's name.
+    pub fn gateway(&self) -> &str {
+        self.engine.gateway()
+    }
+
+    /// The same console on gateway `name` (`local`: this host's engine). A paired gateway
+    /// must answer: its default cloud account is what its Machines screen shows.
+    pub async fn on_gateway(&self, name: &str) -> Result<EngineSource, SourceError> {
+        let mut next = self.clone();
+        next.feed = RemoteFeed::default();
+        if name == crate::model::account::LOCAL_GATEWAY {
+            next.engine = ConsoleEngine::Local(self.local.clone());
+            next.remote_account = None;
+            return Ok(next);
+        }
+        let remote = RemoteEngine::connect(self.local.store(), name).map_err(|e| {
+            SourceError::new(format!(
+                "cannot use gateway {name}: {e} (pair it first on the Gateways screen, :gw then n)"
+            ))
+        })?;
+        let info = remote.info().await.map_err(|e| {
+            SourceError::new(format!(
+                "gateway {name} does not answer: {e}; the console stays where it was (check the gateway runs, then try again)"
+            ))
+        })?;
+        next.engine = ConsoleEngine::Remote(remote);
+        next.remote_account = Some(info.default_account);
+        Ok(next)
+    }
+
+    fn remote(&self) -> Option<(&RemoteEngine, &str)> {
+        match (&self.engine, &self.remote_account) {
+            (ConsoleEngine::Remote(r), Some(account)) => Some((r, account.as_str())),
+            _ => None,
+        }
     }
 
     fn maas(&self) -> Result<&MaasSource, SourceError> {
@@ -141,7 +243,7 @@ impl EngineSource {
         if let Some(c) = cache.get(account) {
             return Some(c.clone());
         }
-        let row = self.engine.store().read(|r| r.account(account)).ok()?;
+        let row = self.local.store().read(|r| r.account(account)).ok()?;
         let client = connect::client_for(&self.state_dir, &row, connect::Patience::Check).ok()?;
         cache.insert(account.to_string(), client.clone());
         Some(client)
@@ -150,7 +252,9 @@ impl EngineSource {
     /// MAAS's status message per system id. Best effort: the detail shows the engine's view
     /// without messages when MAAS does not answer (the engine reports that failure itself).
     async fn status_messages(&self, account: &str, ids: Vec<String>) -> HashMap<String, String> {
-        if ids.is_empty() {
+        // On a gateway the engine's own MAAS status is what the console gets: MAAS is reached
+        // from the gateway, and its keys stay there.
+        if ids.is_empty() || self.remote().is_some() {
             return HashMap::new();
         }
         let Some(client) = self.client_for_account(account) else {
@@ -175,20 +279,43 @@ impl EngineSource {
 
 impl ConsoleSource for EngineSource {
     async fn identify(&self) -> Result<MaasIdentity, SourceError> {
+        if let Some((remote, account)) = self.remote() {
+            let id = remote.maas_identity(account).await?;
+            return Ok(MaasIdentity {
+                endpoint: id.endpoint,
+                version: id.version,
+                user: id.user,
+            });
+        }
         self.maas()?.identify().await
     }
 
     async fn list_machines(&self) -> Result<Vec<MachineRow>, SourceError> {
-        let mut rows = self.maas()?.list_machines().await?;
+        let (mut rows, names): (Vec<MachineRow>, HashMap<String, String>) = match self.remote() {
+            Some((remote, account)) => {
+                let (machines, clusters) =
+                    tokio::join!(remote.machines(account), remote.clusters());
+                let rows = machines?.into_iter().filter_map(machine_row).collect();
+                let names = clusters?
+                    .into_iter()
+                    .map(|c| (c.id.to_string(), c.name))
+                    .collect();
+                (rows, names)
+            }
+            None => {
+                let rows = self.maas()?.list_machines().await?;
+                let names = self
+                    .local
+                    .store()
+                    .read(|r| r.clusters(true))
+                    .map_err(|e| SourceError::new(e.to_string()))?
+                    .into_iter()
+                    .map(|c| (c.id.to_string(), c.name))
+                    .collect();
+                (rows, names)
+            }
+        };
         // MAAS knows the cluster's id (owner data); the operator knows its name.
-        let names: std::collections::HashMap<String, String> = self
-            .engine
-            .store()
-            .read(|r| r.clusters(true))
-            .map_err(|e| SourceError::new(e.to_string()))?
-            .into_iter()
-            .map(|c| (c.id.to_string(), c.name))
-            .collect();
         for row in &mut rows {
             if let Some(name) = row.cluster.as_ref().and_then(|id| names.get(id)) {
                 row.cluster = Some(name.clone());
@@ -198,12 +325,16 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {
+        if let Some((remote, account)) = self.remote() {
+            let snapshot = remote.maas_snapshot(account).await?;
+            return Ok(PlacementChoices::from_snapshot(snapshot));
+        }
         self.maas()?.placement_choices().await
     }
 
     async fn profiles(&self) -> Result<Vec<ClusterProfile>, SourceError> {
         let rows = self
-            .engine
+            .local
             .store()
             .read(|r| r.profiles())
             .map_err(|e| SourceError::new(e.to_string()))?;
@@ -219,8 +350,11 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {
-        let views =
-            account_cmd::list(self.engine.store()).map_err(|e| SourceError::new(e.to_string()))?;
+        let views = match self.remote() {
+            Some((remote, _)) => remote.accounts().await?,
+            None => account_cmd::list(self.local.store())
+                .map_err(|e| SourceError::new(e.to_string()))?,
+        };
         Ok(views
             .into_iter()
             .map(|v| AccountSummary {
@@ -236,7 +370,7 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn gateways(&self) -> Result<Vec<GatewaySummary>, SourceError> {
-        let store = self.engine.store();
+        let store = self.local.store();
         let err = |e: crate::gateway::console::ConsoleError| SourceError::new(e.to_string());
         crate::gateway::console::ensure_local(store).map_err(err)?;
         let rows = store
@@ -248,22 +382,7 @@ impl ConsoleSource for EngineSource {
         for (i, row) in rows.iter().enumerate() {
             if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
                 let (store, name) = (store.clone(), row.name.clone());
-                asks.spawn(async move {
-                    // The same client `kubemaas gateway show` asks: pinned CA, this console's
-                    // certificate; every failure is already worded with what to do.
-                    let asked = async {
-                        let client = crate::gateway::console::client_for(&store, &name)?;
-                        Ok::<_, crate::gateway::console::ConsoleError>(client.info().await?)
-                    }
-                    .await;
-                    let reachability = match asked {
-                        Ok(info) => Reachability::Reachable {
-                            version: info.version,
-                        },
-                        Err(e) => Reachability::Unreachable(e.to_string()),
-                    };
-                    (i, reachability)
-                });
+                asks.spawn(async move { (i, probe_gateway(&store, &name).await) });
             }
         }
         let mut out: Vec<GatewaySummary> = rows
@@ -294,10 +413,25 @@ impl ConsoleSource for EngineSource {
         Ok(out)
     }
 
+    async fn use_gateway(&self, name: String) -> Result<EngineSource, SourceError> {
+        self.on_gateway(&name).await
+    }
+
+    fn shows_maas(&self) -> bool {
+        self.has_maas()
+    }
+
+    async fn check_gateway(&self, name: String) -> Reachability {
+        if name == crate::model::account::LOCAL_GATEWAY {
+            return Reachability::Embedded;
+        }
+        probe_gateway(self.local.store(), &name).await
+    }
+
     async fn pair_gateway(&self, address: String, code: Secret) -> Result<PairOffer, PairFailure> {
         let code =
             PairingCode::parse(code.expose()).map_err(|e| PairFailure::Code(format!("{e}")))?;
-        let store = self.engine.store();
+        let store = self.local.store();
         let (name, material) =
             gateway_cmd::begin_pairing(store, &address, &code, None, &crate::store::host_name())
                 .await
@@ -326,7 +460,7 @@ impl ConsoleSource for EngineSource {
             )));
         };
         gateway_cmd::finish_pairing(
-            self.engine.store(),
+            self.local.store(),
             &self.state_dir,
             &name,
             &address,
@@ -339,7 +473,7 @@ impl ConsoleSource for EngineSource {
 
     async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {
         // The same call as `kubemaas gateway unpair`: material removed, record kept.
-        crate::gateway::console::unpair(self.engine.store(), &self.state_dir, &name)
+        crate::gateway::console::unpair(self.local.store(), &self.state_dir, &name)
             .map_err(|e| SourceError::new(e.to_string()))
     }
 
@@ -347,6 +481,24 @@ impl ConsoleSource for EngineSource {
         let account = draft
             .to_account()
             .map_err(|p| SourceError::new(p.to_string()))?;
+        if draft.gateway != crate::model::account::LOCAL_GATEWAY {
+            let Some((remote, _)) = self.remote().filter(|(r, _)| r.gateway() == draft.gateway)
+            else {
+                return Err(SourceError::new(format!(
+                    "account {} belongs on gateway {}, which this console is not working through: switch to it first (:gateway {}); nothing was saved",
+                    account.name, draft.gateway, draft.gateway
+                )));
+            };
+            // The gateway checks it again from where it will be used, and keeps the key.
+            let request = AddAccountRequest {
+                name: account.name.clone(),
+                endpoint: account.endpoint.to_string(),
+                api_key: account.api_key.expose().to_string(),
+                ca_cert: account.ca_cert.clone(),
+            };
+            remote.add_account(&request).await?;
+            return Ok(());
+        }
         account_cmd::add_account(&self.state_dir, &account)
             .await
             .map_err(|e| SourceError::new(e.to_string()))?;
@@ -354,7 +506,13 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn delete_account(&self, name: String) -> Result<(), SourceError> {
-        self.engine
+        if let Some((remote, _)) = self.remote() {
+            return Err(SourceError::new(format!(
+                "account {name} is kept by gateway {}: remove it on the gateway host with `kubemaas account delete {name}`; nothing was changed",
+                remote.gateway()
+            )));
+        }
+        self.local
             .store()
             .tx(|tx| tx.delete_account(&name))
             .map_err(|e| SourceError::new(e.to_string()))?;
@@ -386,7 +544,18 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn events_after(&self, after: i64, limit: usize) -> Result<Poll, SourceError> {
-        let events = self.engine.events(None, EventId(after), limit).await?;
+        if let Some((remote, _)) = self.remote() {
+            // The gateway pushes its journal: this answers as soon as something arrives (or
+            // after FEED_WAIT with nothing), and the console asks again at once.
+            let rows = self.feed.read(remote, after, limit, FEED_WAIT).await?;
+            return Ok(Poll {
+                events: rows.into_iter().map(EventLine::from).collect(),
+                now: Utc::now(),
+                reconciling: false,
+                streaming: true,
+            });
+        }
+        let events = self.local.events(None, EventId(after), limit).await?;
         let lines = events
             .into_iter()
             .map(|e| match e {
@@ -396,7 +565,8 @@ impl ConsoleSource for EngineSource {
         Ok(Poll {
             events: lines,
             now: Utc::now(),
-            reconciling: self.engine.engine().is_some(),
+            reconciling: self.local.engine().is_some(),
+            streaming: false,
         })
     }
 

@@ -4,10 +4,15 @@
 //! `update` on each, start the loads it asks for on their own tasks, then draw — only if the
 //! state is dirty, and at most `max_fps` times a second. While nothing changes, nothing is
 //! written to the terminal at all.
+//!
+//! Switching gateways swaps the source: the new one is built on a task and handed back on
+//! its own channel, and every answer carries the generation of the source it was asked of,
+//! so an answer from the gateway just left is dropped instead of mixing into the new one's
+//! screens.
 
 use super::app::{init, update, Cmd, Msg, State};
 use super::clusters::POLL_LIMIT;
-use super::source::ConsoleSource;
+use super::source::{ConsoleSource, SourceError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +47,14 @@ impl Default for LoopConfig {
     }
 }
 
+/// Where the loads' answers go: the loop's data channel, tagged with the source's generation,
+/// and the channel a switched source comes back on.
+struct Answers<S> {
+    data: UnboundedSender<(u64, Msg)>,
+    switched: UnboundedSender<(String, Result<Arc<S>, SourceError>)>,
+    generation: u64,
+}
+
 /// Runs until the state says quit or the input closes. `source` is None when no MAAS is
 /// configured (the state then shows the welcome screen and asks for no loads).
 pub async fn run<S: ConsoleSource, R: Renderer>(
@@ -51,8 +64,16 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
     inputs: &mut UnboundedReceiver<Msg>,
     config: LoopConfig,
 ) -> io::Result<()> {
+    let mut source = source;
     let frame = Duration::from_secs(1) / config.max_fps.max(1);
-    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<Msg>();
+    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<(u64, Msg)>();
+    let (switch_tx, mut switch_rx) =
+        mpsc::unbounded_channel::<(String, Result<Arc<S>, SourceError>)>();
+    let mut answers = Answers {
+        data: data_tx,
+        switched: switch_tx,
+        generation: 0,
+    };
     let mut ticker = tokio::time::interval_at(Instant::now() + config.tick, config.tick);
     // After a stall, one tick, not a burst of catch-up ticks.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -62,7 +83,7 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
         update(state, Msg::Resize(size.0, size.1));
     }
     for cmd in init(state) {
-        spawn(cmd, &source, &data_tx);
+        spawn(cmd, &source, &answers);
     }
 
     while !state.quit {
@@ -84,7 +105,24 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
 
         let first = tokio::select! {
             m = inputs.recv() => m.unwrap_or(Msg::Quit),
-            Some(m) = data_rx.recv() => m,
+            Some((generation, m)) = data_rx.recv() => {
+                if generation != answers.generation {
+                    continue;
+                }
+                m
+            }
+            Some((name, next)) = switch_rx.recv() => match next {
+                // From here on every load asks the new source; answers still on their way
+                // from the old one carry the old generation and are dropped.
+                Ok(next) => {
+                    let shows_maas = next.shows_maas();
+                    source = Some(next);
+                    answers.generation += 1;
+                    Msg::GatewaySwitched { name, result: Ok(shows_maas) }
+                }
+                // A refusal is not an answer of any source: it always arrives.
+                Err(e) => Msg::GatewaySwitched { name, result: Err(e) },
+            },
             _ = ticker.tick() => Msg::Tick,
             _ = sleep_until(deadline), if deadline.is_some() => continue,
         };
@@ -92,12 +130,14 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
         while let Ok(m) = inputs.try_recv() {
             batch.push(m);
         }
-        while let Ok(m) = data_rx.try_recv() {
-            batch.push(m);
+        while let Ok((generation, m)) = data_rx.try_recv() {
+            if generation == answers.generation {
+                batch.push(m);
+            }
         }
         for msg in batch {
             for cmd in update(state, msg) {
-                spawn(cmd, &source, &data_tx);
+                spawn(cmd, &source, &answers);
             }
             if state.quit {
                 break;
@@ -114,13 +154,31 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Runs a command on its own task; the answer comes back as a message.
-fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSender<Msg>) {
+fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<S>) {
     let Some(source) = source.clone() else {
         tracing::debug!(cmd = cmd.name(), "no MAAS configured: command ignored");
         return;
     };
-    let tx = tx.clone();
+    let tx = answers.data.clone();
+    let generation = answers.generation;
     let name = cmd.name();
+    if let Cmd::UseGateway(gateway) = cmd {
+        let switched = answers.switched.clone();
+        tokio::spawn(async move {
+            let next = match source.use_gateway(gateway.clone()).await {
+                Ok(next) => {
+                    tracing::info!(gateway = %gateway, "console switched gateway");
+                    Ok(Arc::new(next))
+                }
+                Err(e) => {
+                    tracing::warn!(gateway = %gateway, error = %e, "cannot switch gateway");
+                    Err(e)
+                }
+            };
+            let _ = switched.send((gateway, next));
+        });
+        return;
+    }
     tokio::spawn(async move {
         let msg = match cmd {
             Cmd::Identify => Msg::Identified(source.identify().await),
@@ -176,6 +234,12 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
             Cmd::ConfirmPairing(address) => {
                 Msg::PairingSaved(source.confirm_pairing(address).await)
             }
+            Cmd::CheckGateway(gateway) => {
+                let reachability = source.check_gateway(gateway.clone()).await;
+                Msg::GatewayChecked(gateway, reachability)
+            }
+            // Handled above: its answer is a new source, not a message.
+            Cmd::UseGateway(_) => return,
         };
         if let Msg::Identified(Err(e))
         | Msg::MachinesLoaded(Err(e))
@@ -194,6 +258,6 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, tx: &UnboundedSend
             tracing::warn!(cmd = name, error = %e, "console command failed");
         }
         // The loop is gone when the console quit mid-load: nothing to tell.
-        let _ = tx.send(msg);
+        let _ = tx.send((generation, msg));
     });
 }

@@ -63,7 +63,7 @@ actions! {
     Refresh = "refresh", Some("refresh"), "Reload from MAAS now", ["ctrl-r"];
     Redraw = "redraw", None, "Repaint the whole screen", ["ctrl-l"];
     New = "new", Some("new"), "New cluster / cloud account / gateway pairing", ["n"];
-    Open = "open", Some("open"), "Open the selected profile", ["enter"];
+    Open = "open", Some("open"), "Open the selected row", ["enter"];
     Delete = "delete", Some("delete"), "Delete the account (asks)", ["ctrl-d"];
     DeleteCluster = "delete_cluster", Some("delete"), "Delete the cluster (asks)", ["d"];
     Abort = "abort", Some("abort"), "Abort a cluster being built", ["a"];

@@ -29,6 +29,8 @@ pub struct ConsoleOptions {
     pub mouse: bool,
     /// `--demo`: an in-process simulated MAAS.
     pub demo: bool,
+    /// `--gateway NAME`: open on this paired gateway instead of the embedded engine.
+    pub gateway: Option<String>,
     /// `config_dir`: theme and keymap overrides. `state_dir`: the engine's state (a throw-away
     /// directory with `--demo`).
     pub paths: Paths,
@@ -78,6 +80,8 @@ pub enum ConsoleError {
     DemoAccount(String),
     #[error("{var} is not usable: {detail}")]
     BadEnv { var: &'static str, detail: String },
+    #[error("cannot open the console on the gateway: {0}")]
+    Gateway(String),
     #[error("the terminal failed: {0} (if the SSH session dropped, just reconnect and start kubemaas again)")]
     Terminal(#[from] std::io::Error),
 }
@@ -133,8 +137,21 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     } else {
         EngineLink::Watching
     };
-    let source = EngineSource::new(engine.clone(), opts.paths.state_dir.clone(), client)
+    let mut source = EngineSource::new(engine.clone(), opts.paths.state_dir.clone(), client)
         .map_err(|e| ConsoleError::Accounts(e.message))?;
+    let local_maas = source.has_maas();
+    // Settled before the terminal is taken: a gateway that is not paired or does not answer
+    // is said plainly on the shell.
+    let gateway = opts
+        .gateway
+        .clone()
+        .filter(|g| g != crate::model::account::LOCAL_GATEWAY);
+    if let Some(name) = &gateway {
+        source = source
+            .on_gateway(name)
+            .await
+            .map_err(|e| ConsoleError::Gateway(e.message))?;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let driver =
         (!opts.readonly).then(|| tokio::spawn(drive(engine, config.poll_interval, stop_rx)));
@@ -151,8 +168,18 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         refresh_secs: 5,
         size: (80, 24),
     });
+    state.gateways.local_link = link;
+    state.gateways.local_maas = local_maas;
     state.clusters.link = link;
-    if link == EngineLink::Watching && !opts.readonly {
+    if let Some(name) = gateway {
+        // The gateway reconciles; this console watches it (leaving stops nothing there).
+        state.clusters.link = EngineLink::Watching;
+        state.gateways.in_use = name.clone();
+        state.flash(
+            FlashLevel::Info,
+            format!("this console works through gateway {name}"),
+        );
+    } else if link == EngineLink::Watching && !opts.readonly {
         state.flash(
             FlashLevel::Info,
             "another kubemaas process runs the engine on this state dir: this console watches",

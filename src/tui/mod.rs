@@ -13,8 +13,14 @@
 //! - [`screens`]: one pure draw function per piece (header, footer, help, machines, …).
 //! - [`source`]: [`source::ConsoleSource`], what the console needs to know about MAAS and the
 //!   engine, with plain row types; [`engine_source::EngineSource`] answers it through
-//!   [`crate::engine::EngineApi`] (a remote gateway can implement the same), the inventory
-//!   through the account's MAAS client.
+//!   [`crate::engine::EngineApi`] on a [`console_engine::ConsoleEngine`] — the embedded engine
+//!   (gateway `local`) or a paired gateway's `RemoteEngine` — so every screen works the same
+//!   against both. On `local` the inventory comes from the account's MAAS client; on a gateway
+//!   from its account routes (its keys stay there) and the journal from its live stream.
+//! - Gateways: `--gateway NAME`, Enter on the Gateways screen or `:gateway NAME` switch every
+//!   screen ([`app::Cmd::UseGateway`]: the loop swaps the source and drops answers of the one
+//!   left); the gateway in use is asked on a timer whether it answers, and while it does not
+//!   the header says so loudly and the screens keep their last data marked stale.
 //! - [`clusters`]: the cluster rows and the state of the Clusters, cluster detail and Events
 //!   screens, kept current from the engine's journal (events after the last id seen; only the
 //!   clusters they name are re-read). `launch` runs the engine's driver loop in the console
@@ -49,6 +55,7 @@ pub mod account_check;
 pub mod app;
 pub mod clusters;
 pub mod columns;
+pub mod console_engine;
 pub mod engine_source;
 pub mod event_loop;
 pub mod filter;

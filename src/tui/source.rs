@@ -207,6 +207,24 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn gateways(&self) -> impl Future<Output = Result<Vec<GatewaySummary>, SourceError>> + Send {
         async { Err(SourceError::needs_engine("listing gateways")) }
     }
+    /// The same console working through gateway `name` (`local`: this host's engine): every
+    /// screen's data comes from there once the event loop swapped it in.
+    fn use_gateway(&self, name: String) -> impl Future<Output = Result<Self, SourceError>> + Send
+    where
+        Self: Sized,
+    {
+        let _ = name;
+        async { Err(SourceError::needs_engine("switching gateways")) }
+    }
+    /// Whether this source has a MAAS inventory to show (a gateway always has its own).
+    fn shows_maas(&self) -> bool {
+        true
+    }
+    /// How gateway `name` answers now (the header's reachability, asked on a timer).
+    fn check_gateway(&self, name: String) -> impl Future<Output = Reachability> + Send {
+        let _ = name;
+        async { Reachability::Unreachable(SourceError::needs_engine("reaching a gateway").message) }
+    }
     /// Forgets this console's pairing with gateway `name` (its record stays).
     fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
         let _ = name;
@@ -380,28 +398,9 @@ impl ConsoleSource for MaasSource {
     }
 
     async fn placement_choices(&self) -> Result<PlacementChoices, SourceError> {
-        let c = &self.client;
-        let filter = MachineFilter::default();
-        // One round of concurrent reads: over a slow link six sequential calls add up.
-        let (version, zones, pools, tags, domains, rest) = tokio::join!(
-            c.version(),
-            c.zones(),
-            c.resource_pools(),
-            c.tags(),
-            c.domains(),
-            async { tokio::join!(c.subnets(), c.boot_resources(), c.machines(&filter)) }
-        );
-        let (subnets, boot_resources, machines) = rest;
-        Ok(PlacementChoices::from_snapshot(MaasSnapshot {
-            version: Some(version?),
-            zones: zones?,
-            pools: pools?,
-            tags: tags?,
-            domains: domains?,
-            subnets: subnets?,
-            boot_resources: boot_resources?,
-            machines: machines?,
-        }))
+        Ok(PlacementChoices::from_snapshot(
+            MaasSnapshot::fetch(&self.client).await?,
+        ))
     }
 
     async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {

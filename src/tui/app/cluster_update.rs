@@ -122,6 +122,7 @@ fn on_events(state: &mut State, result: Result<Poll, SourceError>) -> Vec<Cmd> {
         events,
         now,
         reconciling,
+        streaming,
     } = match result {
         Ok(answer) => answer,
         // Logged by the loop; the next tick asks again. A flash every second would bury
@@ -156,14 +157,20 @@ fn on_events(state: &mut State, result: Result<Poll, SourceError>) -> Vec<Cmd> {
     m.now = Some(now);
     state.dirty |= ticking && second_changed;
     state.dirty |= state.screen == ScreenId::Clusters && !m.list.is_empty() && minute_changed;
+    // A streaming source (a gateway) answers when events arrive: keep one read open so the
+    // next ones show as they happen, not on the next tick.
+    let mut cmds = Vec::new();
+    if streaming {
+        m.poll_in_flight = true;
+        cmds.push(Cmd::PollEvents(m.last_event.max(last_of(&events))));
+    }
     if events.is_empty() {
-        return Vec::new();
+        return cmds;
     }
     let touched = m.append_events(events);
     if matches!(state.screen, ScreenId::Events | ScreenId::ClusterDetail) {
         state.dirty = true;
     }
-    let mut cmds = Vec::new();
     let m = &mut state.clusters;
     if touched.iter().any(Option::is_some) {
         if m.list_in_flight {
@@ -185,6 +192,11 @@ fn on_events(state: &mut State, result: Result<Poll, SourceError>) -> Vec<Cmd> {
         }
     }
     cmds
+}
+
+/// The newest id among `events` (0 when none).
+fn last_of(events: &[crate::tui::clusters::EventLine]) -> i64 {
+    events.iter().map(|e| e.id).max().unwrap_or(0)
 }
 
 /// Reloads the list now (a cluster was just created), or once the load in flight answers.

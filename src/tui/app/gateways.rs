@@ -2,29 +2,49 @@
 //! gateways, each with how it answered the last `info` call (asked by [`Cmd::LoadGateways`]
 //! on a task, never while drawing); `u` unpairs the selected one after the operator types its
 //! name. The header reads the gateway in use from here.
+//!
+//! Enter on a gateway (or `:gateway NAME`) switches every screen to it: the event loop swaps
+//! the source, and [`switched`] starts the screens over from the new one's data. While a paired
+//! gateway is in use it is asked on a timer whether it answers ([`Cmd::CheckGateway`]); when it
+//! does not, the screens keep their last data marked stale ([`GatewaysView::stale`]).
 
-use super::lists::ListLoad;
+use super::lists::{AccountsView, ListLoad};
 use super::msg::{Cmd, Msg};
-use super::state::{FlashLevel, ScreenId, State};
+use super::state::{Connection, FlashLevel, ScreenId, State};
 use super::wizard_update::open_confirm;
 use crate::model::account::LOCAL_GATEWAY;
+use crate::tui::clusters::{ClustersModel, EngineLink};
 use crate::tui::keymap::Action;
+use crate::tui::machines::MachinesTable;
 use crate::tui::source::{GatewaySummary, Reachability};
 use crate::tui::widgets::confirm::ConfirmAction;
 use crate::tui::wizards::Wizard;
 
 /// Ticks (seconds) between re-asking the gateways how they are while the screen is open.
 pub const GATEWAY_REFRESH_TICKS: u64 = 15;
+/// Ticks (seconds) between asking the gateway in use whether it answers (the header's mark).
+pub const GATEWAY_CHECK_TICKS: u64 = 5;
 
 #[derive(Debug, Clone)]
 pub struct GatewaysView {
     pub rows: Vec<GatewaySummary>,
     pub load: ListLoad,
     pub selected: usize,
-    /// The gateway this console works through (`local` until consoles can switch).
+    /// The gateway this console works through: `local` (the embedded engine) or a paired one.
     pub in_use: String,
     /// The tick of the last answer, for the periodic re-check.
     pub loaded_at: u64,
+    /// How the gateway in use answered its last check (None: not asked yet).
+    pub health: Option<Reachability>,
+    pub check_in_flight: bool,
+    /// The tick of the last check's answer.
+    pub checked_at: u64,
+    /// A switch asked for and not answered yet.
+    pub switching: Option<String>,
+    /// How the console is attached to this host's engine (restored when switching back).
+    pub local_link: EngineLink,
+    /// Whether this host has a MAAS for the inventory screens (restored likewise).
+    pub local_maas: bool,
 }
 
 impl Default for GatewaysView {
@@ -35,11 +55,22 @@ impl Default for GatewaysView {
             selected: 0,
             in_use: LOCAL_GATEWAY.to_string(),
             loaded_at: 0,
+            health: None,
+            check_in_flight: false,
+            checked_at: 0,
+            switching: None,
+            local_link: EngineLink::Absent,
+            local_maas: false,
         }
     }
 }
 
 impl GatewaySummary {
+    /// Whether Enter can switch to it: `local`, or a gateway this console is paired with.
+    pub fn usable(&self) -> bool {
+        self.reachability != Reachability::NotPaired
+    }
+
     /// Whether `u` applies: a remote gateway this console is paired with.
     pub fn unpairable(&self) -> bool {
         !matches!(
@@ -57,6 +88,30 @@ impl GatewaysView {
     /// The row of the gateway in use, once loaded.
     pub fn in_use_row(&self) -> Option<&GatewaySummary> {
         self.rows.iter().find(|g| g.name == self.in_use)
+    }
+
+    /// Whether a paired gateway is in use (not the embedded engine).
+    pub fn remote_in_use(&self) -> bool {
+        self.in_use != LOCAL_GATEWAY
+    }
+
+    /// How the gateway in use answers, as the header shows it: its last check, else its row.
+    pub fn in_use_reachability(&self) -> Option<&Reachability> {
+        if !self.remote_in_use() {
+            return Some(&Reachability::Embedded);
+        }
+        self.health
+            .as_ref()
+            .or_else(|| self.in_use_row().map(|g| &g.reachability))
+    }
+
+    /// The gateway in use does not answer: what the screens show is its last data.
+    pub fn stale(&self) -> bool {
+        self.remote_in_use()
+            && matches!(
+                self.in_use_reachability(),
+                Some(Reachability::Unreachable(_))
+            )
     }
 
     pub fn move_by(&mut self, by: isize) -> bool {
@@ -86,11 +141,136 @@ pub fn on_screen_opened(state: &mut State) -> Vec<Cmd> {
 /// Re-asks the gateways now and then while their screen is open (reachability changes
 /// without any event the console would hear of).
 pub fn on_tick(state: &mut State) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    let g = &mut state.gateways;
+    // The gateway in use is asked on its own timer, whatever the screen: the header says
+    // whether it answers, and the render path never waits for it.
+    let check_due = state.ticks.saturating_sub(g.checked_at) >= GATEWAY_CHECK_TICKS;
+    if g.remote_in_use() && !g.check_in_flight && check_due {
+        g.check_in_flight = true;
+        cmds.push(Cmd::CheckGateway(g.in_use.clone()));
+    }
     let due = state.ticks.saturating_sub(state.gateways.loaded_at) >= GATEWAY_REFRESH_TICKS;
     if state.screen == ScreenId::Gateways && state.wizard.is_none() && due {
-        return load(state);
+        cmds.extend(load(state));
     }
-    Vec::new()
+    cmds
+}
+
+/// Starts working through gateway `name` (the loop swaps the source, then [`switched`]).
+pub fn use_gateway(state: &mut State, name: &str) -> Vec<Cmd> {
+    state.dirty = true;
+    if name == state.gateways.in_use {
+        state.flash(
+            FlashLevel::Info,
+            format!("this console already works through gateway {name}"),
+        );
+        return Vec::new();
+    }
+    if let Some(g) = state.gateways.rows.iter().find(|g| g.name == name) {
+        if !g.usable() {
+            let text = format!(
+                "gateway {name} is not paired with this console: pair it first (n on this screen, or `kubemaas gateway pair`)"
+            );
+            state.flash(FlashLevel::Error, text);
+            return Vec::new();
+        }
+    }
+    state.gateways.switching = Some(name.to_string());
+    state.flash(FlashLevel::Info, format!("switching to gateway {name}…"));
+    vec![Cmd::UseGateway(name.to_string())]
+}
+
+/// The console now works through gateway `name`: every screen starts over from its data
+/// (nothing of the previous gateway's stays on screen to be mistaken for this one's).
+fn switched(state: &mut State, name: String, shows_maas: bool) -> Vec<Cmd> {
+    let local = name == LOCAL_GATEWAY;
+    let g = &mut state.gateways;
+    g.switching = None;
+    g.in_use = name.clone();
+    g.health = None;
+    g.check_in_flight = false;
+    g.checked_at = state.ticks;
+    state.machines = MachinesTable::default();
+    state.accounts = AccountsView::default();
+    state.clusters = ClustersModel {
+        // A gateway reconciles by itself: leaving the console stops nothing there.
+        link: if local {
+            state.gateways.local_link
+        } else {
+            EngineLink::Watching
+        },
+        // The start-up summary belongs to the first engine the console opened on.
+        greeted: true,
+        ..ClustersModel::default()
+    };
+    state.connection = if shows_maas {
+        Connection::Connecting
+    } else {
+        Connection::NotConfigured
+    };
+    state.identify_in_flight = false;
+    if state.screen == ScreenId::ClusterDetail {
+        state.screen = ScreenId::Clusters;
+        state.history.retain(|s| *s != ScreenId::ClusterDetail);
+    }
+    let where_ = if local {
+        "the embedded engine (local)".to_string()
+    } else {
+        format!("gateway {name}")
+    };
+    state.flash(
+        FlashLevel::Info,
+        format!("every screen now works through {where_}"),
+    );
+    let mut cmds = super::update::init(state);
+    cmds.extend(super::update::screen_opened(state));
+    if !local {
+        state.gateways.check_in_flight = true;
+        cmds.push(Cmd::CheckGateway(name));
+    }
+    state.dirty = true;
+    cmds
+}
+
+/// The gateway in use answered a check (or did not).
+fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<Cmd> {
+    let g = &mut state.gateways;
+    if name != g.in_use {
+        // A check of the gateway just left.
+        return Vec::new();
+    }
+    g.check_in_flight = false;
+    g.checked_at = state.ticks;
+    if g.health.as_ref() == Some(&reachability) {
+        return Vec::new();
+    }
+    let was_stale = g.stale();
+    g.health = Some(reachability);
+    state.dirty = true;
+    match (&state.gateways.health, was_stale) {
+        (Some(Reachability::Unreachable(why)), false) => {
+            let text = format!(
+                "gateway {name} is unreachable: {why} — the screens show its last data (stale) until it answers"
+            );
+            state.flash(FlashLevel::Error, text);
+            Vec::new()
+        }
+        (Some(Reachability::Reachable { .. }), true) => {
+            state.flash(
+                FlashLevel::Info,
+                format!("gateway {name} answers again: reloading"),
+            );
+            // Whatever failed while it was away is read again now, not at the next refresh.
+            let mut cmds = super::cluster_update::reload_list(state);
+            if state.connection != Connection::NotConfigured && !state.refresh.in_flight() {
+                state.refresh.start(state.ticks);
+                cmds.push(Cmd::LoadMachines);
+            }
+            cmds
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Keys of the Gateways screen; `None` when not its.
@@ -112,6 +292,13 @@ pub fn on_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
         return Some(Vec::new());
     }
     match action {
+        Action::Open => {
+            let name = state.gateways.selected_row().map(|g| g.name.clone());
+            Some(match name {
+                Some(name) => use_gateway(state, &name),
+                None => Vec::new(),
+            })
+        }
         Action::New => {
             if state.readonly {
                 state.flash(
@@ -171,16 +358,34 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             state.dirty = true;
             Ok(Vec::new())
         }
+        Msg::GatewaySwitched { name, result } => match result {
+            Ok(shows_maas) => Ok(switched(state, name, shows_maas)),
+            Err(e) => {
+                state.gateways.switching = None;
+                state.flash(FlashLevel::Error, e.message);
+                Ok(Vec::new())
+            }
+        },
+        Msg::GatewayChecked(name, reachability) => Ok(checked(state, name, reachability)),
         Msg::GatewayUnpaired(name, result) => {
+            let mut cmds = Vec::new();
             match result {
-                Ok(()) => state.flash(
-                    FlashLevel::Info,
-                    format!("unpaired gateway {name}: its record stays; pair again with `kubemaas gateway pair`"),
-                ),
+                Ok(()) => {
+                    state.flash(
+                        FlashLevel::Info,
+                        format!("unpaired gateway {name}: its record stays; pair again with `kubemaas gateway pair`"),
+                    );
+                    // Its keys are gone: the console cannot keep working through it.
+                    if name == state.gateways.in_use {
+                        state.gateways.switching = Some(LOCAL_GATEWAY.to_string());
+                        cmds.push(Cmd::UseGateway(LOCAL_GATEWAY.to_string()));
+                    }
+                }
                 Err(e) => state.flash(FlashLevel::Error, e.message),
             }
             state.dirty = true;
-            Ok(load(state))
+            cmds.extend(load(state));
+            Ok(cmds)
         }
         Msg::GatewayPaired(result) => {
             if let Some(Wizard::Gateway(w)) = state.wizard.as_mut() {

@@ -5,7 +5,7 @@ use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
 use crate::tui::lookups::PlacementChoices;
 use crate::tui::source::{
-    GatewaySummary, MaasIdentity, MachineRow, PairFailure, PairOffer, SourceError,
+    GatewaySummary, MaasIdentity, MachineRow, PairFailure, PairOffer, Reachability, SourceError,
 };
 use crate::tui::widgets::secret::Secret;
 use crossterm::event::KeyEvent;
@@ -60,6 +60,14 @@ pub enum Msg {
     GatewayPaired(Result<PairOffer, PairFailure>),
     /// The answer to [`Cmd::ConfirmPairing`]: the gateway's name once stored.
     PairingSaved(Result<String, SourceError>),
+    /// The console now works through gateway `name` (every screen's data comes from there),
+    /// or could not switch; `Ok(true)` when it has a MAAS inventory to show.
+    GatewaySwitched {
+        name: String,
+        result: Result<bool, SourceError>,
+    },
+    /// The answer to [`Cmd::CheckGateway`]: how the gateway in use answers now.
+    GatewayChecked(String, Reachability),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -102,6 +110,10 @@ pub enum Cmd {
         code: Secret,
     },
     ConfirmPairing(String),
+    /// Work through this gateway from now on (`local`: the embedded engine).
+    UseGateway(String),
+    /// Ask the gateway in use whether it answers (the header's mark).
+    CheckGateway(String),
 }
 
 impl Cmd {
@@ -128,6 +140,8 @@ impl Cmd {
             Cmd::UnpairGateway(_) => "unpair_gateway",
             Cmd::PairGateway { .. } => "pair_gateway",
             Cmd::ConfirmPairing(_) => "confirm_pairing",
+            Cmd::UseGateway(_) => "use_gateway",
+            Cmd::CheckGateway(_) => "check_gateway",
         }
     }
 }

@@ -367,6 +367,17 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
         "new-account" | "na" => return open_account_wizard(state),
         _ => {}
     }
+    // `:gateway NAME` switches every screen to that gateway (`local`: the embedded engine).
+    if let Some((verb, gateway)) = name.split_once(char::is_whitespace) {
+        let gateway = gateway.trim();
+        if ScreenId::Gateways
+            .aliases()
+            .contains(&verb.to_ascii_lowercase().as_str())
+            && !gateway.is_empty()
+        {
+            return gateways::use_gateway(state, gateway);
+        }
+    }
     match ScreenId::from_command(name) {
         Some(screen) if screen == state.screen => {}
         Some(screen) => {
@@ -389,7 +400,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Cmd> {
 }
 
 /// The loads a newly opened screen needs (lists of the wizards' screens and the clusters').
-fn screen_opened(state: &mut State) -> Vec<Cmd> {
+pub(super) fn screen_opened(state: &mut State) -> Vec<Cmd> {
     let mut cmds = on_screen_opened(state);
     cmds.extend(cluster_update::on_screen_opened(state));
     cmds.extend(gateways::on_screen_opened(state));

@@ -37,7 +37,11 @@ pub fn view(state: &State, frame: &mut Frame) {
                 screens::wizard::render(state, w, frame, body);
             }
         }
-        (Connection::NotConfigured, _) => screens::welcome::render(state, frame, body),
+        // Without a MAAS only the inventory has nothing to show: the engine's screens and the
+        // Gateways screen (pair one, then work through it) still work.
+        (Connection::NotConfigured, ScreenId::Machines) => {
+            screens::welcome::render(state, frame, body)
+        }
         (_, ScreenId::Machines) => screens::machines::render(state, frame, body),
         (_, ScreenId::Clusters) => screens::clusters::render(state, frame, body),
         (_, ScreenId::ClusterDetail) => screens::cluster_detail::render(state, frame, body),

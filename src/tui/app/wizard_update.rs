@@ -145,7 +145,9 @@ pub fn open_account_wizard(state: &mut State) -> Vec<Cmd> {
     if state.connection == Connection::NotConfigured {
         return not_configured(state);
     }
-    state.wizard = Some(Wizard::Account(Box::default()));
+    state.wizard = Some(Wizard::Account(Box::new(
+        crate::tui::wizards::account::AccountWizard::on_gateway(&state.gateways.in_use),
+    )));
     state.dirty = true;
     Vec::new()
 }

@@ -11,13 +11,15 @@ use ratatui::Frame;
 pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let view = &state.accounts;
+    let mut title = vec![
+        Span::styled(" Cloud accounts ", t.title),
+        Span::styled(format!("[{}] ", view.rows.len()), t.muted),
+    ];
+    title.extend(super::stale_mark(state));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.focus_border)
-        .title(Line::from(vec![
-            Span::styled(" Cloud accounts ", t.title),
-            Span::styled(format!("[{}] ", view.rows.len()), t.muted),
-        ]));
+        .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if view.rows.is_empty() {

@@ -27,10 +27,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Some(i) => format!(" Cluster {} ", i.name),
         None => format!(" Cluster {} ", detail.key),
     };
+    let mut title = vec![Span::styled(title, t.title)];
+    title.extend(super::stale_mark(state));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.focus_border)
-        .title(Line::styled(title, t.title));
+        .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(info) = &detail.info else {

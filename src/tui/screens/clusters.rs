@@ -64,6 +64,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     if !m.filter.is_empty() {
         title.push(Span::styled(format!("/{} ", m.filter), t.prompt));
     }
+    title.extend(super::stale_mark(state));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.focus_border)

@@ -25,6 +25,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             t.muted,
         ));
     }
+    title.extend(super::stale_mark(state));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.focus_border)

@@ -99,6 +99,11 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
             Action::Open => {
                 (state.screen == ScreenId::Profiles && !state.profiles.detail)
                     || (state.screen == ScreenId::Clusters && !state.clusters.list.is_empty())
+                    || (state.screen == ScreenId::Gateways
+                        && state
+                            .gateways
+                            .selected_row()
+                            .is_some_and(|g| g.usable() && g.name != state.gateways.in_use))
             }
             Action::DeleteCluster | Action::Abort | Action::Resize | Action::Kubeconfig => {
                 cluster_action_applies(state, action)

@@ -3,6 +3,7 @@
 use crate::tui::app::{Connection, State};
 use crate::tui::source::Reachability;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -17,12 +18,21 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Span::styled("gateway ", t.muted),
         Span::styled(state.gateways.in_use.clone(), t.text),
     ];
-    // A paired gateway says whether it answers; the embedded engine always does.
-    match state.gateways.in_use_row().map(|g| &g.reachability) {
+    // A paired gateway says whether it answers (asked on a timer, never here); the embedded
+    // engine always does. Unreachable is loud: everything below is its last data.
+    let loud = t.danger.add_modifier(Modifier::BOLD | Modifier::REVERSED);
+    match state.gateways.in_use_reachability() {
         Some(Reachability::Reachable { .. }) => spans.push(Span::styled(" ✓", t.ok)),
-        Some(Reachability::Unreachable(_)) => spans.push(Span::styled(" ✗ unreachable", t.danger)),
+        Some(Reachability::Unreachable(_)) => {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(" ✗ UNREACHABLE · stale ", loud));
+        }
         Some(Reachability::NotPaired) => spans.push(Span::styled(" ✗ not paired", t.danger)),
-        Some(Reachability::Embedded) | None => {}
+        None => spans.push(Span::styled(" checking…", t.muted)),
+        Some(Reachability::Embedded) => {}
+    }
+    if let Some(next) = &state.gateways.switching {
+        spans.push(Span::styled(format!(" → {next}…"), t.muted));
     }
     spans.push(sep());
     match &state.connection {

@@ -29,6 +29,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         ),
         t.muted,
     ));
+    title.extend(super::stale_mark(state));
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.focus_border)

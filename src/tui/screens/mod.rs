@@ -13,3 +13,15 @@ pub mod profiles;
 pub mod too_small;
 pub mod welcome;
 pub mod wizard;
+
+use crate::tui::app::State;
+use ratatui::text::Span;
+
+/// The mark a screen's title carries while the gateway in use does not answer: what it shows
+/// is that gateway's last data.
+pub fn stale_mark(state: &State) -> Option<Span<'static>> {
+    state
+        .gateways
+        .stale()
+        .then(|| Span::styled("stale ", state.theme.danger))
+}

@@ -41,6 +41,11 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             Span::raw("  "),
             cmd("kubemaas account add NAME --endpoint URL"),
         ]),
+        Line::from(vec![
+            Span::styled("Or work through a gateway: ", t.text),
+            cmd(":gw"),
+            Span::styled(", n pairs one, enter uses it", t.text),
+        ]),
         Line::default(),
         Line::styled(
             format!(

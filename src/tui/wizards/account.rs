@@ -54,19 +54,27 @@ impl Default for AccountWizard {
 
 impl AccountWizard {
     pub fn new() -> AccountWizard {
+        AccountWizard::on_gateway(LOCAL_GATEWAY)
+    }
+
+    /// The wizard of a console working through gateway `in_use`: a paired gateway is offered
+    /// (and chosen) beside `local`, so the account is kept where it will be used.
+    pub fn on_gateway(in_use: &str) -> AccountWizard {
+        let mut gateways = vec![ChoiceItem::labelled(
+            LOCAL_GATEWAY,
+            "local (embedded engine)",
+        )];
+        if in_use != LOCAL_GATEWAY {
+            gateways.push(ChoiceItem::labelled(
+                in_use,
+                format!("{in_use} (the gateway in use)"),
+            ));
+        }
+        let chosen = gateways.len() - 1;
         let form = Form::new(vec![
             Field::text("name", "Name", "metadata.name", "")
                 .with_hint("lowercase letters, digits and '-', e.g. lab or dc2-prod"),
-            Field::choice(
-                "gateway",
-                "Gateway",
-                "spec.gateway",
-                vec![ChoiceItem::labelled(
-                    LOCAL_GATEWAY,
-                    "local (embedded engine)",
-                )],
-                0,
-            ),
+            Field::choice("gateway", "Gateway", "spec.gateway", gateways, chosen),
             Field::text("endpoint", "API endpoint", "spec.endpoint", "")
                 .with_hint("the region URL, like http://maas.example:5240/MAAS"),
             Field::secret("api_key", "API key", "spec.apiKey")
