@@ -34,7 +34,7 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Some(Command::Sim(args)) => kubemaas::cli::sim_cmd::run(args).await,
-            Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args).await,
+            Some(Command::Maas(args)) => kubemaas::cli::maas_cmd::run(args, &paths.state_dir).await,
             Some(Command::Account(args)) => {
                 kubemaas::cli::account_cmd::run(args, &paths, cli.state_dir.as_deref()).await
             }

@@ -279,6 +279,26 @@ async fn add_list_show_validate_delete() {
     let dup = add_expect_fail(state.path(), &sim, "lab").await;
     assert!(err(&dup).contains("already exists"), "{}", err(&dup));
 
+    // `maas` commands with a stored account: no endpoint or key on the command line.
+    let version = km(
+        state.path(),
+        &["maas", "version", "--account", "lab"],
+        &[],
+        None,
+    )
+    .await;
+    assert!(version.status.success(), "{}", err(&version));
+    assert!(out(&version).contains("3.5.4"), "{}", out(&version));
+    let unknown = km(
+        state.path(),
+        &["maas", "zones", "--account", "nope"],
+        &[],
+        None,
+    )
+    .await;
+    assert!(!unknown.status.success());
+    assert!(err(&unknown).contains("nope"), "{}", err(&unknown));
+
     let list = km(state.path(), &["account", "list"], &[], None).await;
     assert!(list.status.success());
     let table = out(&list);

@@ -365,6 +365,61 @@ async fn a_gateway_process_pairs_consoles_and_is_not_deleted_under_running_clust
     assert_eq!(show["info"]["maas"]["endpoint"], sim.url());
     assert_eq!(show["info"]["default_account"], "dc1");
 
+    // `maas` commands through the gateway: the same machines MAAS lists directly, asked by the
+    // gateway with its own key (the console holds none for dc1).
+    let direct: serde_json::Value = serde_json::from_str(&t.ok(
+        &console,
+        &[
+            "maas",
+            "machines",
+            "-o",
+            "json",
+            "--endpoint",
+            &sim.url(),
+            "--api-key",
+            &key,
+        ],
+    ))
+    .unwrap();
+    let via: serde_json::Value = serde_json::from_str(&t.ok(
+        &console,
+        &["maas", "machines", "-o", "json", "--gateway", "dc1"],
+    ))
+    .unwrap();
+    let hostnames = |v: &serde_json::Value| {
+        let mut h: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["hostname"].as_str().unwrap().to_string())
+            .collect();
+        h.sort();
+        h
+    };
+    assert!(!hostnames(&direct).is_empty());
+    assert_eq!(hostnames(&direct), hostnames(&via));
+    let table = t.ok(&console, &["maas", "machines", "--gateway", "dc1"]);
+    assert!(table.starts_with("HOSTNAME"), "{table}");
+    assert_eq!(
+        table.lines().count(),
+        hostnames(&direct).len() + 1,
+        "{table}"
+    );
+    let version = t.ok(&console, &["maas", "version", "--gateway", "dc1"]);
+    assert!(version.contains(&sim.url()), "{version}");
+    let zones = t.ok(
+        &console,
+        &["maas", "zones", "--gateway", "dc1", "-o", "json"],
+    );
+    assert!(zones.contains("\"name\""), "{zones}");
+    let err = t.fails(
+        &console,
+        &["maas", "machines", "--gateway", "dc1", "--account", "nope"],
+    );
+    assert!(err.contains("nope"), "{err}");
+    let err = t.fails(&console, &["maas", "machines", "--gateway", "nowhere"]);
+    assert!(err.contains("nowhere"), "{err}");
+
     // A cluster on dc1 keeps it from being deleted, and is named.
     let store = Store::open(&console).unwrap();
     store

@@ -1,14 +1,20 @@
-//! `kubemaas maas …`: read a MAAS region directly (machines, zones, pools, version).
+//! `kubemaas maas …`: read a MAAS region (machines, zones, pools, version): directly with
+//! --endpoint / MAAS_URL, through a stored cloud account (`--account NAME`), or through a paired
+//! gateway (`--gateway NAME`), which asks its MAAS itself so the key never leaves it.
 
+use super::account_cmd::connect::{client_for, Patience};
 use super::output::{print_structured, OutputFormat, Table};
 use super::secret_arg::SecretArg;
+use crate::gateway::protocol::MachineSummary;
+use crate::gateway::remote::RemoteEngine;
 use crate::maas::{
     ApiKey, ApiKeyError, Endpoint, EndpointError, MaasClient, MaasConfig, Machine, MachineFilter,
     ResourcePool, TlsOptions, User, Version, Zone,
 };
+use crate::store::Store;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How to reach a MAAS region: flags first, then MAAS_URL / MAAS_API_KEY from the environment.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +39,14 @@ pub struct MaasArgs {
     pub command: MaasCommand,
     #[command(flatten)]
     pub conn: MaasConnArgs,
+    /// Read the MAAS of this stored cloud account (on --gateway: of that gateway's account;
+    /// default there: the gateway's default account). Wins over --endpoint / MAAS_URL.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub account: Option<String>,
+    /// Ask this paired gateway (`kubemaas gateway list`) instead of MAAS directly; `local` is
+    /// this host.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub gateway: Option<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table, global = true)]
     pub output: OutputFormat,
@@ -84,15 +98,31 @@ pub fn client_config(conn: &MaasConnArgs) -> Result<MaasConfig, ConnArgsError> {
     Ok(config)
 }
 
-pub async fn run(args: MaasArgs) -> color_eyre::Result<()> {
-    let config = client_config(&args.conn)?;
-    if config.tls.insecure_skip_tls_verify {
-        eprintln!(
-            "WARNING: TLS verification of MAAS is off (--insecure-skip-tls-verify): anyone on the \
-             network path can read the API key. Use --ca-cert FILE instead."
-        );
+pub async fn run(args: MaasArgs, state_dir: &Path) -> color_eyre::Result<()> {
+    let gateway = args
+        .gateway
+        .as_deref()
+        .filter(|g| *g != crate::model::account::LOCAL_GATEWAY);
+    if let Some(gateway) = gateway {
+        return run_on_gateway(&args, gateway, state_dir).await;
     }
-    let client = MaasClient::new(config)?;
+    let client = match &args.account {
+        Some(name) => {
+            let store = Store::open(state_dir)?;
+            let row = store.read(|r| r.account(name))?;
+            client_for(state_dir, &row, Patience::Work)?
+        }
+        None => {
+            let config = client_config(&args.conn)?;
+            if config.tls.insecure_skip_tls_verify {
+                eprintln!(
+                    "WARNING: TLS verification of MAAS is off (--insecure-skip-tls-verify): anyone \
+                     on the network path can read the API key. Use --ca-cert FILE instead."
+                );
+            }
+            MaasClient::new(config)?
+        }
+    };
     let format = args.output;
     match args.command {
         MaasCommand::Machines => {
@@ -111,6 +141,43 @@ pub async fn run(args: MaasArgs) -> color_eyre::Result<()> {
             let (version, user) = client.identify().await?;
             let report = VersionReport { version, user };
             emit(format, &report, || render_version(&report))
+        }
+    }
+}
+
+/// The same questions through a paired gateway: it answers from its own MAAS account.
+async fn run_on_gateway(
+    args: &MaasArgs,
+    gateway: &str,
+    state_dir: &Path,
+) -> color_eyre::Result<()> {
+    let store = Store::open(state_dir)?;
+    let remote = RemoteEngine::connect(&store, gateway)?;
+    let account = match &args.account {
+        Some(a) => a.clone(),
+        None => remote.info().await?.default_account,
+    };
+    let format = args.output;
+    match args.command {
+        MaasCommand::Machines => {
+            let machines = remote.machines(&account).await?;
+            emit(format, &machines, || render_machine_summaries(&machines))
+        }
+        MaasCommand::Zones => {
+            let zones = remote.maas_snapshot(&account).await?.zones;
+            emit(format, &zones, || render_zones(&zones))
+        }
+        MaasCommand::Pools => {
+            let pools = remote.maas_snapshot(&account).await?.pools;
+            emit(format, &pools, || render_pools(&pools))
+        }
+        MaasCommand::Version => {
+            let id = remote.maas_identity(&account).await?;
+            emit(format, &id, || {
+                let mut t = Table::new(["MAAS VERSION", "USER", "ENDPOINT"]);
+                t.row([id.version.clone(), id.user.clone(), id.endpoint.clone()]);
+                t.render()
+            })
         }
     }
 }
@@ -137,20 +204,22 @@ pub struct VersionReport {
     pub user: User,
 }
 
+const MACHINE_COLUMNS: [&str; 10] = [
+    "HOSTNAME",
+    "SYSTEM_ID",
+    "STATUS",
+    "ZONE",
+    "POOL",
+    "CORES",
+    "MEMORY (GiB)",
+    "DISKS",
+    "TAGS",
+    "OWNER",
+];
+
 /// HOSTNAME SYSTEM_ID STATUS ZONE POOL CORES MEMORY (GiB) DISKS TAGS OWNER.
 pub fn render_machines(machines: &[Machine]) -> String {
-    let mut t = Table::new([
-        "HOSTNAME",
-        "SYSTEM_ID",
-        "STATUS",
-        "ZONE",
-        "POOL",
-        "CORES",
-        "MEMORY (GiB)",
-        "DISKS",
-        "TAGS",
-        "OWNER",
-    ]);
+    let mut t = Table::new(MACHINE_COLUMNS);
     for m in machines {
         let status = if m.status_name.is_empty() {
             m.status.label().to_string()
@@ -167,6 +236,26 @@ pub fn render_machines(machines: &[Machine]) -> String {
             gib(m.memory),
             disks(&m.disk_sizes_gb()),
             dash_if_empty(m.tag_names.join(",")),
+            dash_if_empty(m.owner.clone().unwrap_or_default()),
+        ]);
+    }
+    t.render()
+}
+
+/// The machines a gateway reports, in the same columns as [`render_machines`].
+pub fn render_machine_summaries(machines: &[MachineSummary]) -> String {
+    let mut t = Table::new(MACHINE_COLUMNS);
+    for m in machines {
+        t.row([
+            m.hostname.clone(),
+            m.system_id.clone(),
+            m.status.clone(),
+            m.zone.clone(),
+            m.pool.clone().unwrap_or_default(),
+            m.cpu_count.to_string(),
+            gib(m.memory),
+            disks(&m.disks_gb),
+            dash_if_empty(m.tags.join(",")),
             dash_if_empty(m.owner.clone().unwrap_or_default()),
         ]);
     }
