@@ -16,7 +16,6 @@ use super::source::{
 };
 use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
-use crate::cli::gateway_cmd;
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::gateway::client::{GatewayClientError, PairedMaterial};
 use crate::gateway::pairing::PairingCode;
@@ -32,14 +31,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Sorts a pairing failure by the field the operator must fix.
-fn classify(e: &color_eyre::Report) -> PairFailure {
-    let text = format!("{e:#}");
-    let client = e.downcast_ref::<GatewayClientError>().or_else(|| {
-        match e.downcast_ref::<crate::gateway::console::ConsoleError>() {
-            Some(crate::gateway::console::ConsoleError::Client(c)) => Some(c),
-            _ => None,
-        }
-    });
+fn classify(e: &crate::gateway::console::ConsoleError) -> PairFailure {
+    let text = e.to_string();
+    let client = match e {
+        crate::gateway::console::ConsoleError::Client(c) => Some(c),
+        _ => None,
+    };
     match client {
         Some(GatewayClientError::NotTheGateway { .. }) => PairFailure::Impersonator(text),
         // The gateway's own words: they say what to do and never hold the code.
@@ -432,10 +429,15 @@ impl ConsoleSource for EngineSource {
         let code =
             PairingCode::parse(code.expose()).map_err(|e| PairFailure::Code(format!("{e}")))?;
         let store = self.local.store();
-        let (name, material) =
-            gateway_cmd::begin_pairing(store, &address, &code, None, &crate::store::host_name())
-                .await
-                .map_err(|e| classify(&e))?;
+        let (name, material) = crate::gateway::console::begin_pairing(
+            store,
+            &address,
+            &code,
+            None,
+            &crate::store::host_name(),
+        )
+        .await
+        .map_err(|e| classify(&e))?;
         let offer = PairOffer {
             address: address.clone(),
             gateway: name.clone(),
@@ -459,7 +461,7 @@ impl ConsoleSource for EngineSource {
                 "no pairing with {address} is waiting for confirmation: pair again with a fresh code"
             )));
         };
-        gateway_cmd::finish_pairing(
+        crate::gateway::console::finish_pairing(
             self.local.store(),
             &self.state_dir,
             &name,
@@ -467,7 +469,7 @@ impl ConsoleSource for EngineSource {
             &material,
         )
         .await
-        .map_err(|e| SourceError::new(format!("{e:#}")))?;
+        .map_err(|e| SourceError::new(e.to_string()))?;
         Ok(name)
     }
 

@@ -30,7 +30,7 @@
 //!   under `--readonly`), the YAML text area and the masked [`widgets::secret::Secret`].
 //! - [`wizards`]: the cluster, cloud-account and gateway pairing wizards' state and keys; the
 //!   first two build model documents and let `crate::model`'s validators find the problems
-//!   (no rule is repeated here); pairing goes through `cli::gateway_cmd::begin_pairing`. Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
+//!   (no rule is repeated here); pairing goes through `gateway::console::begin_pairing`. Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
 //! - [`lookups`] (zones / pools / tags / domains / images with available-machine counts) and
 //!   [`account_check`] (an account checked against the model, then the live MAAS).
 //! - [`theme`] (semantic tokens from `themes/*.yaml`), [`keymap`] (actions as data),
