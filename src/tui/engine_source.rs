@@ -11,8 +11,8 @@ use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::console_engine::{ConsoleEngine, RemoteFeed, FEED_WAIT};
 use super::lookups::PlacementChoices;
 use super::source::{
-    ConsoleSource, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure, PairOffer,
-    Reachability, SourceError,
+    ConsoleSource, CreateAnswer, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure,
+    PairOffer, Reachability, SourceError,
 };
 use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
@@ -21,6 +21,7 @@ use crate::gateway::client::{GatewayClientError, PairedMaterial};
 use crate::gateway::pairing::PairingCode;
 use crate::gateway::pki::fingerprint_text;
 use crate::gateway::protocol::{AddAccountRequest, MachineSummary};
+use crate::gateway::queue;
 use crate::gateway::RemoteEngine;
 use crate::maas::{MaasClient, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec};
@@ -112,6 +113,41 @@ pub async fn probe_gateway(store: &Store, name: &str) -> Reachability {
             version: info.version,
         },
         Err(e) => Reachability::Unreachable(e.to_string()),
+    }
+}
+
+/// Sends the requests queued for gateway `name` (if any), logging what became of them; a
+/// failure leaves them queued for the next check.
+async fn flush_queued(store: &Store, name: &str) {
+    let waiting = match queue::queued(store, name) {
+        Ok(rows) => rows.iter().any(|r| r.state == queue::QueueState::Queued),
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "cannot read the queued cluster requests");
+            return;
+        }
+    };
+    if !waiting {
+        return;
+    }
+    let client = match crate::gateway::console::client_for(store, name) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "queued requests kept: no client for the gateway");
+            return;
+        }
+    };
+    match queue::flush(store, name, &client).await {
+        Ok(report) => {
+            for (request, view) in &report.submitted {
+                tracing::info!(gateway = name, cluster = %request.name, id = %view.id, "queued request submitted");
+            }
+            for (request, reason) in &report.failed {
+                tracing::warn!(gateway = name, cluster = %request.name, %reason, "queued request refused");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "queued requests kept: sending failed")
+        }
     }
 }
 
@@ -422,7 +458,14 @@ impl ConsoleSource for EngineSource {
         if name == crate::model::account::LOCAL_GATEWAY {
             return Reachability::Embedded;
         }
-        probe_gateway(self.local.store(), &name).await
+        let answer = probe_gateway(self.local.store(), &name).await;
+        if matches!(answer, Reachability::Reachable { .. }) {
+            // The gateway answers: whatever waited for it goes now. Asked on the header's
+            // timer, so requests queued while it was away are sent within one check of its
+            // return, and retried on every check while it keeps refusing to take them.
+            flush_queued(self.local.store(), &name).await;
+        }
+        answer
     }
 
     async fn pair_gateway(&self, address: String, code: Secret) -> Result<PairOffer, PairFailure> {
@@ -525,8 +568,36 @@ impl ConsoleSource for EngineSource {
         Ok(())
     }
 
-    async fn create_cluster(&self, spec: ClusterSpec) -> Result<String, SourceError> {
-        Ok(self.engine.create_cluster(spec).await?.name)
+    async fn create_cluster(&self, spec: ClusterSpec) -> Result<CreateAnswer, SourceError> {
+        let ConsoleEngine::Remote(remote) = &self.engine else {
+            return Ok(CreateAnswer::Created(
+                self.engine.create_cluster(spec).await?.name,
+            ));
+        };
+        // The same path as `cluster create --gateway`: kept in this console's store first,
+        // then sent; a gateway that is away (upgrading, stopped) leaves it Queued.
+        let store = self.local.store();
+        let gateway = remote.gateway();
+        match queue::create_or_queue(store, gateway, remote.client(), spec).await {
+            Ok(queue::CreateOutcome::Created(view)) => Ok(CreateAnswer::Created(view.name)),
+            Ok(queue::CreateOutcome::Queued(request)) => Ok(CreateAnswer::Queued {
+                reason: request
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("gateway {gateway} did not answer")),
+                name: request.name,
+            }),
+            Err(e) => Err(SourceError::new(e.to_string())),
+        }
+    }
+
+    async fn queued_requests(&self) -> Result<Vec<ClusterInfo>, SourceError> {
+        let ConsoleEngine::Remote(remote) = &self.engine else {
+            return Ok(Vec::new());
+        };
+        let rows = queue::queued(self.local.store(), remote.gateway())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(rows.iter().map(ClusterInfo::from_request).collect())
     }
 
     async fn clusters(&self) -> Result<Vec<ClusterInfo>, SourceError> {
@@ -539,7 +610,19 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn cluster(&self, key: String) -> Result<ClusterInfo, SourceError> {
-        let view = self.engine.cluster(&key).await?;
+        // A request this console still keeps is not the gateway's yet: its detail is the
+        // request's (why it waits, or why it was refused), read even while the gateway is away.
+        let request = self
+            .queued_requests()
+            .await?
+            .into_iter()
+            .find(|r| r.name == key || r.id == key);
+        let view = match (request, self.engine.cluster(&key).await) {
+            (Some(r), _) if r.phase == super::clusters::Phase::Queued => return Ok(r),
+            (_, Ok(view)) => view,
+            (Some(r), Err(_)) => return Ok(r),
+            (None, Err(e)) => return Err(e.into()),
+        };
         let ids = view.machines.iter().map(|m| m.system_id.clone()).collect();
         let messages = self.status_messages(&view.account, ids).await;
         Ok(ClusterInfo::from_view(view, &messages))

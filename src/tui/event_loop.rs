@@ -12,7 +12,7 @@
 
 use super::app::{init, update, Cmd, Msg, State};
 use super::clusters::POLL_LIMIT;
-use super::source::{ConsoleSource, SourceError};
+use super::source::{ConsoleSource, CreateAnswer, SourceError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,11 +191,24 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
             }
             Cmd::SaveAccount(draft) => Msg::AccountSaved(source.save_account(draft).await),
             Cmd::DeleteAccount(name) => Msg::AccountDeleted(source.delete_account(name).await),
-            Cmd::CreateCluster(spec) => Msg::ClusterCreated(source.create_cluster(*spec).await),
+            Cmd::CreateCluster(spec) => match source.create_cluster(*spec).await {
+                Ok(CreateAnswer::Created(name)) => Msg::ClusterCreated(Ok(name)),
+                Ok(CreateAnswer::Queued { name, reason }) => Msg::ClusterQueued { name, reason },
+                Err(e) => Msg::ClusterCreated(Err(e)),
+            },
             Cmd::PollEvents(after) => {
                 Msg::EventsPolled(source.events_after(after, POLL_LIMIT).await)
             }
-            Cmd::LoadClusters => Msg::ClustersLoaded(source.clusters().await),
+            Cmd::LoadClusters => {
+                // The console's own queued requests come with every list (first, so the list's
+                // answer finds them in place): they show even while the gateway is away.
+                let (list, queued) = tokio::join!(source.clusters(), source.queued_requests());
+                if let Err(e) = &queued {
+                    tracing::warn!(error = %e, "cannot read the queued cluster requests");
+                }
+                let _ = tx.send((generation, Msg::QueueLoaded(queued)));
+                Msg::ClustersLoaded(list)
+            }
             Cmd::LoadCluster(key) => {
                 let result = source.cluster(key.clone()).await;
                 Msg::ClusterLoaded(key, Box::new(result))

@@ -167,6 +167,15 @@ impl PairFailure {
     }
 }
 
+/// What became of a cluster the console asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAnswer {
+    /// The engine accepted it: the cluster's name.
+    Created(String),
+    /// The gateway is away: the request is kept by this console and sent when it answers.
+    Queued { name: String, reason: String },
+}
+
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -300,13 +309,21 @@ pub trait ConsoleSource: Send + Sync + 'static {
         async { Err(SourceError::needs_engine("deleting a cloud account")) }
     }
 
-    /// Starts building a cluster; answers its name once the engine accepted it.
+    /// Starts building a cluster; answers its name once the engine accepted it, or that the
+    /// request is queued (a gateway that is away).
     fn create_cluster(
         &self,
         spec: ClusterSpec,
-    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+    ) -> impl Future<Output = Result<CreateAnswer, SourceError>> + Send {
         let _ = spec;
         async { Err(SourceError::needs_engine("creating a cluster")) }
+    }
+    /// The cluster requests this console keeps for the gateway in use (Queued or Refused
+    /// rows); none on the embedded engine, which never queues.
+    fn queued_requests(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ClusterInfo>, SourceError>> + Send {
+        async { Ok(Vec::new()) }
     }
     /// Live clusters, by name (cluster screens).
     fn clusters(&self) -> impl Future<Output = Result<Vec<ClusterInfo>, SourceError>> + Send {

@@ -80,6 +80,13 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             }
             Ok(reload_if_stale(state))
         }
+        Msg::QueueLoaded(result) => {
+            // A failed read is logged by the loop; the rows already shown stay.
+            if let Ok(rows) = result {
+                state.dirty |= state.clusters.set_queued(rows);
+            }
+            Ok(Vec::new())
+        }
         Msg::ClusterLoaded(key, result) => {
             let Some(d) = state.clusters.detail.as_mut().filter(|d| d.key == key) else {
                 // The operator left that cluster before the answer came.

@@ -242,8 +242,17 @@ fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<C
     }
     g.check_in_flight = false;
     g.checked_at = state.ticks;
+    // A gateway that answers had its queued requests sent by the check: read the list again
+    // so the Queued rows become the clusters (or show why they were refused).
+    let answers = matches!(reachability, Reachability::Reachable { .. });
+    let mut cmds = if answers && state.clusters.has_waiting() {
+        super::cluster_update::reload_list(state)
+    } else {
+        Vec::new()
+    };
+    let g = &mut state.gateways;
     if g.health.as_ref() == Some(&reachability) {
-        return Vec::new();
+        return cmds;
     }
     let was_stale = g.stale();
     g.health = Some(reachability);
@@ -254,7 +263,7 @@ fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<C
                 "gateway {name} is unreachable: {why} — the screens show its last data (stale) until it answers"
             );
             state.flash(FlashLevel::Error, text);
-            Vec::new()
+            cmds
         }
         (Some(Reachability::Reachable { .. }), true) => {
             state.flash(
@@ -262,14 +271,14 @@ fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<C
                 format!("gateway {name} answers again: reloading"),
             );
             // Whatever failed while it was away is read again now, not at the next refresh.
-            let mut cmds = super::cluster_update::reload_list(state);
+            cmds.extend(super::cluster_update::reload_list(state));
             if state.connection != Connection::NotConfigured && !state.refresh.in_flight() {
                 state.refresh.start(state.ticks);
                 cmds.push(Cmd::LoadMachines);
             }
             cmds
         }
-        _ => Vec::new(),
+        _ => cmds,
     }
 }
 

@@ -40,6 +40,13 @@ pub enum Msg {
     AccountDeleted(Result<(), SourceError>),
     /// The answer to [`Cmd::CreateCluster`]: the cluster's name once accepted.
     ClusterCreated(Result<String, SourceError>),
+    /// The answer to [`Cmd::CreateCluster`] on a gateway that is away: the request is kept by
+    /// this console (shown Queued) and sent once the gateway answers.
+    ClusterQueued { name: String, reason: String },
+    /// The requests this console keeps for the gateway in use (sent with every
+    /// [`Cmd::LoadClusters`] answer, before it: read from the console's own store, they are
+    /// there even while the gateway is away).
+    QueueLoaded(Result<Vec<ClusterInfo>, SourceError>),
     /// The answer to [`Cmd::PollEvents`]: new journal entries and the engine's clock.
     EventsPolled(Result<Poll, SourceError>),
     /// The answer to [`Cmd::LoadClusters`].
