@@ -12,7 +12,7 @@ use super::console_engine::{ConsoleEngine, RemoteFeed, FEED_WAIT};
 use super::lookups::PlacementChoices;
 use super::source::{
     ConsoleSource, CreateAnswer, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure,
-    PairOffer, Reachability, SourceError,
+    PairOffer, ProgressSink, Reachability, SourceError,
 };
 use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
@@ -22,6 +22,11 @@ use crate::gateway::pairing::PairingCode;
 use crate::gateway::pki::fingerprint_text;
 use crate::gateway::protocol::{AddAccountRequest, MachineSummary};
 use crate::gateway::queue;
+use crate::gateway::upgrade;
+
+/// How long a gateway node may take to come back from its upgrade (as `gateway upgrade`'s
+/// default): draining waits for in-flight work.
+const UPGRADE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
 use crate::gateway::RemoteEngine;
 use crate::maas::{MaasClient, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec};
@@ -112,6 +117,11 @@ pub async fn probe_gateway(store: &Store, name: &str) -> Reachability {
         Ok(info) => Reachability::Reachable {
             version: info.version,
         },
+        // Reached, but refused for want of a common protocol: not "unreachable" (it runs),
+        // and the operator must upgrade one side rather than check the network.
+        Err(crate::gateway::console::ConsoleError::Client(GatewayClientError::Incompatible(e))) => {
+            Reachability::Incompatible(e.to_string())
+        }
         Err(e) => Reachability::Unreachable(e.to_string()),
     }
 }
@@ -514,6 +524,32 @@ impl ConsoleSource for EngineSource {
         .await
         .map_err(|e| SourceError::new(e.to_string()))?;
         Ok(name)
+    }
+
+    async fn upgrade_gateway(
+        &self,
+        name: String,
+        progress: ProgressSink,
+    ) -> Result<String, SourceError> {
+        let fail = |e: upgrade::UpgradeError| SourceError::new(e.to_string());
+        let binary = upgrade::own_binary().map_err(fail)?;
+        let report = upgrade::upgrade_gateway(
+            self.local.store(),
+            &name,
+            &binary,
+            UPGRADE_PATIENCE,
+            progress,
+        )
+        .await
+        .map_err(fail)?;
+        for (request, reason) in &report.flushed.failed {
+            tracing::warn!(gateway = %name, cluster = %request.name, %reason, "queued request refused after the upgrade");
+        }
+        Ok(report
+            .nodes
+            .last()
+            .map(|n| n.to_version.clone())
+            .unwrap_or_else(crate::gateway::upgrade_version::running_version))
     }
 
     async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {

@@ -2,6 +2,8 @@
 //! HTTP or MAAS wire types, so the engine can replace [`MaasSource`] later without touching a
 //! screen, and every screen can be tested from hand-built rows.
 
+use crate::gateway::upgrade::UpgradeProgress;
+use crate::gateway::upgrade_version::{self, VersionNotice};
 use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
 use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
@@ -100,6 +102,22 @@ pub enum Reachability {
     Reachable { version: String },
     /// It did not answer; why, worded for the operator.
     Unreachable(String),
+    /// It answered, but this console and it share no wire protocol: the message names both
+    /// versions and which side to upgrade.
+    Incompatible(String),
+}
+
+impl Reachability {
+    /// A version notice when it answered running an older kubemaas than this console
+    /// (`upgrade_version::notice`: "runs 0.1.0, this console 0.2.0" and what changed).
+    pub fn notice(&self, gateway: &str) -> Option<VersionNotice> {
+        match self {
+            Reachability::Reachable { version } => {
+                upgrade_version::notice(gateway, version, &upgrade_version::running_version())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One gateway on the Gateways screen: `local` (the embedded engine) or a paired gateway.
@@ -176,6 +194,9 @@ pub enum CreateAnswer {
     Queued { name: String, reason: String },
 }
 
+/// Where an upgrade's steps go as they happen (the event loop turns them into messages).
+pub type ProgressSink = Box<dyn FnMut(UpgradeProgress) + Send>;
+
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -233,6 +254,17 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn check_gateway(&self, name: String) -> impl Future<Output = Reachability> + Send {
         let _ = name;
         async { Reachability::Unreachable(SourceError::needs_engine("reaching a gateway").message) }
+    }
+    /// Upgrades gateway `name` to this console's own kubemaas (the same function as
+    /// `kubemaas gateway upgrade`), telling `progress` each step; answers the version it runs
+    /// once back. Requests queued for it meanwhile are sent when it is back.
+    fn upgrade_gateway(
+        &self,
+        name: String,
+        progress: ProgressSink,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+        let _ = (name, progress);
+        async { Err(SourceError::needs_engine("upgrading a gateway")) }
     }
     /// Forgets this console's pairing with gateway `name` (its record stays).
     fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {

@@ -355,6 +355,9 @@ pub fn confirmed(state: &mut State, action: ConfirmAction) -> Vec<Cmd> {
             Vec::new()
         }
         ConfirmAction::UnpairGateway { name } => vec![Cmd::UnpairGateway(name)],
+        ConfirmAction::UpgradeGateway { name, to } => {
+            super::gateways::upgrade_started(state, name, to)
+        }
         ConfirmAction::DiscardWizard { .. } | ConfirmAction::DeleteAccount { .. } => Vec::new(),
     }
 }

@@ -1,5 +1,6 @@
 //! What can happen to the console, and what it asks the event loop to do.
 
+use crate::gateway::upgrade::UpgradeProgress;
 use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
@@ -75,6 +76,10 @@ pub enum Msg {
     },
     /// The answer to [`Cmd::CheckGateway`]: how the gateway in use answers now.
     GatewayChecked(String, Reachability),
+    /// A step of the upgrade of gateway `.0` (asked by [`Cmd::UpgradeGateway`]).
+    UpgradeProgressed(String, UpgradeProgress),
+    /// The upgrade of gateway `.0` finished: the version it runs now, or why it did not.
+    GatewayUpgraded(String, Result<String, SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -121,6 +126,8 @@ pub enum Cmd {
     UseGateway(String),
     /// Ask the gateway in use whether it answers (the header's mark).
     CheckGateway(String),
+    /// Upgrade this gateway to this console's kubemaas (progress arrives as messages).
+    UpgradeGateway(String),
 }
 
 impl Cmd {
@@ -149,6 +156,7 @@ impl Cmd {
             Cmd::ConfirmPairing(_) => "confirm_pairing",
             Cmd::UseGateway(_) => "use_gateway",
             Cmd::CheckGateway(_) => "check_gateway",
+            Cmd::UpgradeGateway(_) => "upgrade_gateway",
         }
     }
 }
