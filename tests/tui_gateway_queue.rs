@@ -244,11 +244,12 @@ fn the_detail_of_a_queued_request_says_why_it_waits() {
     let mut state = on_dc1((120, 40));
     update(&mut state, Msg::QueueLoaded(Ok(vec![waiting("web")])));
     let cmds = press(&mut state, KeyCode::Enter);
-    // Opened by its row's id, which the source finds in the console's queue.
-    assert_eq!(cmds, vec![Cmd::LoadCluster("queued-1".into())]);
+    // Opened by its name (the source finds it in the console's queue while it waits, and
+    // the gateway's cluster of that name once taken).
+    assert_eq!(cmds, vec![Cmd::LoadCluster("web".into())]);
     update(
         &mut state,
-        Msg::ClusterLoaded("queued-1".into(), Box::new(Ok(waiting("web")))),
+        Msg::ClusterLoaded("web".into(), Box::new(Ok(waiting("web")))),
     );
     let terminal = draw(&state);
     let buf = buffer(&terminal);
@@ -261,6 +262,16 @@ fn the_detail_of_a_queued_request_says_why_it_waits() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+
+    // The gateway took it: the same key now answers the cluster.
+    update(
+        &mut state,
+        Msg::ClusterLoaded("web".into(), Box::new(Ok(live("web")))),
+    );
+    let terminal = draw(&state);
+    let buf = buffer(&terminal);
+    assert!(find(buf, "Pending").is_some());
+    assert!(find(buf, "waiting for gateway dc1").is_none());
 }
 
 #[test]

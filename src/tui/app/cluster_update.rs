@@ -398,7 +398,13 @@ fn on_list_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             let Some(c) = state.clusters.selected_cluster() else {
                 return Some(Vec::new());
             };
-            let key = c.id.clone();
+            // A queued request is opened by its name: once the gateway takes it, the same key
+            // finds the cluster it became.
+            let key = if c.is_request() {
+                c.name.clone()
+            } else {
+                c.id.clone()
+            };
             let info = c.clone();
             state.clusters.detail = Some(Detail {
                 key: key.clone(),
