@@ -23,10 +23,6 @@ use crate::gateway::pki::fingerprint_text;
 use crate::gateway::protocol::{AddAccountRequest, MachineSummary};
 use crate::gateway::queue;
 use crate::gateway::upgrade;
-
-/// How long a gateway node may take to come back from its upgrade (as `gateway upgrade`'s
-/// default): draining waits for in-flight work.
-const UPGRADE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
 use crate::gateway::RemoteEngine;
 use crate::maas::{MaasClient, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec};
@@ -35,6 +31,10 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// How long a gateway node may take to come back from its upgrade (as `gateway upgrade`'s
+/// default): draining waits for in-flight work.
+const UPGRADE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Sorts a pairing failure by the field the operator must fix.
 fn classify(e: &crate::gateway::console::ConsoleError) -> PairFailure {

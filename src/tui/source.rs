@@ -250,7 +250,8 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn shows_maas(&self) -> bool {
         true
     }
-    /// How gateway `name` answers now (the header's reachability, asked on a timer).
+    /// How gateway `name` answers now (the header's reachability, asked on a timer). One that
+    /// answers is also sent the cluster requests this console queued for it.
     fn check_gateway(&self, name: String) -> impl Future<Output = Reachability> + Send {
         let _ = name;
         async { Reachability::Unreachable(SourceError::needs_engine("reaching a gateway").message) }
