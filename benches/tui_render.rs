@@ -201,10 +201,13 @@ mod follow {
         let source = Arc::new(
             EngineSource::new(engine, dir.path().to_path_buf(), Some(client)).expect("source"),
         );
-        let name = source
+        let kubemaas::tui::source::CreateAnswer::Created(name) = source
             .create_cluster(ClusterSpec::with_defaults("bench", "bench", 1, 2))
             .await
-            .expect("the engine accepts the spec");
+            .expect("the engine accepts the spec")
+        else {
+            panic!("the embedded engine never queues a request");
+        };
 
         // The console already on the cluster's detail, as after Enter on the Clusters list.
         let mut state = State::new(super::tui_support::options(size));

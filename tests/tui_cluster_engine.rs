@@ -41,7 +41,12 @@ async fn the_console_follows_a_cluster_through_the_engine() {
         .create_cluster(spec("web", 1, &[("workers", 1)]))
         .await
         .expect("the engine accepts the spec");
-    assert_eq!(name, "web");
+    // The embedded engine never queues: the cluster is created at once.
+    assert_eq!(
+        name,
+        kubemaas::tui::source::CreateAnswer::Created("web".into())
+    );
+    assert!(source.queued_requests().await.unwrap().is_empty());
     let listed = source.clusters().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].phase, Phase::Pending);

@@ -5,7 +5,10 @@
 //! printed, confirm), Enter on the gateway switches every screen to it, a cluster is built
 //! through the cluster wizard (its zones and machine counts come from the gateway), and the
 //! progress pane — streamed from the gateway — reaches Running. Then the gateway is stopped:
-//! the header says it is unreachable and the screen keeps the cluster, marked stale. An account
+//! the header says it is unreachable and the screen keeps the cluster, marked stale. A cluster
+//! deployed from the wizard while the gateway is stopped shows as Queued (the console keeps
+//! the request) and, once the gateway is started again on the same address, becomes the
+//! gateway's cluster without the operator doing anything. An account
 //! added through the wizard is kept on the gateway, not in the console. A second
 //! console, paired from the command line and started with `--gateway dc1`, sees the cluster.
 //!
@@ -125,6 +128,8 @@ struct Gateway {
     code: String,
     /// The gateway's state dir (its admin socket issues more codes).
     state: std::path::PathBuf,
+    /// Its gateway.yaml (to start it again).
+    config: std::path::PathBuf,
     /// The simulator's URL and API key (an account added from the console).
     url: String,
     key: String,
@@ -227,10 +232,32 @@ placement:
         fingerprint,
         code,
         state,
+        config,
         url,
         key,
         _dir: dir,
     }
+}
+
+/// `gateway run` again on the same state, config and address (the console pinned both).
+fn restart_gateway(gw: &Gateway) -> Proc {
+    let mut process = Proc::spawn(
+        Some(&gw.state),
+        &[
+            "gateway",
+            "run",
+            "-c",
+            gw.config.to_str().unwrap(),
+            "--listen",
+            &gw.address,
+            "--reconcile-ms",
+            "200",
+            "--heartbeat-ms",
+            "1000",
+        ],
+    );
+    process.until("the listen address", |l| l.contains(" listening on "));
+    process
 }
 
 #[test]
@@ -379,6 +406,58 @@ fn pair_switch_build_and_watch_a_cluster_through_a_gateway() {
     let screen = t.wait_for("Cluster gw-web stale");
     assert!(screen.contains(" Running "), "{screen}");
     assert!(screen.contains("2/2 ready"), "{screen}");
+
+    // A cluster requested while the gateway is stopped is kept by the console, Queued. The
+    // wizard's MAAS lists come from the gateway, so it is started again for the walk and
+    // stopped before the deploy.
+    let mut restarted = restart_gateway(&gw);
+    t.wait_until("dc1 answers again", |s| {
+        s.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("gateway dc1 ✓")
+    });
+    t.keys(&["Escape"]);
+    t.keys(&[":", "clusters", "Enter"]);
+    t.wait_for("Clusters [1/1]");
+    t.keys(&["n"]);
+    t.wait_for("step 1/9");
+    t.text("gw-q");
+    t.wait_for("gw-q");
+    for step in 2..=9 {
+        t.keys(&["PageDown"]);
+        t.wait_for(&format!("step {step}/9"));
+    }
+    t.wait_for("Press enter to deploy");
+    restarted.kill();
+    t.wait_for("UNREACHABLE");
+    t.keys(&["Enter"]);
+    t.wait_for("cluster gw-q queued");
+    let screen = t.wait_for("Queued");
+    assert!(screen.contains("gw-web"), "{screen}");
+    assert!(screen.contains("1 queued"), "{screen}");
+    let kept = ok(
+        &t.state_dir().join("state"),
+        &["cluster", "list", "--gateway", "dc1"],
+    );
+    assert!(
+        kept.lines()
+            .any(|l| l.contains("gw-q") && l.contains("Queued")),
+        "{kept}"
+    );
+
+    // The gateway starts again: the console's check sends the request and the row becomes
+    // the gateway's cluster.
+    let _back = restart_gateway(&gw);
+    let screen = t.wait_until("gw-q created on the gateway", |s| {
+        s.contains("gw-q") && !s.contains("Queued") && s.contains("Clusters [2/2]")
+    });
+    assert!(!screen.contains("UNREACHABLE"), "{screen}");
+    let remote = ok(
+        &t.state_dir().join("state"),
+        &["cluster", "list", "--gateway", "dc1"],
+    );
+    assert!(remote.contains("gw-q"), "{remote}");
 
     // Watching a gateway holds no work here: q leaves at once.
     t.keys(&["q"]);

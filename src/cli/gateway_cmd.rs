@@ -4,7 +4,7 @@
 use super::output::{print_structured, OutputFormat, Table};
 use crate::engine::{ClusterView, EmbeddedEngine, EngineConfig};
 use crate::gateway::admin;
-use crate::gateway::client::{self, GatewayClient};
+use crate::gateway::client::GatewayClient;
 use crate::gateway::clock::SystemClock;
 use crate::gateway::config::{self, GatewayConfig, MachineSize};
 use crate::gateway::console;
@@ -1142,46 +1142,6 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
 
 // ---- console side ----
 
-/// The first half of pairing, shared by `kubemaas gateway pair` and the console's wizard:
-/// settles the gateway's name (given, or the one it announces), checks it is free in the
-/// store, then pairs with `code`. Nothing is stored yet: the caller shows the operator the
-/// gateway's name and CA fingerprint and calls [`finish_pairing`] to keep it.
-pub async fn begin_pairing(
-    store: &Store,
-    address: &str,
-    code: &PairingCode,
-    name: Option<&str>,
-    console_name: &str,
-) -> color_eyre::Result<(String, client::PairedMaterial)> {
-    // Settle the name first, so that a name already taken is refused before the code is spent.
-    let name = match name {
-        Some(n) => n.to_string(),
-        None => client::hello(address).await?.gateway,
-    };
-    config::check_name(&name).map_err(|e| eyre!("gateway name: {e} (pass --name NAME)"))?;
-    console::ensure_local(store)?;
-    console::check_free(store, &name, address)?;
-    let material = client::pair(address, code, console_name).await?;
-    Ok((name, material))
-}
-
-/// The second half: stores the pairing (material 0600, the row) and makes the first mutually
-/// authenticated call, whose answer it returns.
-pub async fn finish_pairing(
-    store: &Store,
-    state_dir: &std::path::Path,
-    name: &str,
-    address: &str,
-    material: &client::PairedMaterial,
-) -> color_eyre::Result<GatewayInfo> {
-    console::save_pairing(store, state_dir, name, address, material)?;
-    let client = console::client_for(store, name)?;
-    client
-        .info()
-        .await
-        .wrap_err("paired, but the first mutually authenticated call failed")
-}
-
 async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
     let code = PairingCode::parse(&args.code)?;
     let console_name = args
@@ -1189,7 +1149,7 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         .clone()
         .unwrap_or_else(crate::store::host_name);
     let store = Store::open(&paths.state_dir)?;
-    let (name, material) = begin_pairing(
+    let (name, material) = console::begin_pairing(
         &store,
         &args.address,
         &code,
@@ -1197,7 +1157,8 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         &console_name,
     )
     .await?;
-    let info = finish_pairing(&store, &paths.state_dir, &name, &args.address, &material).await?;
+    let info =
+        console::finish_pairing(&store, &paths.state_dir, &name, &args.address, &material).await?;
     println!("paired with gateway {name} at {}", args.address);
     println!(
         "CA fingerprint (pinned): {}",

@@ -3,8 +3,10 @@
 //! `STATE_DIR/gateways/NAME/` (the CA the console pins, its client certificate, and its
 //! private key, 0600).
 
-use super::client::{GatewayClient, GatewayClientError, PairedMaterial};
+use super::client::{self, GatewayClient, GatewayClientError, PairedMaterial};
+use super::pairing::PairingCode;
 use super::pki::fingerprint_text;
+use super::protocol::GatewayInfo;
 use crate::model::account::LOCAL_GATEWAY;
 use crate::store::{GatewayKind, GatewayRow, NewGateway, Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -36,6 +38,10 @@ pub enum ConsoleError {
         recorded: String,
         given: String,
     },
+    #[error("gateway name: {reason} (pass --name NAME)")]
+    Name { reason: String },
+    #[error("paired, but the first mutually authenticated call failed: {source} (the pairing is kept: check the gateway with `kubemaas gateway show NAME`)")]
+    FirstCall { source: GatewayClientError },
     #[error("gateway `{name}` still runs cluster(s) {clusters}: delete those clusters first (`kubemaas cluster delete NAME`), then delete the gateway")]
     ClustersRemain { name: String, clusters: String },
 }
@@ -249,4 +255,45 @@ pub fn delete(store: &Store, state_dir: &Path, name: &str) -> Result<(), Console
         tx.delete_gateway(name)
     })?;
     remove_material(state_dir, name)
+}
+
+/// The first half of pairing, shared by `kubemaas gateway pair`, the console's wizard and
+/// `gateway deploy`'s pair-back: settles the gateway's name (given, or the one it announces),
+/// checks it is free in the store, then pairs with `code`. Nothing is stored yet: the caller
+/// shows the operator the gateway's name and CA fingerprint and calls [`finish_pairing`] to
+/// keep it.
+pub async fn begin_pairing(
+    store: &Store,
+    address: &str,
+    code: &PairingCode,
+    name: Option<&str>,
+    console_name: &str,
+) -> Result<(String, PairedMaterial), ConsoleError> {
+    // Settle the name first, so that a name already taken is refused before the code is spent.
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => client::hello(address).await?.gateway,
+    };
+    super::config::check_name(&name).map_err(|reason| ConsoleError::Name { reason })?;
+    ensure_local(store)?;
+    check_free(store, &name, address)?;
+    let material = client::pair(address, code, console_name).await?;
+    Ok((name, material))
+}
+
+/// The second half: stores the pairing (material 0600, the row) and makes the first mutually
+/// authenticated call, whose answer it returns.
+pub async fn finish_pairing(
+    store: &Store,
+    state_dir: &Path,
+    name: &str,
+    address: &str,
+    material: &PairedMaterial,
+) -> Result<GatewayInfo, ConsoleError> {
+    save_pairing(store, state_dir, name, address, material)?;
+    let client = client_for(store, name)?;
+    client
+        .info()
+        .await
+        .map_err(|source| ConsoleError::FirstCall { source })
 }

@@ -6,6 +6,7 @@
 //! name. Nothing is re-read per frame.
 
 use crate::engine::{ClusterView, KubeSummary, PoolProgress};
+use crate::gateway::queue::{QueueState, QueuedRequest};
 use crate::store::ClusterPhase;
 use crate::tui::filter::Filter;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,8 @@ use tui_input::Input;
 pub const JOURNAL_CAP: usize = 5_000;
 /// How many journal entries one poll asks for.
 pub const POLL_LIMIT: usize = 500;
+/// The id of a queued request's row starts with this (engine ids are UUIDs, never like it).
+pub const QUEUED_ID_PREFIX: &str = "queued-";
 
 /// A cluster's phase, as the console shows and colours it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,10 @@ pub enum Phase {
     Failed,
     Aborting,
     Aborted,
+    /// Not a cluster yet: a request this console keeps until its gateway answers.
+    Queued,
+    /// A queued request the gateway refused for good (its reason says why).
+    Refused,
 }
 
 impl Phase {
@@ -43,6 +50,8 @@ impl Phase {
             Phase::Failed => "Failed",
             Phase::Aborting => "Aborting",
             Phase::Aborted => "Aborted",
+            Phase::Queued => "Queued",
+            Phase::Refused => "Refused",
         }
     }
 
@@ -202,6 +211,51 @@ impl ClusterInfo {
             spec_generation: v.spec_generation,
             observed_generation: v.observed_generation,
         }
+    }
+
+    /// A request kept by this console for its gateway (not a cluster yet), as the Clusters
+    /// list shows it: `Queued` while it waits, `Refused` once the gateway turned it down; the
+    /// reason says why, so the detail can show it.
+    pub fn from_request(r: &QueuedRequest) -> ClusterInfo {
+        let why = r.reason.as_deref().unwrap_or("no answer yet");
+        let (phase, reason) = match r.state {
+            QueueState::Failed => (
+                Phase::Refused,
+                format!(
+                    "gateway {} refused this queued request: {why}; fix the spec and create the cluster again",
+                    r.gateway
+                ),
+            ),
+            // Submitted requests are not listed by the queue; one seen here is still waiting.
+            QueueState::Queued | QueueState::Submitted => (
+                Phase::Queued,
+                format!(
+                    "waiting for gateway {} ({why}); this console sends it as soon as the gateway answers (attempts so far: {})",
+                    r.gateway, r.attempts
+                ),
+            ),
+        };
+        ClusterInfo {
+            id: format!("{QUEUED_ID_PREFIX}{}", r.id),
+            name: r.name.clone(),
+            account: r.account.clone(),
+            phase,
+            waiting: (phase == Phase::Queued).then(|| reason.clone()),
+            reason: Some(reason),
+            endpoint: None,
+            kubernetes: None,
+            pools: Vec::new(),
+            machines: Vec::new(),
+            tasks: Vec::new(),
+            created: r.queued,
+            spec_generation: 0,
+            observed_generation: 0,
+        }
+    }
+
+    /// Whether this row is a request kept by the console rather than a cluster of the engine.
+    pub fn is_request(&self) -> bool {
+        self.id.starts_with(QUEUED_ID_PREFIX)
     }
 
     /// `healthy`, `2/3 nodes`, `api down`, or `-` before Kubernetes was probed.
@@ -427,6 +481,9 @@ pub struct Detail {
 pub struct ClustersModel {
     pub link: EngineLink,
     pub list: Vec<ClusterInfo>,
+    /// Requests this console keeps for the gateway in use (Queued, or Refused), listed after
+    /// its clusters; read from the console's own store, so shown while the gateway is away.
+    pub queued: Vec<ClusterInfo>,
     pub load: Load,
     pub selected: usize,
     pub filter: String,
@@ -452,10 +509,34 @@ impl ClustersModel {
     /// The clusters passing the `/` filter, in list order.
     pub fn shown(&self) -> Vec<&ClusterInfo> {
         let f = Filter::parse(&self.filter);
+        // A request the gateway took between two reads is already in the list by its name.
+        let taken = |q: &&ClusterInfo| {
+            q.phase == Phase::Queued && self.list.iter().any(|c| c.name == q.name)
+        };
         self.list
             .iter()
+            .chain(self.queued.iter().filter(|q| !taken(q)))
             .filter(|c| f.matches(&c.haystack()))
             .collect()
+    }
+
+    /// Replaces the queued requests; keeps the selection in place. Returns whether it changed.
+    pub fn set_queued(&mut self, queued: Vec<ClusterInfo>) -> bool {
+        if self.queued == queued {
+            return false;
+        }
+        let keep = self.selected_cluster().map(|c| c.id.clone());
+        self.queued = queued;
+        if let Some(i) = keep.and_then(|id| self.shown().iter().position(|c| c.id == id)) {
+            self.selected = i;
+        }
+        self.selected = self.selected.min(self.shown().len().saturating_sub(1));
+        true
+    }
+
+    /// Whether a request is still waiting for the gateway.
+    pub fn has_waiting(&self) -> bool {
+        self.queued.iter().any(|q| q.phase == Phase::Queued)
     }
 
     pub fn selected_cluster(&self) -> Option<&ClusterInfo> {

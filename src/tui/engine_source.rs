@@ -11,17 +11,18 @@ use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::console_engine::{ConsoleEngine, RemoteFeed, FEED_WAIT};
 use super::lookups::PlacementChoices;
 use super::source::{
-    ConsoleSource, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure, PairOffer,
-    Reachability, SourceError,
+    ConsoleSource, CreateAnswer, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure,
+    PairOffer, ProgressSink, Reachability, SourceError,
 };
 use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
-use crate::cli::gateway_cmd;
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::gateway::client::{GatewayClientError, PairedMaterial};
 use crate::gateway::pairing::PairingCode;
 use crate::gateway::pki::fingerprint_text;
 use crate::gateway::protocol::{AddAccountRequest, MachineSummary};
+use crate::gateway::queue;
+use crate::gateway::upgrade;
 use crate::gateway::RemoteEngine;
 use crate::maas::{MaasClient, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec};
@@ -31,15 +32,17 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// How long a gateway node may take to come back from its upgrade (as `gateway upgrade`'s
+/// default): draining waits for in-flight work.
+const UPGRADE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Sorts a pairing failure by the field the operator must fix.
-fn classify(e: &color_eyre::Report) -> PairFailure {
-    let text = format!("{e:#}");
-    let client = e.downcast_ref::<GatewayClientError>().or_else(|| {
-        match e.downcast_ref::<crate::gateway::console::ConsoleError>() {
-            Some(crate::gateway::console::ConsoleError::Client(c)) => Some(c),
-            _ => None,
-        }
-    });
+fn classify(e: &crate::gateway::console::ConsoleError) -> PairFailure {
+    let text = e.to_string();
+    let client = match e {
+        crate::gateway::console::ConsoleError::Client(c) => Some(c),
+        _ => None,
+    };
     match client {
         Some(GatewayClientError::NotTheGateway { .. }) => PairFailure::Impersonator(text),
         // The gateway's own words: they say what to do and never hold the code.
@@ -114,7 +117,47 @@ pub async fn probe_gateway(store: &Store, name: &str) -> Reachability {
         Ok(info) => Reachability::Reachable {
             version: info.version,
         },
+        // Reached, but refused for want of a common protocol: not "unreachable" (it runs),
+        // and the operator must upgrade one side rather than check the network.
+        Err(crate::gateway::console::ConsoleError::Client(GatewayClientError::Incompatible(e))) => {
+            Reachability::Incompatible(e.to_string())
+        }
         Err(e) => Reachability::Unreachable(e.to_string()),
+    }
+}
+
+/// Sends the requests queued for gateway `name` (if any), logging what became of them; a
+/// failure leaves them queued for the next check.
+async fn flush_queued(store: &Store, name: &str) {
+    let waiting = match queue::queued(store, name) {
+        Ok(rows) => rows.iter().any(|r| r.state == queue::QueueState::Queued),
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "cannot read the queued cluster requests");
+            return;
+        }
+    };
+    if !waiting {
+        return;
+    }
+    let client = match crate::gateway::console::client_for(store, name) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "queued requests kept: no client for the gateway");
+            return;
+        }
+    };
+    match queue::flush(store, name, &client).await {
+        Ok(report) => {
+            for (request, view) in &report.submitted {
+                tracing::info!(gateway = name, cluster = %request.name, id = %view.id, "queued request submitted");
+            }
+            for (request, reason) in &report.failed {
+                tracing::warn!(gateway = name, cluster = %request.name, %reason, "queued request refused");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(gateway = name, error = %e, "queued requests kept: sending failed")
+        }
     }
 }
 
@@ -425,17 +468,29 @@ impl ConsoleSource for EngineSource {
         if name == crate::model::account::LOCAL_GATEWAY {
             return Reachability::Embedded;
         }
-        probe_gateway(self.local.store(), &name).await
+        let answer = probe_gateway(self.local.store(), &name).await;
+        if matches!(answer, Reachability::Reachable { .. }) {
+            // The gateway answers: whatever waited for it goes now. Asked on the header's
+            // timer, so requests queued while it was away are sent within one check of its
+            // return, and retried on every check while it keeps refusing to take them.
+            flush_queued(self.local.store(), &name).await;
+        }
+        answer
     }
 
     async fn pair_gateway(&self, address: String, code: Secret) -> Result<PairOffer, PairFailure> {
         let code =
             PairingCode::parse(code.expose()).map_err(|e| PairFailure::Code(format!("{e}")))?;
         let store = self.local.store();
-        let (name, material) =
-            gateway_cmd::begin_pairing(store, &address, &code, None, &crate::store::host_name())
-                .await
-                .map_err(|e| classify(&e))?;
+        let (name, material) = crate::gateway::console::begin_pairing(
+            store,
+            &address,
+            &code,
+            None,
+            &crate::store::host_name(),
+        )
+        .await
+        .map_err(|e| classify(&e))?;
         let offer = PairOffer {
             address: address.clone(),
             gateway: name.clone(),
@@ -459,7 +514,7 @@ impl ConsoleSource for EngineSource {
                 "no pairing with {address} is waiting for confirmation: pair again with a fresh code"
             )));
         };
-        gateway_cmd::finish_pairing(
+        crate::gateway::console::finish_pairing(
             self.local.store(),
             &self.state_dir,
             &name,
@@ -467,8 +522,34 @@ impl ConsoleSource for EngineSource {
             &material,
         )
         .await
-        .map_err(|e| SourceError::new(format!("{e:#}")))?;
+        .map_err(|e| SourceError::new(e.to_string()))?;
         Ok(name)
+    }
+
+    async fn upgrade_gateway(
+        &self,
+        name: String,
+        progress: ProgressSink,
+    ) -> Result<String, SourceError> {
+        let fail = |e: upgrade::UpgradeError| SourceError::new(e.to_string());
+        let binary = upgrade::own_binary().map_err(fail)?;
+        let report = upgrade::upgrade_gateway(
+            self.local.store(),
+            &name,
+            &binary,
+            UPGRADE_PATIENCE,
+            progress,
+        )
+        .await
+        .map_err(fail)?;
+        for (request, reason) in &report.flushed.failed {
+            tracing::warn!(gateway = %name, cluster = %request.name, %reason, "queued request refused after the upgrade");
+        }
+        Ok(report
+            .nodes
+            .last()
+            .map(|n| n.to_version.clone())
+            .unwrap_or_else(crate::gateway::upgrade_version::running_version))
     }
 
     async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {
@@ -523,8 +604,36 @@ impl ConsoleSource for EngineSource {
         Ok(())
     }
 
-    async fn create_cluster(&self, spec: ClusterSpec) -> Result<String, SourceError> {
-        Ok(self.engine.create_cluster(spec).await?.name)
+    async fn create_cluster(&self, spec: ClusterSpec) -> Result<CreateAnswer, SourceError> {
+        let ConsoleEngine::Remote(remote) = &self.engine else {
+            return Ok(CreateAnswer::Created(
+                self.engine.create_cluster(spec).await?.name,
+            ));
+        };
+        // The same path as `cluster create --gateway`: kept in this console's store first,
+        // then sent; a gateway that is away (upgrading, stopped) leaves it Queued.
+        let store = self.local.store();
+        let gateway = remote.gateway();
+        match queue::create_or_queue(store, gateway, remote.client(), spec).await {
+            Ok(queue::CreateOutcome::Created(view)) => Ok(CreateAnswer::Created(view.name)),
+            Ok(queue::CreateOutcome::Queued(request)) => Ok(CreateAnswer::Queued {
+                reason: request
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("gateway {gateway} did not answer")),
+                name: request.name,
+            }),
+            Err(e) => Err(SourceError::new(e.to_string())),
+        }
+    }
+
+    async fn queued_requests(&self) -> Result<Vec<ClusterInfo>, SourceError> {
+        let ConsoleEngine::Remote(remote) = &self.engine else {
+            return Ok(Vec::new());
+        };
+        let rows = queue::queued(self.local.store(), remote.gateway())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(rows.iter().map(ClusterInfo::from_request).collect())
     }
 
     async fn clusters(&self) -> Result<Vec<ClusterInfo>, SourceError> {
@@ -537,7 +646,19 @@ impl ConsoleSource for EngineSource {
     }
 
     async fn cluster(&self, key: String) -> Result<ClusterInfo, SourceError> {
-        let view = self.engine.cluster(&key).await?;
+        // A request this console still keeps is not the gateway's yet: its detail is the
+        // request's (why it waits, or why it was refused), read even while the gateway is away.
+        let request = self
+            .queued_requests()
+            .await?
+            .into_iter()
+            .find(|r| r.name == key || r.id == key);
+        let view = match (request, self.engine.cluster(&key).await) {
+            (Some(r), _) if r.phase == super::clusters::Phase::Queued => return Ok(r),
+            (_, Ok(view)) => view,
+            (Some(r), Err(_)) => return Ok(r),
+            (None, Err(e)) => return Err(e.into()),
+        };
         let ids = view.machines.iter().map(|m| m.system_id.clone()).collect();
         let messages = self.status_messages(&view.account, ids).await;
         Ok(ClusterInfo::from_view(view, &messages))

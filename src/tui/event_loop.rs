@@ -12,7 +12,7 @@
 
 use super::app::{init, update, Cmd, Msg, State};
 use super::clusters::POLL_LIMIT;
-use super::source::{ConsoleSource, SourceError};
+use super::source::{ConsoleSource, CreateAnswer, ProgressSink, SourceError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +106,7 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
         let first = tokio::select! {
             m = inputs.recv() => m.unwrap_or(Msg::Quit),
             Some((generation, m)) = data_rx.recv() => {
-                if generation != answers.generation {
+                if generation != answers.generation && generation != ANY_GENERATION {
                     continue;
                 }
                 m
@@ -131,7 +131,7 @@ pub async fn run<S: ConsoleSource, R: Renderer>(
             batch.push(m);
         }
         while let Ok((generation, m)) = data_rx.try_recv() {
-            if generation == answers.generation {
+            if generation == answers.generation || generation == ANY_GENERATION {
                 batch.push(m);
             }
         }
@@ -152,6 +152,9 @@ async fn sleep_until(deadline: Option<Instant>) {
         tokio::time::sleep_until(d).await;
     }
 }
+
+/// The generation of answers delivered whichever source is in use (a gateway's upgrade).
+const ANY_GENERATION: u64 = u64::MAX;
 
 /// Runs a command on its own task; the answer comes back as a message.
 fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<S>) {
@@ -191,11 +194,24 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
             }
             Cmd::SaveAccount(draft) => Msg::AccountSaved(source.save_account(draft).await),
             Cmd::DeleteAccount(name) => Msg::AccountDeleted(source.delete_account(name).await),
-            Cmd::CreateCluster(spec) => Msg::ClusterCreated(source.create_cluster(*spec).await),
+            Cmd::CreateCluster(spec) => match source.create_cluster(*spec).await {
+                Ok(CreateAnswer::Created(name)) => Msg::ClusterCreated(Ok(name)),
+                Ok(CreateAnswer::Queued { name, reason }) => Msg::ClusterQueued { name, reason },
+                Err(e) => Msg::ClusterCreated(Err(e)),
+            },
             Cmd::PollEvents(after) => {
                 Msg::EventsPolled(source.events_after(after, POLL_LIMIT).await)
             }
-            Cmd::LoadClusters => Msg::ClustersLoaded(source.clusters().await),
+            Cmd::LoadClusters => {
+                // The console's own queued requests come with every list (first, so the list's
+                // answer finds them in place): they show even while the gateway is away.
+                let (list, queued) = tokio::join!(source.clusters(), source.queued_requests());
+                if let Err(e) = &queued {
+                    tracing::warn!(error = %e, "cannot read the queued cluster requests");
+                }
+                let _ = tx.send((generation, Msg::QueueLoaded(queued)));
+                Msg::ClustersLoaded(list)
+            }
             Cmd::LoadCluster(key) => {
                 let result = source.cluster(key.clone()).await;
                 Msg::ClusterLoaded(key, Box::new(result))
@@ -233,6 +249,21 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
             }
             Cmd::ConfirmPairing(address) => {
                 Msg::PairingSaved(source.confirm_pairing(address).await)
+            }
+            Cmd::UpgradeGateway(gateway) => {
+                // Steps and result concern the gateway, not the source in use: they arrive
+                // whatever gateway the console switched to meanwhile.
+                let steps = tx.clone();
+                let who = gateway.clone();
+                let sink: ProgressSink = Box::new(move |p| {
+                    let _ = steps.send((ANY_GENERATION, Msg::UpgradeProgressed(who.clone(), p)));
+                });
+                let result = source.upgrade_gateway(gateway.clone(), sink).await;
+                if let Err(e) = &result {
+                    tracing::warn!(cmd = name, error = %e, "console command failed");
+                }
+                let _ = tx.send((ANY_GENERATION, Msg::GatewayUpgraded(gateway, result)));
+                return;
             }
             Cmd::CheckGateway(gateway) => {
                 let reachability = source.check_gateway(gateway.clone()).await;

@@ -70,6 +70,7 @@ actions! {
     Resize = "resize", Some("resize"), "Resize a node pool", ["r"];
     Kubeconfig = "kubeconfig", Some("kubeconfig"), "Write the kubeconfig to a file", ["K"];
     Unpair = "unpair", Some("unpair"), "Unpair the gateway (asks)", ["u"];
+    Upgrade = "upgrade", Some("upgrade"), "Upgrade the gateway (asks)", ["U"];
 }
 
 /// One key with its modifiers, as written in keymap.yaml (`q`, `G`, `ctrl-r`, `pagedown`).

@@ -21,6 +21,13 @@
 //!   screen ([`app::Cmd::UseGateway`]: the loop swaps the source and drops answers of the one
 //!   left); the gateway in use is asked on a timer whether it answers, and while it does not
 //!   the header says so loudly and the screens keep their last data marked stale.
+//! - Queued requests: on a gateway the cluster wizard's deploy goes through
+//!   `gateway::queue::create_or_queue`; while the gateway is away the request is kept in this
+//!   console's store and listed as a Queued (or, once refused, Refused) row with every cluster
+//!   list ([`app::Msg::QueueLoaded`]); the reachability check sends them when it answers.
+//! - Versions: a gateway older than this console is marked on the Gateways screen (with what
+//!   changes) and in the header; one sharing no protocol is shown incompatible. `U` upgrades
+//!   it (`gateway::upgrade::upgrade_gateway`) with its steps in a panel, the console working on.
 //! - [`clusters`]: the cluster rows and the state of the Clusters, cluster detail and Events
 //!   screens, kept current from the engine's journal (events after the last id seen; only the
 //!   clusters they name are re-read). `launch` runs the engine's driver loop in the console
@@ -30,7 +37,7 @@
 //!   under `--readonly`), the YAML text area and the masked [`widgets::secret::Secret`].
 //! - [`wizards`]: the cluster, cloud-account and gateway pairing wizards' state and keys; the
 //!   first two build model documents and let `crate::model`'s validators find the problems
-//!   (no rule is repeated here); pairing goes through `cli::gateway_cmd::begin_pairing`. Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
+//!   (no rule is repeated here); pairing goes through `gateway::console::begin_pairing`. Drawn by `screens::wizard`; their work (deploy, validate, save) leaves as `Cmd`s.
 //! - [`lookups`] (zones / pools / tags / domains / images with available-machine counts) and
 //!   [`account_check`] (an account checked against the model, then the live MAAS).
 //! - [`theme`] (semantic tokens from `themes/*.yaml`), [`keymap`] (actions as data),

@@ -2,6 +2,8 @@
 //! HTTP or MAAS wire types, so the engine can replace [`MaasSource`] later without touching a
 //! screen, and every screen can be tested from hand-built rows.
 
+use crate::gateway::upgrade::UpgradeProgress;
+use crate::gateway::upgrade_version::{self, VersionNotice};
 use crate::maas::{MaasClient, MaasError, Machine, MachineFilter, NodeStatus};
 use crate::model::{ClusterProfile, ClusterSpec, MaasSnapshot, Problems};
 use crate::tui::account_check::{validate_live, AccountCheck, AccountDraft, AccountSummary};
@@ -100,6 +102,22 @@ pub enum Reachability {
     Reachable { version: String },
     /// It did not answer; why, worded for the operator.
     Unreachable(String),
+    /// It answered, but this console and it share no wire protocol: the message names both
+    /// versions and which side to upgrade.
+    Incompatible(String),
+}
+
+impl Reachability {
+    /// A version notice when it answered running an older kubemaas than this console
+    /// (`upgrade_version::notice`: "runs 0.1.0, this console 0.2.0" and what changed).
+    pub fn notice(&self, gateway: &str) -> Option<VersionNotice> {
+        match self {
+            Reachability::Reachable { version } => {
+                upgrade_version::notice(gateway, version, &upgrade_version::running_version())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One gateway on the Gateways screen: `local` (the embedded engine) or a paired gateway.
@@ -167,6 +185,18 @@ impl PairFailure {
     }
 }
 
+/// What became of a cluster the console asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAnswer {
+    /// The engine accepted it: the cluster's name.
+    Created(String),
+    /// The gateway is away: the request is kept by this console and sent when it answers.
+    Queued { name: String, reason: String },
+}
+
+/// Where an upgrade's steps go as they happen (the event loop turns them into messages).
+pub type ProgressSink = Box<dyn FnMut(UpgradeProgress) + Send>;
+
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -220,10 +250,22 @@ pub trait ConsoleSource: Send + Sync + 'static {
     fn shows_maas(&self) -> bool {
         true
     }
-    /// How gateway `name` answers now (the header's reachability, asked on a timer).
+    /// How gateway `name` answers now (the header's reachability, asked on a timer). One that
+    /// answers is also sent the cluster requests this console queued for it.
     fn check_gateway(&self, name: String) -> impl Future<Output = Reachability> + Send {
         let _ = name;
         async { Reachability::Unreachable(SourceError::needs_engine("reaching a gateway").message) }
+    }
+    /// Upgrades gateway `name` to this console's own kubemaas (the same function as
+    /// `kubemaas gateway upgrade`), telling `progress` each step; answers the version it runs
+    /// once back. Requests queued for it meanwhile are sent when it is back.
+    fn upgrade_gateway(
+        &self,
+        name: String,
+        progress: ProgressSink,
+    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+        let _ = (name, progress);
+        async { Err(SourceError::needs_engine("upgrading a gateway")) }
     }
     /// Forgets this console's pairing with gateway `name` (its record stays).
     fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {
@@ -300,13 +342,21 @@ pub trait ConsoleSource: Send + Sync + 'static {
         async { Err(SourceError::needs_engine("deleting a cloud account")) }
     }
 
-    /// Starts building a cluster; answers its name once the engine accepted it.
+    /// Starts building a cluster; answers its name once the engine accepted it, or that the
+    /// request is queued (a gateway that is away).
     fn create_cluster(
         &self,
         spec: ClusterSpec,
-    ) -> impl Future<Output = Result<String, SourceError>> + Send {
+    ) -> impl Future<Output = Result<CreateAnswer, SourceError>> + Send {
         let _ = spec;
         async { Err(SourceError::needs_engine("creating a cluster")) }
+    }
+    /// The cluster requests this console keeps for the gateway in use (Queued or Refused
+    /// rows); none on the embedded engine, which never queues.
+    fn queued_requests(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ClusterInfo>, SourceError>> + Send {
+        async { Ok(Vec::new()) }
     }
     /// Live clusters, by name (cluster screens).
     fn clusters(&self) -> impl Future<Output = Result<Vec<ClusterInfo>, SourceError>> + Send {

@@ -6,9 +6,8 @@
 
 use super::error::DeployError;
 use super::Pace;
-use crate::cli::gateway_cmd::{begin_pairing, finish_pairing};
 use crate::gateway::client::GatewayClientError;
-use crate::gateway::console::ConsoleError;
+use crate::gateway::console::{begin_pairing, finish_pairing, ConsoleError};
 use crate::gateway::pairing::PairingCode;
 use crate::gateway::protocol::GatewayInfo;
 use crate::store::Store;
@@ -34,26 +33,18 @@ enum Outcome {
     Fail(DeployError),
 }
 
-fn classify(p: &PairBack<'_>, e: color_eyre::Report) -> Outcome {
-    let text = format!("{e:#}");
-    if let Some(client) = e.downcast_ref::<GatewayClientError>() {
-        return match client {
-            GatewayClientError::Connect { .. } => Outcome::Retry(text),
-            GatewayClientError::Refused {
-                status: 403 | 429, ..
-            } => Outcome::Fail(DeployError::PairGatewaySide {
-                address: p.address.to_string(),
-                detail: text,
-            }),
-            _ => Outcome::Fail(DeployError::PairConsoleSide { detail: text }),
-        };
+fn classify(p: &PairBack<'_>, e: ConsoleError) -> Outcome {
+    let text = e.to_string();
+    match e {
+        ConsoleError::Client(GatewayClientError::Connect { .. }) => Outcome::Retry(text),
+        ConsoleError::Client(GatewayClientError::Refused {
+            status: 403 | 429, ..
+        }) => Outcome::Fail(DeployError::PairGatewaySide {
+            address: p.address.to_string(),
+            detail: text,
+        }),
+        _ => Outcome::Fail(DeployError::PairConsoleSide { detail: text }),
     }
-    if let Some(ConsoleError::Client(GatewayClientError::Connect { .. })) =
-        e.downcast_ref::<ConsoleError>()
-    {
-        return Outcome::Retry(text);
-    }
-    Outcome::Fail(DeployError::PairConsoleSide { detail: text })
 }
 
 /// Pairs with the gateway at `p.address`, asking again (after `pace`) while it cannot be
@@ -69,7 +60,7 @@ pub async fn pair_back(p: &PairBack<'_>, pace: &dyn Pace) -> Result<GatewayInfo,
                 return finish_pairing(p.store, p.state_dir, &name, p.address, &material)
                     .await
                     .map_err(|e| DeployError::PairConsoleSide {
-                        detail: format!("{e:#}"),
+                        detail: e.to_string(),
                     });
             }
             Err(e) => match classify(p, e) {

@@ -80,6 +80,13 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             }
             Ok(reload_if_stale(state))
         }
+        Msg::QueueLoaded(result) => {
+            // A failed read is logged by the loop; the rows already shown stay.
+            if let Ok(rows) = result {
+                state.dirty |= state.clusters.set_queued(rows);
+            }
+            Ok(Vec::new())
+        }
         Msg::ClusterLoaded(key, result) => {
             let Some(d) = state.clusters.detail.as_mut().filter(|d| d.key == key) else {
                 // The operator left that cluster before the answer came.
@@ -348,6 +355,9 @@ pub fn confirmed(state: &mut State, action: ConfirmAction) -> Vec<Cmd> {
             Vec::new()
         }
         ConfirmAction::UnpairGateway { name } => vec![Cmd::UnpairGateway(name)],
+        ConfirmAction::UpgradeGateway { name, to } => {
+            super::gateways::upgrade_started(state, name, to)
+        }
         ConfirmAction::DiscardWizard { .. } | ConfirmAction::DeleteAccount { .. } => Vec::new(),
     }
 }
@@ -388,7 +398,13 @@ fn on_list_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             let Some(c) = state.clusters.selected_cluster() else {
                 return Some(Vec::new());
             };
-            let key = c.id.clone();
+            // A queued request is opened by its name: once the gateway takes it, the same key
+            // finds the cluster it became.
+            let key = if c.is_request() {
+                c.name.clone()
+            } else {
+                c.id.clone()
+            };
             let info = c.clone();
             state.clusters.detail = Some(Detail {
                 key: key.clone(),

@@ -12,11 +12,13 @@ use super::lists::{AccountsView, ListLoad};
 use super::msg::{Cmd, Msg};
 use super::state::{Connection, FlashLevel, ScreenId, State};
 use super::wizard_update::open_confirm;
+use crate::gateway::upgrade::UpgradeProgress;
+use crate::gateway::upgrade_version::running_version;
 use crate::model::account::LOCAL_GATEWAY;
 use crate::tui::clusters::{ClustersModel, EngineLink};
 use crate::tui::keymap::Action;
 use crate::tui::machines::MachinesTable;
-use crate::tui::source::{GatewaySummary, Reachability};
+use crate::tui::source::{GatewaySummary, Reachability, SourceError};
 use crate::tui::widgets::confirm::ConfirmAction;
 use crate::tui::wizards::Wizard;
 
@@ -45,6 +47,49 @@ pub struct GatewaysView {
     pub local_link: EngineLink,
     /// Whether this host has a MAAS for the inventory screens (restored likewise).
     pub local_maas: bool,
+    /// The last gateway upgrade started from this console: its steps and how it ended.
+    pub upgrade: Option<UpgradePanel>,
+}
+
+/// A gateway upgrade as the Gateways screen's panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradePanel {
+    pub gateway: String,
+    /// The version it is upgraded to (this console's).
+    pub to: String,
+    /// One line per step, oldest first.
+    pub lines: Vec<String>,
+    /// None while it runs; then the version it runs, or why it did not finish.
+    pub outcome: Option<Result<String, String>>,
+}
+
+impl UpgradePanel {
+    fn step(&mut self, p: UpgradeProgress) {
+        let line = match p {
+            UpgradeProgress::Uploading { address, bytes } => format!(
+                "uploading this console's kubemaas ({}) to {address}",
+                byte_size(bytes)
+            ),
+            UpgradeProgress::Restarting { address, from, to } => format!(
+                "{address} installed it: draining, then restarting from kubemaas {from} into {to}"
+            ),
+            UpgradeProgress::Back { address, version } => {
+                format!("{address} is back, running kubemaas {version}")
+            }
+        };
+        self.lines.push(line);
+    }
+}
+
+/// `48.2 MB`: an executable's size, as the operator reads it.
+fn byte_size(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else if bytes >= 1_000 {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 impl Default for GatewaysView {
@@ -61,6 +106,7 @@ impl Default for GatewaysView {
             switching: None,
             local_link: EngineLink::Absent,
             local_maas: false,
+            upgrade: None,
         }
     }
 }
@@ -105,12 +151,20 @@ impl GatewaysView {
             .or_else(|| self.in_use_row().map(|g| &g.reachability))
     }
 
+    /// The gateway being upgraded now, if any (one at a time).
+    pub fn upgrade_in_flight(&self) -> Option<&str> {
+        self.upgrade
+            .as_ref()
+            .filter(|u| u.outcome.is_none())
+            .map(|u| u.gateway.as_str())
+    }
+
     /// The gateway in use does not answer: what the screens show is its last data.
     pub fn stale(&self) -> bool {
         self.remote_in_use()
             && matches!(
                 self.in_use_reachability(),
-                Some(Reachability::Unreachable(_))
+                Some(Reachability::Unreachable(_) | Reachability::Incompatible(_))
             )
     }
 
@@ -242,19 +296,33 @@ fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<C
     }
     g.check_in_flight = false;
     g.checked_at = state.ticks;
+    // A gateway that answers had its queued requests sent by the check: read the list again
+    // so the Queued rows become the clusters (or show why they were refused).
+    let answers = matches!(reachability, Reachability::Reachable { .. });
+    let mut cmds = if answers && state.clusters.has_waiting() {
+        super::cluster_update::reload_list(state)
+    } else {
+        Vec::new()
+    };
+    let g = &mut state.gateways;
     if g.health.as_ref() == Some(&reachability) {
-        return Vec::new();
+        return cmds;
     }
     let was_stale = g.stale();
     g.health = Some(reachability);
     state.dirty = true;
     match (&state.gateways.health, was_stale) {
+        (Some(Reachability::Incompatible(why)), false) => {
+            let text = format!("gateway {name} cannot be used: {why}");
+            state.flash(FlashLevel::Error, text);
+            cmds
+        }
         (Some(Reachability::Unreachable(why)), false) => {
             let text = format!(
                 "gateway {name} is unreachable: {why} — the screens show its last data (stale) until it answers"
             );
             state.flash(FlashLevel::Error, text);
-            Vec::new()
+            cmds
         }
         (Some(Reachability::Reachable { .. }), true) => {
             state.flash(
@@ -262,14 +330,14 @@ fn checked(state: &mut State, name: String, reachability: Reachability) -> Vec<C
                 format!("gateway {name} answers again: reloading"),
             );
             // Whatever failed while it was away is read again now, not at the next refresh.
-            let mut cmds = super::cluster_update::reload_list(state);
+            cmds.extend(super::cluster_update::reload_list(state));
             if state.connection != Connection::NotConfigured && !state.refresh.in_flight() {
                 state.refresh.start(state.ticks);
                 cmds.push(Cmd::LoadMachines);
             }
             cmds
         }
-        _ => Vec::new(),
+        _ => cmds,
     }
 }
 
@@ -314,6 +382,10 @@ pub fn on_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
         Action::Refresh => {
             state.dirty = true;
             Some(load(state))
+        }
+        Action::Upgrade => {
+            open_upgrade(state);
+            Some(Vec::new())
         }
         Action::Unpair => {
             match state.gateways.selected_row() {
@@ -367,6 +439,19 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             }
         },
         Msg::GatewayChecked(name, reachability) => Ok(checked(state, name, reachability)),
+        Msg::UpgradeProgressed(name, step) => {
+            if let Some(panel) = state
+                .gateways
+                .upgrade
+                .as_mut()
+                .filter(|u| u.gateway == name)
+            {
+                panel.step(step);
+                state.dirty = true;
+            }
+            Ok(Vec::new())
+        }
+        Msg::GatewayUpgraded(name, result) => Ok(upgraded(state, name, result)),
         Msg::GatewayUnpaired(name, result) => {
             let mut cmds = Vec::new();
             match result {
@@ -414,4 +499,94 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
         }
         other => Err(other),
     }
+}
+
+/// `U` on a gateway row: asks (typing its name) before upgrading it to this console's
+/// kubemaas; refused under --readonly (by the dialog), for `local`, for an unpaired gateway and
+/// while another upgrade runs.
+fn open_upgrade(state: &mut State) {
+    let Some(g) = state.gateways.selected_row() else {
+        return;
+    };
+    let refusal = if let Some(busy) = state.gateways.upgrade_in_flight() {
+        Some(format!(
+            "gateway {busy} is being upgraded: wait for it to finish (its panel shows how far it is)"
+        ))
+    } else if g.reachability == Reachability::Embedded {
+        Some("`local` is the embedded engine: it runs inside this console, which is upgraded by installing a newer kubemaas".into())
+    } else if !g.unpairable() {
+        Some(format!(
+            "gateway {} is not paired with this console: pair it first (n), then upgrade it",
+            g.name
+        ))
+    } else {
+        None
+    };
+    if let Some(text) = refusal {
+        state.flash(FlashLevel::Warning, text);
+        state.dirty = true;
+        return;
+    }
+    let name = g.name.clone();
+    open_confirm(
+        state,
+        ConfirmAction::UpgradeGateway {
+            name,
+            to: running_version(),
+        },
+    );
+}
+
+/// The operator confirmed the upgrade of `name`: its panel opens and the work starts.
+pub fn upgrade_started(state: &mut State, name: String, to: String) -> Vec<Cmd> {
+    state.gateways.upgrade = Some(UpgradePanel {
+        gateway: name.clone(),
+        to,
+        lines: Vec::new(),
+        outcome: None,
+    });
+    state.flash(
+        FlashLevel::Info,
+        format!("upgrading gateway {name}: the console keeps working meanwhile"),
+    );
+    state.dirty = true;
+    vec![Cmd::UpgradeGateway(name)]
+}
+
+/// The upgrade of `name` finished (or failed).
+fn upgraded(state: &mut State, name: String, result: Result<String, SourceError>) -> Vec<Cmd> {
+    let Some(panel) = state
+        .gateways
+        .upgrade
+        .as_mut()
+        .filter(|u| u.gateway == name)
+    else {
+        return Vec::new();
+    };
+    state.dirty = true;
+    match result {
+        Ok(version) => {
+            panel.outcome = Some(Ok(version.clone()));
+            state.flash(
+                FlashLevel::Info,
+                format!("gateway {name} upgraded: it runs kubemaas {version}"),
+            );
+        }
+        Err(e) => {
+            panel.outcome = Some(Err(e.message.clone()));
+            state.flash(
+                FlashLevel::Error,
+                format!("upgrade of gateway {name} failed: {}", e.message),
+            );
+        }
+    }
+    // Its version changed (or its state did): ask again; requests the upgrade sent are read
+    // with the list when the gateway is the one in use.
+    let mut cmds = load(state);
+    if name == state.gateways.in_use {
+        state.gateways.check_in_flight = true;
+        cmds.push(Cmd::CheckGateway(name));
+        cmds.extend(super::cluster_update::reload_list(state));
+    }
+    cmds
 }

@@ -1,5 +1,6 @@
 //! What can happen to the console, and what it asks the event loop to do.
 
+use crate::gateway::upgrade::UpgradeProgress;
 use crate::model::{ClusterProfile, ClusterSpec, Problems};
 use crate::tui::account_check::{AccountCheck, AccountDraft, AccountSummary};
 use crate::tui::clusters::{ClusterInfo, Poll};
@@ -40,6 +41,13 @@ pub enum Msg {
     AccountDeleted(Result<(), SourceError>),
     /// The answer to [`Cmd::CreateCluster`]: the cluster's name once accepted.
     ClusterCreated(Result<String, SourceError>),
+    /// The answer to [`Cmd::CreateCluster`] on a gateway that is away: the request is kept by
+    /// this console (shown Queued) and sent once the gateway answers.
+    ClusterQueued { name: String, reason: String },
+    /// The requests this console keeps for the gateway in use (sent with every
+    /// [`Cmd::LoadClusters`] answer, before it: read from the console's own store, they are
+    /// there even while the gateway is away).
+    QueueLoaded(Result<Vec<ClusterInfo>, SourceError>),
     /// The answer to [`Cmd::PollEvents`]: new journal entries and the engine's clock.
     EventsPolled(Result<Poll, SourceError>),
     /// The answer to [`Cmd::LoadClusters`].
@@ -68,6 +76,10 @@ pub enum Msg {
     },
     /// The answer to [`Cmd::CheckGateway`]: how the gateway in use answers now.
     GatewayChecked(String, Reachability),
+    /// A step of the upgrade of gateway `.0` (asked by [`Cmd::UpgradeGateway`]).
+    UpgradeProgressed(String, UpgradeProgress),
+    /// The upgrade of gateway `.0` finished: the version it runs now, or why it did not.
+    GatewayUpgraded(String, Result<String, SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -114,6 +126,8 @@ pub enum Cmd {
     UseGateway(String),
     /// Ask the gateway in use whether it answers (the header's mark).
     CheckGateway(String),
+    /// Upgrade this gateway to this console's kubemaas (progress arrives as messages).
+    UpgradeGateway(String),
 }
 
 impl Cmd {
@@ -142,6 +156,7 @@ impl Cmd {
             Cmd::ConfirmPairing(_) => "confirm_pairing",
             Cmd::UseGateway(_) => "use_gateway",
             Cmd::CheckGateway(_) => "check_gateway",
+            Cmd::UpgradeGateway(_) => "upgrade_gateway",
         }
     }
 }

@@ -294,6 +294,21 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             }
             Err(e) => state.flash(FlashLevel::Error, e.message),
         },
+        Msg::ClusterQueued { name, reason } => {
+            if let Some(Wizard::Cluster(_)) = state.wizard.as_ref() {
+                state.wizard = None;
+                if state.screen != ScreenId::Clusters {
+                    state.history.push(state.screen);
+                    state.screen = ScreenId::Clusters;
+                }
+                state.flash(
+                    FlashLevel::Warning,
+                    format!("cluster {name} queued: the gateway is away ({reason}); it is sent as soon as the gateway answers"),
+                );
+                state.dirty = true;
+                return Ok(super::cluster_update::reload_list(state));
+            }
+        }
         Msg::ClusterCreated(result) => {
             if let Some(Wizard::Cluster(w)) = state.wizard.as_mut() {
                 match result {

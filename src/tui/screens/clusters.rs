@@ -41,6 +41,9 @@ pub fn phase_style(t: &Theme, phase: Phase) -> Style {
         Phase::Aborted | Phase::Deleted => t.status_offline,
         Phase::Pending => t.status_new,
         Phase::Provisioning | Phase::Updating | Phase::Deleting | Phase::Aborting => t.status_busy,
+        // Not the engine's: a request waiting on this console, dimmed and in italics.
+        Phase::Queued => t.muted.add_modifier(ratatui::style::Modifier::ITALIC),
+        Phase::Refused => t.danger,
     }
 }
 
@@ -59,8 +62,15 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let shown = m.shown();
     let mut title = vec![
         Span::styled(" Clusters ", t.title),
-        Span::styled(format!("[{}/{}] ", shown.len(), m.list.len()), t.muted),
+        Span::styled(
+            format!("[{}/{}] ", shown.len(), m.list.len() + m.queued.len()),
+            t.muted,
+        ),
     ];
+    let waiting = m.queued.iter().filter(|q| q.phase == Phase::Queued).count();
+    if waiting > 0 {
+        title.push(Span::styled(format!("{waiting} queued "), t.warning));
+    }
     if !m.filter.is_empty() {
         title.push(Span::styled(format!("/{} ", m.filter), t.prompt));
     }
@@ -113,6 +123,10 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
 fn cell<'a>(state: &State, c: &'a ClusterInfo, col: usize) -> Cell<'a> {
     let t = &state.theme;
     match col {
+        0 if c.is_request() => Cell::from(Span::styled(
+            c.name.as_str(),
+            t.muted.add_modifier(ratatui::style::Modifier::ITALIC),
+        )),
         0 => Cell::from(c.name.as_str()),
         1 => Cell::from(Span::styled(c.phase.label(), phase_style(t, c.phase))),
         2 => {
@@ -121,6 +135,15 @@ fn cell<'a>(state: &State, c: &'a ClusterInfo, col: usize) -> Cell<'a> {
         }
         3 => Cell::from(c.nodes_label()),
         4 => Cell::from(c.account.as_str()),
+        // A request has no endpoint yet: the column says what it waits for instead.
+        5 if c.is_request() => Cell::from(Span::styled(
+            if c.phase == Phase::Queued {
+                "sent once gateway answers"
+            } else {
+                "refused: see detail"
+            },
+            phase_style(t, c.phase),
+        )),
         5 => Cell::from(c.endpoint.as_deref().unwrap_or("-")),
         _ => Cell::from(match state.clusters.now {
             Some(now) => age_label((now - c.created).num_seconds()),

@@ -96,6 +96,15 @@ pub fn hints(state: &State, width: u16) -> Line<'static> {
                         .selected_row()
                         .is_some_and(|g| g.unpairable())
             }
+            Action::Upgrade => {
+                !state.readonly
+                    && state.screen == ScreenId::Gateways
+                    && state.gateways.upgrade_in_flight().is_none()
+                    && state
+                        .gateways
+                        .selected_row()
+                        .is_some_and(|g| g.unpairable())
+            }
             Action::Open => {
                 (state.screen == ScreenId::Profiles && !state.profiles.detail)
                     || (state.screen == ScreenId::Clusters && !state.clusters.list.is_empty())

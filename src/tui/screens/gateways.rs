@@ -3,6 +3,8 @@
 //! answered the last `info` call, and the kubemaas version it runs. Why one is unreachable
 //! is shown under the table for the selected row (it does not fit a cell).
 
+use crate::gateway::upgrade_version;
+use crate::tui::app::gateways::UpgradePanel;
 use crate::tui::app::lists::ListLoad;
 use crate::tui::app::State;
 use crate::tui::columns::{fit, ColumnSpec, COLUMN_SPACING};
@@ -39,12 +41,21 @@ fn state_cell(t: &Theme, g: &GatewaySummary) -> (String, Style) {
         Reachability::NotPaired => ("not paired".into(), t.muted),
         Reachability::Reachable { .. } => ("reachable".into(), t.ok),
         Reachability::Unreachable(_) => ("unreachable".into(), t.danger),
+        Reachability::Incompatible(_) => ("incompatible".into(), t.danger),
+    }
+}
+
+/// The version cell's words and style: an older gateway than this console is marked.
+fn version_cell(t: &Theme, g: &GatewaySummary) -> (String, Style) {
+    match g.reachability.notice(&g.name) {
+        Some(_) => (format!("{} ↑", version(g)), t.warning),
+        None => (version(g), t.text),
     }
 }
 
 fn version(g: &GatewaySummary) -> String {
     match &g.reachability {
-        Reachability::Embedded => env!("CARGO_PKG_VERSION").to_string(),
+        Reachability::Embedded => upgrade_version::running_version(),
         Reachability::Reachable { version } => version.clone(),
         _ => "-".into(),
     }
@@ -70,8 +81,23 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             Span::styled(" Gateways ", t.title),
             Span::styled(format!("[{}] ", view.rows.len()), t.muted),
         ]));
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    if let Some(panel) = &view.upgrade {
+        // The upgrade's panel takes the bottom of the screen; the table stays usable above.
+        // Each step may wrap; the borders and the status line take three rows.
+        let width = usize::from(inner.width.saturating_sub(2).max(1));
+        let rows: usize = panel
+            .lines
+            .iter()
+            .map(|l| (l.chars().count() + 2).div_ceil(width))
+            .sum();
+        let height = (rows as u16 + 3).clamp(5, (inner.height / 2).max(5));
+        let [rest, bottom] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(inner);
+        upgrade_panel(t, panel, frame, bottom);
+        inner = rest;
+    }
     if view.rows.is_empty() {
         let line = match &view.load {
             ListLoad::Failed(e) => Line::styled(format!("✗ {e}"), t.danger),
@@ -85,9 +111,18 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    // The table, then a few lines for the selected gateway's problem and the load error.
+    // The table, then a few lines for the selected gateway's problem, its version notice
+    // (with what changes) and the load error.
+    let notice = view
+        .selected_row()
+        .and_then(|g| g.reachability.notice(&g.name));
+    let note_height = match &notice {
+        // The notice's first line and one per change, within what the screen can spare.
+        Some(n) => (n.changes.len() as u16 + 2).min(inner.height.saturating_sub(4).max(3)),
+        None => 3,
+    };
     let [table_area, note_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(3)]).areas(inner);
+        Layout::vertical([Constraint::Min(2), Constraint::Length(note_height)]).areas(inner);
     let cols = fit(&COLUMNS, table_area.width);
     let widths: Vec<Constraint> = cols
         .iter()
@@ -103,8 +138,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let rows = view.rows.iter().enumerate().map(|(n, g)| {
         let selected = n == view.selected;
         let cells = cols.iter().map(|&i| {
-            if i == 2 {
-                let (text, style) = state_cell(t, g);
+            if i == 2 || i == 4 {
+                let (text, style) = if i == 2 {
+                    state_cell(t, g)
+                } else {
+                    version_cell(t, g)
+                };
                 Cell::from(text).style(if selected { t.selection } else { style })
             } else {
                 Cell::from(cell_text(g, i, &view.in_use))
@@ -120,12 +159,70 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     );
     let note = match (&view.load, view.selected_row().map(|g| &g.reachability)) {
         (ListLoad::Failed(e), _) => Line::styled(format!("✗ reload failed: {e}"), t.danger),
-        (_, Some(Reachability::Unreachable(why))) => Line::styled(format!("✗ {why}"), t.danger),
+        (_, Some(Reachability::Unreachable(why) | Reachability::Incompatible(why))) => {
+            Line::styled(format!("✗ {why}"), t.danger)
+        }
         (_, Some(Reachability::NotPaired)) => Line::styled(
             "Not paired: pair it with `kubemaas gateway pair --address HOST:PORT --code CODE`.",
             t.muted,
         ),
         _ => Line::styled("* = the gateway this console works through", t.muted),
     };
-    frame.render_widget(Paragraph::new(note).wrap(Wrap { trim: true }), note_area);
+    let mut lines = vec![note];
+    if let Some(n) = notice
+        .as_ref()
+        .filter(|_| !matches!(view.load, ListLoad::Failed(_)))
+    {
+        lines = vec![Line::styled(
+            format!(
+                "↑ gateway {} runs {}, this console {}: press {} to upgrade it",
+                n.gateway,
+                n.gateway_version,
+                n.console_version,
+                state.keymap.label(crate::tui::keymap::Action::Upgrade)
+            ),
+            t.warning,
+        )];
+        lines.extend(
+            n.changes
+                .iter()
+                .map(|c| Line::styled(format!("  · {c}"), t.text)),
+        );
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), note_area);
+}
+
+/// The steps of the running (or last) upgrade, newest at the bottom, and how it ended.
+fn upgrade_panel(t: &Theme, panel: &UpgradePanel, frame: &mut Frame, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.muted)
+        .title(Span::styled(
+            format!(" Upgrade of {} to kubemaas {} ", panel.gateway, panel.to),
+            t.title,
+        ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let status = match &panel.outcome {
+        None => Line::styled(
+            "… in progress: new cluster requests are queued until it is back",
+            t.muted,
+        ),
+        Some(Ok(version)) => Line::styled(
+            format!("✓ gateway {} now runs kubemaas {version}", panel.gateway),
+            t.ok,
+        ),
+        Some(Err(why)) => Line::styled(format!("✗ {why}"), t.danger),
+    };
+    // Only the newest steps when they do not all fit, then the status.
+    let room = usize::from(inner.height.saturating_sub(1));
+    let skip = panel.lines.len().saturating_sub(room);
+    let mut lines: Vec<Line> = panel
+        .lines
+        .iter()
+        .skip(skip)
+        .map(|l| Line::styled(format!("· {l}"), t.text))
+        .collect();
+    lines.push(status);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }

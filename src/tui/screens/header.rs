@@ -22,7 +22,17 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     // engine always does. Unreachable is loud: everything below is its last data.
     let loud = t.danger.add_modifier(Modifier::BOLD | Modifier::REVERSED);
     match state.gateways.in_use_reachability() {
-        Some(Reachability::Reachable { .. }) => spans.push(Span::styled(" ✓", t.ok)),
+        Some(r @ Reachability::Reachable { version }) => {
+            spans.push(Span::styled(" ✓", t.ok));
+            // Older than this console: a short mark; the Gateways screen says what changes.
+            if r.notice(&state.gateways.in_use).is_some() {
+                spans.push(Span::styled(format!(" ↑ runs {version}"), t.warning));
+            }
+        }
+        Some(Reachability::Incompatible(_)) => {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(" ✗ INCOMPATIBLE · upgrade ", loud));
+        }
         Some(Reachability::Unreachable(_)) => {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(" ✗ UNREACHABLE · stale ", loud));
@@ -30,6 +40,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Some(Reachability::NotPaired) => spans.push(Span::styled(" ✗ not paired", t.danger)),
         None => spans.push(Span::styled(" checking…", t.muted)),
         Some(Reachability::Embedded) => {}
+    }
+    if let Some(name) = state.gateways.upgrade_in_flight() {
+        spans.push(Span::styled(format!(" ⟳ upgrading {name}"), t.warning));
     }
     if let Some(next) = &state.gateways.switching {
         spans.push(Span::styled(format!(" → {next}…"), t.muted));

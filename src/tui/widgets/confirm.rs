@@ -25,6 +25,8 @@ pub enum ConfirmAction {
     AbortCluster { name: String },
     /// Forget this console's pairing with a gateway (its record stays).
     UnpairGateway { name: String },
+    /// Replace a gateway's executable with this console's and restart it.
+    UpgradeGateway { name: String, to: String },
     /// Leave while this console runs the engine and clusters are mid-change.
     QuitWithWork { clusters: String },
 }
@@ -37,7 +39,8 @@ impl ConfirmAction {
             ConfirmAction::DeleteAccount { .. }
             | ConfirmAction::DeleteCluster { .. }
             | ConfirmAction::AbortCluster { .. }
-            | ConfirmAction::UnpairGateway { .. } => true,
+            | ConfirmAction::UnpairGateway { .. }
+            | ConfirmAction::UpgradeGateway { .. } => true,
         }
     }
 
@@ -49,7 +52,8 @@ impl ConfirmAction {
             | ConfirmAction::QuitWithWork { .. } => None,
             ConfirmAction::DeleteAccount { name }
             | ConfirmAction::DeleteCluster { name }
-            | ConfirmAction::UnpairGateway { name } => Some(name),
+            | ConfirmAction::UnpairGateway { name }
+            | ConfirmAction::UpgradeGateway { name, .. } => Some(name),
         }
     }
 
@@ -60,6 +64,9 @@ impl ConfirmAction {
             ConfirmAction::DeleteCluster { name } => format!("Delete cluster {name}?"),
             ConfirmAction::AbortCluster { name } => format!("Abort cluster {name}?"),
             ConfirmAction::UnpairGateway { name } => format!("Unpair gateway {name}?"),
+            ConfirmAction::UpgradeGateway { name, to } => {
+                format!("Upgrade gateway {name} to kubemaas {to}?")
+            }
             ConfirmAction::QuitWithWork { .. } => "Quit while clusters are changing?".to_string(),
         }
     }
@@ -81,6 +88,9 @@ impl ConfirmAction {
             ConfirmAction::UnpairGateway { .. } => {
                 "This console forgets the gateway's pinned CA and its own client certificate and key; it can no longer reach the gateway until paired again with a fresh code. The gateway and its clusters are not changed.".to_string()
             }
+            ConfirmAction::UpgradeGateway { .. } => {
+                "This console's own kubemaas executable is sent to the gateway, which drains and restarts into it. While it is away, cluster requests made here are queued and sent once it is back; the console keeps working meanwhile.".to_string()
+            }
             ConfirmAction::QuitWithWork { clusters } => format!(
                 "This console runs the engine. {clusters}: the work pauses until kubemaas runs again (the console, or `kubemaas cluster wait`), and then resumes where it stopped."
             ),
@@ -93,6 +103,7 @@ impl ConfirmAction {
             ConfirmAction::DeleteAccount { .. } | ConfirmAction::DeleteCluster { .. } => "Delete",
             ConfirmAction::AbortCluster { .. } => "Abort",
             ConfirmAction::UnpairGateway { .. } => "Unpair",
+            ConfirmAction::UpgradeGateway { .. } => "Upgrade",
             ConfirmAction::QuitWithWork { .. } => "Quit",
         }
     }
