@@ -47,13 +47,13 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
                 // `--demo` keeps its state in a throw-away directory, removed when the console
                 // closes; configuration (themes, keymap) still comes from the operator's.
                 let demo_dir = if cli.demo {
-                    Some(DemoDir::create()?)
+                    Some(kubemaas::paths::DemoDir::create()?)
                 } else {
                     None
                 };
                 let console_paths = match &demo_dir {
                     Some(d) => Paths {
-                        state_dir: d.0.clone(),
+                        state_dir: d.path().to_path_buf(),
                         config_dir: paths.config_dir.clone(),
                     },
                     None => paths,
@@ -72,21 +72,4 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             }
         }
     })
-}
-
-/// The state directory of one `--demo` run, deleted when dropped.
-struct DemoDir(std::path::PathBuf);
-
-impl DemoDir {
-    fn create() -> color_eyre::Result<DemoDir> {
-        let dir = std::env::temp_dir().join(format!("kubemaas-demo-{}", std::process::id()));
-        kubemaas::paths::create_private_dir(&dir)?;
-        Ok(DemoDir(dir))
-    }
-}
-
-impl Drop for DemoDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -105,6 +105,59 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The throw-away state directory of one `--demo` run: unique (never a directory another run
+/// left behind, even when the pid is reused), 0700, deleted when dropped. A run that was killed
+/// cannot delete its own, so each new run removes those whose process is gone.
+pub struct DemoDir(tempfile::TempDir);
+
+/// Demo directories are `kubemaas-demo-PID-RANDOM` in the temp dir.
+const DEMO_PREFIX: &str = "kubemaas-demo-";
+
+impl DemoDir {
+    pub fn create() -> std::io::Result<DemoDir> {
+        let tmp = std::env::temp_dir();
+        sweep_dead_demo_dirs(&tmp);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DEMO_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(DemoDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// Removes demo directories whose process no longer runs (Linux: no `/proc/PID`). Best effort:
+/// a directory that cannot be read or removed is left alone.
+fn sweep_dead_demo_dirs(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DEMO_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +167,41 @@ mod tests {
         let p = Paths::resolve(Some(Path::new("/tmp/km-x"))).unwrap();
         assert_eq!(p.state_dir, PathBuf::from("/tmp/km-x"));
         assert_eq!(p.config_dir, PathBuf::from("/tmp/km-x/config"));
+    }
+
+    #[test]
+    fn demo_dirs_of_dead_processes_are_swept_and_others_kept() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        // No process has this pid (above Linux's pid_max).
+        let dead = tmp.path().join(format!("{DEMO_PREFIX}4000000000-abc"));
+        let old_style_dead = tmp.path().join(format!("{DEMO_PREFIX}4000000001"));
+        let ours = tmp
+            .path()
+            .join(format!("{DEMO_PREFIX}{}-xyz", std::process::id()));
+        let unrelated = tmp.path().join(format!("{DEMO_PREFIX}notapid"));
+        for d in [&dead, &old_style_dead, &ours, &unrelated] {
+            std::fs::create_dir_all(d.join("logs")).unwrap();
+        }
+        sweep_dead_demo_dirs(tmp.path());
+        assert!(!dead.exists() && !old_style_dead.exists());
+        assert!(ours.exists() && unrelated.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_demo_dir_is_private_unique_and_gone_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = DemoDir::create().unwrap();
+        let b = DemoDir::create().unwrap();
+        assert_ne!(a.path(), b.path());
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
     }
 
     #[cfg(unix)]
