@@ -17,6 +17,7 @@ use crate::gateway::protocol::CLUSTERS_PATH;
 use crate::gateway::protocol::{GatewayInfo, MaasInfo};
 use crate::gateway::queue;
 use crate::gateway::registry::ConsoleRegistry;
+use crate::gateway::replicated;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
 use crate::gateway::upgrade::{self, UpgradeProgress};
 use crate::gateway::upgrade_server::{self, BuildInfo, UpgradeGate};
@@ -166,6 +167,14 @@ pub struct RunArgs {
     /// an hour of the file being written; the file is deleted when read.
     #[arg(long, value_name = "FILE")]
     pub pairing_code_file: Option<PathBuf>,
+    /// This node's name in a 3-node gateway (instead of gateway.yaml's `node: name`; default:
+    /// the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Seconds a 3-node gateway's leader keeps the role without renewing it: how long a dead
+    /// leader's reconcilers stay unclaimed.
+    #[arg(long, default_value_t = 10, hide = true)]
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -677,6 +686,8 @@ fn from_flags(
             nodes,
         },
         artifact: None,
+        etcd: None,
+        node: config::NodeSettings::default(),
     };
     // The written file must read back: run it through the file checks once.
     GatewayConfig::parse(&cfg.to_yaml()).map_err(|problems| {
@@ -822,6 +833,24 @@ async fn shutdown_signal() {
     }
 }
 
+/// Who runs the reconcilers of a gateway process.
+enum Reconcile {
+    /// A 1-node gateway: this process, holding the state dir's lock.
+    Locked(Arc<crate::engine::Engine>),
+    /// A node of a 3-node gateway: whichever node etcd elects.
+    Elected(Box<crate::ha::Candidate>),
+}
+
+/// Records where this node serves consoles (the store write waits on etcd: off the workers).
+async fn announce_node(store: &Store, name: &str, addr: SocketAddr) -> color_eyre::Result<()> {
+    let (store, name) = (store.clone(), name.to_string());
+    tokio::task::spawn_blocking(move || {
+        store.tx(|tx| tx.announce_gateway_node(&name, &addr.to_string()))
+    })
+    .await??;
+    Ok(())
+}
+
 async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     let path = config_path(args.config, paths);
     let cfg = GatewayConfig::load(&path)?;
@@ -830,25 +859,55 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     // it, even when it was started on port 0).
     let listen = upgrade_server::inherited_listen()
         .or(args.listen)
+        .or(cfg.node.listen)
         .unwrap_or(cfg.listen);
+    let node_name = args
+        .node
+        .clone()
+        .or_else(|| cfg.node.name.clone())
+        .unwrap_or_else(crate::store::host_name);
     let dir = gateway_state_dir(&paths.state_dir);
     // 0700: the admin socket and the CA key live here.
     crate::paths::create_private_dir(&dir)?;
-    let pki = Arc::new(GatewayPki::load_or_create(
-        &dir.join("pki"),
-        &cfg.certificate_names(listen),
-    )?);
-    let store = Store::open(&paths.state_dir)?;
+    // A 3-node gateway (gateway.yaml's `etcd:`) keeps its state, CA and paired consoles in the
+    // replicated store; a 1-node gateway in its state dir.
+    let (store, _follower) = match &cfg.etcd {
+        Some(etcd) => replicated::open_store(etcd, &paths.state_dir).await?,
+        None => (Store::open(&paths.state_dir)?, None),
+    };
+    let names = cfg.certificate_names(listen);
+    let pki = Arc::new(match &cfg.etcd {
+        Some(_) => replicated::shared_pki(&store, &dir.join("pki"), &names).await?,
+        None => GatewayPki::load_or_create(&dir.join("pki"), &names)?,
+    });
     let default_account = ensure_default_account(&store, &cfg)?;
-    // The gateway is the one process reconciling its state dir: it must hold the lock.
     let mut engine_config = EngineConfig::new(&paths.state_dir);
     engine_config.poll_interval = Duration::from_millis(args.reconcile_ms.max(10));
-    let embedded = EmbeddedEngine::with_store(store.clone(), engine_config.clone())?;
-    let Some(reconciler) = embedded.engine() else {
-        bail!(
-            "another kubemaas process holds the reconciler lock of {}: a gateway must run the reconcilers itself; stop that process (or give the gateway its own --state-dir)",
-            paths.state_dir.display()
-        );
+    // The reconcilers: a 1-node gateway is the one process reconciling its state dir and must
+    // hold the lock; a node of a 3-node gateway runs them only while elected.
+    let (embedded, reconcile) = match &cfg.etcd {
+        Some(etcd) => {
+            let candidate = crate::ha::Candidate::connect(
+                etcd,
+                node_name.clone(),
+                Duration::from_secs(args.lease_secs.max(2)),
+            )
+            .await?;
+            (
+                EmbeddedEngine::watcher(store.clone(), engine_config.clone()),
+                Reconcile::Elected(Box::new(candidate)),
+            )
+        }
+        None => {
+            let embedded = EmbeddedEngine::with_store(store.clone(), engine_config.clone())?;
+            let Some(reconciler) = embedded.engine() else {
+                bail!(
+                    "another kubemaas process holds the reconciler lock of {}: a gateway must run the reconcilers itself; stop that process (or give the gateway its own --state-dir)",
+                    paths.state_dir.display()
+                );
+            };
+            (embedded, Reconcile::Locked(reconciler))
+        }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // The reconciler loop stops on its own signal: an upgrade lets the pass in flight finish
@@ -877,14 +936,32 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     ))
     .merge(gate.routes());
     let (driver_done_tx, driver_done_rx) = tokio::sync::watch::channel(false);
+    let driver_store = store.clone();
     let driver = tokio::spawn(async move {
-        driver::drive(
-            reconciler,
-            engine_config.poll_interval,
-            wake,
-            driver_stop_rx,
-        )
-        .await;
+        match reconcile {
+            Reconcile::Locked(reconciler) => {
+                driver::drive(
+                    reconciler,
+                    engine_config.poll_interval,
+                    wake,
+                    driver_stop_rx,
+                )
+                .await
+            }
+            Reconcile::Elected(candidate) => {
+                if let Err(e) = crate::ha::lead(
+                    &candidate,
+                    driver_store,
+                    engine_config,
+                    wake,
+                    driver_stop_rx,
+                )
+                .await
+                {
+                    tracing::error!(error = %e, "this node stopped campaigning for the reconcilers");
+                }
+            }
+        }
         let _ = driver_done_tx.send(true);
     });
     let maas_version = match check_maas(&cfg.maas).await {
@@ -912,7 +989,10 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             Preissued::Absent => {}
         }
     }
-    let consoles = ConsoleRegistry::load(&dir.join("consoles.json"))?;
+    let consoles = match &cfg.etcd {
+        Some(_) => ConsoleRegistry::replicated(store.clone()),
+        None => ConsoleRegistry::load(&dir.join("consoles.json"))?,
+    };
     let _admin = admin::serve(&dir, pairings.clone(), consoles.clone()).await?;
     let server = GatewayServer::bind(ServerOptions {
         listen,
@@ -934,6 +1014,11 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     })
     .await?;
     let addr = server.local_addr();
+    if cfg.etcd.is_some() {
+        let announced = announce_node(&store, &node_name, addr).await;
+        announced.wrap_err("cannot record this node in the replicated store")?;
+        println!("node {node_name} of gateway {}", cfg.name);
+    }
     let code = pairings.issue();
     println!("gateway {} listening on {addr}", cfg.name);
     println!(

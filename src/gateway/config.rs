@@ -25,6 +25,13 @@
 //! artifact:                        # optional; the kubemaas binary `gateway deploy` installs
 //!   url: https://files.dc1.example/kubemaas-0.1.0-linux-amd64
 //!   sha256: 3f5a…                  # 64 hex digits: the node refuses any other file
+//! etcd:                            # optional: a 3-node gateway's replicated state (docs/ha.md)
+//!   endpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379, https://10.0.0.3:2379]
+//!   prefix: /kubemaas/dc1          # optional
+//!   tls: {ca: /etc/kubemaas/etcd-ca.pem, cert: /etc/kubemaas/etcd.pem, key: /etc/kubemaas/etcd-key.pem}
+//! node:                            # optional: this node of a 3-node gateway (or --node/--listen)
+//!   name: gw1
+//!   listen: 10.0.0.1:8443
 //! ```
 //!
 //! A file is checked whole: every problem is reported at once, each naming its key, the line
@@ -56,6 +63,20 @@ pub struct GatewayConfig {
     pub placement: Placement,
     /// Where `kubemaas gateway deploy` has nodes download kubemaas from; `gateway run` ignores it.
     pub artifact: Option<ArtifactSettings>,
+    /// The etcd members of a 3-node gateway: with it, `gateway run` keeps its state in the
+    /// replicated store and runs the reconcilers only while elected.
+    pub etcd: Option<crate::ha::EtcdConfig>,
+    /// This node's own settings; the only part of gateway.yaml that differs between nodes.
+    pub node: NodeSettings,
+}
+
+/// One node of a (3-node) gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeSettings {
+    /// How the node is known to the others and to consoles (defaults to the host name).
+    pub name: Option<String>,
+    /// Where this node listens (defaults to the gateway's `listen`).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The kubemaas binary a deployed gateway node downloads, and the digest it must have.
@@ -495,7 +516,12 @@ const TOP_KEYS: &[&str] = &[
     "network",
     "placement",
     "artifact",
+    "etcd",
+    "node",
 ];
+const ETCD_KEYS: &[&str] = &["endpoints", "prefix", "tls"];
+const ETCD_TLS_KEYS: &[&str] = &["ca", "cert", "key"];
+const NODE_KEYS: &[&str] = &["name", "listen"];
 const MAAS_KEYS: &[&str] = &["endpoint", "apiKey", "caFile"];
 const PROXY_KEYS: &[&str] = &["https", "http", "noProxy"];
 const NETWORK_KEYS: &[&str] = &["podCIDR", "serviceCIDR"];
@@ -763,6 +789,28 @@ impl GatewayConfig {
                 }),
         };
 
+        let etcd = match top.get("etcd") {
+            None | Some(Value::Null) => None,
+            Some(v) => w
+                .mapping(v, "etcd", ETCD_KEYS)
+                .cloned()
+                .and_then(|m| parse_etcd(&mut w, &m)),
+        };
+        let node = match top.get("node") {
+            None | Some(Value::Null) => NodeSettings::default(),
+            Some(v) => match w.mapping(v, "node", NODE_KEYS).cloned() {
+                Some(m) => NodeSettings {
+                    name: w
+                        .text(&m, "node", "name", None)
+                        .and_then(|n| w.check("node.name", check_name(&n))),
+                    listen: w
+                        .text(&m, "node", "listen", None)
+                        .and_then(|l| w.check("node.listen", check_listen(&l))),
+                },
+                None => NodeSettings::default(),
+            },
+        };
+
         if !w.problems.is_empty() {
             return Err(w.problems);
         }
@@ -777,6 +825,8 @@ impl GatewayConfig {
                     network,
                     placement,
                     artifact,
+                    etcd,
+                    node,
                 })
             }
             // Every `None` above pushed a problem; this arm keeps the function total.
@@ -863,6 +913,36 @@ impl GatewayConfig {
             am.insert(s("sha256"), s(&a.sha256));
             top.insert(s("artifact"), Value::Mapping(am));
         }
+        if let Some(e) = &self.etcd {
+            let mut em = Mapping::new();
+            em.insert(
+                s("endpoints"),
+                Value::Sequence(e.endpoints.iter().map(|n| s(n)).collect()),
+            );
+            em.insert(s("prefix"), s(&e.prefix));
+            if let Some(tls) = &e.tls {
+                let mut tm = Mapping::new();
+                tm.insert(s("ca"), s(&tls.ca.to_string_lossy()));
+                if let Some(c) = &tls.cert {
+                    tm.insert(s("cert"), s(&c.to_string_lossy()));
+                }
+                if let Some(k) = &tls.key {
+                    tm.insert(s("key"), s(&k.to_string_lossy()));
+                }
+                em.insert(s("tls"), Value::Mapping(tm));
+            }
+            top.insert(s("etcd"), Value::Mapping(em));
+        }
+        let mut nm = Mapping::new();
+        if let Some(n) = &self.node.name {
+            nm.insert(s("name"), s(n));
+        }
+        if let Some(l) = &self.node.listen {
+            nm.insert(s("listen"), s(&l.to_string()));
+        }
+        if !nm.is_empty() {
+            top.insert(s("node"), Value::Mapping(nm));
+        }
         let body = crate::model::document::to_yaml(&Value::Mapping(top));
         format!("# kubemaas gateway configuration (holds the MAAS API key: keep it 0600)\n{body}")
     }
@@ -887,6 +967,99 @@ impl GatewayConfig {
         names.extend(self.tls_names.iter().cloned());
         names
     }
+}
+
+/// gateway.yaml's `etcd:` section, each wrong key its own problem.
+fn parse_etcd(w: &mut Walk, m: &Mapping) -> Option<crate::ha::EtcdConfig> {
+    let example = "[https://10.0.0.1:2379, https://10.0.0.2:2379, https://10.0.0.3:2379]";
+    let endpoints = match m.get("endpoints") {
+        None | Some(Value::Null) => {
+            w.problem(
+                "etcd.endpoints",
+                format!("is missing: add `endpoints: {example}` under `etcd:`"),
+            );
+            None
+        }
+        Some(Value::Sequence(items)) if items.is_empty() => {
+            w.problem(
+                "etcd.endpoints",
+                format!("is empty: list the etcd members' client URLs, like {example}"),
+            );
+            None
+        }
+        Some(Value::Sequence(items)) => {
+            let mut all = Some(Vec::new());
+            for (i, item) in items.iter().enumerate() {
+                let key = format!("etcd.endpoints[{i}]");
+                let checked = match item.as_str() {
+                    Some(text) => {
+                        let one = crate::ha::EtcdConfig::new(vec![text.trim().to_string()]);
+                        w.check(&key, one.validate().map_err(|e| e.to_string()))
+                            .map(|()| text.trim().to_string())
+                    }
+                    None => {
+                        w.problem(
+                            &key,
+                            format!(
+                                "is {}, but a URL like https://10.0.0.1:2379 is expected",
+                                kind_of(item)
+                            ),
+                        );
+                        None
+                    }
+                };
+                match (checked, all.as_mut()) {
+                    (Some(e), Some(v)) => v.push(e),
+                    _ => all = None,
+                }
+            }
+            all
+        }
+        Some(other) => {
+            w.problem(
+                "etcd.endpoints",
+                format!(
+                    "is {}, but a list of URLs is expected, like {example}",
+                    kind_of(other)
+                ),
+            );
+            None
+        }
+    };
+    let prefix = match w.text(m, "etcd", "prefix", None) {
+        None => Some("/kubemaas".to_string()),
+        Some(p) if p.starts_with('/') && p.len() > 1 && !p.contains(char::is_whitespace) => Some(p),
+        Some(_) => {
+            w.problem(
+                "etcd.prefix",
+                "must be a key path starting with `/` and without spaces, like /kubemaas/dc1",
+            );
+            None
+        }
+    };
+    let tls = match m.get("tls") {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => w.mapping(v, "etcd.tls", ETCD_TLS_KEYS).cloned().and_then(|t| {
+            let ca = w
+                .text(&t, "etcd.tls", "ca", Some("/etc/kubemaas/etcd-ca.pem"))
+                .map(PathBuf::from);
+            let cert = w.text(&t, "etcd.tls", "cert", None).map(PathBuf::from);
+            let key = w.text(&t, "etcd.tls", "key", None).map(PathBuf::from);
+            if cert.is_some() != key.is_some() {
+                w.problem(
+                    "etcd.tls",
+                    "needs both `cert` and `key` for a client certificate, or neither: add the missing one",
+                );
+                return None;
+            }
+            Some(Some(crate::ha::EtcdTls { ca: ca?, cert, key }))
+        }),
+    };
+    Some(crate::ha::EtcdConfig {
+        endpoints: endpoints?,
+        prefix: prefix?,
+        tls: tls?,
+    })
 }
 
 #[cfg(test)]
@@ -1012,6 +1185,52 @@ placement:
     }
 
     #[cfg(unix)]
+    #[test]
+    fn the_etcd_and_node_sections_read_back_and_each_wrong_key_is_its_own_problem() {
+        let text = format!(
+            "{}etcd:\n  endpoints: [http://127.0.0.1:2379, http://127.0.0.1:2479]\n  prefix: /kubemaas/dc1\n  tls: {{ca: /etc/ca.pem, cert: /etc/c.pem, key: /etc/k.pem}}\nnode:\n  name: gw2\n  listen: 127.0.0.1:9443\n",
+            good()
+        );
+        let c = GatewayConfig::parse(&text).unwrap();
+        let etcd = c.etcd.clone().unwrap();
+        assert_eq!(etcd.endpoints.len(), 2);
+        assert_eq!(etcd.prefix, "/kubemaas/dc1");
+        assert_eq!(
+            etcd.tls.as_ref().unwrap().key,
+            Some(PathBuf::from("/etc/k.pem"))
+        );
+        assert_eq!(c.node.name.as_deref(), Some("gw2"));
+        assert_eq!(c.node.listen, Some("127.0.0.1:9443".parse().unwrap()));
+        assert_eq!(GatewayConfig::parse(&c.to_yaml()).unwrap(), c);
+        // Without the sections nothing changes.
+        let plain = GatewayConfig::parse(&good()).unwrap();
+        assert!(plain.etcd.is_none() && plain.node == NodeSettings::default());
+
+        let bad = format!(
+            "{}etcd:\n  endpoints: [http://127.0.0.1:2379, 10.0.0.1]\n  prefix: kubemaas\n  tls: {{ca: /etc/ca.pem, cert: /etc/c.pem}}\n  endpoint: x\nnode:\n  listen: nowhere\n",
+            good()
+        );
+        let problems = GatewayConfig::parse(&bad).unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "etcd.endpoints[1]",
+            "etcd.prefix",
+            "etcd.tls",
+            "etcd.endpoint",
+            "node.listen",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert!(!keys.contains(&"etcd.endpoints[0]"), "{keys:?}");
+        let missing = format!("{}etcd:\n  prefix: /k\n", good());
+        let problems = GatewayConfig::parse(&missing).unwrap_err();
+        assert!(
+            problems[0].to_string().contains("endpoints"),
+            "{}",
+            problems[0]
+        );
+    }
+
     #[test]
     fn saved_files_are_0600() {
         use std::os::unix::fs::PermissionsExt;

@@ -21,6 +21,8 @@
 //!   changelog; [`upgrade_server`] receives an upgrade and restarts the gateway into it;
 //!   [`upgrade`] is the console's side; [`queue`] keeps cluster requests made while a gateway
 //!   is away, and [`idempotency`] makes the gateway create each of them once.
+//! * [`replicated`]: a node of a 3-node gateway — its store replicated through etcd, the CA
+//!   and paired consoles shared by all nodes.
 //! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
 //!   `revoke`).
 
@@ -39,6 +41,7 @@ pub mod protocol;
 pub mod queue;
 pub mod registry;
 pub mod remote;
+pub mod replicated;
 pub mod routes;
 pub mod server;
 pub mod tls;

@@ -187,34 +187,55 @@ impl GatewayPki {
         })?;
         let key_path = dir.join(CA_KEY_FILE);
         let cert_path = dir.join(CA_CERT_FILE);
-        let (ca_key, ca_params, ca_pem) = if key_path.exists() {
-            let key = KeyPair::from_pem(&read(&key_path)?).map_err(|_| PkiError::Damaged {
-                path: key_path.clone(),
-                what: "CA private key",
-                reason: "it does not hold a PEM private key".into(),
-            })?;
-            let params = ca_params(&key);
-            (key, params, read(&cert_path)?)
+        let (key_pem, cert_pem) = if key_path.exists() {
+            (read(&key_path)?, read(&cert_path)?)
         } else {
-            let key = KeyPair::generate().map_err(generate_err)?;
-            let mut params = ca_params(&key);
-            validity(&mut params, CA_YEARS);
-            params.serial_number = Some(random_serial());
-            let cert = params.self_signed(&key).map_err(generate_err)?;
+            let (key_pem, cert_pem) = Self::new_ca()?;
             // The key first: a certificate without its key would be useless, the reverse
             // is retried by the next start.
-            write_private(&key_path, &key.serialize_pem())?;
-            write_private(&cert_path, &cert.pem())?;
+            write_private(&key_path, &key_pem)?;
+            write_private(&cert_path, &cert_pem)?;
             tracing::info!(dir = %dir.display(), "gateway CA created");
-            (key, params, cert.pem())
+            (key_pem, cert_pem)
         };
-        let ca_der = cert_from_pem(&ca_pem, &cert_path)?;
+        Self::from_ca(dir, &key_pem, &cert_pem, names)
+    }
+
+    /// A new CA, as (private key, certificate) PEM texts: what a replicated gateway's first
+    /// node stores for every node to share.
+    pub fn new_ca() -> Result<(String, String), PkiError> {
+        let key = KeyPair::generate().map_err(generate_err)?;
+        let mut params = ca_params(&key);
+        validity(&mut params, CA_YEARS);
+        params.serial_number = Some(random_serial());
+        let cert = params.self_signed(&key).map_err(generate_err)?;
+        Ok((key.serialize_pem(), cert.pem()))
+    }
+
+    /// The gateway of the CA `key_pem`/`cert_pem` (from files or the replicated store), with
+    /// a fresh server certificate for `names`. `dir` only names where the CA came from in
+    /// messages.
+    pub fn from_ca(
+        dir: &Path,
+        key_pem: &str,
+        cert_pem: &str,
+        names: &[String],
+    ) -> Result<GatewayPki, PkiError> {
+        let key_path = dir.join(CA_KEY_FILE);
+        let cert_path = dir.join(CA_CERT_FILE);
+        let ca_key = KeyPair::from_pem(key_pem).map_err(|_| PkiError::Damaged {
+            path: key_path.clone(),
+            what: "CA private key",
+            reason: "it does not hold a PEM private key".into(),
+        })?;
+        let ca_params = ca_params(&ca_key);
+        let ca_der = cert_from_pem(cert_pem, &cert_path)?;
         let mut pki = GatewayPki {
             dir: dir.to_path_buf(),
             ca_key,
             ca_params,
             ca_der,
-            ca_pem,
+            ca_pem: cert_pem.to_string(),
             server_der: CertificateDer::from(Vec::new()),
             server_key: PrivatePkcs8KeyDer::from(Vec::new()),
         };

@@ -4,6 +4,8 @@
 //! host) shuts it out at its next request, though its certificate still chains to the CA.
 
 use super::pki::fingerprint_text;
+use crate::store::replica::StoredConsole;
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,8 @@ pub enum RegistryError {
     Damaged { path: PathBuf, reason: String },
     #[error("no paired console is called `{name}`: list them with `kubemaas gateway consoles` on the gateway host")]
     Unknown { name: String },
+    #[error("the replicated paired-console list: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The paired consoles. Cheap to clone; clones share state.
@@ -41,6 +45,21 @@ pub enum RegistryError {
 pub struct ConsoleRegistry {
     path: Option<PathBuf>,
     records: Arc<RwLock<Vec<ConsoleRecord>>>,
+    /// A replicated gateway keeps its consoles in the store instead, so that a console paired
+    /// with one node is admitted by all (each node reads its own copy).
+    store: Option<Store>,
+}
+
+impl From<StoredConsole> for ConsoleRecord {
+    fn from(c: StoredConsole) -> Self {
+        ConsoleRecord {
+            name: c.name,
+            fingerprint: c.fingerprint,
+            remote: c.remote,
+            paired_at: c.paired_at,
+            revoked_at: c.revoked_at,
+        }
+    }
 }
 
 impl ConsoleRegistry {
@@ -63,7 +82,17 @@ impl ConsoleRegistry {
         Ok(ConsoleRegistry {
             path: Some(path.to_path_buf()),
             records: Arc::new(RwLock::new(records)),
+            store: None,
         })
+    }
+
+    /// The consoles of a replicated gateway, kept in `store` (schema V3's `gateway_consoles`).
+    pub fn replicated(store: Store) -> Self {
+        ConsoleRegistry {
+            path: None,
+            records: Arc::new(RwLock::new(Vec::new())),
+            store: Some(store),
+        }
     }
 
     /// A list kept in memory only (tests, throw-away gateways).
@@ -71,6 +100,7 @@ impl ConsoleRegistry {
         ConsoleRegistry {
             path: None,
             records: Arc::new(RwLock::new(Vec::new())),
+            store: None,
         }
     }
 
@@ -88,6 +118,17 @@ impl ConsoleRegistry {
 
     /// Records a newly paired console (saved before this returns).
     pub fn add(&self, record: ConsoleRecord) -> Result<(), RegistryError> {
+        if let Some(store) = &self.store {
+            let stored = StoredConsole {
+                name: record.name,
+                fingerprint: record.fingerprint,
+                remote: record.remote,
+                paired_at: record.paired_at,
+                revoked_at: record.revoked_at,
+            };
+            store.tx(|tx| tx.add_gateway_console(&stored))?;
+            return Ok(());
+        }
         let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
         records.push(record);
         if let Err(e) = self.save(&records) {
@@ -100,6 +141,15 @@ impl ConsoleRegistry {
     /// Whether a request with this client certificate may pass.
     pub fn is_active(&self, fingerprint: &[u8; 32]) -> bool {
         let text = fingerprint_text(fingerprint);
+        if let Some(store) = &self.store {
+            // A local read: no network on the request path.
+            return store
+                .read(|r| r.gateway_console_active(&text))
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "checking a console failed: refusing it");
+                    false
+                });
+        }
         self.records
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -109,6 +159,13 @@ impl ConsoleRegistry {
 
     /// Revokes every console called `name`; returns how many were still active.
     pub fn revoke(&self, name: &str) -> Result<usize, RegistryError> {
+        if let Some(store) = &self.store {
+            let count = store
+                .tx(|tx| tx.revoke_gateway_consoles(name))?
+                .ok_or_else(|| RegistryError::Unknown { name: name.into() })?;
+            tracing::info!(console = name, count, "console revoked");
+            return Ok(count);
+        }
         let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
         if !records.iter().any(|r| r.name == name) {
             return Err(RegistryError::Unknown { name: name.into() });
@@ -133,6 +190,15 @@ impl ConsoleRegistry {
 
     /// Every console ever paired, oldest first.
     pub fn list(&self) -> Vec<ConsoleRecord> {
+        if let Some(store) = &self.store {
+            return match store.read(|r| r.gateway_consoles()) {
+                Ok(all) => all.into_iter().map(ConsoleRecord::from).collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, "listing consoles failed");
+                    Vec::new()
+                }
+            };
+        }
         self.records
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -177,6 +243,24 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
+    }
+
+    #[test]
+    fn a_replicated_registry_keeps_consoles_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let reg = ConsoleRegistry::replicated(store.clone());
+        reg.add(record("laptop", &[1; 32])).unwrap();
+        // Another handle on the same store (another node's copy, once replicated) sees it.
+        let other = ConsoleRegistry::replicated(store);
+        assert!(other.is_active(&[1; 32]) && !other.is_active(&[2; 32]));
+        assert_eq!(other.list().len(), 1);
+        assert_eq!(other.revoke("laptop").unwrap(), 1);
+        assert!(!reg.is_active(&[1; 32]));
+        assert!(matches!(
+            reg.revoke("nobody"),
+            Err(RegistryError::Unknown { .. })
+        ));
     }
 
     #[test]

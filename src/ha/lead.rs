@@ -12,6 +12,9 @@ use tokio::sync::{watch, Notify};
 
 /// Pause after a takeover that failed (the store unreachable), before campaigning again.
 const RETRY: Duration = Duration::from_secs(2);
+/// Pause before campaigning again after a campaign request ended without a result: short, as
+/// it bounds how long a dead leader's role stays unclaimed beyond its lease.
+const CAMPAIGN_RETRY: Duration = Duration::from_millis(200);
 
 /// Runs the reconcilers of `store` on this node whenever `candidate` is the elected leader,
 /// until `stop` turns true. `wake` triggers a pass at once (a console submitted a change).
@@ -31,7 +34,20 @@ pub async fn lead(
             return Ok(());
         }
         let leadership = tokio::select! {
-            won = candidate.campaign() => won?,
+            won = candidate.campaign() => match won {
+                Ok(leadership) => leadership,
+                Err(e) => {
+                    // A campaign is one long etcd request, cut by the client's request timeout
+                    // while another node leads, and failing while etcd is unreachable: neither
+                    // may end this node's candidacy, or a later leader's death goes unnoticed.
+                    tracing::debug!(error = %e, "campaign interrupted; campaigning again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(CAMPAIGN_RETRY) => {}
+                        _ = stop.changed() => return Ok(()),
+                    }
+                    continue;
+                }
+            },
             _ = stop.changed() => return Ok(()),
         };
         let lost = leadership.lost_signal();

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -168,6 +168,32 @@ CREATE TABLE console_request_queue (
     attempts   INTEGER NOT NULL DEFAULT 0,
     cluster_id TEXT,
     finished   TEXT
+);
+"#;
+
+/// A replicated (3-node) gateway's shared identity: its CA, the consoles it paired and the
+/// nodes that serve it. They are tables rather than files so that the replicated log carries
+/// them to every node (a console paired with one node is then known to all).
+const V3: &str = r#"
+CREATE TABLE gateway_identity (
+    name     TEXT PRIMARY KEY NOT NULL,
+    key_pem  TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    created  TEXT NOT NULL
+);
+
+CREATE TABLE gateway_consoles (
+    fingerprint TEXT PRIMARY KEY NOT NULL,
+    name        TEXT NOT NULL,
+    remote      TEXT NOT NULL,
+    paired_at   TEXT NOT NULL,
+    revoked_at  TEXT
+);
+
+CREATE TABLE gateway_nodes (
+    name    TEXT PRIMARY KEY NOT NULL,
+    address TEXT NOT NULL,
+    started TEXT NOT NULL
 );
 "#;
 

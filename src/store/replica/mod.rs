@@ -17,11 +17,13 @@
 
 mod changeset;
 mod follow;
+mod identity;
 mod log;
 mod memory;
 mod snapshot;
 
 pub use follow::Follower;
+pub use identity::{StoredCa, StoredConsole, StoredNode};
 pub use log::{Appended, Entry, LogError, Read, ReplicaLog, Snapshot};
 pub use memory::MemoryLog;
 pub use snapshot::{assemble, split, Manifest, MAX_CHUNK};
