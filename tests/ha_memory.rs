@@ -258,3 +258,45 @@ fn a_log_error_says_what_to_check() {
     };
     assert!(e.to_string().contains("etcd"), "{e}");
 }
+
+#[test]
+fn an_unchanged_cluster_status_adds_no_log_entry() {
+    // The engine reports status every pass: only a change may cost a replicated write.
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(MemoryLog::default());
+    let store = open(dir.path(), &log);
+    store
+        .tx(|tx| {
+            tx.insert_account(&NewAccount {
+                name: "lab".into(),
+                gateway: None,
+                endpoint: "http://127.0.0.1:1/MAAS/".parse().unwrap(),
+                api_key: "aaaaaaa:bbbbbbb:ccccccc".parse().unwrap(),
+                ca_cert: None,
+            })
+        })
+        .unwrap();
+    let id = store
+        .tx(|tx| tx.create_cluster("web", "lab", &serde_json::json!({})))
+        .unwrap()
+        .id;
+    let status = serde_json::json!({"pools": [{"name": "workers", "ready": 1}]});
+    store
+        .tx(|tx| tx.set_cluster_status(&id, &status, 0))
+        .unwrap();
+    let head = log.head();
+    let updated = store.read(|r| r.cluster(&id)).unwrap().updated;
+    for _ in 0..5 {
+        store
+            .tx(|tx| tx.set_cluster_status(&id, &status, 0))
+            .unwrap();
+    }
+    assert_eq!(log.head(), head, "an unchanged status was written");
+    assert_eq!(store.read(|r| r.cluster(&id)).unwrap().updated, updated);
+    let changed = serde_json::json!({"pools": [{"name": "workers", "ready": 2}]});
+    store
+        .tx(|tx| tx.set_cluster_status(&id, &changed, 0))
+        .unwrap();
+    assert_eq!(log.head(), head + 1);
+    assert_eq!(store.read(|r| r.cluster(&id)).unwrap().status, changed);
+}

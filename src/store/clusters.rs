@@ -259,9 +259,12 @@ impl Tx<'_> {
             });
         }
         let status = to_json_text(status, &format!("the status of cluster {}", current.name))?;
+        // Unchanged status writes nothing (`updated` keeps the time of the last change): the
+        // engine reports status every pass, and on a replicated store every write is a log entry.
         self.conn()
             .execute(
-                "UPDATE clusters SET status = ?2, observed_generation = ?3, updated = ?4 WHERE id = ?1",
+                "UPDATE clusters SET status = ?2, observed_generation = ?3, updated = ?4 \
+                 WHERE id = ?1 AND (status IS NOT ?2 OR observed_generation IS NOT ?3)",
                 params![id, status, observed_generation, time_text(self.now())],
             )
             .map_err(db_err(format!("reporting the status of cluster {id}")))?;
