@@ -6,102 +6,14 @@
 //!
 //! Every wait polls a condition under a deadline; child processes die with the test.
 
-use std::io::{BufRead, BufReader};
+mod cli_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-/// Far longer than any step needs; a hang fails instead of blocking the suite.
-const DEADLINE: Duration = Duration::from_secs(240);
-
-/// A child process killed when the test ends, its stdout read line by line.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(state: Option<&Path>, args: &[&str]) -> Proc {
-        let mut cmd = Command::new(BIN);
-        if let Some(s) = state {
-            cmd.arg("--state-dir").arg(s);
-        }
-        cmd.args(args)
-            .env_remove("MAAS_URL")
-            .env_remove("MAAS_API_KEY")
-            .env_remove("KUBEMAAS_STATE_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("kubemaas starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Reads lines until one satisfies `want`; panics with what was seen at the deadline or
-    /// when the process ends first.
-    fn until(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {what}; seen:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// Waits for the process to exit, under the deadline.
-    fn exit(&mut self) -> (bool, String) {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-                    self.seen.push(line);
-                }
-                return (status.success(), self.seen.join("\n"));
-            }
-            assert!(
-                Instant::now() < end,
-                "still running; seen:\n{}",
-                self.seen.join("\n")
-            );
-            // Polling a child's exit status: no event to wait on in std.
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use cli_support::proc::{Proc, DEADLINE};
+use cli_support::BIN;
 
 fn run(state: &Path, args: &[&str]) -> Output {
     let mut p = Command::new(BIN);

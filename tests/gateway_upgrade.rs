@@ -12,102 +12,15 @@
 //!
 //! Every wait polls a condition under a deadline; child processes die with the test.
 
-use std::io::{BufRead, BufReader};
+mod cli_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-/// Far longer than any step needs; a hang fails instead of blocking the suite.
-const DEADLINE: Duration = Duration::from_secs(240);
+use cli_support::proc::{Proc, DEADLINE};
+use cli_support::BIN;
 const API_KEY: &str = "abcdefghijklmnopqr:ABCDEFGHIJKLMNOPQR:0123456789abcdef0123456789abcdef";
-
-/// A child process killed when the test ends, its stdout read line by line.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(program: &Path, state: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(program);
-        if let Some(s) = state {
-            cmd.arg("--state-dir").arg(s);
-        }
-        cmd.args(args)
-            .env_remove("MAAS_URL")
-            .env_remove("MAAS_API_KEY")
-            .env_remove("KUBEMAAS_STATE_DIR")
-            .env_remove("KUBEMAAS_REPORT_VERSION")
-            .env_remove("KUBEMAAS_REPORT_PROTOCOL")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("kubemaas starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Reads lines until one satisfies `want`; panics with what was seen at the deadline or
-    /// when the process ends first.
-    fn until(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {what}; seen:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// Waits for the process to exit, under the deadline.
-    fn exit(&mut self) -> (bool, String) {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-                    self.seen.push(line);
-                }
-                return (status.success(), self.seen.join("\n"));
-            }
-            assert!(
-                Instant::now() < end,
-                "still running; seen:\n{}",
-                self.seen.join("\n")
-            );
-            // Polling a child's exit status: no event to wait on in std.
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One console command, bounded by the deadline.
 fn run(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -207,7 +120,7 @@ struct Gateway {
 }
 
 fn start_gateway(exe: &Path, state: &Path, config: &Path, env: &[(&str, &str)]) -> Gateway {
-    let mut proc = Proc::spawn(
+    let mut proc = Proc::spawn_with(
         exe,
         Some(state),
         &[
@@ -304,7 +217,7 @@ fn an_upgrade_queues_a_cluster_request_and_creates_it_once_when_the_gateway_is_b
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let exe = install_dir(root.path());
-    let mut sim = Proc::spawn(
+    let mut sim = Proc::spawn_with(
         Path::new(BIN),
         None,
         &[
@@ -381,7 +294,7 @@ fn an_upgrade_queues_a_cluster_request_and_creates_it_once_when_the_gateway_is_b
         ),
     );
 
-    let mut upgrade = Proc::spawn(
+    let mut upgrade = Proc::spawn_with(
         Path::new(BIN),
         Some(&console),
         &[
@@ -613,7 +526,7 @@ async fn protocols_are_checked_both_ways_and_bad_uploads_are_refused() {
     // console refuses it, naming both and saying to upgrade the console.
     let address = gw.address.clone();
     drop(gw);
-    let mut newer_gw = Proc::spawn(
+    let mut newer_gw = Proc::spawn_with(
         &exe,
         Some(&gw_state),
         &["gateway", "run", "-c", config.to_str().unwrap()],

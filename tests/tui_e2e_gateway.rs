@@ -19,81 +19,14 @@
 
 mod tmux_support;
 
-use std::io::{BufRead, BufReader};
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 use tmux_support::Tmux;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubemaas");
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// A child process killed when the test ends, its stdout read line by line.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(state: Option<&Path>, args: &[&str]) -> Proc {
-        let mut cmd = Command::new(BIN);
-        if let Some(s) = state {
-            cmd.arg("--state-dir").arg(s);
-        }
-        cmd.args(args)
-            .env_remove("MAAS_URL")
-            .env_remove("MAAS_API_KEY")
-            .env_remove("KUBEMAAS_STATE_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("kubemaas starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line (from now on) satisfying `want`.
-    fn until(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {what}; seen:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use cli_support::proc::Proc;
+use cli_support::BIN;
 
 fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
     line.split_once(prefix).map(|(_, r)| r).unwrap_or("").trim()

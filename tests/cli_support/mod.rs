@@ -3,6 +3,8 @@
 //! until it is ready to pair.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
