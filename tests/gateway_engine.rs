@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::proc::{Proc, DEADLINE};
+use cli_support::proc::{after, gateway_input, run_gateway, Proc, DEADLINE};
 use cli_support::BIN;
 
 fn run(state: &Path, args: &[&str]) -> Output {
@@ -72,10 +72,6 @@ fn fails(state: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
-    line.split_once(prefix).map(|(_, r)| r).unwrap_or("").trim()
-}
-
 struct Setup {
     _sim: Proc,
     gateway: Proc,
@@ -108,25 +104,7 @@ fn start() -> Setup {
     )
     .to_string();
     let input = dir.path().join("in.yaml");
-    std::fs::write(
-        &input,
-        format!(
-            "apiVersion: kubemaas.io/v1
-kind: Gateway
-name: dc1
-listen: 127.0.0.1:0
-maas:
-  endpoint: {url}
-  apiKey: {api_key}
-network:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 1
-"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&input, gateway_input(&url, &api_key)).unwrap();
     let gw_state = dir.path().join("gateway");
     let config = dir.path().join("gateway.yaml");
     ok(
@@ -140,26 +118,7 @@ placement:
             config.to_str().unwrap(),
         ],
     );
-    let mut gateway = Proc::spawn(
-        Some(&gw_state),
-        &[
-            "gateway",
-            "run",
-            "-c",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--reconcile-ms",
-            "200",
-            "--heartbeat-ms",
-            "1000",
-        ],
-    );
-    let address = after(
-        &gateway.until("the listen address", |l| l.contains(" listening on ")),
-        " listening on ",
-    )
-    .to_string();
+    let (gateway, address) = run_gateway(Path::new(BIN), &gw_state, &config, &[]);
     Setup {
         _sim: sim,
         gateway,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::proc::{Proc, DEADLINE};
+use cli_support::proc::{after, gateway_input, run_gateway, Proc, DEADLINE};
 use cli_support::BIN;
 const API_KEY: &str = "abcdefghijklmnopqr:ABCDEFGHIJKLMNOPQR:0123456789abcdef0123456789abcdef";
 
@@ -73,10 +73,6 @@ fn fails(state: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
-    line.split_once(prefix).map(|(_, r)| r).unwrap_or("").trim()
-}
-
 /// A directory the gateway's executable lives in: a hard link to the test binary (a copy
 /// where linking is not possible).
 fn install_dir(root: &Path) -> PathBuf {
@@ -90,25 +86,7 @@ fn install_dir(root: &Path) -> PathBuf {
 }
 
 fn gateway_yaml(path: &Path, maas_url: &str, api_key: &str) {
-    std::fs::write(
-        path,
-        format!(
-            "apiVersion: kubemaas.io/v1
-kind: Gateway
-name: dc1
-listen: 127.0.0.1:0
-maas:
-  endpoint: {maas_url}
-  apiKey: {api_key}
-network:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 1
-"
-        ),
-    )
-    .unwrap();
+    std::fs::write(path, gateway_input(maas_url, api_key)).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
@@ -120,28 +98,7 @@ struct Gateway {
 }
 
 fn start_gateway(exe: &Path, state: &Path, config: &Path, env: &[(&str, &str)]) -> Gateway {
-    let mut proc = Proc::spawn_with(
-        exe,
-        Some(state),
-        &[
-            "gateway",
-            "run",
-            "-c",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--reconcile-ms",
-            "200",
-            "--heartbeat-ms",
-            "1000",
-        ],
-        env,
-    );
-    let address = after(
-        &proc.until("the listen address", |l| l.contains(" listening on ")),
-        " listening on ",
-    )
-    .to_string();
+    let (mut proc, address) = run_gateway(exe, state, config, env);
     let code = after(
         &proc.until("the pairing code", |l| l.starts_with("pairing code: ")),
         "pairing code: ",

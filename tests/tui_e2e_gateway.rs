@@ -25,12 +25,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use tmux_support::Tmux;
 
-use cli_support::proc::Proc;
+use cli_support::proc::{after, gateway_input, run_gateway, Proc};
 use cli_support::BIN;
-
-fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
-    line.split_once(prefix).map(|(_, r)| r).unwrap_or("").trim()
-}
 
 /// `kubemaas <args>` to completion; its stdout.
 fn ok(state: &Path, args: &[&str]) -> String {
@@ -93,25 +89,7 @@ fn start_gateway() -> Gateway {
     )
     .to_string();
     let input = dir.path().join("in.yaml");
-    std::fs::write(
-        &input,
-        format!(
-            "apiVersion: kubemaas.io/v1
-kind: Gateway
-name: dc1
-listen: 127.0.0.1:0
-maas:
-  endpoint: {url}
-  apiKey: {key}
-network:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 1
-"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&input, gateway_input(&url, &key)).unwrap();
     let state = dir.path().join("gateway");
     let config = dir.path().join("gateway.yaml");
     ok(
@@ -125,26 +103,7 @@ placement:
             config.to_str().unwrap(),
         ],
     );
-    let mut process = Proc::spawn(
-        Some(&state),
-        &[
-            "gateway",
-            "run",
-            "-c",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--reconcile-ms",
-            "200",
-            "--heartbeat-ms",
-            "1000",
-        ],
-    );
-    let address = after(
-        &process.until("the listen address", |l| l.contains(" listening on ")),
-        " listening on ",
-    )
-    .to_string();
+    let (mut process, address) = run_gateway(Path::new(BIN), &state, &config, &[]);
     let fingerprint = after(
         &process.until("the CA fingerprint", |l| l.starts_with("CA fingerprint: ")),
         "CA fingerprint: ",

@@ -112,3 +112,61 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// What follows `prefix` in `line`, trimmed ("" when it is not there).
+pub fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
+    line.split_once(prefix).map(|(_, r)| r).unwrap_or("").trim()
+}
+
+/// The `gateway init --from` input of a 1-node gateway `dc1` in front of the MAAS at `url`.
+pub fn gateway_input(url: &str, api_key: &str) -> String {
+    format!(
+        "apiVersion: kubemaas.io/v1
+kind: Gateway
+name: dc1
+listen: 127.0.0.1:0
+maas:
+  endpoint: {url}
+  apiKey: {api_key}
+network:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+placement:
+  nodes: 1
+"
+    )
+}
+
+/// `program gateway run -c config` on 127.0.0.1:0, reconciling every 200 ms, read until it
+/// listens: the process and the address consoles reach it at. Its later lines (CA
+/// fingerprint, pairing code) are still to be read.
+pub fn run_gateway(
+    program: &Path,
+    state: &Path,
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (Proc, String) {
+    let mut proc = Proc::spawn_with(
+        program,
+        Some(state),
+        &[
+            "gateway",
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--reconcile-ms",
+            "200",
+            "--heartbeat-ms",
+            "1000",
+        ],
+        env,
+    );
+    let address = after(
+        &proc.until("the listen address", |l| l.contains(" listening on ")),
+        " listening on ",
+    )
+    .to_string();
+    (proc, address)
+}
