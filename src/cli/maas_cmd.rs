@@ -219,27 +219,8 @@ const MACHINE_COLUMNS: [&str; 10] = [
 
 /// HOSTNAME SYSTEM_ID STATUS ZONE POOL CORES MEMORY (GiB) DISKS TAGS OWNER.
 pub fn render_machines(machines: &[Machine]) -> String {
-    let mut t = Table::new(MACHINE_COLUMNS);
-    for m in machines {
-        let status = if m.status_name.is_empty() {
-            m.status.label().to_string()
-        } else {
-            m.status_name.clone()
-        };
-        t.row([
-            m.hostname.clone(),
-            m.system_id.clone(),
-            status,
-            m.zone.name.clone(),
-            m.pool_name().to_string(),
-            m.cpu_count.to_string(),
-            gib(m.memory),
-            disks(&m.disk_sizes_gb()),
-            dash_if_empty(m.tag_names.join(",")),
-            dash_if_empty(m.owner.clone().unwrap_or_default()),
-        ]);
-    }
-    t.render()
+    let rows: Vec<MachineSummary> = machines.iter().cloned().map(MachineSummary::from).collect();
+    render_machine_summaries(&rows)
 }
 
 /// The machines a gateway reports, in the same columns as [`render_machines`].
@@ -251,7 +232,8 @@ pub fn render_machine_summaries(machines: &[MachineSummary]) -> String {
             m.system_id.clone(),
             m.status.clone(),
             m.zone.clone(),
-            m.pool.clone().unwrap_or_default(),
+            // MAAS puts a machine with no pool in `default`.
+            m.pool.clone().unwrap_or_else(|| "default".to_string()),
             m.cpu_count.to_string(),
             gib(m.memory),
             disks(&m.disks_gb),

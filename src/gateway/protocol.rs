@@ -187,6 +187,36 @@ pub struct MachineSummary {
     pub cluster: Option<String>,
 }
 
+impl From<crate::maas::Machine> for MachineSummary {
+    /// A MAAS machine as the gateway reports it: owner and cluster only when set, the status
+    /// MAAS names (or the status code's label when MAAS sent no name).
+    fn from(m: crate::maas::Machine) -> Self {
+        let status = if m.status_name.is_empty() {
+            m.status.label().to_string()
+        } else {
+            m.status_name.clone()
+        };
+        MachineSummary {
+            disks_gb: m.disk_sizes_gb(),
+            cluster: m
+                .owner_data
+                .get(crate::engine::OWNER_KEY_CLUSTER)
+                .filter(|id| !id.is_empty())
+                .cloned(),
+            system_id: m.system_id,
+            hostname: m.hostname,
+            status,
+            zone: m.zone.name,
+            pool: m.pool.map(|p| p.name),
+            cpu_count: m.cpu_count,
+            memory: m.memory,
+            owner: m.owner.filter(|o| !o.is_empty()),
+            ip_addresses: m.ip_addresses,
+            tags: m.tag_names,
+        }
+    }
+}
+
 /// `GET /v1/accounts/NAME/maas`: the MAAS region behind an account, as the console's header
 /// shows it (asked live by the gateway; never the key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -412,24 +412,7 @@ async fn machines(State(s): State<Shared>, Path(name): Path<String>) -> Response
     match client.machines(&MachineFilter::default()).await {
         Ok(list) => Json(
             list.into_iter()
-                .map(|m| MachineSummary {
-                    disks_gb: m.disk_sizes_gb(),
-                    system_id: m.system_id,
-                    hostname: m.hostname,
-                    status: m.status_name,
-                    zone: m.zone.name,
-                    pool: m.pool.map(|p| p.name),
-                    cpu_count: m.cpu_count,
-                    memory: m.memory,
-                    owner: m.owner.filter(|o| !o.is_empty()),
-                    cluster: m
-                        .owner_data
-                        .get(crate::engine::OWNER_KEY_CLUSTER)
-                        .filter(|id| !id.is_empty())
-                        .cloned(),
-                    ip_addresses: m.ip_addresses,
-                    tags: m.tag_names,
-                })
+                .map(MachineSummary::from)
                 .collect::<Vec<_>>(),
         )
         .into_response(),
