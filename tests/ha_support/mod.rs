@@ -45,15 +45,38 @@ pub struct EtcdCluster {
 }
 
 impl EtcdCluster {
-    /// Starts `n` members and waits until the cluster answers.
+    /// Starts `n` members and waits until every one of them answers. A free port found by
+    /// binding and closing can be taken by another process before etcd binds it (tests run in
+    /// parallel); a member that exits at start is retried on fresh ports.
     pub fn start(n: usize) -> Option<EtcdCluster> {
         etcd_binary()?;
+        for attempt in 1..=3 {
+            let mut cluster = EtcdCluster::spawn_all(n);
+            match cluster.wait_ready() {
+                Ok(()) => return Some(cluster),
+                Err(why) if attempt < 3 => {
+                    eprintln!("etcd start attempt {attempt}: {why}; retrying")
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn spawn_all(n: usize) -> EtcdCluster {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut ports = std::collections::HashSet::new();
+        let mut distinct_port = || loop {
+            let p = free_port();
+            if ports.insert(p) {
+                return p;
+            }
+        };
         let members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
-                client_port: free_port(),
-                peer_port: free_port(),
+                client_port: distinct_port(),
+                peer_port: distinct_port(),
                 child: None,
             })
             .collect();
@@ -66,8 +89,7 @@ impl EtcdCluster {
         for i in 0..n {
             cluster.spawn(i, "new");
         }
-        cluster.wait_ready();
-        Some(cluster)
+        cluster
     }
 
     fn initial_cluster(&self) -> String {
@@ -108,34 +130,55 @@ impl EtcdCluster {
         self.members[i].child = Some(child);
     }
 
-    /// Waits until a write through every live member succeeds (polling, with a generous
-    /// deadline: etcd elects its first leader in about a second).
-    pub fn wait_ready(&self) {
+    /// Waits until a write through each live member on its own succeeds (polling, with a
+    /// generous deadline: etcd elects its first leader in about a second). Two members make a
+    /// quorum, so a write through the cluster can succeed while the third still starts: each
+    /// member is checked alone. Errs when a member exited or the deadline passed.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         let deadline = Instant::now() + Duration::from_secs(60);
-        rt.block_on(async {
+        let logs = self.dir.path().display().to_string();
+        for i in 0..self.members.len() {
+            if self.members[i].child.is_none() {
+                continue;
+            }
+            let name = self.members[i].name.clone();
+            let endpoint = vec![format!("http://127.0.0.1:{}", self.members[i].client_port)];
             loop {
-                let ok = async {
-                    let cfg = EtcdConfig::new(self.live_endpoints());
+                let ok = rt.block_on(async {
+                    let cfg = EtcdConfig::new(endpoint.clone());
                     let mut client = cfg.connect().await.ok()?;
                     client.put("/ready", "1", None).await.ok()?;
                     Some(())
-                }
-                .await;
+                });
                 if ok.is_some() {
-                    return;
+                    break;
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "etcd did not become ready; logs in {}",
-                    self.dir.path().display()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                if self.exited(i) {
+                    return Err(format!(
+                        "etcd member {name} exited at start; logs in {logs}"
+                    ));
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "etcd member {name} did not become ready; logs in {logs}"
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-        });
+        }
+        Ok(())
+    }
+
+    /// Whether member `i`'s process has exited (a port it needed was taken, say).
+    fn exited(&mut self, i: usize) -> bool {
+        self.members[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some())
     }
 
     pub fn endpoints(&self) -> Vec<String> {
