@@ -13,120 +13,13 @@ mod cli_support;
 #[path = "ha_support/mod.rs"]
 mod ha_support;
 
-use cli_support::{start_gateway, GatewayProcess, Transcript, BIN};
+#[path = "ha_gateway_support/mod.rs"]
+mod ha_gateway_support;
+
+use cli_support::{GatewayProcess, Transcript};
+use ha_gateway_support::*;
 use ha_support::EtcdCluster;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(240);
-
-/// The simulator, killed when the test ends.
-struct Sim {
-    child: Child,
-    url: String,
-    key: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim() -> Sim {
-    let mut child = Command::new(BIN)
-        .args(["sim", "--print-env", "--machines", "24", "--seed", "5"])
-        .args(["--speed", "120"])
-        .env_remove("MAAS_URL")
-        .env_remove("MAAS_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the simulator starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut url, mut key) = (None, None);
-    while url.is_none() || key.is_none() {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "the simulator stopped"
-        );
-        let line = line.trim();
-        if let Some(v) = line.strip_prefix("MAAS_URL=") {
-            url = Some(v.to_string());
-        }
-        if let Some(v) = line.strip_prefix("MAAS_API_KEY=") {
-            key = Some(v.to_string());
-        }
-    }
-    // Keep draining its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in out.lines() {});
-    Sim {
-        child,
-        url: url.unwrap(),
-        key: key.unwrap(),
-    }
-}
-
-fn gateway_yaml(path: &Path, sim: &Sim, etcd: &EtcdCluster) {
-    let endpoints = etcd.endpoints().join(", ");
-    std::fs::write(
-        path,
-        format!(
-            "apiVersion: kubemaas.io/v1
-kind: Gateway
-name: dc1
-listen: 127.0.0.1:0
-maas:
-  endpoint: {}
-  apiKey: {}
-network:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 3
-etcd:
-  endpoints: [{endpoints}]
-  prefix: /kubemaas/dc1
-",
-            sim.url, sim.key
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-fn start_node(root: &Path, config: &Path, n: usize) -> GatewayProcess {
-    let state = root.join(format!("node{n}"));
-    let node = format!("gw{n}");
-    let gw = start_gateway(
-        &state,
-        config,
-        &[
-            "--node",
-            &node,
-            "--listen",
-            "127.0.0.1:0",
-            "--reconcile-ms",
-            "200",
-            "--heartbeat-ms",
-            "1000",
-            "--lease-secs",
-            "2",
-        ],
-    );
-    assert!(
-        gw.printed.contains(&format!("node {node} of gateway dc1")),
-        "{}",
-        gw.printed
-    );
-    gw
-}
 
 /// Records node `n` in the console as gateway `dc1-nN`, with the material the console got
 /// when it paired with node 1: one gateway identity, so the same pin and certificate.
@@ -154,66 +47,6 @@ fn move_node(console: &Path, n: usize, address: &str) {
         )
         .unwrap();
     assert_eq!(changed, 1);
-}
-
-/// Kills the elected node (SIGKILL) and waits until another is elected; returns the killed
-/// node's number and a node that neither led nor was killed, to watch through.
-fn kill_leader(etcd: &EtcdCluster, nodes: &mut [Option<GatewayProcess>]) -> (usize, usize) {
-    let first = leader(etcd);
-    let n: usize = first.trim_start_matches("gw").parse().unwrap();
-    let mut killed = nodes[n - 1].take().expect("the leader is running");
-    killed.child.kill().unwrap();
-    killed.child.wait().unwrap();
-    drop(killed);
-    until("another node is elected", || leader(etcd) != first);
-    let now: usize = leader(etcd).trim_start_matches("gw").parse().unwrap();
-    let watch = (1..=3).find(|i| *i != n && *i != now).unwrap();
-    eprintln!("killed gw{n}; gw{now} leads; watching through gw{watch}");
-    (n, watch)
-}
-
-/// The node etcd elected, by name.
-fn leader(etcd: &EtcdCluster) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let cfg = {
-        let mut c = etcd.config("/kubemaas/dc1");
-        c.endpoints = etcd.live_endpoints();
-        c
-    };
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let found = rt.block_on(async {
-            let candidate = kubemaas::ha::Candidate::connect(&cfg, "probe", Duration::from_secs(2))
-                .await
-                .ok()?;
-            candidate.leader().await.ok().flatten()
-        });
-        if let Some(name) = found {
-            return name;
-        }
-        assert!(Instant::now() < deadline, "no node was elected");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn view(t: &mut Transcript, console: &Path, gateway: &str) -> serde_json::Value {
-    let out = t.ok(
-        console,
-        &["cluster", "show", "web", "--gateway", gateway, "-o", "json"],
-    );
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    eprintln!("waiting until {what}");
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -402,21 +235,4 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
         "{printed}"
     );
     t.assert_no_secrets(&sim.key);
-}
-
-/// The cluster holds `n` machines, each a different MAAS machine: none taken twice.
-fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usize) {
-    let v = view(t, console, gateway);
-    let ids: Vec<String> = v["machines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["state"] != "released")
-        .map(|m| m["system_id"].as_str().unwrap().to_string())
-        .collect();
-    let mut distinct = ids.clone();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(distinct.len(), ids.len(), "{v}");
-    assert_eq!(ids.len(), n, "{v}");
 }
