@@ -919,6 +919,16 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             "cannot tell where this gateway's executable is installed (upgrades replace it)",
         )?,
     );
+    // A node of a replicated gateway says which node it is, whether it leads and how far its
+    // copy is: a rolling upgrade restarts the leader last and waits for each node to catch up.
+    let gate = match &reconcile {
+        Reconcile::Elected(candidate) => gate.replicated(upgrade_server::ReplicatedNode {
+            name: node_name.clone(),
+            store: store.clone(),
+            leading: candidate.role(),
+        }),
+        Reconcile::Locked(_) => gate,
+    };
     let heartbeat = Duration::from_millis(args.heartbeat_ms.max(10));
     let feed = JournalFeed::start(store.clone(), journal::DEFAULT_POLL, stop_rx.clone())?;
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -1045,7 +1055,9 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
                 _ = shutdown_signal() => {}
                 restart = upgrade_gate.restart_requested() => {
                     // Draining: engine work is refused from now on, while the pass in flight
-                    // finishes and is journaled; only then does the server stop.
+                    // finishes and is journaled; only then does the server stop. A node of a
+                    // replicated gateway also resigns (ha::lead revokes its lease and waits),
+                    // so another node reconciles while this one restarts.
                     let _ = driver_stop_tx.send(true);
                     let _ = driver_finished.wait_for(|done| *done).await;
                     let _ = restart_tx.send(Some(restart));
@@ -1609,6 +1621,20 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
     let name = args.name.clone();
     let report = upgrade::upgrade_gateway(&store, &args.name, &binary, patience, |p| {
         match p {
+            UpgradeProgress::Node {
+                index,
+                total,
+                name: node,
+                address,
+                leader,
+            } => println!(
+                "node {index}/{total} {node} of gateway {name} at {address}{}",
+                if leader {
+                    " (the leader: it resigns, another node takes over)"
+                } else {
+                    ""
+                }
+            ),
             UpgradeProgress::Uploading { address, bytes } => println!(
                 "uploading {} ({bytes} bytes) to gateway {name} at {address}",
                 binary.display()
@@ -1635,6 +1661,12 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
         "gateway {} upgraded: it now runs kubemaas {to}",
         report.gateway
     );
+    if report.rolled {
+        println!(
+            "rolled {} nodes one at a time: the other nodes served while each restarted, so no request was queued",
+            report.nodes.len()
+        );
+    }
     for (request, view) in &report.flushed.submitted {
         println!(
             "queued request submitted: cluster {} ({}) is {}",

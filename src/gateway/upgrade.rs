@@ -1,9 +1,18 @@
 //! The console's side of `kubemaas gateway upgrade NAME [--binary PATH]`: stream an executable
 //! (this console's own by default) to each node of the gateway over the paired channel, with
 //! its SHA-256, and wait until the node answers again running the new version. Nodes are
-//! upgraded one at a time ([`upgrade_nodes`] takes their clients in order): a 1-node gateway
-//! has one, a 3-node gateway will pass three, and consoles queue cluster requests while a
-//! 1-node gateway is away ([`super::queue`]); the upgrade sends them once it is back.
+//! upgraded one at a time ([`upgrade_nodes`] takes one client per node).
+//!
+//! A 1-node gateway is away while it restarts: consoles queue cluster requests meanwhile
+//! ([`super::queue`]) and the upgrade sends them once it is back.
+//!
+//! A replicated (3-node) gateway is rolled: every node must answer before anything starts;
+//! followers go first and the elected leader last (asked again before each node, as the role
+//! can move); each node drains, resigns if it leads, restarts and must come back running the
+//! new version (its `/v1/info` too) with its copy of the store caught up with what the others
+//! had applied, before the next one starts. While one node restarts the others serve, so
+//! nothing is queued. A node that does not come back stops the roll, naming it; the nodes
+//! after it are left untouched.
 
 use super::client::{decode, GatewayClient, GatewayClientError};
 use super::console::{self, ConsoleError};
@@ -42,11 +51,72 @@ pub enum UpgradeError {
     },
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("node {index}/{total} {node} ({address}) does not answer ({detail}): a rolling upgrade takes one node away at a time and needs the others up, so nothing was started; bring it back (or remove it from the gateway) and run the upgrade again")]
+    NodeAway {
+        index: usize,
+        total: usize,
+        node: String,
+        address: String,
+        detail: String,
+    },
+    #[error("node {address} came back running kubemaas {expected} but its copy of the store stays at log entry {applied} while the other nodes applied {target} (waited {waited:?}): check its log for replication errors; the nodes after it were not upgraded")]
+    NotCaughtUp {
+        address: String,
+        expected: String,
+        applied: u64,
+        target: u64,
+        waited: Duration,
+    },
+    #[error("node {address} answers its upgrade status with kubemaas {expected} but /v1/info says {said}: the restarted gateway is inconsistent; check its log")]
+    InfoMismatch {
+        address: String,
+        expected: String,
+        said: String,
+    },
+    #[error(
+        "rolling upgrade stopped at node {index}/{total} {node}: {source}; {}",
+        roll_state(upgraded, untouched)
+    )]
+    Roll {
+        index: usize,
+        total: usize,
+        node: String,
+        /// Nodes already running the new version.
+        upgraded: Vec<String>,
+        /// Nodes not touched (still on their version, serving).
+        untouched: Vec<String>,
+        source: Box<UpgradeError>,
+    },
+}
+
+fn roll_state(upgraded: &[String], untouched: &[String]) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "already upgraded: {}; not touched: {} (the gateway keeps serving on mixed versions; fix the node and run the upgrade again: nodes already on the new version are upgraded again harmlessly)",
+        list(upgraded),
+        list(untouched)
+    )
 }
 
 /// What happens, for a progress display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpgradeProgress {
+    /// A node of a replicated gateway is next: `index` of `total` (from 1), by its name.
+    /// Not sent for a 1-node gateway.
+    Node {
+        index: usize,
+        total: usize,
+        name: String,
+        address: String,
+        /// It is the elected leader (it resigns before restarting).
+        leader: bool,
+    },
     Uploading {
         address: String,
         bytes: u64,
@@ -66,6 +136,8 @@ pub enum UpgradeProgress {
 /// One node's upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeUpgrade {
+    /// The node's name (its address on a 1-node gateway, which has no node names).
+    pub name: String,
     pub address: String,
     pub from_version: String,
     pub to_version: String,
@@ -80,6 +152,9 @@ pub struct UpgradeReport {
     pub nodes: Vec<NodeUpgrade>,
     /// The cluster requests this console had queued for the gateway, sent once it was back.
     pub flushed: FlushReport,
+    /// A replicated gateway, rolled node by node: its other nodes served while each one
+    /// restarted, so no request had to be queued for it.
+    pub rolled: bool,
 }
 
 /// This console's own executable (what `gateway upgrade` uploads by default).
@@ -207,8 +282,10 @@ pub async fn wait_back(
     }
 }
 
-/// Upgrades the nodes `nodes` one after the other with the executable at `binary`: each is
-/// back, running the new version, before the next starts.
+/// Upgrades the nodes `nodes` (one client per node) one after the other with the executable
+/// at `binary`: each is back, running the new version, before the next starts. Several nodes
+/// are rolled as the module docs say: all must answer first, the leader goes last, and each
+/// must also have caught its store copy up.
 pub async fn upgrade_nodes(
     nodes: &[GatewayClient],
     binary: &Path,
@@ -216,31 +293,230 @@ pub async fn upgrade_nodes(
     mut progress: impl FnMut(UpgradeProgress),
 ) -> Result<Vec<NodeUpgrade>, UpgradeError> {
     let (sha256, bytes) = sha256_file(binary).await?;
-    let mut done = Vec::new();
-    for client in nodes {
-        let address = client.address().to_string();
-        progress(UpgradeProgress::Uploading {
-            address: address.clone(),
-            bytes,
+    if nodes.len() <= 1 {
+        let mut done = Vec::new();
+        for client in nodes {
+            let node = client.address().to_string();
+            done.push(
+                upgrade_one(
+                    client,
+                    &node,
+                    binary,
+                    &sha256,
+                    bytes,
+                    patience,
+                    &mut progress,
+                )
+                .await?,
+            );
+        }
+        return Ok(done);
+    }
+    roll(nodes, binary, &sha256, bytes, patience, progress).await
+}
+
+/// Uploads to one node and waits until it is back on the new version.
+async fn upgrade_one(
+    client: &GatewayClient,
+    name: &str,
+    binary: &Path,
+    sha256: &str,
+    bytes: u64,
+    patience: Duration,
+    progress: &mut impl FnMut(UpgradeProgress),
+) -> Result<NodeUpgrade, UpgradeError> {
+    let address = client.address().to_string();
+    progress(UpgradeProgress::Uploading {
+        address: address.clone(),
+        bytes,
+    });
+    let accepted = upload(client, binary, sha256, bytes).await?;
+    progress(UpgradeProgress::Restarting {
+        address: address.clone(),
+        from: accepted.previous_version.clone(),
+        to: accepted.next.version.clone(),
+    });
+    let back = wait_back(client, &accepted.boot_id, &accepted.next.version, patience).await?;
+    Ok(NodeUpgrade {
+        name: name.to_string(),
+        address,
+        from_version: accepted.previous_version,
+        to_version: back.version,
+        bytes,
+        sha256: sha256.to_string(),
+    })
+}
+
+/// One node of a roll, as surveyed.
+struct Member<'a> {
+    client: &'a GatewayClient,
+    name: String,
+}
+
+/// Asks every node where it is; all must answer. The names are the nodes' own (or the
+/// console's name for them, from a node that predates node names).
+async fn survey(nodes: &[GatewayClient]) -> Result<Vec<Member<'_>>, UpgradeError> {
+    let total = nodes.len();
+    let mut members = Vec::new();
+    for (i, client) in nodes.iter().enumerate() {
+        match status(client).await {
+            Ok(s) if s.state == UpgradeState::Serving => members.push(Member {
+                client,
+                name: s.node.unwrap_or_else(|| client.name().to_string()),
+            }),
+            Ok(s) => {
+                return Err(UpgradeError::NodeAway {
+                    index: i + 1,
+                    total,
+                    node: s.node.unwrap_or_else(|| client.name().to_string()),
+                    address: client.address().to_string(),
+                    detail: format!(
+                        "it is restarting into kubemaas {}",
+                        s.next_version.unwrap_or_default()
+                    ),
+                })
+            }
+            Err(e) => {
+                return Err(UpgradeError::NodeAway {
+                    index: i + 1,
+                    total,
+                    node: client.name().to_string(),
+                    address: client.address().to_string(),
+                    detail: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// Which of `remaining` goes next: the first that does not lead now. The leader is asked
+/// for again before each node because the role moves when a leader fails; a node whose
+/// status cannot be read is taken as not leading (its own upgrade then says what is wrong).
+async fn next_node(remaining: &[Member<'_>]) -> usize {
+    for (i, m) in remaining.iter().enumerate() {
+        match status(m.client).await {
+            Ok(s) if s.leader == Some(true) => continue,
+            _ => return i,
+        }
+    }
+    0
+}
+
+/// The highest log position the nodes other than `except` applied (those that answer).
+async fn others_applied(members: &[&GatewayClient], except: &GatewayClient) -> u64 {
+    let mut target = 0;
+    for client in members {
+        if client.address() == except.address() {
+            continue;
+        }
+        if let Ok(s) = status(client).await {
+            target = target.max(s.applied_seq.unwrap_or(0));
+        }
+    }
+    target
+}
+
+/// Waits until `client`'s copy applied at least `target`.
+async fn wait_caught_up(
+    client: &GatewayClient,
+    expected: &str,
+    target: u64,
+    patience: Duration,
+) -> Result<u64, UpgradeError> {
+    let start = Instant::now();
+    let mut applied = 0;
+    loop {
+        if let Ok(s) = status(client).await {
+            applied = s.applied_seq.unwrap_or(0);
+            // A node without a position (not replicated) has nothing to catch up.
+            if s.applied_seq.is_none() || applied >= target {
+                return Ok(applied);
+            }
+        }
+        if start.elapsed() >= patience {
+            return Err(UpgradeError::NotCaughtUp {
+                address: client.address().to_string(),
+                expected: expected.to_string(),
+                applied,
+                target,
+                waited: patience,
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The rolling upgrade of a replicated gateway.
+async fn roll(
+    nodes: &[GatewayClient],
+    binary: &Path,
+    sha256: &str,
+    bytes: u64,
+    patience: Duration,
+    mut progress: impl FnMut(UpgradeProgress),
+) -> Result<Vec<NodeUpgrade>, UpgradeError> {
+    let total = nodes.len();
+    let all: Vec<&GatewayClient> = nodes.iter().collect();
+    let mut remaining = survey(nodes).await?;
+    let mut done: Vec<NodeUpgrade> = Vec::new();
+    while !remaining.is_empty() {
+        let pick = next_node(&remaining).await;
+        let member = remaining.remove(pick);
+        let index = done.len() + 1;
+        let leader = matches!(status(member.client).await, Ok(s) if s.leader == Some(true));
+        progress(UpgradeProgress::Node {
+            index,
+            total,
+            name: member.name.clone(),
+            address: member.client.address().to_string(),
+            leader,
         });
-        let accepted = upload(client, binary, &sha256, bytes).await?;
-        progress(UpgradeProgress::Restarting {
-            address: address.clone(),
-            from: accepted.previous_version.clone(),
-            to: accepted.next.version.clone(),
-        });
-        let back = wait_back(client, &accepted.boot_id, &accepted.next.version, patience).await?;
-        progress(UpgradeProgress::Back {
-            address: address.clone(),
-            version: back.version.clone(),
-        });
-        done.push(NodeUpgrade {
-            address,
-            from_version: accepted.previous_version,
-            to_version: back.version,
-            bytes,
-            sha256: sha256.clone(),
-        });
+        let step = async {
+            let mut upgraded = upgrade_one(
+                member.client,
+                &member.name,
+                binary,
+                sha256,
+                bytes,
+                patience,
+                &mut progress,
+            )
+            .await?;
+            // The status route answers before any protocol check: /v1/info proves this
+            // console still talks to the new build.
+            let info = member.client.info().await?;
+            if info.version != upgraded.to_version {
+                return Err(UpgradeError::InfoMismatch {
+                    address: upgraded.address.clone(),
+                    expected: upgraded.to_version.clone(),
+                    said: info.version,
+                });
+            }
+            let target = others_applied(&all, member.client).await;
+            wait_caught_up(member.client, &upgraded.to_version, target, patience).await?;
+            upgraded.to_version = info.version;
+            Ok(upgraded)
+        };
+        match step.await {
+            Ok(upgraded) => {
+                progress(UpgradeProgress::Back {
+                    address: upgraded.address.clone(),
+                    version: upgraded.to_version.clone(),
+                });
+                done.push(upgraded);
+            }
+            Err(source) => {
+                return Err(UpgradeError::Roll {
+                    index,
+                    total,
+                    node: member.name,
+                    upgraded: done.iter().map(|d| d.name.clone()).collect(),
+                    untouched: remaining.iter().map(|m| m.name.clone()).collect(),
+                    source: Box::new(source),
+                })
+            }
+        }
     }
     Ok(done)
 }
@@ -262,7 +538,9 @@ pub async fn upgrade_gateway(
 ) -> Result<UpgradeReport, UpgradeError> {
     let nodes = node_clients(store, gateway)?;
     let upgraded = upgrade_nodes(&nodes, binary, patience, progress).await?;
-    let flushed = match nodes.first() {
+    // Requests queued before (a 1-node gateway away, or one that was unreachable) go now;
+    // a roll itself queues nothing, as the other nodes served meanwhile.
+    let flushed = match nodes.last() {
         Some(client) => queue::flush(store, gateway, client).await?,
         None => FlushReport::default(),
     };
@@ -270,12 +548,38 @@ pub async fn upgrade_gateway(
         gateway: gateway.to_string(),
         nodes: upgraded,
         flushed,
+        rolled: nodes.len() > 1,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_roll_names_the_node_and_what_was_left() {
+        let e = UpgradeError::Roll {
+            index: 2,
+            total: 3,
+            node: "gw2".into(),
+            upgraded: vec!["gw1".into()],
+            untouched: vec!["gw3".into()],
+            source: Box::new(UpgradeError::NotBack {
+                address: "127.0.0.1:1".into(),
+                expected: "0.2.0".into(),
+                waited: Duration::from_secs(1),
+                last: "connection refused".into(),
+            }),
+        };
+        let text = e.to_string();
+        assert!(text.contains("stopped at node 2/3 gw2"), "{text}");
+        assert!(text.contains("already upgraded: gw1"), "{text}");
+        assert!(text.contains("not touched: gw3"), "{text}");
+        assert!(
+            text.contains("did not come back running kubemaas 0.2.0"),
+            "{text}"
+        );
+    }
 
     #[tokio::test]
     async fn the_digest_is_the_files_sha256() {

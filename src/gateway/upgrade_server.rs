@@ -11,9 +11,20 @@
 //! `kubemaas gateway run` re-executes itself with the same arguments ([`reexec`], execve: same
 //! pid). The new build resumes every operation from the journal through the engine's
 //! crash-safety path, exactly as after a restart.
+//!
+//! On a node of a replicated (3-node) gateway ([`UpgradeGate::replicated`]) the drain also
+//! resigns the leadership (`ha::lead` stops, then revokes its lease and waits), so another
+//! node reconciles at once while this one restarts; the restarted node catches its copy up
+//! and campaigns again. Such a node refuses a build that writes another store schema (its
+//! copy would be migrated while the other nodes still apply the same log with the old one) or
+//! that no longer speaks this build's protocol (consoles talk to old and new nodes during
+//! the roll). Its status tells the console which node it is, whether it leads and how far its
+//! copy has applied the log, so a rolling upgrade restarts the leader last and waits for each
+//! node to catch up.
 
 use super::protocol::ErrorBody;
 use super::upgrade_version::{self, ProtocolRange};
+use crate::store::{Store, SCHEMA_VERSION};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -48,6 +59,9 @@ pub const RETRY_AFTER_SECONDS: u64 = 5;
 const MAX_BINARY: u64 = 1 << 30;
 /// How long the staged executable may take to say what it is.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Testing hook, like `KUBEMAAS_REPORT_VERSION`: the store schema `gateway build-info`
+/// reports, so a test can play a build that changes the schema. Nothing else should set it.
+const SCHEMA_ENV: &str = "KUBEMAAS_REPORT_SCHEMA";
 
 /// What `kubemaas gateway build-info` prints: what a build is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,18 +69,64 @@ pub struct BuildInfo {
     pub version: String,
     pub protocol: u32,
     pub oldest_protocol: u32,
+    /// The store schema version the build migrates its state database to (0: a build that
+    /// predates this field, whose schema is unknown).
+    #[serde(default)]
+    pub schema: i64,
 }
 
 impl BuildInfo {
-    /// This build (with the test overrides of [`upgrade_version`]).
+    /// This build (with the test overrides of [`upgrade_version`] and [`SCHEMA_ENV`]).
     pub fn current() -> BuildInfo {
         let range = ProtocolRange::ours();
         BuildInfo {
             version: upgrade_version::running_version(),
             protocol: range.newest,
             oldest_protocol: range.oldest,
+            schema: std::env::var(SCHEMA_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(SCHEMA_VERSION),
         }
     }
+
+    /// The protocols the build speaks.
+    pub fn protocols(&self) -> ProtocolRange {
+        ProtocolRange {
+            oldest: self.oldest_protocol.min(self.protocol),
+            newest: self.protocol,
+        }
+    }
+}
+
+/// Why a node of a replicated gateway refuses a build for a rolling upgrade (`None`: it may
+/// roll). `running` is this node's build.
+pub fn roll_refusal(running: &BuildInfo, next: &BuildInfo) -> Option<(&'static str, String)> {
+    if next.schema != running.schema {
+        let theirs = if next.schema == 0 {
+            "an unknown store schema (it predates schema reporting)".to_string()
+        } else {
+            format!("store schema {}", next.schema)
+        };
+        return Some((
+            "schema_change",
+            format!(
+                "kubemaas {} writes {theirs} and this node runs kubemaas {} with store schema {}: the nodes of a replicated gateway share one store, and a node migrating its copy while the others still apply the same log with the old schema would make the copies diverge, so a rolling upgrade across a schema change is refused (nothing was replaced); upgrade to a release with store schema {}, see docs/ha.md (Rolling upgrades)",
+                next.version, running.version, running.schema, running.schema
+            ),
+        ));
+    }
+    let speaks = next.protocols();
+    if !(speaks.oldest..=speaks.newest).contains(&running.protocol) {
+        return Some((
+            "protocol_gap",
+            format!(
+                "kubemaas {} speaks {speaks} but not protocol {}, which this node (kubemaas {}) and its consoles speak: during a rolling upgrade consoles talk to old and new nodes alike, so the new build must still speak the old protocol (nothing was replaced); upgrade through an intermediate release that speaks both",
+                next.version, running.protocol, running.version
+            ),
+        ));
+    }
+    None
 }
 
 /// Where an upgrade is.
@@ -91,6 +151,19 @@ pub struct UpgradeStatus {
     /// While draining: the version about to start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_version: Option<String>,
+    /// The store schema this build writes (0 from a build that predates the field).
+    #[serde(default)]
+    pub schema: i64,
+    /// On a node of a replicated gateway: its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// On a node of a replicated gateway: whether it is the elected leader now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<bool>,
+    /// On a node of a replicated gateway: the last entry of the replicated log its copy has
+    /// applied. A restarted node is caught up once this reaches what the others applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_seq: Option<u64>,
 }
 
 /// The answer to an accepted upload.
@@ -117,6 +190,17 @@ struct GateState {
     next: Option<BuildInfo>,
 }
 
+/// What a node of a replicated gateway tells about itself in its upgrade status.
+#[derive(Clone)]
+pub struct ReplicatedNode {
+    /// The node's name (`gateway run --node`).
+    pub name: String,
+    /// Its copy of the replicated store.
+    pub store: Store,
+    /// True while it holds the leadership (`ha::Candidate::role`).
+    pub leading: watch::Receiver<bool>,
+}
+
 /// Shared between the upgrade routes, the engine-work gate and the serving loop.
 #[derive(Clone)]
 pub struct UpgradeGate {
@@ -125,6 +209,7 @@ pub struct UpgradeGate {
     boot_id: String,
     state: Arc<Mutex<GateState>>,
     restart: watch::Sender<Option<Restart>>,
+    node: Option<ReplicatedNode>,
 }
 
 impl std::fmt::Debug for UpgradeGate {
@@ -169,7 +254,16 @@ impl UpgradeGate {
                 next: None,
             })),
             restart: watch::channel(None).0,
+            node: None,
         }
+    }
+
+    /// The same gate on node `node` of a replicated gateway: its status names the node, its
+    /// role and its position in the log, and it refuses builds that cannot roll (see
+    /// [`roll_refusal`]).
+    pub fn replicated(mut self, node: ReplicatedNode) -> UpgradeGate {
+        self.node = Some(node);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
@@ -185,6 +279,10 @@ impl UpgradeGate {
             protocol: me.protocol,
             boot_id: self.boot_id.clone(),
             next_version: st.next.as_ref().map(|n| n.version.clone()),
+            schema: me.schema,
+            node: self.node.as_ref().map(|n| n.name.clone()),
+            leader: self.node.as_ref().map(|n| *n.leading.borrow()),
+            applied_seq: self.node.as_ref().map(|n| n.store.applied_seq()),
         }
     }
 
@@ -240,14 +338,18 @@ pub async fn refuse_while_upgrading(
     };
     match next_version {
         Some(v) if request.method() != Method::GET && request.uri().path() != UPGRADE_PATH => {
-            let mut response = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upgrading",
-                format!(
+            let message = match &gate.node {
+                // The other nodes serve meanwhile: a console sends the request to one of them.
+                Some(node) => format!(
+                    "node {} of gateway {} is restarting into kubemaas {v}: the gateway's other nodes take requests meanwhile; send it to another node, or retry here in a few seconds",
+                    node.name, gate.gateway
+                ),
+                None => format!(
                     "gateway {} is restarting into kubemaas {v}: retry in a few seconds (kubemaas consoles queue cluster requests and send them once it is back)",
                     gate.gateway
                 ),
-            );
+            };
+            let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "upgrading", message);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
@@ -418,6 +520,12 @@ async fn receive(
             format!("the uploaded file does not run as kubemaas here ({reason}); nothing was replaced: upload a kubemaas executable built for this gateway's system"),
         )
     })?;
+    if gate.node.is_some() {
+        if let Some((error, message)) = roll_refusal(&BuildInfo::current(), &next) {
+            tracing::warn!(to = %next.version, error, "refused a build that cannot roll onto this replicated gateway");
+            return Err(refuse(StatusCode::CONFLICT, error, message));
+        }
+    }
     std::fs::rename(&staged_path, &gate.binary)
         .map_err(|e| io_fail("replace the executable", e))?;
     staged.0 = None;
@@ -499,6 +607,55 @@ mod tests {
         assert_eq!(a.status().state, UpgradeState::Serving);
         assert_ne!(a.status().boot_id, b.status().boot_id);
         assert!(a.status().next_version.is_none());
+    }
+
+    fn build(version: &str, oldest: u32, newest: u32, schema: i64) -> BuildInfo {
+        BuildInfo {
+            version: version.into(),
+            protocol: newest,
+            oldest_protocol: oldest,
+            schema,
+        }
+    }
+
+    #[test]
+    fn a_roll_needs_the_same_schema_and_the_running_protocol() {
+        let running = build("0.1.0", 1, 1, 3);
+        assert_eq!(roll_refusal(&running, &build("0.2.0", 1, 1, 3)), None);
+        // A newer protocol that still speaks the old one rolls.
+        assert_eq!(roll_refusal(&running, &build("0.2.0", 1, 2, 3)), None);
+        let (error, message) = roll_refusal(&running, &build("0.2.0", 1, 1, 4)).unwrap();
+        assert_eq!(error, "schema_change");
+        assert!(
+            message.contains("store schema 4") && message.contains("store schema 3"),
+            "{message}"
+        );
+        assert!(message.contains("nothing was replaced"), "{message}");
+        let (error, message) = roll_refusal(&running, &build("0.2.0", 1, 1, 0)).unwrap();
+        assert_eq!(error, "schema_change");
+        assert!(message.contains("unknown store schema"), "{message}");
+        let (error, message) = roll_refusal(&running, &build("0.3.0", 2, 2, 3)).unwrap();
+        assert_eq!(error, "protocol_gap");
+        assert!(
+            message.contains("protocol 2") && message.contains("not protocol 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_older_build_info_without_a_schema_reads_as_unknown() {
+        let old: BuildInfo =
+            serde_json::from_str(r#"{"version":"0.1.0","protocol":1,"oldest_protocol":1}"#)
+                .unwrap();
+        assert_eq!(old.schema, 0);
+        let status: UpgradeStatus = serde_json::from_str(
+            r#"{"state":"serving","version":"0.1.0","protocol":1,"boot_id":"ab"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (status.node, status.leader, status.applied_seq),
+            (None, None, None)
+        );
     }
 
     #[test]

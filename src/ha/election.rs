@@ -9,9 +9,15 @@
 use super::config::EtcdConfig;
 use super::error::HaError;
 use etcd_client::{Client, EventType};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
+
+/// How long a resignation waits for etcd to revoke the lease. Past it the lease simply
+/// expires after its TTL, which is what a crashed node costs anyway.
+const RESIGN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One node competing for leadership.
 pub struct Candidate {
@@ -20,6 +26,8 @@ pub struct Candidate {
     id: String,
     ttl: i64,
     endpoints: String,
+    /// True while a [`Leadership`] won by this candidate is held (see [`Candidate::role`]).
+    role: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Candidate {
@@ -40,6 +48,34 @@ pub struct Leadership {
     lost: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
     client: Client,
+    /// Set once the lease was released (by a [`Resigner`] or by the drop), so it is
+    /// released once.
+    released: Arc<AtomicBool>,
+    role: watch::Sender<bool>,
+}
+
+/// Resigns a [`Leadership`] that was handed away (the engine holds it for its life): revokes
+/// the lease and *waits* for etcd to confirm, so the next candidate is elected at once. A
+/// gateway node about to re-execute for an upgrade must resign this way: a revocation merely
+/// spawned may never be sent before the process image is replaced, and the role would then
+/// stay with a dead lease for a whole TTL.
+#[derive(Clone)]
+pub struct Resigner {
+    id: String,
+    lease: i64,
+    client: Client,
+    tasks: Vec<AbortHandle>,
+    released: Arc<AtomicBool>,
+    role: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Resigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resigner")
+            .field("id", &self.id)
+            .field("lease", &self.lease)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Leadership {
@@ -67,7 +103,16 @@ impl Candidate {
             id: id.into(),
             ttl: ttl.as_secs().max(2) as i64,
             endpoints: config.endpoints_text(),
+            role: watch::channel(false).0,
         })
+    }
+
+    /// Whether this node holds the role now: true from the election won until the
+    /// [`Leadership`] is resigned or dropped. For status pages (`GET /v1/upgrade` says which
+    /// node leads, so an upgrade restarts the leader last); the reconcilers themselves watch
+    /// [`Leadership::lost`].
+    pub fn role(&self) -> watch::Receiver<bool> {
+        self.role.subscribe()
     }
 
     fn err(&self, what: &'static str, e: etcd_client::Error) -> HaError {
@@ -79,8 +124,38 @@ impl Candidate {
     }
 
     /// Waits until this node is elected. Cancel-safe: dropping the future abandons the
-    /// campaign and revokes its lease.
+    /// campaign and revokes its lease (in the background: use [`Candidate::campaign_until`]
+    /// when the process is about to exit or re-execute).
     pub async fn campaign(&self) -> Result<Leadership, HaError> {
+        let mut pending = self.grant().await?;
+        let lost = self.elect(&mut pending).await?;
+        Ok(pending.into_leadership(self.id.clone(), lost))
+    }
+
+    /// [`Candidate::campaign`] until `stop` completes: `Ok(None)` then, once the campaign's
+    /// lease is revoked — awaited, so that no stale campaign key of this node stays queued in
+    /// the election. A stale key would be elected when the leader resigns and hold the role,
+    /// for nobody, until its lease expired.
+    pub async fn campaign_until(
+        &self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<Leadership>, HaError> {
+        let mut pending = self.grant().await?;
+        let outcome = tokio::select! {
+            elected = self.elect(&mut pending) => Some(elected),
+            _ = stop => None,
+        };
+        match outcome {
+            Some(lost) => Ok(Some(pending.into_leadership(self.id.clone(), lost?))),
+            None => {
+                pending.revoke().await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A lease of this candidate's TTL, renewed until the returned [`Pending`] is dropped.
+    async fn grant(&self) -> Result<Pending, HaError> {
         let mut lease_client = self.client.lease_client();
         let lease = lease_client
             .grant(self.ttl, None)
@@ -88,7 +163,7 @@ impl Candidate {
             .map_err(|e| self.err("taking a lease", e))?
             .id();
         let (lost_tx, lost) = watch::channel(false);
-        let mut pending = Pending {
+        Ok(Pending {
             client: self.client.clone(),
             lease,
             tasks: vec![tokio::spawn(keep_alive(
@@ -97,10 +172,17 @@ impl Candidate {
                 self.ttl,
                 lost_tx.clone(),
             ))],
-        };
+            lost_tx,
+            lost,
+            role: self.role.clone(),
+        })
+    }
+
+    /// Campaigns on `pending`'s lease until elected; the receiver tells when the role is lost.
+    async fn elect(&self, pending: &mut Pending) -> Result<watch::Receiver<bool>, HaError> {
         let mut election = self.client.election_client();
         let resp = election
-            .campaign(self.election.clone(), self.id.clone(), lease)
+            .campaign(self.election.clone(), self.id.clone(), pending.lease)
             .await
             .map_err(|e| self.err("campaigning for leadership", e))?;
         let key = resp
@@ -111,11 +193,13 @@ impl Candidate {
                 what: "campaigning for leadership",
                 detail: "etcd answered without a leader key".to_string(),
             })?;
-        pending
-            .tasks
-            .push(tokio::spawn(watch_key(self.client.clone(), key, lost_tx)));
-        tracing::info!(id = %self.id, lease, "elected leader: running the reconcilers here");
-        Ok(pending.into_leadership(self.id.clone(), lost))
+        pending.tasks.push(tokio::spawn(watch_key(
+            self.client.clone(),
+            key,
+            pending.lost_tx.clone(),
+        )));
+        tracing::info!(id = %self.id, lease = pending.lease, "elected leader: running the reconcilers here");
+        Ok(pending.lost.clone())
     }
 
     /// This candidate's name.
@@ -143,6 +227,9 @@ struct Pending {
     client: Client,
     lease: i64,
     tasks: Vec<JoinHandle<()>>,
+    lost_tx: watch::Sender<bool>,
+    lost: watch::Receiver<bool>,
+    role: watch::Sender<bool>,
 }
 
 impl Pending {
@@ -150,12 +237,26 @@ impl Pending {
         let tasks = std::mem::take(&mut self.tasks);
         let lease = self.lease;
         self.lease = 0;
+        self.role.send_replace(true);
         Leadership {
             id,
             lease,
             lost,
             tasks,
             client: self.client.clone(),
+            released: Arc::new(AtomicBool::new(false)),
+            role: self.role.clone(),
+        }
+    }
+
+    /// Stops renewing and revokes the lease, waiting for etcd.
+    async fn revoke(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let lease = std::mem::replace(&mut self.lease, 0);
+        if lease != 0 {
+            revoke_now(&self.client, lease).await;
         }
     }
 }
@@ -168,8 +269,30 @@ impl Drop for Pending {
 
 impl Drop for Leadership {
     fn drop(&mut self) {
+        self.role.send_replace(false);
+        if self.released.swap(true, Ordering::AcqRel) {
+            // A Resigner revoked the lease already (and stopped the tasks).
+            return;
+        }
         tracing::info!(id = %self.id, "leaving leadership");
         release(&self.client, self.lease, &self.tasks);
+    }
+}
+
+/// Revokes `lease`, waiting at most [`RESIGN_TIMEOUT`]. A lease etcd no longer knows was
+/// revoked already (or expired): the role is free either way.
+async fn revoke_now(client: &Client, lease: i64) {
+    let mut lease_client = client.lease_client();
+    match tokio::time::timeout(RESIGN_TIMEOUT, lease_client.revoke(lease)).await {
+        Ok(Ok(_)) => tracing::info!(lease, "leadership lease revoked"),
+        Ok(Err(e)) if e.to_string().contains("not found") => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, lease, "could not revoke the leadership lease; it expires after its TTL")
+        }
+        Err(_) => tracing::warn!(
+            lease,
+            "etcd did not confirm the lease revocation in time; it expires after its TTL"
+        ),
     }
 }
 
@@ -203,6 +326,19 @@ impl Leadership {
         self.lease
     }
 
+    /// A handle that resigns this role from wherever the `Leadership` went (the engine owns
+    /// it): see [`Resigner`].
+    pub fn resigner(&self) -> Resigner {
+        Resigner {
+            id: self.id.clone(),
+            lease: self.lease,
+            client: self.client.clone(),
+            tasks: self.tasks.iter().map(JoinHandle::abort_handle).collect(),
+            released: Arc::clone(&self.released),
+            role: self.role.clone(),
+        }
+    }
+
     /// False once the role is lost.
     pub fn is_leader(&self) -> bool {
         !*self.lost.borrow()
@@ -221,6 +357,24 @@ impl Leadership {
     pub async fn lost(&mut self) {
         // An error means the tasks are gone: the role cannot be vouched for any more.
         let _ = self.lost.wait_for(|lost| *lost).await;
+    }
+}
+
+impl Resigner {
+    /// Gives the role up now: stops renewing, revokes the lease and waits until etcd
+    /// confirmed (at most a few seconds), so another candidate is elected at once. Resigning
+    /// a role already given up (dropped, lost, resigned) is harmless. Stop reconciling first:
+    /// from the moment this returns another node may reconcile.
+    pub async fn resign(&self) {
+        self.role.send_replace(false);
+        // Whoever released first stopped the tasks; revoking again is idempotent (a lease
+        // already revoked is "not found"), and waiting for it is the point here.
+        self.released.store(true, Ordering::Release);
+        for task in &self.tasks {
+            task.abort();
+        }
+        tracing::info!(id = %self.id, lease = self.lease, "resigning the leadership");
+        revoke_now(&self.client, self.lease).await;
     }
 }
 

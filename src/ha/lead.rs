@@ -21,7 +21,11 @@ const CAMPAIGN_RETRY: Duration = Duration::from_millis(200);
 ///
 /// A lost role aborts the pass in progress instead of letting it finish: another node may
 /// already reconcile, and an aborted pass is exactly the crash the engine's intent journal is
-/// built for. A requested stop lets the pass finish, then resigns.
+/// built for. A requested stop (the gateway shutting down, or draining for an upgrade) lets the
+/// pass finish, then resigns and *waits* for etcd to confirm before returning: the process may
+/// be replaced right after (an upgrade re-executes it), and the next node must be elected at
+/// once rather than after the lease's TTL. A node stopped while campaigning withdraws its
+/// campaign the same way.
 pub async fn lead(
     candidate: &Candidate,
     store: Store,
@@ -33,24 +37,27 @@ pub async fn lead(
         if *stop.borrow() {
             return Ok(());
         }
-        let leadership = tokio::select! {
-            won = candidate.campaign() => match won {
-                Ok(leadership) => leadership,
-                Err(e) => {
-                    // A campaign is one long etcd request, cut by the client's request timeout
-                    // while another node leads, and failing while etcd is unreachable: neither
-                    // may end this node's candidacy, or a later leader's death goes unnoticed.
-                    tracing::debug!(error = %e, "campaign interrupted; campaigning again");
-                    tokio::select! {
-                        _ = tokio::time::sleep(CAMPAIGN_RETRY) => {}
-                        _ = stop.changed() => return Ok(()),
-                    }
-                    continue;
+        let mut stopping = stop.clone();
+        let stopped = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        let leadership = match candidate.campaign_until(stopped).await {
+            Ok(Some(leadership)) => leadership,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                // A campaign is one long etcd request, cut by the client's request timeout
+                // while another node leads, and failing while etcd is unreachable: neither
+                // may end this node's candidacy, or a later leader's death goes unnoticed.
+                tracing::debug!(error = %e, "campaign interrupted; campaigning again");
+                tokio::select! {
+                    _ = tokio::time::sleep(CAMPAIGN_RETRY) => {}
+                    _ = stop.changed() => return Ok(()),
                 }
-            },
-            _ = stop.changed() => return Ok(()),
+                continue;
+            }
         };
         let lost = leadership.lost_signal();
+        let resigner = leadership.resigner();
         let (s, c) = (store.clone(), config.clone());
         // The takeover writes the store, which blocks on etcd: off the async workers.
         let started =
@@ -76,9 +83,10 @@ pub async fn lead(
                 let _ = driver.await;
                 tracing::warn!(id = candidate.id(), "lost the leadership: stopped reconciling");
             }
-            _ = stop.changed() => {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                 let _ = stop_driver.send(true);
                 let _ = driver.await;
+                resigner.resign().await;
                 return Ok(());
             }
             _ = &mut driver => {

@@ -66,6 +66,20 @@ pub struct UpgradePanel {
 impl UpgradePanel {
     fn step(&mut self, p: UpgradeProgress) {
         let line = match p {
+            UpgradeProgress::Node {
+                index,
+                total,
+                name,
+                address,
+                leader,
+            } => format!(
+                "node {index}/{total} {name} at {address}{}",
+                if leader {
+                    " (the leader: it resigns first)"
+                } else {
+                    ""
+                }
+            ),
             UpgradeProgress::Uploading { address, bytes } => format!(
                 "uploading this console's kubemaas ({}) to {address}",
                 byte_size(bytes)
