@@ -201,3 +201,88 @@ pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usi
     assert_eq!(distinct.len(), ids.len(), "{v}");
     assert_eq!(ids.len(), n, "{v}");
 }
+
+/// Records node `n` in the console as gateway `dc1-nN`, with the material the console got
+/// when it paired with one node of `dc1`: one gateway identity, so the same pin and
+/// certificate serve every node.
+pub fn record_node(console: &Path, n: usize, address: &str) {
+    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
+    let added = db
+        .execute(
+            "INSERT INTO gateways (name, address, fingerprint, client_cert_path, client_key_path, kind, created)
+             SELECT ?1, ?2, fingerprint, client_cert_path, client_key_path, kind, created
+             FROM gateways WHERE name = 'dc1'",
+            rusqlite::params![format!("dc1-n{n}"), address],
+        )
+        .unwrap();
+    assert_eq!(added, 1);
+}
+
+/// An executable of node `n`'s own: a hard link to the test binary (a copy where linking is
+/// not possible) in `root/binN`. An upgrade replaces the file a gateway runs from, so each
+/// node needs one, and never the build's binary. `root` must be on the build's file system
+/// (under CARGO_TARGET_TMPDIR) for the link.
+pub fn install_node_binary(root: &Path, n: usize) -> std::path::PathBuf {
+    let dir = root.join(format!("bin{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("kubemaas");
+    if std::fs::hard_link(BIN, &exe).is_err() {
+        std::fs::copy(BIN, &exe).unwrap();
+    }
+    exe
+}
+
+/// A node run from its own executable, its output read on a thread (it re-executes in place
+/// when upgraded, and prints again).
+pub struct NodeProc {
+    pub proc: crate::cli_support::proc::Proc,
+    pub addr: String,
+    pub code: String,
+}
+
+/// `exe --state-dir root/nodeN gateway run -c config --node gwN` on 127.0.0.1:0 with a lease
+/// of `lease_secs`, read until it is ready to pair.
+pub fn start_node_from(
+    exe: &Path,
+    root: &Path,
+    config: &Path,
+    n: usize,
+    lease_secs: u64,
+) -> NodeProc {
+    use crate::cli_support::proc::{after, Proc};
+    let state = root.join(format!("node{n}"));
+    let node = format!("gw{n}");
+    let lease = lease_secs.to_string();
+    let mut proc = Proc::spawn_with(
+        exe,
+        Some(&state),
+        &[
+            "gateway",
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--node",
+            &node,
+            "--listen",
+            "127.0.0.1:0",
+            "--reconcile-ms",
+            "200",
+            "--heartbeat-ms",
+            "1000",
+            "--lease-secs",
+            &lease,
+        ],
+        &[],
+    );
+    proc.until("the node line", |l| {
+        l.contains(&format!("node {node} of gateway dc1"))
+    });
+    let line = proc.until("the pairing line", |l| {
+        l.starts_with("pair a console with: ")
+    });
+    let rest = after(&line, "--address ");
+    let mut words = rest.split_whitespace();
+    let addr = words.next().unwrap().to_string();
+    let code = words.nth(1).unwrap().to_string();
+    NodeProc { proc, addr, code }
+}
