@@ -297,25 +297,29 @@ pub async fn upgrade_nodes(
         let mut done = Vec::new();
         for client in nodes {
             let node = client.address().to_string();
-            done.push(
-                upgrade_one(
-                    client,
-                    &node,
-                    binary,
-                    &sha256,
-                    bytes,
-                    patience,
-                    &mut progress,
-                )
-                .await?,
-            );
+            let upgraded = upgrade_one(
+                client,
+                &node,
+                binary,
+                &sha256,
+                bytes,
+                patience,
+                &mut progress,
+            )
+            .await?;
+            progress(UpgradeProgress::Back {
+                address: upgraded.address.clone(),
+                version: upgraded.to_version.clone(),
+            });
+            done.push(upgraded);
         }
         return Ok(done);
     }
     roll(nodes, binary, &sha256, bytes, patience, progress).await
 }
 
-/// Uploads to one node and waits until it is back on the new version.
+/// Uploads to one node and waits until it is back on the new version (the caller reports
+/// [`UpgradeProgress::Back`]: a rolled node must also have caught up first).
 async fn upgrade_one(
     client: &GatewayClient,
     name: &str,
@@ -473,7 +477,7 @@ async fn roll(
             leader,
         });
         let step = async {
-            let mut upgraded = upgrade_one(
+            let upgraded = upgrade_one(
                 member.client,
                 &member.name,
                 binary,
@@ -495,7 +499,6 @@ async fn roll(
             }
             let target = others_applied(&all, member.client).await;
             wait_caught_up(member.client, &upgraded.to_version, target, patience).await?;
-            upgraded.to_version = info.version;
             Ok(upgraded)
         };
         match step.await {
