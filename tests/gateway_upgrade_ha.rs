@@ -138,6 +138,19 @@ fn campaign_keys(etcd: &EtcdCluster) -> usize {
     })
 }
 
+/// Points the console's record of node `n` at its new address (a restarted node listens on a
+/// new port).
+fn move_node(console: &Path, n: usize, address: &str) {
+    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE gateways SET address = ?2 WHERE name = ?1",
+            rusqlite::params![format!("dc1-n{n}"), address],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
 /// From the simulator itself (`kubemaas maas machines`, straight to MAAS): the machines owned
 /// by the user kubemaas allocates as (the owner of those it stamped with a cluster), and the
 /// machines stamped with a kubemaas cluster, by system id (sorted). The simulator's other
@@ -201,10 +214,9 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         .map(|n| install_node_binary(root.path(), n))
         .collect();
     // One after the other: the first creates the shared CA, the others load it.
-    let nodes: Vec<NodeProc> = (1..=3)
+    let mut nodes: Vec<NodeProc> = (1..=3)
         .map(|n| start_node_from(&exes[n - 1], root.path(), &config, n, LEASE_SECS))
         .collect();
-    let pids: Vec<u32> = nodes.iter().map(|n| n.proc.child.id()).collect();
 
     let console = root.path().join("console");
     let mut t = Transcript::default();
@@ -268,7 +280,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
 
     // One client per node, from the console's pairing material and each node's address.
     let console_store = kubemaas::store::Store::open(&console).unwrap();
-    let clients: Vec<GatewayClient> = (1..=3)
+    let mut clients: Vec<GatewayClient> = (1..=3)
         .map(|n| {
             kubemaas::gateway::console::client_for(&console_store, &format!("dc1-n{n}")).unwrap()
         })
@@ -302,6 +314,65 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
     assert!(text.contains("nothing was replaced"), "{text}");
     let after: Vec<String> = exes.iter().map(|e| sha256_hex(e)).collect();
     assert_eq!(before, after);
+
+    // A build that installs but never comes back: the roll stops at the first node, names
+    // it, and leaves the other two untouched (same process, same version), serving.
+    let broken = root.path().join("kubemaas-broken");
+    script(
+        &broken,
+        &format!("#!/bin/sh\nif [ \"$2\" = build-info ]; then exec '{BIN}' \"$@\"; fi\nexit 3\n"),
+    );
+    let boots: Vec<String> = clients
+        .iter()
+        .map(|c| rt.block_on(upgrade::status(c)).unwrap().boot_id)
+        .collect();
+    let mut first_picked = None;
+    let stopped = rt
+        .block_on(upgrade::upgrade_nodes(
+            &clients,
+            &broken,
+            Duration::from_secs(5),
+            |p| {
+                if let UpgradeProgress::Node { address, .. } = p {
+                    first_picked.get_or_insert(address);
+                }
+            },
+        ))
+        .unwrap_err();
+    let text = stopped.to_string();
+    let dead = nodes
+        .iter()
+        .position(|n| Some(&n.addr) == first_picked.as_ref())
+        .unwrap();
+    assert!(
+        text.contains(&format!("stopped at node 1/3 gw{}", dead + 1)),
+        "{text}"
+    );
+    assert!(text.contains("did not come back"), "{text}");
+    assert!(text.contains("already upgraded: none"), "{text}");
+    match &stopped {
+        UpgradeError::Roll { untouched, .. } => assert_eq!(untouched.len(), 2, "{text}"),
+        other => panic!("{other}"),
+    }
+    assert_ne!(
+        format!("gw{}", dead + 1),
+        first_leader,
+        "a follower goes first"
+    );
+    for (i, c) in clients.iter().enumerate().filter(|(i, _)| *i != dead) {
+        let s = rt.block_on(upgrade::status(c)).unwrap();
+        assert_eq!((s.version.as_str(), &s.boot_id), ("0.1.0", &boots[i]));
+    }
+    // The operator puts the old executable back and starts the node again: it catches up.
+    std::fs::remove_file(&exes[dead]).unwrap();
+    assert_eq!(install_node_binary(root.path(), dead + 1), exes[dead]);
+    let back = start_node_from(&exes[dead], root.path(), &config, dead + 1, LEASE_SECS);
+    move_node(&console, dead + 1, &back.addr);
+    nodes[dead] = back;
+    clients[dead] =
+        kubemaas::gateway::console::client_for(&console_store, &format!("dc1-n{}", dead + 1))
+            .unwrap();
+    let pids: Vec<u32> = nodes.iter().map(|n| n.proc.child.id()).collect();
 
     // Poll `cluster list` through whichever node answers, all along the roll.
     let rolling = Arc::new(AtomicBool::new(true));
@@ -468,7 +539,6 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
     for (node, pid) in nodes.iter().zip(&pids) {
         assert_eq!(node.proc.child.id(), *pid);
     }
-    let mut nodes = nodes;
     for node in nodes.iter_mut() {
         assert!(
             node.proc.child.try_wait().unwrap().is_none(),
