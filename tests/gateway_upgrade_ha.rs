@@ -7,7 +7,9 @@
 //! Mid-way — while the second node restarts, so one node already runs the new version and one
 //! the old — a `cluster create` goes through the upgraded node with the console's idempotency
 //! key. Meanwhile a poller lists clusters through whichever node answers, all along the roll.
-//! Checked: a build that changes the store schema is refused before anything is replaced;
+//! Checked first: a build that changes the store schema is refused before anything is
+//! replaced; a build that never comes back stops the roll at the first node, naming it, the
+//! others untouched. Then, on the real roll:
 //! followers go first and the leader last, and it resigns (leases here last 600 s, longer than
 //! any wait of the test, so a role left to expire would fail it); every node ends on the new
 //! version, caught up; both clusters reach Running, the mid-way one exists once (also when the
