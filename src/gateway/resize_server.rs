@@ -309,6 +309,17 @@ fn check_log(
     seeded_here: bool,
 ) -> Result<LogState, Refusal> {
     let log = EtcdLog::connect(etcd).map_err(|e| Refusal::Unreachable(e.to_string()))?;
+    check_log_in(&*log, etcd, gateway, ca_cert, seeded_here)
+}
+
+/// [`check_log`] on a connected log.
+fn check_log_in(
+    log: &dyn ReplicaLog,
+    etcd: &EtcdConfig,
+    gateway: &str,
+    ca_cert: &str,
+    seeded_here: bool,
+) -> Result<LogState, Refusal> {
     let unreachable = |e: crate::store::replica::LogError| Refusal::Unreachable(e.to_string());
     let snapshot = log.snapshot_seq().map_err(unreachable)?;
     let entries = log.read_after(0, 1).map_err(unreachable)?;
@@ -479,5 +490,46 @@ mod tests {
         assert_eq!(snapshot_ca(b"not a database"), None);
         let store = Store::open(dir.path()).unwrap();
         assert!(!was_replicated(&store).unwrap());
+    }
+
+    #[test]
+    fn a_log_is_empty_ours_when_seeded_here_with_our_ca_or_foreign() {
+        use crate::store::replica::MemoryLog;
+        use crate::store::ReplicaOptions;
+        let etcd = EtcdConfig::new(vec!["http://127.0.0.1:2379".into()]);
+        let log = Arc::new(MemoryLog::new(crate::store::replica::MAX_CHUNK));
+        assert_eq!(
+            check_log_in(&*log, &etcd, "dc1", "ours", false).unwrap(),
+            LogState::Empty
+        );
+        // A 1-node gateway's state dir with its CA recorded, seeded into the log.
+        let dir = tempfile::tempdir().unwrap();
+        let standalone = Store::open(dir.path()).unwrap();
+        let ca = StoredCa {
+            key_pem: "k".into(),
+            cert_pem: "ours".into(),
+        };
+        standalone.tx(|tx| tx.seed_gateway_ca(&ca)).unwrap();
+        // A gateway's store always holds rows (its `local` record, its cloud account): what
+        // makes the first replicated open seed the log.
+        crate::gateway::console::ensure_local(&standalone).unwrap();
+        drop(standalone);
+        let seeded = Store::open_replicated(
+            dir.path(),
+            Arc::clone(&log) as Arc<dyn ReplicaLog>,
+            ReplicaOptions::default(),
+        )
+        .unwrap();
+        assert!(was_replicated(&seeded).unwrap());
+        assert_eq!(
+            check_log_in(&*log, &etcd, "dc1", "ours", true).unwrap(),
+            LogState::Ours
+        );
+        // Another CA, or a state dir that was never seeded into it: another gateway's log.
+        let other = check_log_in(&*log, &etcd, "dc1", "theirs", true).unwrap_err();
+        assert!(matches!(other, Refusal::Foreign { .. }), "{other}");
+        assert!(other.to_string().contains("/kubemaas/dc1"), "{other}");
+        let fresh = check_log_in(&*log, &etcd, "dc1", "ours", false).unwrap_err();
+        assert_eq!(fresh.status().1, "foreign_log");
     }
 }
