@@ -39,7 +39,10 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
                 kubemaas::cli::account_cmd::run(args, &paths, cli.state_dir.as_deref()).await
             }
             Some(Command::Profile(args)) => kubemaas::cli::profile_cmd::run(args, &paths.state_dir),
-            Some(Command::Gateway(args)) => kubemaas::cli::gateway_cmd::run(args, &paths).await,
+            Some(Command::Gateway(args)) => {
+                kubemaas::cli::gateway_cmd::check_readonly(&args, cli.readonly)?;
+                kubemaas::cli::gateway_cmd::run(args, &paths).await
+            }
             Some(Command::Cluster(args)) => {
                 kubemaas::cli::cluster_cmd::run(args, &paths.state_dir).await
             }

@@ -18,6 +18,8 @@ use crate::gateway::protocol::{GatewayInfo, MaasInfo};
 use crate::gateway::queue;
 use crate::gateway::registry::ConsoleRegistry;
 use crate::gateway::replicated;
+use crate::gateway::resize::{self as resize_gw, ResizeProgress};
+use crate::gateway::resize_server::ResizeService;
 use crate::gateway::server::{GatewayServer, ServerOptions, DEFAULT_HEARTBEAT};
 use crate::gateway::upgrade::{self, UpgradeProgress};
 use crate::gateway::upgrade_server::{self, BuildInfo, UpgradeGate};
@@ -71,6 +73,9 @@ pub enum GatewayCommand {
     /// Upgrade a paired gateway to this console's kubemaas (or --binary PATH), one node at a
     /// time; cluster requests made meanwhile are queued and sent once it is back.
     Upgrade(UpgradeArgs),
+    /// Move a paired 1-node gateway onto etcd as the first node of a 3-node gateway (clusters
+    /// being provisioned carry on), then print the command that starts each other node.
+    Resize(ResizeArgs),
     /// Print what this build is (version, protocols) as JSON: a gateway asks an uploaded
     /// executable this before installing it.
     #[command(hide = true)]
@@ -87,6 +92,55 @@ pub struct UpgradeArgs {
     /// How long to wait for each node to come back running the new version.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResizeArgs {
+    /// The paired gateway, as `kubemaas gateway list` names it.
+    pub name: String,
+    /// The number of nodes: 3.
+    #[arg(long, value_name = "N")]
+    pub nodes: u64,
+    /// Client URL of an etcd member, as the gateway host reaches it (repeat for each member).
+    #[arg(long = "etcd-endpoint", value_name = "URL")]
+    pub etcd_endpoints: Vec<String>,
+    /// Key prefix of this gateway's state in etcd [default: /kubemaas].
+    #[arg(long, value_name = "PREFIX")]
+    pub etcd_prefix: Option<String>,
+    /// CA of the etcd members' certificates: a path on the gateway host.
+    #[arg(long, value_name = "FILE")]
+    pub etcd_ca: Option<PathBuf>,
+    /// The gateway's etcd client certificate: a path on the gateway host.
+    #[arg(long, value_name = "FILE")]
+    pub etcd_cert: Option<PathBuf>,
+    /// Its private key: a path on the gateway host.
+    #[arg(long, value_name = "FILE")]
+    pub etcd_key: Option<PathBuf>,
+    /// Where each new node listens, in order (gw2, then gw3): shown in the printed commands.
+    #[arg(long = "node-listen", value_name = "HOST:PORT")]
+    pub node_listen: Vec<String>,
+    /// Then wait up to SECS for every node to join.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    /// How long the gateway may take to come back on etcd.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// One JSON object at the end instead of progress lines (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--readonly` refuses the gateway commands that change a gateway.
+pub fn check_readonly(args: &GatewayArgs, readonly: bool) -> color_eyre::Result<()> {
+    if readonly {
+        if let GatewayCommand::Resize(a) = &args.command {
+            bail!(
+                "read-only: resizing gateway {} is refused because kubemaas was started with --readonly; run it without --readonly",
+                a.name
+            );
+        }
+    }
+    Ok(())
 }
 
 fn default_config_help() -> &'static str {
@@ -302,6 +356,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
         GatewayCommand::Delete(a) => delete(a, paths).await,
         GatewayCommand::Upgrade(a) => upgrade(a, paths).await,
+        GatewayCommand::Resize(a) => resize(a, paths).await,
         GatewayCommand::BuildInfo => {
             println!("{}", serde_json::to_string(&BuildInfo::current())?);
             Ok(())
@@ -1004,6 +1059,17 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         None => ConsoleRegistry::load(&dir.join("consoles.json"))?,
     };
     let _admin = admin::serve(&dir, pairings.clone(), consoles.clone()).await?;
+    // `gateway resize`: moves a 1-node gateway onto etcd (through the restart path above).
+    let resize = ResizeService::new(
+        &cfg.name,
+        path.clone(),
+        args.node.clone().or_else(|| cfg.node.name.clone()),
+        store.clone(),
+        dir.join("pki"),
+        consoles.clone(),
+        gate.clone(),
+    );
+    let api = api.merge(resize.routes());
     let server = GatewayServer::bind(ServerOptions {
         listen,
         pki: pki.clone(),
@@ -1024,6 +1090,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     })
     .await?;
     let addr = server.local_addr();
+    resize.serving_at(addr);
     if cfg.etcd.is_some() {
         let announced = announce_node(&store, &node_name, addr).await;
         announced.wrap_err("cannot record this node in the replicated store")?;
@@ -1687,6 +1754,129 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
                 .unwrap_or("the gateway did not take them")
         );
     }
+    Ok(())
+}
+
+/// What `gateway resize --json` prints.
+#[derive(Debug, Serialize)]
+struct ResizeOutcome<'a> {
+    gateway: &'a str,
+    switched: bool,
+    nodes: &'a resize_gw::NodesReport,
+    join: &'a [resize_gw::JoinCommand],
+    submitted: Vec<&'a str>,
+}
+
+/// `gateway resize NAME --nodes 3 --etcd-endpoint URL …`.
+async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
+    let (nodes, etcd) = resize_gw::settings(
+        args.nodes,
+        args.etcd_endpoints.clone(),
+        args.etcd_prefix.clone(),
+        args.etcd_ca.clone(),
+        args.etcd_cert.clone(),
+        args.etcd_key.clone(),
+    )?;
+    let store = Store::open(&paths.state_dir)?;
+    let name = args.name.clone();
+    let quiet = args.json;
+    let endpoints = etcd.endpoints.join(", ");
+    let report = resize_gw::resize_gateway(
+        &store,
+        &args.name,
+        nodes,
+        etcd,
+        Duration::from_secs(args.timeout.max(1)),
+        |p| {
+            if quiet {
+                return;
+            }
+            match p {
+                ResizeProgress::Checking { address } => println!(
+                    "asking gateway {name} at {address} to move onto etcd at {endpoints}"
+                ),
+                ResizeProgress::Switching { node, config, .. } => println!(
+                    "gateway {name} checked etcd and wrote its `etcd:` section into {config}: draining, then restarting as node {node} (cluster requests made meanwhile are queued)"
+                ),
+                ResizeProgress::Back { address } => {
+                    println!("gateway {name} at {address} is back, keeping its state in etcd")
+                }
+                ResizeProgress::Waiting { have, want } => {
+                    println!("gateway {name} has {have} of {want} nodes: waiting")
+                }
+            }
+            let _ = std::io::stdout().flush();
+        },
+    )
+    .await?;
+    let want = usize::from(nodes);
+    let mut joined = report.nodes.clone();
+    if !report.switched && !quiet {
+        println!(
+            "gateway {} keeps its state in etcd already: nothing changed",
+            report.gateway
+        );
+    }
+    if !quiet {
+        for (request, view) in &report.flushed.submitted {
+            println!(
+                "queued request submitted: cluster {} ({}) is {}",
+                request.name, view.id, view.phase
+            );
+        }
+        for (request, reason) in &report.flushed.failed {
+            println!("queued request refused: cluster {}: {reason}", request.name);
+        }
+    }
+    let join = resize_gw::join_commands(&joined, want, &args.node_listen);
+    if !quiet && !join.is_empty() {
+        println!(
+            "start the other nodes: copy {} (it holds the MAAS API key: keep it 0600) to each host, then run there:",
+            joined.config
+        );
+        for j in &join {
+            println!("  {}", j.command);
+        }
+        std::io::stdout().flush()?;
+    }
+    if let Some(secs) = args.wait {
+        let client = console::client_for(&store, &args.name)?;
+        joined =
+            resize_gw::wait_for_nodes(&client, &args.name, want, Duration::from_secs(secs), |p| {
+                if let (false, ResizeProgress::Waiting { have, want }) = (quiet, p) {
+                    println!("gateway {} has {have} of {want} nodes: waiting", args.name);
+                    let _ = std::io::stdout().flush();
+                }
+            })
+            .await?;
+    }
+    if quiet {
+        let outcome = ResizeOutcome {
+            gateway: &report.gateway,
+            switched: report.switched,
+            nodes: &joined,
+            join: &join,
+            submitted: report
+                .flushed
+                .submitted
+                .iter()
+                .map(|(r, _)| r.name.as_str())
+                .collect(),
+        };
+        println!("{}", serde_json::to_string(&outcome)?);
+        return Ok(());
+    }
+    println!(
+        "gateway {} has {} node(s): {}",
+        report.gateway,
+        joined.nodes.len(),
+        joined
+            .nodes
+            .iter()
+            .map(|n| format!("{} ({})", n.name, n.address))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }
 

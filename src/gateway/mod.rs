@@ -23,6 +23,8 @@
 //!   is away, and [`idempotency`] makes the gateway create each of them once.
 //! * [`replicated`]: a node of a 3-node gateway — its store replicated through etcd, the CA
 //!   and paired consoles shared by all nodes.
+//! * [`resize`]: `kubemaas gateway resize` — a 1-node gateway onto etcd, then two nodes join;
+//!   [`resize_server`] is the gateway's side, [`config_etcd`] writes `etcd:` into gateway.yaml.
 //! * [`admin`]: the gateway's local admin socket (`kubemaas gateway pairing-code`, `consoles`,
 //!   `revoke`).
 
@@ -30,6 +32,7 @@ pub mod admin;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod config_etcd;
 pub mod console;
 pub mod deploy;
 pub mod driver;
@@ -42,6 +45,8 @@ pub mod queue;
 pub mod registry;
 pub mod remote;
 pub mod replicated;
+pub mod resize;
+pub mod resize_server;
 pub mod routes;
 pub mod server;
 pub mod tls;

@@ -300,6 +300,33 @@ impl UpgradeGate {
         }
     }
 
+    /// Whether the gateway is serving with no upgrade arriving or draining.
+    pub fn is_idle(&self) -> bool {
+        let st = self.lock();
+        st.state == UpgradeState::Serving && !st.receiving
+    }
+
+    /// Drains and re-executes the installed executable as it is, exactly as after an upgrade
+    /// but without a new build: how a gateway whose gateway.yaml was changed under it (moved
+    /// onto etcd by `gateway resize`) starts again with it. False, changing nothing, while an
+    /// upgrade is arriving or draining.
+    pub fn restart_in_place(&self) -> bool {
+        let next = BuildInfo::current();
+        {
+            let mut st = self.lock();
+            if st.state != UpgradeState::Serving || st.receiving {
+                return false;
+            }
+            st.state = UpgradeState::Draining;
+            st.next = Some(next.clone());
+        }
+        self.restart.send_replace(Some(Restart {
+            binary: self.binary.clone(),
+            next,
+        }));
+        true
+    }
+
     /// The routes: `GET` and `POST` [`UPGRADE_PATH`]. Merge into the gateway's `api`.
     pub fn routes(&self) -> Router {
         Router::new()
@@ -656,6 +683,20 @@ mod tests {
             (status.node, status.leader, status.applied_seq),
             (None, None, None)
         );
+    }
+
+    #[tokio::test]
+    async fn a_restart_in_place_drains_once_and_asks_for_the_same_binary() {
+        let gate = UpgradeGate::new("dc1", PathBuf::from("/nonexistent/kubemaas"));
+        assert!(gate.is_idle());
+        assert!(gate.restart_in_place());
+        assert!(!gate.is_idle());
+        assert_eq!(gate.status().state, UpgradeState::Draining);
+        // Already draining: a second request changes nothing.
+        assert!(!gate.restart_in_place());
+        let restart = gate.restart_requested().await;
+        assert_eq!(restart.binary, PathBuf::from("/nonexistent/kubemaas"));
+        assert_eq!(restart.next, BuildInfo::current());
     }
 
     #[test]

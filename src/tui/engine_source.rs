@@ -552,6 +552,53 @@ impl ConsoleSource for EngineSource {
             .unwrap_or_else(crate::gateway::upgrade_version::running_version))
     }
 
+    async fn resize_gateway(
+        &self,
+        name: String,
+        settings: crate::gateway::resize::EtcdSettings,
+        progress: super::source::ResizeSink,
+    ) -> Result<Vec<String>, SourceError> {
+        use crate::gateway::resize;
+        let report = resize::resize_gateway(
+            self.local.store(),
+            &name,
+            resize::HA_NODES,
+            settings,
+            UPGRADE_PATIENCE,
+            progress,
+        )
+        .await
+        .map_err(|e| SourceError::new(e.to_string()))?;
+        for (request, reason) in &report.flushed.failed {
+            tracing::warn!(gateway = %name, cluster = %request.name, %reason, "queued request refused after the resize");
+        }
+        let joins = resize::join_commands(&report.nodes, usize::from(resize::HA_NODES), &[]);
+        let mut lines = Vec::new();
+        if !report.switched {
+            lines.push(format!(
+                "gateway {name} keeps its state in etcd already: nothing changed"
+            ));
+        }
+        if !joins.is_empty() {
+            lines.push(format!(
+                "copy {} to each new host, then run there:",
+                report.nodes.config
+            ));
+            lines.extend(joins.into_iter().map(|j| j.command));
+        }
+        lines.push(format!(
+            "nodes now: {}",
+            report
+                .nodes
+                .nodes
+                .iter()
+                .map(|n| format!("{} ({})", n.name, n.address))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Ok(lines)
+    }
+
     async fn unpair_gateway(&self, name: String) -> Result<(), SourceError> {
         // The same call as `kubemaas gateway unpair`: material removed, record kept.
         crate::gateway::console::unpair(self.local.store(), &self.state_dir, &name)

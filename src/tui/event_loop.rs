@@ -12,7 +12,7 @@
 
 use super::app::{init, update, Cmd, Msg, State};
 use super::clusters::POLL_LIMIT;
-use super::source::{ConsoleSource, CreateAnswer, ProgressSink, SourceError};
+use super::source::{ConsoleSource, CreateAnswer, ProgressSink, ResizeSink, SourceError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,6 +263,22 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
                     tracing::warn!(cmd = name, error = %e, "console command failed");
                 }
                 let _ = tx.send((ANY_GENERATION, Msg::GatewayUpgraded(gateway, result)));
+                return;
+            }
+            Cmd::ResizeGateway { gateway, settings } => {
+                // Like an upgrade: about the gateway, whatever source is in use meanwhile.
+                let steps = tx.clone();
+                let who = gateway.clone();
+                let sink: ResizeSink = Box::new(move |p| {
+                    let _ = steps.send((ANY_GENERATION, Msg::ResizeProgressed(who.clone(), p)));
+                });
+                let result = source
+                    .resize_gateway(gateway.clone(), settings.clone(), sink)
+                    .await;
+                if let Err(e) = &result {
+                    tracing::warn!(cmd = name, error = %e, "console command failed");
+                }
+                let _ = tx.send((ANY_GENERATION, Msg::GatewayResized(gateway, result)));
                 return;
             }
             Cmd::CheckGateway(gateway) => {

@@ -196,6 +196,8 @@ pub enum CreateAnswer {
 
 /// Where an upgrade's steps go as they happen (the event loop turns them into messages).
 pub type ProgressSink = Box<dyn FnMut(UpgradeProgress) + Send>;
+/// Where a gateway resize's steps go as they happen.
+pub type ResizeSink = Box<dyn FnMut(crate::gateway::resize::ResizeProgress) + Send>;
 
 /// A failed load, worded for the operator (what failed and what to do). Never holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -266,6 +268,17 @@ pub trait ConsoleSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, SourceError>> + Send {
         let _ = (name, progress);
         async { Err(SourceError::needs_engine("upgrading a gateway")) }
+    }
+    /// Moves paired gateway `name` onto the etcd of `settings` (the same function as
+    /// `kubemaas gateway resize NAME --nodes 3`): what the operator does next, one line each.
+    fn resize_gateway(
+        &self,
+        name: String,
+        settings: crate::gateway::resize::EtcdSettings,
+        progress: ResizeSink,
+    ) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send {
+        let _ = (name, settings, progress);
+        async { Err(SourceError::needs_engine("resizing a gateway")) }
     }
     /// Forgets this console's pairing with gateway `name` (its record stays).
     fn unpair_gateway(&self, name: String) -> impl Future<Output = Result<(), SourceError>> + Send {

@@ -202,6 +202,67 @@ pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usi
     assert_eq!(ids.len(), n, "{v}");
 }
 
+/// A 1-node gateway.yaml (no `etcd:`) for `dc1` in front of `sim`, 0600, with a comment line
+/// that a rewrite must keep.
+pub fn single_node_yaml(path: &Path, sim: &Sim) {
+    std::fs::write(
+        path,
+        format!(
+            "# dc1: a 1-node gateway, resized later
+apiVersion: kubemaas.io/v1
+kind: Gateway
+name: dc1
+listen: 127.0.0.1:0
+maas:
+  endpoint: {}
+  apiKey: {}
+network:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+placement:
+  nodes: 1
+",
+            sim.url, sim.key
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A 1-node gateway (no `--node`) with the same tuning flags as [`start_node`], its output
+/// read line by line (it keeps printing after a resize re-executes it): the process, the
+/// address consoles reach it at and its pairing code.
+pub fn start_single(
+    state: &Path,
+    config: &Path,
+) -> (crate::cli_support::proc::Proc, String, String) {
+    use crate::cli_support::proc::{after, Proc};
+    let mut proc = Proc::spawn(
+        Some(state),
+        &[
+            "gateway",
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--reconcile-ms",
+            "200",
+            "--heartbeat-ms",
+            "1000",
+            "--lease-secs",
+            "2",
+        ],
+    );
+    let line = proc.until("how to pair", |l| l.starts_with("pair a console with:"));
+    let rest = after(&line, "--address ");
+    let mut words = rest.split_whitespace();
+    let addr = words.next().unwrap().to_string();
+    let code = words.nth(1).unwrap().to_string();
+    (proc, addr, code)
+}
+
 /// Records node `n` in the console as gateway `dc1-nN`, with the material the console got
 /// when it paired with one node of `dc1`: one gateway identity, so the same pin and
 /// certificate serve every node.
@@ -285,4 +346,32 @@ pub fn start_node_from(
     let addr = words.next().unwrap().to_string();
     let code = words.nth(1).unwrap().to_string();
     NodeProc { proc, addr, code }
+}
+
+/// Writes the spec of a cluster `name` (1 control plane, `workers` workers) on account dc1 and
+/// gives its path.
+pub fn cluster_spec(
+    t: &mut crate::cli_support::Transcript,
+    console: &Path,
+    dir: &Path,
+    name: &str,
+    workers: usize,
+) -> std::path::PathBuf {
+    let spec = t.ok(
+        console,
+        &[
+            "cluster",
+            "new",
+            name,
+            "--account",
+            "dc1",
+            "--control-plane",
+            "1",
+            "--workers",
+            &workers.to_string(),
+        ],
+    );
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, spec).unwrap();
+    file
 }

@@ -49,6 +49,8 @@ pub struct GatewaysView {
     pub local_maas: bool,
     /// The last gateway upgrade started from this console: its steps and how it ended.
     pub upgrade: Option<UpgradePanel>,
+    /// The last gateway resize started from this console, likewise.
+    pub resize: Option<super::gateway_resize::ResizePanel>,
 }
 
 /// A gateway upgrade as the Gateways screen's panel shows it.
@@ -121,6 +123,7 @@ impl Default for GatewaysView {
             local_link: EngineLink::Absent,
             local_maas: false,
             upgrade: None,
+            resize: None,
         }
     }
 }
@@ -401,6 +404,10 @@ pub fn on_action(state: &mut State, action: Action) -> Option<Vec<Cmd>> {
             open_upgrade(state);
             Some(Vec::new())
         }
+        Action::Resize => {
+            super::gateway_resize::open(state);
+            Some(Vec::new())
+        }
         Action::Unpair => {
             match state.gateways.selected_row() {
                 Some(g) if g.unpairable() => {
@@ -466,6 +473,15 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
             Ok(Vec::new())
         }
         Msg::GatewayUpgraded(name, result) => Ok(upgraded(state, name, result)),
+        Msg::ResizeProgressed(name, step) => {
+            super::gateway_resize::progressed(state, name, step);
+            Ok(Vec::new())
+        }
+        Msg::GatewayResized(name, result) => {
+            super::gateway_resize::finished(state, name, result);
+            // Its nodes and state changed: ask again.
+            Ok(load(state))
+        }
         Msg::GatewayUnpaired(name, result) => {
             let mut cmds = Vec::new();
             match result {

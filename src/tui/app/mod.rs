@@ -3,6 +3,7 @@
 //! state as a pure function. Nothing here does I/O, so all of it is tested without a terminal.
 
 mod cluster_update;
+pub mod gateway_resize;
 pub mod gateways;
 pub mod lists;
 mod msg;

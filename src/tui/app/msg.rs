@@ -80,6 +80,11 @@ pub enum Msg {
     UpgradeProgressed(String, UpgradeProgress),
     /// The upgrade of gateway `.0` finished: the version it runs now, or why it did not.
     GatewayUpgraded(String, Result<String, SourceError>),
+    /// A step of the resize of gateway `.0` (asked by [`Cmd::ResizeGateway`]).
+    ResizeProgressed(String, crate::gateway::resize::ResizeProgress),
+    /// The resize of gateway `.0` finished: what the operator does next (one line each), or
+    /// why it did not.
+    GatewayResized(String, Result<Vec<String>, SourceError>),
     /// Leave now (a signal: SIGTERM, SIGHUP from a dropped SSH session; or input closed).
     Quit,
 }
@@ -128,6 +133,11 @@ pub enum Cmd {
     CheckGateway(String),
     /// Upgrade this gateway to this console's kubemaas (progress arrives as messages).
     UpgradeGateway(String),
+    /// Move this gateway onto etcd; two nodes join it (progress arrives as messages).
+    ResizeGateway {
+        gateway: String,
+        settings: crate::gateway::resize::EtcdSettings,
+    },
 }
 
 impl Cmd {
@@ -157,6 +167,7 @@ impl Cmd {
             Cmd::UseGateway(_) => "use_gateway",
             Cmd::CheckGateway(_) => "check_gateway",
             Cmd::UpgradeGateway(_) => "upgrade_gateway",
+            Cmd::ResizeGateway { .. } => "resize_gateway",
         }
     }
 }

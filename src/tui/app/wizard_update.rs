@@ -32,6 +32,7 @@ pub fn on_modal_key(state: &mut State, key: KeyEvent) -> Option<Vec<Cmd>> {
         Wizard::Cluster(w) => w.handle(key),
         Wizard::Account(w) => w.handle(key),
         Wizard::Gateway(w) => w.handle(key),
+        Wizard::Resize(w) => w.handle(key),
     };
     Some(match outcome {
         WizardOutcome::Nothing => Vec::new(),
@@ -75,6 +76,14 @@ pub fn on_modal_key(state: &mut State, key: KeyEvent) -> Option<Vec<Cmd>> {
         WizardOutcome::ConfirmPairing(address) => {
             state.dirty = true;
             vec![Cmd::ConfirmPairing(address)]
+        }
+        WizardOutcome::Resize { gateway, settings } => {
+            state.dirty = true;
+            if state.readonly {
+                return Some(refuse(state, "resizing a gateway"));
+            }
+            state.wizard = None;
+            super::gateway_resize::started(state, gateway, settings)
         }
     })
 }

@@ -98,6 +98,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         upgrade_panel(t, panel, frame, bottom);
         inner = rest;
     }
+    if let Some(panel) = &view.resize {
+        inner = super::gateway_resize::panel(t, panel, frame, inner);
+    }
     if view.rows.is_empty() {
         let line = match &view.load {
             ListLoad::Failed(e) => Line::styled(format!("✗ {e}"), t.danger),

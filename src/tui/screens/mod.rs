@@ -5,6 +5,7 @@ pub mod cluster_detail;
 pub mod clusters;
 pub mod events;
 pub mod footer;
+pub mod gateway_resize;
 pub mod gateways;
 pub mod header;
 pub mod help;

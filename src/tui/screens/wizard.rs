@@ -20,6 +20,7 @@ pub fn render(state: &State, wizard: &Wizard, frame: &mut Frame, area: Rect) {
         Wizard::Cluster(w) => cluster(state, w, frame, area),
         Wizard::Account(w) => account(state, w, frame, area),
         Wizard::Gateway(w) => gateway(state, w, frame, area),
+        Wizard::Resize(w) => super::gateway_resize::dialog(state, w, frame, area),
     }
 }
 
@@ -58,6 +59,7 @@ pub fn hints(state: &State) -> Line<'static> {
                 GatewayStep::Details => keys.extend([("tab/↑↓", "field"), ("enter/pgdn", "pair")]),
                 GatewayStep::Confirm => keys.extend([("enter", "trust & save"), ("pgup", "back")]),
             },
+            Some(Wizard::Resize(_)) => keys.extend([("tab/↑↓", "field"), ("enter/pgdn", "resize")]),
             None => {}
         }
         keys.push(("esc", "cancel"));

@@ -6,10 +6,12 @@ pub mod account;
 pub mod cluster;
 pub mod cluster_forms;
 pub mod gateway;
+pub mod resize;
 
 pub use account::{AccountStep, AccountWizard, CheckState};
 pub use cluster::{ChoicesState, ClusterStep, ClusterWizard, DeployState};
 pub use gateway::{GatewayStep, GatewayWizard, PairState};
+pub use resize::ResizeWizard;
 
 use crate::model::ClusterSpec;
 use crate::tui::account_check::AccountDraft;
@@ -21,6 +23,7 @@ pub enum Wizard {
     Cluster(Box<ClusterWizard>),
     Account(Box<AccountWizard>),
     Gateway(Box<GatewayWizard>),
+    Resize(Box<ResizeWizard>),
 }
 
 impl Wizard {
@@ -29,6 +32,7 @@ impl Wizard {
             Wizard::Cluster(_) => "new cluster",
             Wizard::Account(_) => "new cloud account",
             Wizard::Gateway(_) => "gateway pairing",
+            Wizard::Resize(_) => "gateway resize",
         }
     }
 
@@ -37,6 +41,7 @@ impl Wizard {
             Wizard::Cluster(w) => w.is_dirty(),
             Wizard::Account(w) => w.form.is_dirty(),
             Wizard::Gateway(w) => w.form.is_dirty(),
+            Wizard::Resize(w) => w.form.is_dirty(),
         }
     }
 }
@@ -60,6 +65,11 @@ pub enum WizardOutcome {
     Pair { address: String, code: Secret },
     /// Keep the pairing made with the gateway at this address.
     ConfirmPairing(String),
+    /// Move this gateway onto etcd (`kubemaas gateway resize NAME --nodes 3`).
+    Resize {
+        gateway: String,
+        settings: crate::gateway::resize::EtcdSettings,
+    },
 }
 
 /// How a step looks in the step header.
