@@ -11,6 +11,7 @@ use crate::gateway::console;
 use crate::gateway::deploy::preissued::{self, Preissued};
 use crate::gateway::gateway_state_dir;
 use crate::gateway::journal::{self, JournalFeed};
+use crate::gateway::nodes::{self, NodeDirectory};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
 use crate::gateway::protocol::CLUSTERS_PATH;
@@ -838,7 +839,7 @@ enum Reconcile {
     /// A 1-node gateway: this process, holding the state dir's lock.
     Locked(Arc<crate::engine::Engine>),
     /// A node of a 3-node gateway: whichever node etcd elects.
-    Elected(Box<crate::ha::Candidate>),
+    Elected(Arc<crate::ha::Candidate>),
 }
 
 /// Records where this node serves consoles (the store write waits on etcd: off the workers).
@@ -895,7 +896,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             .await?;
             (
                 EmbeddedEngine::watcher(store.clone(), engine_config.clone()),
-                Reconcile::Elected(Box::new(candidate)),
+                Reconcile::Elected(Arc::new(candidate)),
             )
         }
         None => {
@@ -910,6 +911,15 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // A replicated node lists its gateway's nodes and the elected one in `/v1/info`.
+    let nodes = match &reconcile {
+        Reconcile::Elected(candidate) => {
+            let directory = NodeDirectory::new(store.clone(), &node_name);
+            nodes::watch_leader(directory.clone(), candidate.clone(), stop_rx.clone());
+            Some(directory)
+        }
+        Reconcile::Locked(_) => None,
+    };
     // The reconciler loop stops on its own signal: an upgrade lets the pass in flight finish
     // while the server still answers (refusing new engine work).
     let (driver_stop_tx, driver_stop_rx) = tokio::sync::watch::channel(false);
@@ -1014,6 +1024,9 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     })
     .await?;
     let addr = server.local_addr();
+    if let Some(nodes) = nodes {
+        server.set_nodes(nodes);
+    }
     if cfg.etcd.is_some() {
         let announced = announce_node(&store, &node_name, addr).await;
         announced.wrap_err("cannot record this node in the replicated store")?;

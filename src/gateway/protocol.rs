@@ -63,6 +63,41 @@ pub struct GatewayInfo {
     pub default_account: String,
 }
 
+/// What `GET /v1/info` says about the nodes of a replicated (3-node) gateway. A 1-node
+/// gateway sends neither field: its one address is the one the console paired with, so there
+/// is nothing to learn (and its listen address, often `0.0.0.0`, is no address to call).
+/// Both fields default, so consoles and gateways of older builds still read each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesInfo {
+    /// The node that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Every node the gateway recorded, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// One node of a replicated gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    /// Where consoles reach it (`host:port`).
+    pub address: String,
+    /// Whether it is the elected node running the reconcilers (as the answering node last
+    /// saw the election, within a second or so).
+    pub leader: bool,
+}
+
+/// `GET /v1/info` as a gateway sends it: one flat JSON object, [`GatewayInfo`]'s fields and
+/// [`NodesInfo`]'s. A console of an older build reads it as a [`GatewayInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoAnswer {
+    #[serde(flatten)]
+    pub gateway: GatewayInfo,
+    #[serde(flatten)]
+    pub nodes: NodesInfo,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaasInfo {
     /// The region URL (never the key).
