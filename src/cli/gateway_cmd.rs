@@ -986,6 +986,11 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let pairings = Pairings::new(Arc::new(SystemClock), Limits::default());
+    // A replicated gateway's codes are redeemed on any of its nodes.
+    let pairings = match &cfg.etcd {
+        Some(_) => pairings.replicated(store.clone()),
+        None => pairings,
+    };
     if let Some(file) = &args.pairing_code_file {
         match preissued::admit_from_file(file, &pairings, std::time::SystemTime::now())? {
             Preissued::Admitted(left) => println!(

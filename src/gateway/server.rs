@@ -340,10 +340,19 @@ async fn pair(
         return bad(&e.to_string());
     }
     let fingerprint = shared.pki.server_fingerprint();
-    let key = match shared
-        .pairings
-        .redeem(peer.remote.ip(), &fingerprint, &public_key, &proof)
-    {
+    // A replicated gateway checks the code in its store, which may wait on etcd: off the
+    // async workers.
+    let (pairings, remote, console_key) = (
+        shared.pairings.clone(),
+        peer.remote.ip(),
+        public_key.clone(),
+    );
+    let redeemed = tokio::task::spawn_blocking(move || {
+        pairings.redeem(remote, &fingerprint, &console_key, &proof)
+    })
+    .await
+    .unwrap_or(Err(PairingError::Unavailable));
+    let key = match redeemed {
         Ok(key) => key,
         Err(e @ PairingError::RateLimited { retry_after, .. }) => {
             let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string());
@@ -351,6 +360,9 @@ async fn pair(
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
             return response;
+        }
+        Err(e @ PairingError::Unavailable) => {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
         }
         Err(e) => return refuse(StatusCode::FORBIDDEN, e.code(), e.to_string()),
     };
