@@ -28,6 +28,7 @@ use crate::gateway::{driver, engine_routes, EngineService};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
 use crate::model::account::LOCAL_GATEWAY;
 use crate::paths::Paths;
+use crate::store::KnownNode;
 use crate::store::{GatewayKind, NewAccount, Store, StoreError};
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, eyre, WrapErr};
@@ -1302,6 +1303,52 @@ struct GatewayView {
     /// Set when the gateway runs an older kubemaas than this console.
     #[serde(skip_serializing_if = "Option::is_none")]
     upgrade: Option<VersionNotice>,
+    /// A replicated gateway's nodes: as it listed them now, or as last recorded when it
+    /// cannot be asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<NodeView>,
+}
+
+/// One node of a replicated gateway, as `gateway show` and `gateway list` report it.
+#[derive(Debug, Serialize)]
+struct NodeView {
+    name: String,
+    address: String,
+    leader: bool,
+    /// Whether it answered this console just now (`gateway show` asks each node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reachable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl From<KnownNode> for NodeView {
+    fn from(n: KnownNode) -> Self {
+        NodeView {
+            name: n.node,
+            address: n.address,
+            leader: n.leader,
+            reachable: None,
+            problem: None,
+        }
+    }
+}
+
+/// Asks every node of `nodes` for its health at once (through `client`'s identity, each
+/// node alone), within `patience` each.
+async fn probe_nodes(client: &GatewayClient, nodes: &mut [NodeView], patience: Duration) {
+    let answers = futures_util::future::join_all(nodes.iter().map(|n| async move {
+        let pinned = client.pinned(&n.address)?;
+        match tokio::time::timeout(patience, pinned.health()).await {
+            Ok(answer) => answer.map(|_| ()).map_err(color_eyre::Report::from),
+            Err(_) => bail!("no answer within {patience:?}"),
+        }
+    }))
+    .await;
+    for (n, answer) in nodes.iter_mut().zip(answers) {
+        n.reachable = Some(answer.is_ok());
+        n.problem = answer.err().map(|e| format!("{e:#}"));
+    }
 }
 
 fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
@@ -1318,6 +1365,7 @@ fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
         clusters,
         version: None,
         upgrade: None,
+        nodes: Vec::new(),
     }
 }
 
@@ -1360,7 +1408,12 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     let rows = store.read(|r| r.gateways())?;
     let mut views = Vec::new();
     for row in &rows {
-        views.push(view(row, console::clusters_on(&store, &row.name)?));
+        let mut v = view(row, console::clusters_on(&store, &row.name)?);
+        v.nodes = console::known_nodes(&store, &row.name)?
+            .into_iter()
+            .map(NodeView::from)
+            .collect();
+        views.push(v);
     }
     // Every paired gateway is asked at once: one that does not answer holds up nobody.
     let asked = futures_util::future::join_all(rows.iter().map(|row| {
@@ -1418,13 +1471,40 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
     console::ensure_local(&store)?;
     let row = store.read(|r| r.gateway(&args.name))?;
     let mut v = view(&row, console::clusters_on(&store, &row.name)?);
+    let mut answered_by = None;
     if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
-        let outcome = async {
-            let client: GatewayClient = console::client_for(&store, &row.name)?;
-            Ok::<_, color_eyre::Report>(client.info().await?)
-        }
-        .await;
+        let client = console::client_for(&store, &row.name);
+        let answer = match &client {
+            Ok(client) => client.info_nodes().await.map_err(color_eyre::Report::from),
+            Err(e) => Err(color_eyre::eyre::eyre!("{e}")),
+        };
+        let outcome = answer.map(|a| {
+            answered_by = a.nodes.node.clone();
+            v.nodes = a
+                .nodes
+                .nodes
+                .into_iter()
+                .map(|n| NodeView {
+                    name: n.name,
+                    address: n.address,
+                    leader: n.leader,
+                    reachable: None,
+                    problem: None,
+                })
+                .collect();
+            a.gateway
+        });
         record_answer(&mut v, outcome);
+        if v.nodes.is_empty() {
+            // Unreachable now: the nodes it listed last.
+            v.nodes = console::known_nodes(&store, &row.name)?
+                .into_iter()
+                .map(NodeView::from)
+                .collect();
+        }
+        if let Ok(client) = &client {
+            probe_nodes(client, &mut v.nodes, LIST_PATIENCE).await;
+        }
     }
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &v);
@@ -1460,6 +1540,31 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
         (Some(false), _, Some(problem)) => println!("reachable:      no: {problem}"),
         _ => {}
+    }
+    if !v.nodes.is_empty() {
+        println!(
+            "nodes:          {}{}",
+            v.nodes.len(),
+            answered_by
+                .map(|n| format!(" ({n} answered)"))
+                .unwrap_or_default()
+        );
+        let width = v.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);
+        let addr_width = v.nodes.iter().map(|n| n.address.len()).max().unwrap_or(0);
+        for n in &v.nodes {
+            let reachable = match (n.reachable, &n.problem) {
+                (Some(true), _) => "reachable: yes".to_string(),
+                (Some(false), Some(p)) => format!("reachable: no: {p}"),
+                (Some(false), None) => "reachable: no".to_string(),
+                (None, _) => String::new(),
+            };
+            println!(
+                "  {:width$}  {:addr_width$}  {:6}  {reachable}",
+                n.name,
+                n.address,
+                if n.leader { "leader" } else { "" },
+            );
+        }
     }
     if let Some(n) = &v.upgrade {
         println!("{n}");
