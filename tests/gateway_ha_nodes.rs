@@ -161,12 +161,27 @@ fn event_id(line: &str) -> Option<i64> {
         .and_then(|rest| rest.trim().trim_end_matches(',').parse().ok())
 }
 
-fn journal_ids(t: &mut Transcript, console: &Path) -> Vec<i64> {
+/// The cluster's journal: each event's id and time.
+fn journal(t: &mut Transcript, console: &Path) -> Vec<(i64, chrono::DateTime<chrono::Utc>)> {
     let out = t.ok(
         console,
         &["cluster", "events", "web", "--gateway", "dc1", "-o", "json"],
     );
-    out.lines().filter_map(event_id).collect()
+    let rows: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let time = r["time"].as_str().unwrap();
+            (
+                r["id"].as_i64().unwrap(),
+                chrono::DateTime::parse_from_rfc3339(time)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            )
+        })
+        .collect()
 }
 
 fn names_in_list(t: &mut Transcript, console: &Path, name: &str) -> usize {
@@ -314,6 +329,7 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     killed.child.kill().unwrap();
     killed.child.wait().unwrap();
     drop(killed);
+    let killed_at = chrono::Utc::now();
     eprintln!("killed gw1 (the console's node)");
 
     // Reads go through another node.
@@ -330,13 +346,24 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
 
     // The event stream resumed after its last event on another node: every event of the
     // journal, in order, none twice.
-    let journal = journal_ids(&mut t, &console);
-    let last = *journal.last().unwrap();
+    let journal = journal(&mut t, &console);
+    let ids: Vec<i64> = journal.iter().map(|(id, _)| *id).collect();
+    let last = *ids.last().unwrap();
     while followed.last() != Some(&last) {
         let line = events.until("the journal's last event", |l| event_id(l).is_some());
         followed.extend(event_id(&line));
     }
-    assert_eq!(followed, journal);
+    assert_eq!(followed, ids);
+    // Among them, events appended after node 1 died: delivered by another node.
+    let after_kill = journal.iter().filter(|(_, at)| *at > killed_at).count();
+    eprintln!(
+        "{after_kill} of {} events were appended after the kill",
+        ids.len()
+    );
+    assert!(
+        after_kill > 0,
+        "the cluster was done before the kill: {journal:?}"
+    );
     events.kill();
 
     // A create through the failover: created once.
