@@ -659,6 +659,26 @@ impl GatewayClient {
             .map_err(|e| send_error(&self.current_address(), &e))
     }
 
+    /// Asks the node at `address` which nodes the gateway has now, and learns them: after a
+    /// node was found dead, the list may be stale (a node restarted on another port). Best
+    /// effort: the call that moved on has its answer already.
+    async fn refresh_nodes(&self, address: &str) {
+        let Ok(url) = url_at(address, INFO_PATH) else {
+            return;
+        };
+        let request = self
+            .request_to(reqwest::Method::GET, url)
+            .timeout(CALL_TIMEOUT);
+        let answer = match request.send().await {
+            Ok(response) => decode::<InfoAnswer>(address, INFO_PATH, response).await,
+            Err(e) => Err(send_error(address, &e)),
+        };
+        match answer {
+            Ok(answer) => self.learn(&answer.nodes.nodes),
+            Err(e) => tracing::debug!(error = %e, "could not refresh the gateway's nodes"),
+        }
+    }
+
     /// Sends `method path` (shaped by `build`) to the current node, and to the next ones
     /// while a node cannot be reached and the request may move on (see the module docs);
     /// answers with the node that answered and its response.
@@ -689,6 +709,9 @@ impl GatewayClient {
                             now = %address,
                             "a gateway node cannot be reached: working through another"
                         );
+                        if path != INFO_PATH {
+                            self.refresh_nodes(address).await;
+                        }
                     }
                     return Ok((address.clone(), response));
                 }

@@ -266,3 +266,52 @@ pub struct MaasIdentityBody {
 pub const SNAPSHOT_TAIL: &str = "/snapshot";
 /// `GET /v1/accounts/NAME/maas` answers a [`MaasIdentityBody`].
 pub const MAAS_IDENTITY_TAIL: &str = "/maas";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> GatewayInfo {
+        GatewayInfo {
+            name: "dc1".into(),
+            version: "1.0.0".into(),
+            protocol: 1,
+            maas: MaasInfo {
+                endpoint: "http://127.0.0.1:5240/MAAS/".into(),
+                version: None,
+            },
+            default_account: "dc1".into(),
+        }
+    }
+
+    #[test]
+    fn the_info_answer_is_one_object_older_builds_read_both_ways() {
+        let answer = InfoAnswer {
+            gateway: gateway(),
+            nodes: NodesInfo {
+                node: Some("gw2".into()),
+                nodes: vec![NodeInfo {
+                    name: "gw1".into(),
+                    address: "127.0.0.1:1".into(),
+                    leader: true,
+                }],
+            },
+        };
+        let text = serde_json::to_string(&answer).unwrap();
+        let flat: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(flat["name"], "dc1");
+        assert_eq!(flat["node"], "gw2");
+        assert_eq!(flat["nodes"][0]["leader"], true);
+        // An older console reads the gateway's part.
+        assert_eq!(
+            serde_json::from_str::<GatewayInfo>(&text).unwrap(),
+            gateway()
+        );
+        assert_eq!(serde_json::from_str::<InfoAnswer>(&text).unwrap(), answer);
+        // A 1-node or older gateway's answer: no nodes.
+        let old = serde_json::to_string(&gateway()).unwrap();
+        assert!(!old.contains("nodes"));
+        let read: InfoAnswer = serde_json::from_str(&old).unwrap();
+        assert_eq!(read.nodes, NodesInfo::default());
+    }
+}
