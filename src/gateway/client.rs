@@ -109,6 +109,20 @@ fn base_url(address: &str) -> Result<url::Url, GatewayClientError> {
     Ok(url)
 }
 
+/// Whether a node's announced address is one to call: `HOST:PORT`, and not a wildcard (a
+/// node listening on `0.0.0.0` announces that, which names no host to reach it at).
+fn callable(address: &str) -> bool {
+    match base_url(address) {
+        Ok(url) => match url.host() {
+            Some(url::Host::Ipv4(ip)) => !ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => !ip.is_unspecified(),
+            Some(url::Host::Domain(_)) => true,
+            None => false,
+        },
+        Err(_) => false,
+    }
+}
+
 /// The URL of `path` on the node at `address`.
 fn url_at(address: &str, path: &str) -> Result<url::Url, GatewayClientError> {
     base_url(address)?
@@ -502,7 +516,7 @@ impl GatewayClient {
         let mut addresses = vec![self.address.trim().to_string()];
         for a in others {
             let a = a.as_ref().trim();
-            if base_url(a).is_ok() && !addresses.iter().any(|known| known == a) {
+            if callable(a) && !addresses.iter().any(|known| known == a) {
                 addresses.push(a.to_string());
             }
         }
@@ -562,9 +576,10 @@ impl GatewayClient {
         }
     }
 
-    /// Takes in the nodes a `/v1/info` answer listed: they become the addresses to try (the
-    /// address this client was made with stays first while the gateway still lists it), and
-    /// the hook is told.
+    /// Takes in the nodes a `/v1/info` answer listed: they become the addresses to try after
+    /// the one this client was made with (which stays first: the operator gave it, and it may
+    /// name the gateway rather than one node — a DNS name, a load balancer), and the hook is
+    /// told.
     fn learn(&self, nodes: &[NodeInfo]) {
         if nodes.is_empty() {
             return;
@@ -575,19 +590,13 @@ impl GatewayClient {
             let listed: Vec<String> = nodes
                 .iter()
                 .map(|n| n.address.trim().to_string())
-                .filter(|a| base_url(a).is_ok())
+                .filter(|a| callable(a))
                 .collect();
-            let mut addresses = Vec::new();
-            if listed.contains(&self.address) {
-                addresses.push(self.address.clone());
-            }
+            let mut addresses = vec![self.address.clone()];
             for a in listed {
                 if !addresses.contains(&a) {
                     addresses.push(a);
                 }
-            }
-            if addresses.is_empty() {
-                return;
             }
             route.current = addresses.iter().position(|a| *a == current).unwrap_or(0);
             route.addresses = addresses;
@@ -914,5 +923,30 @@ impl<T: DeserializeOwned> NdjsonStream<T> {
                 Err(e) => return Some(Err(body_error(&self.address, &e))),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_naming_a_host_are_called() {
+        assert!(callable("127.0.0.1:8443"));
+        assert!(callable("gw1.example:8443"));
+        assert!(callable("[::1]:8443"));
+        assert!(!callable("0.0.0.0:8443"));
+        assert!(!callable("[::]:8443"));
+        assert!(!callable("gw1.example"));
+        assert!(!callable("https://gw1.example:8443/"));
+    }
+
+    #[test]
+    fn a_route_tries_the_current_node_first_then_wraps_around() {
+        let route = Route {
+            addresses: vec!["a:1".into(), "b:2".into(), "c:3".into()],
+            current: 1,
+        };
+        assert_eq!(route.order(), vec!["b:2", "c:3", "a:1"]);
     }
 }
