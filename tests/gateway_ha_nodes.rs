@@ -265,6 +265,12 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     let shown = t.ok(&console, &["gateway", "show", "dc1"]);
     assert!(shown.contains("reachable:      yes"), "{shown}");
     assert!(shown.contains("nodes:          3"), "{shown}");
+    let listed = t.ok(&console, &["gateway", "list"]);
+    let dc1 = listed
+        .lines()
+        .find(|l| l.starts_with("dc1 "))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(dc1.split_whitespace().last(), Some("3"), "{listed}");
 
     let spec = t.ok(
         &console,

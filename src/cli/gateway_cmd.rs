@@ -1408,12 +1408,7 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     let rows = store.read(|r| r.gateways())?;
     let mut views = Vec::new();
     for row in &rows {
-        let mut v = view(row, console::clusters_on(&store, &row.name)?);
-        v.nodes = console::known_nodes(&store, &row.name)?
-            .into_iter()
-            .map(NodeView::from)
-            .collect();
-        views.push(v);
+        views.push(view(row, console::clusters_on(&store, &row.name)?));
     }
     // Every paired gateway is asked at once: one that does not answer holds up nobody.
     let asked = futures_util::future::join_all(rows.iter().map(|row| {
@@ -1431,6 +1426,11 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
         if let Some(outcome) = outcome {
             record_answer(v, outcome);
         }
+        // Read after asking: an answer that listed nodes was recorded.
+        v.nodes = console::known_nodes(&store, &v.name)?
+            .into_iter()
+            .map(NodeView::from)
+            .collect();
         if v.kind == GatewayKind::Local.to_string() {
             v.version = Some(upgrade_version::running_version());
         }
@@ -1440,7 +1440,9 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &views);
     }
-    let mut table = Table::new(["NAME", "KIND", "ADDRESS", "PAIRED", "VERSION", "CLUSTERS"]);
+    let mut table = Table::new([
+        "NAME", "KIND", "ADDRESS", "PAIRED", "VERSION", "CLUSTERS", "NODES",
+    ]);
     for v in &views {
         let version = match (&v.version, &v.upgrade, v.reachable) {
             (Some(ver), Some(_), _) => format!("{ver} (older than this console)"),
@@ -1455,6 +1457,11 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
             if v.paired { "yes" } else { "no" }.to_string(),
             version,
             v.clusters.len().to_string(),
+            // A replicated gateway's node count; `-` for one node (it lists none).
+            match v.nodes.len() {
+                0 => "-".to_string(),
+                n => n.to_string(),
+            },
         ]);
     }
     print!("{}", table.render());
