@@ -115,6 +115,17 @@ async fn an_http_error_answer_is_not_passed_over() {
 }
 
 #[tokio::test]
+async fn a_node_showing_a_foreign_certificate_is_not_passed_over() {
+    let gw = InProcGateway::start(Duration::from_secs(5)).await;
+    // Another gateway, another CA: what an impersonator at a node's address would show.
+    let stranger = InProcGateway::start(Duration::from_secs(5)).await;
+    let c = client(&gw, &stranger.addr, &[&gw.addr]).await;
+    let err = c.health().await.unwrap_err();
+    assert!(matches!(err, GatewayClientError::Channel { .. }), "{err:?}");
+    assert_eq!(c.current_address(), stranger.addr);
+}
+
+#[tokio::test]
 async fn with_every_node_unreachable_the_error_names_them_all() {
     let gw = InProcGateway::start(Duration::from_secs(5)).await;
     let (a, b) = (closed_port(), closed_port());

@@ -465,11 +465,14 @@ impl std::fmt::Debug for GatewayClient {
 
 /// Whether a request may be sent to another node after it failed with `e` on one.
 fn may_move_on(e: &reqwest::Error, classified: &GatewayClientError, repeatable: bool) -> bool {
-    // Nothing was sent over a connection that was never made.
-    if e.is_connect() {
-        return true;
+    // A TLS failure (also reported as a connect error: the handshake is part of connecting)
+    // is never passed over: a node showing a certificate the pinned CA did not issue is
+    // something to see, not to route around.
+    if !matches!(classified, GatewayClientError::Connect { .. }) {
+        return false;
     }
-    repeatable && matches!(classified, GatewayClientError::Connect { .. })
+    // Nothing was sent over a connection that was never made.
+    e.is_connect() || repeatable
 }
 
 impl GatewayClient {
