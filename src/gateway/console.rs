@@ -98,7 +98,13 @@ pub fn check_free(
         if row.fingerprint.is_some() {
             return Err(ConsoleError::AlreadyPaired { name: name.into() });
         }
-        if row.address != address {
+        // Another node of the same replicated gateway is the same gateway.
+        let a_node = || {
+            store
+                .read(|r| r.known_gateway_nodes(name))
+                .map(|nodes| nodes.iter().any(|n| n.node.address == address))
+        };
+        if row.address != address && !a_node()? {
             return Err(ConsoleError::AddressChanged {
                 name: name.into(),
                 recorded: row.address.clone(),
@@ -197,16 +203,20 @@ pub fn client_for(store: &Store, name: &str) -> Result<GatewayClient, ConsoleErr
 /// recorded nodes (1-node, or never asked) gives its one client.
 pub fn node_clients(store: &Store, name: &str) -> Result<Vec<GatewayClient>, ConsoleError> {
     let client = paired_client(store, name)?;
-    let mut nodes = known_nodes(store, name)?;
+    let nodes = upgrade_order(known_nodes(store, name)?);
     if nodes.is_empty() {
         return Ok(vec![client]);
     }
-    // Stable: by name within followers and leaders.
-    nodes.sort_by_key(|n| n.leader);
     Ok(nodes
         .iter()
         .map(|n| client.pinned(&n.address))
         .collect::<Result<_, _>>()?)
+}
+
+/// Followers first, the elected node last; by name within each (the sort is stable).
+fn upgrade_order(mut nodes: Vec<KnownNode>) -> Vec<KnownNode> {
+    nodes.sort_by_key(|n| n.leader);
+    nodes
 }
 
 /// The client made from the pairing material, knowing the paired address only.
@@ -355,4 +365,66 @@ pub async fn finish_pairing(
         .info()
         .await
         .map_err(|source| ConsoleError::FirstCall { source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unpaired_gateway_pairs_again_at_any_of_its_known_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .tx(|tx| {
+                tx.insert_gateway(&NewGateway {
+                    name: "dc1".into(),
+                    address: "127.0.0.1:1".into(),
+                    fingerprint: None,
+                    client_cert_path: None,
+                    client_key_path: None,
+                    kind: GatewayKind::Remote,
+                })
+            })
+            .unwrap();
+        let node = |name: &str, address: &str| NodeInfo {
+            name: name.into(),
+            address: address.into(),
+            leader: false,
+        };
+        remember_nodes(
+            &store,
+            "dc1",
+            &[node("gw1", "127.0.0.1:1"), node("gw2", "127.0.0.1:2")],
+        );
+        assert!(check_free(&store, "dc1", "127.0.0.1:2").unwrap().is_some());
+        assert!(matches!(
+            check_free(&store, "dc1", "127.0.0.1:3"),
+            Err(ConsoleError::AddressChanged { .. })
+        ));
+        let known: Vec<_> = known_nodes(&store, "dc1")
+            .unwrap()
+            .into_iter()
+            .map(|n| n.node)
+            .collect();
+        assert_eq!(known, vec!["gw1", "gw2"]);
+    }
+
+    #[test]
+    fn upgrades_take_the_followers_first_and_the_leader_last() {
+        let node = |name: &str, leader| KnownNode {
+            node: name.into(),
+            address: format!("{name}:1"),
+            leader,
+        };
+        let order: Vec<_> = upgrade_order(vec![
+            node("gw1", false),
+            node("gw2", true),
+            node("gw3", false),
+        ])
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
+        assert_eq!(order, vec!["gw1", "gw3", "gw2"]);
+    }
 }
