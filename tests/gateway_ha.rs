@@ -2,8 +2,9 @@
 //! processes on 127.0.0.1 sharing one gateway.yaml (each with its own `--node`, `--listen` and
 //! state dir) in front of one `kubemaas sim`. A console pairs with node 1 through the CLI and is
 //! then accepted by every node; the leader is killed (SIGKILL) while a cluster is being
-//! provisioned, another node takes over and the cluster reaches Running, seen through a node
-//! that was never the leader.
+//! provisioned, another node takes over and the cluster reaches Running. The console follows
+//! through whichever node answers: it learned them all when it paired and passes over a dead
+//! one (tests/gateway_ha_nodes.rs tests that part on its own).
 //!
 //! Every wait polls a condition under a generous deadline (never a timing assertion). Child
 //! processes die with the test.
@@ -21,32 +22,12 @@ use ha_gateway_support::*;
 use ha_support::EtcdCluster;
 use std::path::Path;
 
-/// Records node `n` in the console as gateway `dc1-nN`, with the material the console got
-/// when it paired with node 1: one gateway identity, so the same pin and certificate.
-fn record_node(console: &Path, n: usize, address: &str) {
-    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
-    let added = db
-        .execute(
-            "INSERT INTO gateways (name, address, fingerprint, client_cert_path, client_key_path, kind, created)
-             SELECT ?1, ?2, fingerprint, client_cert_path, client_key_path, kind, created
-             FROM gateways WHERE name = 'dc1'",
-            rusqlite::params![format!("dc1-n{n}"), address],
-        )
-        .unwrap();
-    assert_eq!(added, 1);
-}
-
-/// Points the console's record of node `n` at its new address (a restarted node listens on a
-/// new port).
-fn move_node(console: &Path, n: usize, address: &str) {
-    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE gateways SET address = ?2 WHERE name = ?1",
-            rusqlite::params![format!("dc1-n{n}"), address],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
+/// Whether `gateway show dc1` lists 3 nodes, each answering this console.
+fn every_node_accepts(t: &mut Transcript, console: &Path) -> bool {
+    let out = t.ok(console, &["gateway", "show", "dc1", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+    nodes.len() == 3 && nodes.iter().all(|n| n["reachable"] == true)
 }
 
 #[test]
@@ -99,13 +80,13 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
         ],
     );
     assert!(out.contains("paired with gateway dc1"), "{out}");
-    for n in 1..=3 {
-        let addr = nodes[n - 1].as_ref().unwrap().addr.clone();
-        record_node(&console, n, &addr);
-        // Paired with node 1, accepted by every node (and every node's certificate accepted).
-        let shown = t.ok(&console, &["gateway", "show", &format!("dc1-n{n}")]);
-        assert!(shown.contains("reachable:      yes"), "node {n}: {shown}");
-    }
+    // Paired with node 1, accepted by every node (and every node's certificate accepted):
+    // `gateway show` asks each node with the console's certificate.
+    until("every node accepts the console", || {
+        every_node_accepts(&mut t, &console)
+    });
+    let shown = t.ok(&console, &["gateway", "show", "dc1"]);
+    assert!(shown.contains("reachable:      yes"), "{shown}");
 
     let spec = t.ok(
         &console,
@@ -139,14 +120,12 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
     // Kill the leader once it is provisioning: it has taken machines from MAAS by then.
     let first = leader(&etcd);
     eprintln!("{first} leads");
-    let first_n: usize = first.trim_start_matches("gw").parse().unwrap();
-    let early_watch = if first_n == 3 { 2 } else { 3 };
     until("the cluster is being provisioned", || {
-        let v = view(&mut t, &console, &format!("dc1-n{early_watch}"));
+        let v = view(&mut t, &console, "dc1");
         v["phase"] == "Provisioning" && !v["machines"].as_array().unwrap().is_empty()
     });
-    let (killed, watch) = kill_leader(&etcd, &mut nodes);
-    let watch_gw = format!("dc1-n{watch}");
+    let (killed, _) = kill_leader(&etcd, &mut nodes);
+    let watch_gw = "dc1";
     let out = t.ok(
         &console,
         &[
@@ -156,15 +135,18 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
             "--for",
             "running",
             "--gateway",
-            &watch_gw,
+            watch_gw,
         ],
     );
     assert!(out.contains("cluster web is Running"), "{out}");
-    assert_machines(&mut t, &console, &watch_gw, 2);
-    // The killed node comes back on its state dir and catches up.
+    assert_machines(&mut t, &console, watch_gw, 2);
+    // The killed node comes back on its state dir (on a new port) and catches up; the
+    // console learns its new address from the gateway.
     let back = start_node(root.path(), &config, killed);
-    move_node(&console, killed, &back.addr);
     nodes[killed - 1] = Some(back);
+    until("the restarted node accepts the console", || {
+        every_node_accepts(&mut t, &console)
+    });
 
     // Scale the workers and kill the leader while it scales.
     t.ok(
@@ -178,38 +160,38 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
             "--size",
             "2",
             "--gateway",
-            &watch_gw,
+            watch_gw,
         ],
     );
     until("the cluster is scaling", || {
-        let v = view(&mut t, &console, &watch_gw);
+        let v = view(&mut t, &console, watch_gw);
         v["phase"] == "Updating" || v["machines"].as_array().unwrap().len() > 2
     });
-    let (killed, watch) = kill_leader(&etcd, &mut nodes);
-    let watch_gw = format!("dc1-n{watch}");
+    let (killed, _) = kill_leader(&etcd, &mut nodes);
     until("the scale is done", || {
-        let v = view(&mut t, &console, &watch_gw);
+        let v = view(&mut t, &console, watch_gw);
         eprintln!("{} {}", v["phase"], v["reason"]);
         v["phase"] == "Running" && v["spec_generation"] == v["observed_generation"]
     });
-    assert_machines(&mut t, &console, &watch_gw, 3);
+    assert_machines(&mut t, &console, watch_gw, 3);
     let back = start_node(root.path(), &config, killed);
-    move_node(&console, killed, &back.addr);
     nodes[killed - 1] = Some(back);
+    until("the restarted node accepts the console", || {
+        every_node_accepts(&mut t, &console)
+    });
 
     // An etcd member dies: the gateway keeps serving and writing.
     etcd.kill(2);
-    let shown = t.ok(&console, &["gateway", "show", &watch_gw]);
+    let shown = t.ok(&console, &["gateway", "show", watch_gw]);
     assert!(shown.contains("reachable:      yes"), "{shown}");
 
     // Delete, and kill the leader as soon as the request is in (against the simulator a
     // delete takes about a second, so the kill lands before or during it).
     t.ok(
         &console,
-        &["cluster", "delete", "web", "--gateway", &watch_gw],
+        &["cluster", "delete", "web", "--gateway", watch_gw],
     );
-    let (_, watch) = kill_leader(&etcd, &mut nodes);
-    let watch_gw = format!("dc1-n{watch}");
+    kill_leader(&etcd, &mut nodes);
     // Either the wait sees it go, or it is gone already (a deleted cluster is not found).
     let out = t.run(
         &console,
@@ -220,7 +202,7 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
             "--for",
             "deleted",
             "--gateway",
-            &watch_gw,
+            watch_gw,
         ],
         None,
     );

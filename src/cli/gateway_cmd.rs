@@ -11,6 +11,7 @@ use crate::gateway::console;
 use crate::gateway::deploy::preissued::{self, Preissued};
 use crate::gateway::gateway_state_dir;
 use crate::gateway::journal::{self, JournalFeed};
+use crate::gateway::nodes::{self, NodeDirectory};
 use crate::gateway::pairing::{Limits, PairingCode, Pairings, CODE_LIFETIME};
 use crate::gateway::pki::{fingerprint_text, GatewayPki};
 use crate::gateway::protocol::CLUSTERS_PATH;
@@ -29,6 +30,7 @@ use crate::gateway::{driver, engine_routes, EngineService};
 use crate::maas::{MaasClient, MaasConfig, TlsOptions};
 use crate::model::account::LOCAL_GATEWAY;
 use crate::paths::Paths;
+use crate::store::KnownNode;
 use crate::store::{GatewayKind, NewAccount, Store, StoreError};
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, eyre, WrapErr};
@@ -893,7 +895,7 @@ enum Reconcile {
     /// A 1-node gateway: this process, holding the state dir's lock.
     Locked(Arc<crate::engine::Engine>),
     /// A node of a 3-node gateway: whichever node etcd elects.
-    Elected(Box<crate::ha::Candidate>),
+    Elected(Arc<crate::ha::Candidate>),
 }
 
 /// Records where this node serves consoles (the store write waits on etcd: off the workers).
@@ -950,7 +952,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             .await?;
             (
                 EmbeddedEngine::watcher(store.clone(), engine_config.clone()),
-                Reconcile::Elected(Box::new(candidate)),
+                Reconcile::Elected(Arc::new(candidate)),
             )
         }
         None => {
@@ -965,6 +967,15 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // A replicated node lists its gateway's nodes and the elected one in `/v1/info`.
+    let nodes = match &reconcile {
+        Reconcile::Elected(candidate) => {
+            let directory = NodeDirectory::new(store.clone(), &node_name);
+            nodes::watch_leader(directory.clone(), candidate.clone(), stop_rx.clone());
+            Some(directory)
+        }
+        Reconcile::Locked(_) => None,
+    };
     // The reconciler loop stops on its own signal: an upgrade lets the pass in flight finish
     // while the server still answers (refusing new engine work).
     let (driver_stop_tx, driver_stop_rx) = tokio::sync::watch::channel(false);
@@ -1041,6 +1052,11 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     };
     let pairings = Pairings::new(Arc::new(SystemClock), Limits::default());
+    // A replicated gateway's codes are redeemed on any of its nodes.
+    let pairings = match &cfg.etcd {
+        Some(_) => pairings.replicated(store.clone()),
+        None => pairings,
+    };
     if let Some(file) = &args.pairing_code_file {
         match preissued::admit_from_file(file, &pairings, std::time::SystemTime::now())? {
             Preissued::Admitted(left) => println!(
@@ -1091,6 +1107,9 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     .await?;
     let addr = server.local_addr();
     resize.serving_at(addr);
+    if let Some(nodes) = nodes {
+        server.set_nodes(nodes);
+    }
     if cfg.etcd.is_some() {
         let announced = announce_node(&store, &node_name, addr).await;
         announced.wrap_err("cannot record this node in the replicated store")?;
@@ -1363,6 +1382,52 @@ struct GatewayView {
     /// Set when the gateway runs an older kubemaas than this console.
     #[serde(skip_serializing_if = "Option::is_none")]
     upgrade: Option<VersionNotice>,
+    /// A replicated gateway's nodes: as it listed them now, or as last recorded when it
+    /// cannot be asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<NodeView>,
+}
+
+/// One node of a replicated gateway, as `gateway show` and `gateway list` report it.
+#[derive(Debug, Serialize)]
+struct NodeView {
+    name: String,
+    address: String,
+    leader: bool,
+    /// Whether it answered this console just now (`gateway show` asks each node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reachable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl From<KnownNode> for NodeView {
+    fn from(n: KnownNode) -> Self {
+        NodeView {
+            name: n.node,
+            address: n.address,
+            leader: n.leader,
+            reachable: None,
+            problem: None,
+        }
+    }
+}
+
+/// Asks every node of `nodes` for its health at once (through `client`'s identity, each
+/// node alone), within `patience` each.
+async fn probe_nodes(client: &GatewayClient, nodes: &mut [NodeView], patience: Duration) {
+    let answers = futures_util::future::join_all(nodes.iter().map(|n| async move {
+        let pinned = client.pinned(&n.address)?;
+        match tokio::time::timeout(patience, pinned.health()).await {
+            Ok(answer) => answer.map(|_| ()).map_err(color_eyre::Report::from),
+            Err(_) => bail!("no answer within {patience:?}"),
+        }
+    }))
+    .await;
+    for (n, answer) in nodes.iter_mut().zip(answers) {
+        n.reachable = Some(answer.is_ok());
+        n.problem = answer.err().map(|e| format!("{e:#}"));
+    }
 }
 
 fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
@@ -1379,6 +1444,7 @@ fn view(row: &crate::store::GatewayRow, clusters: Vec<String>) -> GatewayView {
         clusters,
         version: None,
         upgrade: None,
+        nodes: Vec::new(),
     }
 }
 
@@ -1439,6 +1505,11 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
         if let Some(outcome) = outcome {
             record_answer(v, outcome);
         }
+        // Read after asking: an answer that listed nodes was recorded.
+        v.nodes = console::known_nodes(&store, &v.name)?
+            .into_iter()
+            .map(NodeView::from)
+            .collect();
         if v.kind == GatewayKind::Local.to_string() {
             v.version = Some(upgrade_version::running_version());
         }
@@ -1448,7 +1519,9 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &views);
     }
-    let mut table = Table::new(["NAME", "KIND", "ADDRESS", "PAIRED", "VERSION", "CLUSTERS"]);
+    let mut table = Table::new([
+        "NAME", "KIND", "ADDRESS", "PAIRED", "VERSION", "CLUSTERS", "NODES",
+    ]);
     for v in &views {
         let version = match (&v.version, &v.upgrade, v.reachable) {
             (Some(ver), Some(_), _) => format!("{ver} (older than this console)"),
@@ -1463,6 +1536,11 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
             if v.paired { "yes" } else { "no" }.to_string(),
             version,
             v.clusters.len().to_string(),
+            // A replicated gateway's node count; `-` for one node (it lists none).
+            match v.nodes.len() {
+                0 => "-".to_string(),
+                n => n.to_string(),
+            },
         ]);
     }
     print!("{}", table.render());
@@ -1479,13 +1557,40 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
     console::ensure_local(&store)?;
     let row = store.read(|r| r.gateway(&args.name))?;
     let mut v = view(&row, console::clusters_on(&store, &row.name)?);
+    let mut answered_by = None;
     if row.kind == GatewayKind::Remote && row.fingerprint.is_some() {
-        let outcome = async {
-            let client: GatewayClient = console::client_for(&store, &row.name)?;
-            Ok::<_, color_eyre::Report>(client.info().await?)
-        }
-        .await;
+        let client = console::client_for(&store, &row.name);
+        let answer = match &client {
+            Ok(client) => client.info_nodes().await.map_err(color_eyre::Report::from),
+            Err(e) => Err(color_eyre::eyre::eyre!("{e}")),
+        };
+        let outcome = answer.map(|a| {
+            answered_by = a.nodes.node.clone();
+            v.nodes = a
+                .nodes
+                .nodes
+                .into_iter()
+                .map(|n| NodeView {
+                    name: n.name,
+                    address: n.address,
+                    leader: n.leader,
+                    reachable: None,
+                    problem: None,
+                })
+                .collect();
+            a.gateway
+        });
         record_answer(&mut v, outcome);
+        if v.nodes.is_empty() {
+            // Unreachable now: the nodes it listed last.
+            v.nodes = console::known_nodes(&store, &row.name)?
+                .into_iter()
+                .map(NodeView::from)
+                .collect();
+        }
+        if let Ok(client) = &client {
+            probe_nodes(client, &mut v.nodes, LIST_PATIENCE).await;
+        }
     }
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &v);
@@ -1521,6 +1626,31 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
         (Some(false), _, Some(problem)) => println!("reachable:      no: {problem}"),
         _ => {}
+    }
+    if !v.nodes.is_empty() {
+        println!(
+            "nodes:          {}{}",
+            v.nodes.len(),
+            answered_by
+                .map(|n| format!(" ({n} answered)"))
+                .unwrap_or_default()
+        );
+        let width = v.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);
+        let addr_width = v.nodes.iter().map(|n| n.address.len()).max().unwrap_or(0);
+        for n in &v.nodes {
+            let reachable = match (n.reachable, &n.problem) {
+                (Some(true), _) => "reachable: yes".to_string(),
+                (Some(false), Some(p)) => format!("reachable: no: {p}"),
+                (Some(false), None) => "reachable: no".to_string(),
+                (None, _) => String::new(),
+            };
+            println!(
+                "  {:width$}  {:addr_width$}  {:6}  {reachable}",
+                n.name,
+                n.address,
+                if n.leader { "leader" } else { "" },
+            );
+        }
     }
     if let Some(n) = &v.upgrade {
         println!("{n}");

@@ -1,11 +1,31 @@
 //! The console's side of a gateway: pairing ([`pair`]), then a [`GatewayClient`] that calls
 //! any JSON or streaming endpoint over the mutually authenticated channel.
+//!
+//! # Several nodes
+//!
+//! A replicated gateway answers on each of its nodes (one CA: the pinned one admits them
+//! all). A client holds every node address it knows — the one it was made with first — and
+//! when a node cannot be reached it tries the next, and sticks with the one that answered
+//! (clones share that choice, so an event stream and the calls beside it move together).
+//! Whether a failed call may go to another node depends on what may have reached the first:
+//!
+//! * no connection at all (refused, connect timeout): nothing was sent, any call moves on;
+//! * the connection broke after the request went out: only calls that are safe to repeat
+//!   move on — reads, and writes carrying an idempotency key (`POST /v1/clusters` from the
+//!   console's request queue, see [`super::idempotency`]). Other writes report the failure:
+//!   the first node may have acted on them;
+//! * an HTTP answer, even an error, and a TLS failure never move on: the node answered (or
+//!   something that is not the gateway did, which another node must not paper over).
+//!
+//! Every `/v1/info` answer that lists nodes replaces the list ([`GatewayClient::on_nodes`]
+//! lets the console keep it in its store).
 
+use super::idempotency::IDEMPOTENCY_HEADER;
 use super::pairing::{self, PairingCode, Side};
 use super::pki::{self, cert_from_pem, key_from_pem};
 use super::protocol::{
-    ErrorBody, GatewayInfo, Health, PairHello, PairRequest, PairResponse, HEALTH_PATH, INFO_PATH,
-    PAIR_PATH,
+    ErrorBody, GatewayInfo, Health, InfoAnswer, NodeInfo, PairHello, PairRequest, PairResponse,
+    HEALTH_PATH, INFO_PATH, PAIR_PATH,
 };
 use super::tls;
 use super::upgrade_version::{
@@ -17,6 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +109,29 @@ fn base_url(address: &str) -> Result<url::Url, GatewayClientError> {
     Ok(url)
 }
 
+/// Whether a node's announced address is one to call: `HOST:PORT`, and not a wildcard (a
+/// node listening on `0.0.0.0` announces that, which names no host to reach it at).
+fn callable(address: &str) -> bool {
+    match base_url(address) {
+        Ok(url) => match url.host() {
+            Some(url::Host::Ipv4(ip)) => !ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => !ip.is_unspecified(),
+            Some(url::Host::Domain(_)) => true,
+            None => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// The URL of `path` on the node at `address`.
+fn url_at(address: &str, path: &str) -> Result<url::Url, GatewayClientError> {
+    base_url(address)?
+        .join(path.trim_start_matches('/'))
+        .map_err(|_| GatewayClientError::BadAddress {
+            address: format!("{address}{path}"),
+        })
+}
+
 fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, GatewayClientError> {
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
@@ -139,6 +183,15 @@ fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
     }
 }
 
+/// A response body that broke off: the channel was set up and verified, so this is a dropped
+/// connection (a node that died mid-answer), never a TLS refusal.
+fn body_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
+    GatewayClientError::Connect {
+        address: address.to_string(),
+        detail: chain(e),
+    }
+}
+
 /// Turns a response into `T`, or its [`ErrorBody`] into [`GatewayClientError::Refused`].
 pub(crate) async fn decode<T: DeserializeOwned>(
     address: &str,
@@ -149,7 +202,7 @@ pub(crate) async fn decode<T: DeserializeOwned>(
     let body = response
         .bytes()
         .await
-        .map_err(|e| send_error(address, &e))?;
+        .map_err(|e| body_error(address, &e))?;
     if !status.is_success() {
         let (error, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(b) => (b.error, b.message, b.detail.map(Box::new)),
@@ -366,24 +419,60 @@ pub async fn pair(
     })
 }
 
+/// Called with the nodes a gateway listed in a `/v1/info` answer.
+pub type NodesHook = Arc<dyn Fn(&[NodeInfo]) + Send + Sync>;
+
+/// The node addresses a client knows and the one it uses, shared by its clones.
+#[derive(Debug)]
+struct Route {
+    addresses: Vec<String>,
+    current: usize,
+}
+
+impl Route {
+    /// The addresses in the order to try them: the current one first, then the others in
+    /// their order, wrapping around.
+    fn order(&self) -> Vec<String> {
+        let n = self.addresses.len();
+        (0..n)
+            .map(|i| self.addresses[(self.current + i) % n].clone())
+            .collect()
+    }
+}
+
 /// A paired gateway, called over mutual TLS. Cheap to clone.
 #[derive(Clone)]
 pub struct GatewayClient {
     /// How this console names the gateway (its address until told otherwise).
     name: String,
+    /// The address it was made with (the one the console paired with).
     address: String,
-    base: url::Url,
+    route: Arc<Mutex<Route>>,
     http: reqwest::Client,
     /// The protocols this console claims (this build's, unless a test says otherwise).
     protocols: ProtocolRange,
+    on_nodes: Option<NodesHook>,
 }
 
 impl std::fmt::Debug for GatewayClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayClient")
             .field("address", &self.address)
+            .field("addresses", &self.addresses())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a request may be sent to another node after it failed with `e` on one.
+fn may_move_on(e: &reqwest::Error, classified: &GatewayClientError, repeatable: bool) -> bool {
+    // A TLS failure (also reported as a connect error: the handshake is part of connecting)
+    // is never passed over: a node showing a certificate the pinned CA did not issue is
+    // something to see, not to route around.
+    if !matches!(classified, GatewayClientError::Connect { .. }) {
+        return false;
+    }
+    // Nothing was sent over a connection that was never made.
+    e.is_connect() || repeatable
 }
 
 impl GatewayClient {
@@ -394,7 +483,7 @@ impl GatewayClient {
         client_cert_pem: &str,
         client_key_pem: &str,
     ) -> Result<GatewayClient, GatewayClientError> {
-        let base = base_url(address)?;
+        base_url(address)?;
         let material = |what: &str, e: pki::PkiError| GatewayClientError::Material {
             gateway: address.to_string(),
             path: PathBuf::from(what),
@@ -408,11 +497,116 @@ impl GatewayClient {
         let config = tls::pinned_client_config(&ca, vec![cert], key)?;
         Ok(GatewayClient {
             name: address.to_string(),
-            address: address.to_string(),
-            base,
+            address: address.trim().to_string(),
+            route: Arc::new(Mutex::new(Route {
+                addresses: vec![address.trim().to_string()],
+                current: 0,
+            })),
             http: http_client(config)?,
             protocols: ProtocolRange::ours(),
+            on_nodes: None,
         })
+    }
+
+    /// The same client also knowing the gateway's other nodes at `others` (after the
+    /// address it was made with, which stays first). Addresses that are not `HOST:PORT` are
+    /// skipped.
+    pub fn with_nodes<I, S>(self, others: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut addresses = vec![self.address.trim().to_string()];
+        for a in others {
+            let a = a.as_ref().trim();
+            if callable(a) && !addresses.iter().any(|known| known == a) {
+                addresses.push(a.to_string());
+            }
+        }
+        GatewayClient {
+            route: Arc::new(Mutex::new(Route {
+                addresses,
+                current: 0,
+            })),
+            ..self
+        }
+    }
+
+    /// The same client calling `f` with the nodes of every `/v1/info` answer that lists
+    /// them (the console keeps them in its store).
+    pub fn on_nodes(mut self, f: NodesHook) -> Self {
+        self.on_nodes = Some(f);
+        self
+    }
+
+    /// A client of the node at `address` alone: same identity and pin, no other node to
+    /// move to (a rolling upgrade addresses each node in turn).
+    pub fn pinned(&self, address: &str) -> Result<GatewayClient, GatewayClientError> {
+        base_url(address)?;
+        Ok(GatewayClient {
+            name: self.name.clone(),
+            address: address.trim().to_string(),
+            route: Arc::new(Mutex::new(Route {
+                addresses: vec![address.trim().to_string()],
+                current: 0,
+            })),
+            http: self.http.clone(),
+            protocols: self.protocols,
+            on_nodes: None,
+        })
+    }
+
+    /// Every node address this client knows, the one it was made with first.
+    pub fn addresses(&self) -> Vec<String> {
+        self.route
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .addresses
+            .clone()
+    }
+
+    /// The address calls go to now: the last node that answered.
+    pub fn current_address(&self) -> String {
+        let route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
+        route.addresses[route.current % route.addresses.len()].clone()
+    }
+
+    /// Sticks with `address` (when it is still known).
+    fn settle_on(&self, address: &str) {
+        let mut route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = route.addresses.iter().position(|a| a == address) {
+            route.current = i;
+        }
+    }
+
+    /// Takes in the nodes a `/v1/info` answer listed: they become the addresses to try after
+    /// the one this client was made with (which stays first: the operator gave it, and it may
+    /// name the gateway rather than one node — a DNS name, a load balancer), and the hook is
+    /// told.
+    fn learn(&self, nodes: &[NodeInfo]) {
+        if nodes.is_empty() {
+            return;
+        }
+        {
+            let mut route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = route.addresses[route.current % route.addresses.len()].clone();
+            let listed: Vec<String> = nodes
+                .iter()
+                .map(|n| n.address.trim().to_string())
+                .filter(|a| callable(a))
+                .collect();
+            let mut addresses = vec![self.address.clone()];
+            for a in listed {
+                if !addresses.contains(&a) {
+                    addresses.push(a);
+                }
+            }
+            route.current = addresses.iter().position(|a| *a == current).unwrap_or(0);
+            route.addresses = addresses;
+        }
+        if let Some(hook) = &self.on_nodes {
+            hook(nodes);
+        }
     }
 
     /// The same client, naming the gateway `name` in its errors.
@@ -432,18 +626,23 @@ impl GatewayClient {
         &self.name
     }
 
-    /// A request to `path` carrying this console's protocols and version.
+    /// A request to `path` on the current node, carrying this console's protocols and
+    /// version. Sent with [`GatewayClient::send`], it goes to that node only.
     pub fn request(
         &self,
         method: reqwest::Method,
         path: &str,
     ) -> Result<reqwest::RequestBuilder, GatewayClientError> {
-        Ok(self
-            .http
-            .request(method, self.url(path)?)
+        let url = url_at(&self.current_address(), path)?;
+        Ok(self.request_to(method, url))
+    }
+
+    fn request_to(&self, method: reqwest::Method, url: url::Url) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
             .header(PROTOCOL_HEADER, self.protocols.newest.to_string())
             .header(PROTOCOL_MIN_HEADER, self.protocols.oldest.to_string())
-            .header(VERSION_HEADER, upgrade_version::running_version()))
+            .header(VERSION_HEADER, upgrade_version::running_version())
     }
 
     /// Sends `request` and checks that the gateway that answered speaks a protocol in common
@@ -455,7 +654,7 @@ impl GatewayClient {
         let response = request
             .send()
             .await
-            .map_err(|e| send_error(&self.address, &e))?;
+            .map_err(|e| send_error(&self.current_address(), &e))?;
         self.check_peer(&response)?;
         Ok(response)
     }
@@ -469,7 +668,87 @@ impl GatewayClient {
         request
             .send()
             .await
-            .map_err(|e| send_error(&self.address, &e))
+            .map_err(|e| send_error(&self.current_address(), &e))
+    }
+
+    /// Asks the node at `address` which nodes the gateway has now, and learns them: after a
+    /// node was found dead, the list may be stale (a node restarted on another port). Best
+    /// effort: the call that moved on has its answer already.
+    async fn refresh_nodes(&self, address: &str) {
+        let Ok(url) = url_at(address, INFO_PATH) else {
+            return;
+        };
+        let request = self
+            .request_to(reqwest::Method::GET, url)
+            .timeout(CALL_TIMEOUT);
+        let answer = match request.send().await {
+            Ok(response) => decode::<InfoAnswer>(address, INFO_PATH, response).await,
+            Err(e) => Err(send_error(address, &e)),
+        };
+        match answer {
+            Ok(answer) => self.learn(&answer.nodes.nodes),
+            Err(e) => tracing::debug!(error = %e, "could not refresh the gateway's nodes"),
+        }
+    }
+
+    /// Sends `method path` (shaped by `build`) to the current node, and to the next ones
+    /// while a node cannot be reached and the request may move on (see the module docs);
+    /// answers with the node that answered and its response.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        repeatable: bool,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<(String, reqwest::Response), GatewayClientError> {
+        let order = self
+            .route
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .order();
+        let mut failed: Vec<String> = Vec::new();
+        let mut last = None;
+        for address in &order {
+            let request = build(self.request_to(method.clone(), url_at(address, path)?));
+            match request.send().await {
+                Ok(response) => {
+                    self.check_peer(&response)?;
+                    self.settle_on(address);
+                    if !failed.is_empty() {
+                        tracing::info!(
+                            gateway = %self.name,
+                            unreachable = %failed.join(", "),
+                            now = %address,
+                            "a gateway node cannot be reached: working through another"
+                        );
+                        if path != INFO_PATH {
+                            self.refresh_nodes(address).await;
+                        }
+                    }
+                    return Ok((address.clone(), response));
+                }
+                Err(e) => {
+                    let classified = send_error(address, &e);
+                    if !may_move_on(&e, &classified, repeatable) {
+                        return Err(classified);
+                    }
+                    failed.push(address.clone());
+                    last = Some(classified);
+                }
+            }
+        }
+        Err(match last {
+            Some(GatewayClientError::Connect { detail, .. }) if failed.len() > 1 => {
+                GatewayClientError::Connect {
+                    address: failed.join(", "),
+                    detail,
+                }
+            }
+            Some(e) => e,
+            None => GatewayClientError::BadAddress {
+                address: self.address.clone(),
+            },
+        })
     }
 
     fn check_peer(&self, response: &reqwest::Response) -> Result<(), GatewayClientError> {
@@ -509,27 +788,21 @@ impl GatewayClient {
         Ok(Self::new(address, &read(ca)?, &read(cert)?, &read(key)?)?.named(gateway))
     }
 
+    /// The address this client was made with (the node the console paired with; for a
+    /// [`GatewayClient::pinned`] client, its node). Calls may go elsewhere:
+    /// [`GatewayClient::current_address`].
     pub fn address(&self) -> &str {
         &self.address
     }
 
-    fn url(&self, path: &str) -> Result<url::Url, GatewayClientError> {
-        self.base
-            .join(path.trim_start_matches('/'))
-            .map_err(|_| GatewayClientError::BadAddress {
-                address: format!("{}{path}", self.address),
-            })
-    }
-
     /// `GET path`, answered with JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GatewayClientError> {
-        let response = self
-            .send(
-                self.request(reqwest::Method::GET, path)?
-                    .timeout(CALL_TIMEOUT),
-            )
+        let (address, response) = self
+            .call(reqwest::Method::GET, path, true, |r| {
+                r.timeout(CALL_TIMEOUT)
+            })
             .await?;
-        decode(&self.address, path, response).await
+        decode(&address, path, response).await
     }
 
     /// `POST path` with a JSON body, answered with JSON.
@@ -549,15 +822,20 @@ impl GatewayClient {
         body: &B,
         headers: &[(&str, &str)],
     ) -> Result<T, GatewayClientError> {
-        let mut request = self
-            .request(reqwest::Method::POST, path)?
-            .timeout(CALL_TIMEOUT)
-            .json(body);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self.send(request).await?;
-        decode(&self.address, path, response).await
+        // A write with an idempotency key is answered once however often it arrives.
+        let repeatable = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(IDEMPOTENCY_HEADER));
+        let (address, response) = self
+            .call(reqwest::Method::POST, path, repeatable, |r| {
+                let mut request = r.timeout(CALL_TIMEOUT).json(body);
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
+                request
+            })
+            .await?;
+        decode(&address, path, response).await
     }
 
     /// `GET path` answered with newline-delimited JSON over a long-lived response.
@@ -565,20 +843,20 @@ impl GatewayClient {
         &self,
         path: &str,
     ) -> Result<NdjsonStream<T>, GatewayClientError> {
-        let response = self.send(self.request(reqwest::Method::GET, path)?).await?;
+        let (address, response) = self.call(reqwest::Method::GET, path, true, |r| r).await?;
         if !response.status().is_success() {
             // Reuses the error decoding; a success here is impossible.
-            return Err(decode::<serde_json::Value>(&self.address, path, response)
+            return Err(decode::<serde_json::Value>(&address, path, response)
                 .await
                 .err()
                 .unwrap_or_else(|| GatewayClientError::Decode {
-                    address: self.address.clone(),
+                    address: address.clone(),
                     path: path.to_string(),
                     detail: "an error status with a readable body".into(),
                 }));
         }
         Ok(NdjsonStream {
-            address: self.address.clone(),
+            address,
             path: path.to_string(),
             response,
             buffer: Vec::new(),
@@ -586,9 +864,17 @@ impl GatewayClient {
         })
     }
 
-    /// `GET /v1/info`.
+    /// `GET /v1/info`. Learns the nodes it lists.
     pub async fn info(&self) -> Result<GatewayInfo, GatewayClientError> {
-        self.get(INFO_PATH).await
+        Ok(self.info_nodes().await?.gateway)
+    }
+
+    /// `GET /v1/info` with what it says about the nodes (nothing from a 1-node gateway or an
+    /// older build), which this client learns.
+    pub async fn info_nodes(&self) -> Result<InfoAnswer, GatewayClientError> {
+        let answer: InfoAnswer = self.get(INFO_PATH).await?;
+        self.learn(&answer.nodes.nodes);
+        Ok(answer)
     }
 
     /// `GET /v1/health`.
@@ -637,8 +923,33 @@ impl<T: DeserializeOwned> NdjsonStream<T> {
             match self.response.chunk().await {
                 Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
                 Ok(None) => return None,
-                Err(e) => return Some(Err(send_error(&self.address, &e))),
+                Err(e) => return Some(Err(body_error(&self.address, &e))),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_naming_a_host_are_called() {
+        assert!(callable("127.0.0.1:8443"));
+        assert!(callable("gw1.example:8443"));
+        assert!(callable("[::1]:8443"));
+        assert!(!callable("0.0.0.0:8443"));
+        assert!(!callable("[::]:8443"));
+        assert!(!callable("gw1.example"));
+        assert!(!callable("https://gw1.example:8443/"));
+    }
+
+    #[test]
+    fn a_route_tries_the_current_node_first_then_wraps_around() {
+        let route = Route {
+            addresses: vec!["a:1".into(), "b:2".into(), "c:3".into()],
+            current: 1,
+        };
+        assert_eq!(route.order(), vec!["b:2", "c:3", "a:1"]);
     }
 }

@@ -1,15 +1,17 @@
 //! The console's record of gateways: the embedded engine (`local`, always there) and paired
 //! remote gateways, kept in the store's `gateways` table with their pairing material in
 //! `STATE_DIR/gateways/NAME/` (the CA the console pins, its client certificate, and its
-//! private key, 0600).
+//! private key, 0600). A replicated gateway's nodes are kept too (`gateway_addresses`), as its
+//! `/v1/info` answers list them, so that its client reaches the gateway through any of them.
 
 use super::client::{self, GatewayClient, GatewayClientError, PairedMaterial};
 use super::pairing::PairingCode;
 use super::pki::fingerprint_text;
-use super::protocol::GatewayInfo;
+use super::protocol::{GatewayInfo, NodeInfo};
 use crate::model::account::LOCAL_GATEWAY;
-use crate::store::{GatewayKind, GatewayRow, NewGateway, Store, StoreError};
+use crate::store::{GatewayKind, GatewayRow, KnownNode, NewGateway, Store, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const CA_FILE: &str = "ca.pem";
 const CERT_FILE: &str = "client.pem";
@@ -96,7 +98,13 @@ pub fn check_free(
         if row.fingerprint.is_some() {
             return Err(ConsoleError::AlreadyPaired { name: name.into() });
         }
-        if row.address != address {
+        // Another node of the same replicated gateway is the same gateway.
+        let a_node = || {
+            store
+                .read(|r| r.known_gateway_nodes(name))
+                .map(|nodes| nodes.iter().any(|n| n.node.address == address))
+        };
+        if row.address != address && !a_node()? {
             return Err(ConsoleError::AddressChanged {
                 name: name.into(),
                 recorded: row.address.clone(),
@@ -150,8 +158,69 @@ pub fn save_pairing(
     Ok(row)
 }
 
-/// A client for the paired gateway `name`.
+/// Keeps the nodes gateway `gateway` listed. A failure is logged, not raised: the answer that
+/// listed them was received, and the next one lists them again.
+pub fn remember_nodes(store: &Store, gateway: &str, nodes: &[NodeInfo]) {
+    let known: Vec<KnownNode> = nodes
+        .iter()
+        .map(|n| KnownNode {
+            node: n.name.clone(),
+            address: n.address.clone(),
+            leader: n.leader,
+        })
+        .collect();
+    if let Err(e) = store.tx(|tx| tx.set_gateway_nodes(gateway, &known)) {
+        tracing::warn!(gateway, error = %e, "could not record the gateway's nodes");
+    }
+}
+
+/// The nodes of gateway `name` this console knows (none for a 1-node gateway), by name.
+pub fn known_nodes(store: &Store, name: &str) -> Result<Vec<KnownNode>, ConsoleError> {
+    Ok(store
+        .read(|r| r.known_gateway_nodes(name))?
+        .into_iter()
+        .map(|row| row.node)
+        .collect())
+}
+
+/// A client for the paired gateway `name`: it knows every node recorded for it (the address
+/// it was paired at first) and records the nodes each `/v1/info` answer lists.
 pub fn client_for(store: &Store, name: &str) -> Result<GatewayClient, ConsoleError> {
+    let client = paired_client(store, name)?;
+    let others: Vec<String> = known_nodes(store, name)?
+        .into_iter()
+        .map(|n| n.address)
+        .collect();
+    let (store, gateway) = (store.clone(), name.to_string());
+    Ok(client.with_nodes(others).on_nodes(Arc::new(move |nodes| {
+        remember_nodes(&store, &gateway, nodes)
+    })))
+}
+
+/// One client per known node of gateway `name`, each calling its node only, in the order a
+/// rolling upgrade takes them: the followers first, the elected node last (so the
+/// reconcilers move once), as the gateway's latest `/v1/info` answer said. A gateway with no
+/// recorded nodes (1-node, or never asked) gives its one client.
+pub fn node_clients(store: &Store, name: &str) -> Result<Vec<GatewayClient>, ConsoleError> {
+    let client = paired_client(store, name)?;
+    let nodes = upgrade_order(known_nodes(store, name)?);
+    if nodes.is_empty() {
+        return Ok(vec![client]);
+    }
+    Ok(nodes
+        .iter()
+        .map(|n| client.pinned(&n.address))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Followers first, the elected node last; by name within each (the sort is stable).
+fn upgrade_order(mut nodes: Vec<KnownNode>) -> Vec<KnownNode> {
+    nodes.sort_by_key(|n| n.leader);
+    nodes
+}
+
+/// The client made from the pairing material, knowing the paired address only.
+fn paired_client(store: &Store, name: &str) -> Result<GatewayClient, ConsoleError> {
     if name == LOCAL_GATEWAY {
         return Err(ConsoleError::Local);
     }
@@ -296,4 +365,66 @@ pub async fn finish_pairing(
         .info()
         .await
         .map_err(|source| ConsoleError::FirstCall { source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unpaired_gateway_pairs_again_at_any_of_its_known_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .tx(|tx| {
+                tx.insert_gateway(&NewGateway {
+                    name: "dc1".into(),
+                    address: "127.0.0.1:1".into(),
+                    fingerprint: None,
+                    client_cert_path: None,
+                    client_key_path: None,
+                    kind: GatewayKind::Remote,
+                })
+            })
+            .unwrap();
+        let node = |name: &str, address: &str| NodeInfo {
+            name: name.into(),
+            address: address.into(),
+            leader: false,
+        };
+        remember_nodes(
+            &store,
+            "dc1",
+            &[node("gw1", "127.0.0.1:1"), node("gw2", "127.0.0.1:2")],
+        );
+        assert!(check_free(&store, "dc1", "127.0.0.1:2").unwrap().is_some());
+        assert!(matches!(
+            check_free(&store, "dc1", "127.0.0.1:3"),
+            Err(ConsoleError::AddressChanged { .. })
+        ));
+        let known: Vec<_> = known_nodes(&store, "dc1")
+            .unwrap()
+            .into_iter()
+            .map(|n| n.node)
+            .collect();
+        assert_eq!(known, vec!["gw1", "gw2"]);
+    }
+
+    #[test]
+    fn upgrades_take_the_followers_first_and_the_leader_last() {
+        let node = |name: &str, leader| KnownNode {
+            node: name.into(),
+            address: format!("{name}:1"),
+            leader,
+        };
+        let order: Vec<_> = upgrade_order(vec![
+            node("gw1", false),
+            node("gw2", true),
+            node("gw3", false),
+        ])
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
+        assert_eq!(order, vec!["gw1", "gw3", "gw2"]);
+    }
 }

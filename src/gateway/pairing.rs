@@ -11,11 +11,18 @@
 //! * gateway → console: `HMAC(key, "gateway" ‖ fingerprint ‖ public key)`. Only a holder of the
 //!   code can make it, so a gateway impersonator cannot answer in a way the console accepts.
 //!
-//! The gateway keeps only the derived key (a one-way hash of the code), in memory; codes expire
-//! after [`CODE_LIFETIME`] and are single use. Every attempt is rate limited per peer and
-//! globally, and every refusal is logged (never the code).
+//! The gateway keeps only the derived key (a one-way hash of the code); codes expire after
+//! [`CODE_LIFETIME`] and are single use. A 1-node gateway keeps the keys in memory; the nodes
+//! of a replicated gateway keep them in the replicated store ([`Pairings::replicated`]), so a
+//! code printed by one node is redeemed on any — once: the store's write transaction that
+//! marks it used is ordered by the replicated log, and a second node's rerun finds it used.
+//! Every attempt is rate limited per peer and globally (per node), and every refusal is logged
+//! (never the code).
 
 use super::clock::Clock;
+use crate::store::replica::StoredCode;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
@@ -160,6 +167,8 @@ pub enum PairingError {
     ExpiredCode,
     #[error("too many pairing attempts{}: wait {} s and try again", if *.global { " on this gateway" } else { " from this address" }, retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration, global: bool },
+    #[error("this gateway node cannot check the pairing code now (its replicated store did not answer): try again in a moment, or pair through another node")]
+    Unavailable,
 }
 
 impl PairingError {
@@ -170,6 +179,7 @@ impl PairingError {
             PairingError::ReusedCode => "reused_code",
             PairingError::ExpiredCode => "expired_code",
             PairingError::RateLimited { .. } => "rate_limited",
+            PairingError::Unavailable => "unavailable",
         }
     }
 }
@@ -253,6 +263,39 @@ pub struct Pairings {
     book: Arc<Mutex<Book>>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// A replicated gateway's store, where codes are shared by all nodes.
+    shared: Option<Store>,
+    /// The wall-clock time at `clock`'s instant `.0`: shared codes expire at a wall-clock
+    /// time every node reads alike, and tests still move time with their clock.
+    wall_base: (Instant, DateTime<Utc>),
+}
+
+/// Why a shared code was not redeemed.
+enum Refusal {
+    Pairing(PairingError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A derived key back from [`hex`]; `None` for anything else.
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// At most this many addresses are tracked; beyond it, the fullest buckets are forgotten.
@@ -260,6 +303,7 @@ const MAX_PEERS: usize = 4096;
 
 impl Pairings {
     pub fn new(clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        let wall_base = (clock.now(), Utc::now());
         Pairings {
             book: Arc::new(Mutex::new(Book {
                 codes: Vec::new(),
@@ -268,21 +312,62 @@ impl Pairings {
             })),
             clock,
             limits,
+            shared: None,
+            wall_base,
         }
+    }
+
+    /// The same book keeping its codes in `store`, a replicated gateway's: every node with
+    /// the same store redeems the codes any of them issued. The rate limits stay per node.
+    pub fn replicated(mut self, store: Store) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    /// The wall-clock time of the clock's instant `at`.
+    fn wall(&self, at: Instant) -> DateTime<Utc> {
+        let (base, wall) = self.wall_base;
+        let since = chrono::Duration::from_std(at.saturating_duration_since(base))
+            .unwrap_or(chrono::Duration::MAX);
+        wall.checked_add_signed(since)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Keeps `code`'s derived key, valid for `valid_for`: in the replicated store when there
+    /// is one, else (or when the store cannot be written) in this node's memory.
+    fn keep(&self, code: &PairingCode, valid_for: Duration) {
+        let now = self.clock.now();
+        if let Some(store) = &self.shared {
+            let wall = self.wall(now);
+            let stored = StoredCode {
+                key: hex(&code_key(code)),
+                expires: wall
+                    + chrono::Duration::from_std(valid_for).unwrap_or(chrono::Duration::MAX),
+                used: None,
+            };
+            let forget = wall - chrono::Duration::from_std(REMEMBER).unwrap_or_default();
+            match store.tx(|tx| tx.add_pairing_code(&stored, forget)) {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not share a pairing code through the replicated store: it is redeemable on this node only"
+                ),
+            }
+        }
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        book.codes
+            .retain(|e| now.saturating_duration_since(e.expires) < REMEMBER);
+        book.codes.push(Entry {
+            key: code_key(code),
+            expires: now + valid_for,
+            used: false,
+        });
     }
 
     /// Issues a new code, valid for [`CODE_LIFETIME`]. Only its derived key is kept.
     pub fn issue(&self) -> PairingCode {
         let code = PairingCode::generate(&mut rand::rng());
-        let now = self.clock.now();
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        book.codes
-            .retain(|e| now.saturating_duration_since(e.expires) < REMEMBER);
-        book.codes.push(Entry {
-            key: code_key(&code),
-            expires: now + CODE_LIFETIME,
-            used: false,
-        });
+        self.keep(&code, CODE_LIFETIME);
         tracing::info!("pairing code issued (valid 10 minutes, single use)");
         code
     }
@@ -291,17 +376,53 @@ impl Pairings {
     /// code in its user-data — once, for `valid_for` from now. Like [`Pairings::issue`], only
     /// its derived key is kept.
     pub fn admit(&self, code: &PairingCode, valid_for: Duration) {
-        let now = self.clock.now();
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        book.codes.push(Entry {
-            key: code_key(code),
-            expires: now + valid_for,
-            used: false,
-        });
+        self.keep(code, valid_for);
         tracing::info!(
             minutes = valid_for.as_secs() / 60,
             "pre-issued pairing code admitted (single use)"
         );
+    }
+
+    /// Redeems a code kept in the replicated store, in one write transaction: found, unused,
+    /// unexpired, and marked used — or refused. A refusal made on a copy that was behind the
+    /// log is made again once it caught up (a code issued a moment ago on another node).
+    fn redeem_shared(
+        &self,
+        store: &Store,
+        now: Instant,
+        fingerprint: &[u8; 32],
+        public_key: &[u8],
+        given_proof: &[u8],
+    ) -> Result<[u8; 32], PairingError> {
+        let wall = self.wall(now);
+        let outcome = store.tx(|tx| {
+            let found = tx.pairing_codes()?.into_iter().find_map(|c| {
+                let key = unhex(&c.key)?;
+                verify_proof(&key, Side::Console, fingerprint, public_key, given_proof)
+                    .then_some((c, key))
+            });
+            match found {
+                None => Err(Refusal::Pairing(PairingError::WrongCode)),
+                Some((c, _)) if c.used.is_some() => Err(Refusal::Pairing(PairingError::ReusedCode)),
+                Some((c, _)) if wall >= c.expires => {
+                    Err(Refusal::Pairing(PairingError::ExpiredCode))
+                }
+                Some((c, key)) => {
+                    if tx.use_pairing_code(&c.key, wall)? {
+                        Ok(key)
+                    } else {
+                        Err(Refusal::Pairing(PairingError::ReusedCode))
+                    }
+                }
+            }
+        });
+        outcome.map_err(|e| match e {
+            Refusal::Pairing(p) => p,
+            Refusal::Store(e) => {
+                tracing::warn!(error = %e, "checking a pairing code in the replicated store failed");
+                PairingError::Unavailable
+            }
+        })
     }
 
     /// Checks a console's pairing proof, made over `fingerprint` — which must be this
@@ -315,21 +436,31 @@ impl Pairings {
         given_proof: &[u8],
     ) -> Result<[u8; 32], PairingError> {
         let now = self.clock.now();
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = self.take_token(&mut book, peer, now).and_then(|()| {
-            let entry = book.codes.iter_mut().find(|e| {
-                verify_proof(&e.key, Side::Console, fingerprint, public_key, given_proof)
-            });
-            match entry {
-                None => Err(PairingError::WrongCode),
-                Some(e) if e.used => Err(PairingError::ReusedCode),
-                Some(e) if now >= e.expires => Err(PairingError::ExpiredCode),
-                Some(e) => {
-                    e.used = true;
-                    Ok(e.key)
+        let local = {
+            let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+            self.take_token(&mut book, peer, now).and_then(|()| {
+                let entry = book.codes.iter_mut().find(|e| {
+                    verify_proof(&e.key, Side::Console, fingerprint, public_key, given_proof)
+                });
+                match entry {
+                    None => Err(PairingError::WrongCode),
+                    Some(e) if e.used => Err(PairingError::ReusedCode),
+                    Some(e) if now >= e.expires => Err(PairingError::ExpiredCode),
+                    Some(e) => {
+                        e.used = true;
+                        Ok(e.key)
+                    }
                 }
+            })
+        };
+        // Codes this node could not share are in its memory; all others in the store (the
+        // book's lock is released first: the store may wait on the network).
+        let result = match (local, &self.shared) {
+            (Err(PairingError::WrongCode), Some(store)) => {
+                self.redeem_shared(store, now, fingerprint, public_key, given_proof)
             }
-        });
+            (local, _) => local,
+        };
         match &result {
             Ok(_) => tracing::info!(%peer, "pairing code accepted"),
             Err(e) => tracing::warn!(%peer, reason = e.code(), "pairing attempt refused"),
@@ -498,6 +629,83 @@ mod tests {
             book.redeem(ip(2), &FP, PK, &console_proof(&late, &FP)),
             Err(PairingError::ExpiredCode)
         );
+    }
+
+    /// Two nodes of one replicated gateway: their own copies of one log.
+    fn two_nodes() -> (Pairings, Pairings, ManualClock, Vec<tempfile::TempDir>) {
+        use crate::store::replica::MemoryLog;
+        use crate::store::{ReplicaLog, ReplicaOptions};
+        let log: Arc<dyn ReplicaLog> = Arc::new(MemoryLog::new(4096));
+        let clock = ManualClock::new();
+        let mut dirs = Vec::new();
+        let mut node = || {
+            let dir = tempfile::tempdir().unwrap();
+            let store =
+                Store::open_replicated(dir.path(), log.clone(), ReplicaOptions::default()).unwrap();
+            dirs.push(dir);
+            Pairings::new(Arc::new(clock.clone()), Limits::default()).replicated(store)
+        };
+        let (a, b) = (node(), node());
+        (a, b, clock, dirs)
+    }
+
+    #[test]
+    fn a_code_issued_by_one_node_pairs_once_on_any() {
+        let (node1, node2, clock, _dirs) = two_nodes();
+        let code = node2.issue();
+        let p = console_proof(&code, &FP);
+        // Node 1 has not applied node 2's write yet: its refusal is rechecked after catching up.
+        assert_eq!(node1.redeem(ip(1), &FP, PK, &p), Ok(code_key(&code)));
+        assert_eq!(
+            node2.redeem(ip(1), &FP, PK, &p),
+            Err(PairingError::ReusedCode)
+        );
+        assert_eq!(
+            node1.redeem(ip(1), &FP, PK, &p),
+            Err(PairingError::ReusedCode)
+        );
+
+        let late = node1.issue();
+        clock.advance(CODE_LIFETIME + Duration::from_secs(1));
+        assert_eq!(
+            node2.redeem(ip(2), &FP, PK, &console_proof(&late, &FP)),
+            Err(PairingError::ExpiredCode)
+        );
+        let wrong = PairingCode::parse("00000-00000-00000-00000").unwrap();
+        assert_eq!(
+            node2.redeem(ip(2), &FP, PK, &console_proof(&wrong, &FP)),
+            Err(PairingError::WrongCode)
+        );
+        // The store holds derived keys only, never a code.
+        let shown = late.reveal().replace('-', "");
+        let kept = node1
+            .shared
+            .as_ref()
+            .unwrap()
+            .read(|r| r.pairing_codes())
+            .unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|c| !c.key.to_uppercase().contains(&shown)));
+    }
+
+    #[test]
+    fn two_nodes_redeeming_one_code_at_once_cannot_both_succeed() {
+        for _ in 0..10 {
+            let (node1, node2, _clock, _dirs) = two_nodes();
+            let code = node1.issue();
+            let p = console_proof(&code, &FP);
+            let results: Vec<_> = std::thread::scope(|s| {
+                let a = s.spawn(|| node1.redeem(ip(1), &FP, PK, &p));
+                let b = s.spawn(|| node2.redeem(ip(2), &FP, PK, &p));
+                vec![a.join().unwrap(), b.join().unwrap()]
+            });
+            let accepted = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(accepted, 1, "{results:?}");
+            assert!(
+                results.contains(&Err(PairingError::ReusedCode)),
+                "{results:?}"
+            );
+        }
     }
 
     #[test]

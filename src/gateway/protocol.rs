@@ -63,6 +63,41 @@ pub struct GatewayInfo {
     pub default_account: String,
 }
 
+/// What `GET /v1/info` says about the nodes of a replicated (3-node) gateway. A 1-node
+/// gateway sends neither field: its one address is the one the console paired with, so there
+/// is nothing to learn (and its listen address, often `0.0.0.0`, is no address to call).
+/// Both fields default, so consoles and gateways of older builds still read each other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodesInfo {
+    /// The node that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Every node the gateway recorded, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// One node of a replicated gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    /// Where consoles reach it (`host:port`).
+    pub address: String,
+    /// Whether it is the elected node running the reconcilers (as the answering node last
+    /// saw the election, within a second or so).
+    pub leader: bool,
+}
+
+/// `GET /v1/info` as a gateway sends it: one flat JSON object, [`GatewayInfo`]'s fields and
+/// [`NodesInfo`]'s. A console of an older build reads it as a [`GatewayInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoAnswer {
+    #[serde(flatten)]
+    pub gateway: GatewayInfo,
+    #[serde(flatten)]
+    pub nodes: NodesInfo,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaasInfo {
     /// The region URL (never the key).
@@ -231,3 +266,52 @@ pub struct MaasIdentityBody {
 pub const SNAPSHOT_TAIL: &str = "/snapshot";
 /// `GET /v1/accounts/NAME/maas` answers a [`MaasIdentityBody`].
 pub const MAAS_IDENTITY_TAIL: &str = "/maas";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> GatewayInfo {
+        GatewayInfo {
+            name: "dc1".into(),
+            version: "1.0.0".into(),
+            protocol: 1,
+            maas: MaasInfo {
+                endpoint: "http://127.0.0.1:5240/MAAS/".into(),
+                version: None,
+            },
+            default_account: "dc1".into(),
+        }
+    }
+
+    #[test]
+    fn the_info_answer_is_one_object_older_builds_read_both_ways() {
+        let answer = InfoAnswer {
+            gateway: gateway(),
+            nodes: NodesInfo {
+                node: Some("gw2".into()),
+                nodes: vec![NodeInfo {
+                    name: "gw1".into(),
+                    address: "127.0.0.1:1".into(),
+                    leader: true,
+                }],
+            },
+        };
+        let text = serde_json::to_string(&answer).unwrap();
+        let flat: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(flat["name"], "dc1");
+        assert_eq!(flat["node"], "gw2");
+        assert_eq!(flat["nodes"][0]["leader"], true);
+        // An older console reads the gateway's part.
+        assert_eq!(
+            serde_json::from_str::<GatewayInfo>(&text).unwrap(),
+            gateway()
+        );
+        assert_eq!(serde_json::from_str::<InfoAnswer>(&text).unwrap(), answer);
+        // A 1-node or older gateway's answer: no nodes.
+        let old = serde_json::to_string(&gateway()).unwrap();
+        assert!(!old.contains("nodes"));
+        let read: InfoAnswer = serde_json::from_str(&old).unwrap();
+        assert_eq!(read.nodes, NodesInfo::default());
+    }
+}

@@ -5,7 +5,9 @@
 //! The gateway reconciles by itself; `wait` only watches. It follows the gateway's live journal
 //! ([`EventFollower`]) and re-reads the cluster whenever one of its events (or a heartbeat)
 //! arrives. A dropped connection — or one gone silent for three heartbeats — is reopened with
-//! the last event id seen, so nothing is lost.
+//! the last event id seen, so nothing is lost. On a replicated gateway it is reopened on
+//! another node when the one it followed is down ([`GatewayClient`] moves on; event ids are
+//! the replicated journal's, the same on every node).
 
 use super::client::{GatewayClient, GatewayClientError, NdjsonStream};
 use super::console::{self, ConsoleError};

@@ -10,11 +10,12 @@
 //! Routes are added in one place: [`GatewayServer::bind`] takes the engine's API as a
 //! [`Router`] and merges it with [`authenticated_routes`], behind the same check.
 
+use super::nodes::NodeDirectory;
 use super::pairing::{self, PairingError, Pairings, Side};
 use super::pki::{self, GatewayPki};
 use super::protocol::{
-    ErrorBody, GatewayInfo, Health, PairHello, PairRequest, PairResponse, HEALTH_PATH,
-    HEALTH_WATCH_PATH, INFO_PATH, PAIR_PATH,
+    ErrorBody, GatewayInfo, Health, InfoAnswer, NodesInfo, PairHello, PairRequest, PairResponse,
+    HEALTH_PATH, HEALTH_WATCH_PATH, INFO_PATH, PAIR_PATH,
 };
 use super::registry::{ConsoleRecord, ConsoleRegistry};
 use super::tls;
@@ -152,6 +153,8 @@ struct Shared {
     started: Instant,
     heartbeat: Duration,
     shutdown: watch::Receiver<bool>,
+    /// A replicated gateway's nodes, for `/v1/info`; unset on a 1-node gateway.
+    nodes: std::sync::OnceLock<NodeDirectory>,
 }
 
 /// Why the server could not start or stopped.
@@ -337,10 +340,19 @@ async fn pair(
         return bad(&e.to_string());
     }
     let fingerprint = shared.pki.server_fingerprint();
-    let key = match shared
-        .pairings
-        .redeem(peer.remote.ip(), &fingerprint, &public_key, &proof)
-    {
+    // A replicated gateway checks the code in its store, which may wait on etcd: off the
+    // async workers.
+    let (pairings, remote, console_key) = (
+        shared.pairings.clone(),
+        peer.remote.ip(),
+        public_key.clone(),
+    );
+    let redeemed = tokio::task::spawn_blocking(move || {
+        pairings.redeem(remote, &fingerprint, &console_key, &proof)
+    })
+    .await
+    .unwrap_or(Err(PairingError::Unavailable));
+    let key = match redeemed {
         Ok(key) => key,
         Err(e @ PairingError::RateLimited { retry_after, .. }) => {
             let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, e.code(), e.to_string());
@@ -348,6 +360,9 @@ async fn pair(
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
             return response;
+        }
+        Err(e @ PairingError::Unavailable) => {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
         }
         Err(e) => return refuse(StatusCode::FORBIDDEN, e.code(), e.to_string()),
     };
@@ -399,8 +414,20 @@ async fn pair(
     .into_response()
 }
 
-async fn info(State(shared): State<Arc<Shared>>) -> Json<GatewayInfo> {
-    Json(shared.info.clone())
+async fn info(State(shared): State<Arc<Shared>>) -> Json<InfoAnswer> {
+    let nodes = match shared.nodes.get().map(NodeDirectory::answer) {
+        None => NodesInfo::default(),
+        Some(Ok(nodes)) => nodes,
+        Some(Err(e)) => {
+            // The gateway's own identity still answers; consoles keep the nodes they knew.
+            tracing::warn!(error = %e, "reading this gateway's nodes failed");
+            NodesInfo::default()
+        }
+    };
+    Json(InfoAnswer {
+        gateway: shared.info.clone(),
+        nodes,
+    })
 }
 
 fn health_now(shared: &Shared) -> Health {
@@ -491,6 +518,7 @@ pub struct GatewayServer {
     app: Router,
     shutdown_tx: watch::Sender<bool>,
     local: SocketAddr,
+    shared: Arc<Shared>,
 }
 
 impl GatewayServer {
@@ -525,13 +553,23 @@ impl GatewayServer {
             started: Instant::now(),
             heartbeat: options.heartbeat,
             shutdown,
+            nodes: std::sync::OnceLock::new(),
         });
         Ok(GatewayServer {
             listener,
-            app: app(shared, options.api),
+            app: app(shared.clone(), options.api),
             shutdown_tx,
             local,
+            shared,
         })
+    }
+
+    /// Makes `/v1/info` list the nodes of a replicated gateway (set once, before serving:
+    /// a node knows its own address only once bound).
+    pub fn set_nodes(&self, nodes: NodeDirectory) {
+        if self.shared.nodes.set(nodes).is_err() {
+            tracing::warn!("the gateway's node directory was set twice: keeping the first");
+        }
     }
 
     /// The address actually bound (port 0 resolved).

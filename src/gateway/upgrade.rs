@@ -524,10 +524,12 @@ async fn roll(
     Ok(done)
 }
 
-/// The nodes of paired gateway `gateway`, in upgrade order. One today: the 3-node gateway
-/// adds its members here.
+/// The nodes of paired gateway `gateway`, in upgrade order: one client per node the console
+/// knows (each calling its node only), followers first and the elected node last, as the
+/// gateway's latest `/v1/info` said; a 1-node gateway's one client. See
+/// [`console::node_clients`].
 pub fn node_clients(store: &Store, gateway: &str) -> Result<Vec<GatewayClient>, UpgradeError> {
-    Ok(vec![console::client_for(store, gateway)?])
+    Ok(console::node_clients(store, gateway)?)
 }
 
 /// `kubemaas gateway upgrade NAME`: upgrades every node of `gateway` with `binary`, then

@@ -25,6 +25,7 @@
 //! parameters) are JSON; pass any `Serialize` value and get it back with `spec_as::<T>()` & co.
 
 mod accounts;
+mod addresses;
 mod clusters;
 pub(crate) mod codec;
 mod commands;
@@ -46,6 +47,7 @@ mod tasks;
 mod tx;
 
 pub use accounts::{AccountRow, NewAccount};
+pub use addresses::{KnownNode, KnownNodeRow};
 pub use clusters::ClusterRow;
 pub use commands::{CommandId, CommandRow};
 pub use db::{Store, DB_FILE};

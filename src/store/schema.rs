@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -194,6 +194,28 @@ CREATE TABLE gateway_nodes (
     name    TEXT PRIMARY KEY NOT NULL,
     address TEXT NOT NULL,
     started TEXT NOT NULL
+);
+"#;
+
+/// Every node of a replicated gateway, on two sides:
+/// * a console's `gateway_addresses`: the nodes a paired gateway listed in its last `/v1/info`
+///   answer, so that it can reach the gateway through another node when one is down;
+/// * a gateway's `gateway_pairing_codes`: pairing codes by their derived key (never the code),
+///   so that a code printed by one node is redeemed on any, once.
+const V4: &str = r#"
+CREATE TABLE gateway_addresses (
+    gateway TEXT NOT NULL REFERENCES gateways(name) ON DELETE CASCADE,
+    node    TEXT NOT NULL,
+    address TEXT NOT NULL,
+    leader  INTEGER NOT NULL DEFAULT 0 CHECK (leader IN (0, 1)),
+    seen    TEXT NOT NULL,
+    PRIMARY KEY (gateway, node)
+);
+
+CREATE TABLE gateway_pairing_codes (
+    key     TEXT PRIMARY KEY NOT NULL,
+    expires TEXT NOT NULL,
+    used    TEXT
 );
 "#;
 

@@ -16,12 +16,14 @@
 //! applied, which is what the event streams of its consoles need.
 
 mod changeset;
+mod codes;
 mod follow;
 mod identity;
 mod log;
 mod memory;
 mod snapshot;
 
+pub use codes::StoredCode;
 pub use follow::Follower;
 pub use identity::{StoredCa, StoredConsole, StoredNode};
 pub use log::{Appended, Entry, LogError, Read, ReplicaLog, Snapshot};
