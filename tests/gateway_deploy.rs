@@ -261,6 +261,9 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
         "{:?}",
         on_node.tls_names
     );
+    // A 1-node gateway keeps its state in SQLite (etcd is installed for a later resize only).
+    assert_eq!(on_node.etcd, None);
+    assert_eq!(on_node.node.name, None);
     // The pairing code, root-only, the one the console keeps in its deployment record.
     let code = file(&cc, PAIRING_CODE_PATH);
     assert_eq!(code.permissions.as_deref(), Some("0600"));
@@ -463,6 +466,26 @@ async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun
         })
         .collect();
     assert_eq!(names.len(), 3);
+    // Every node's gateway runs on the replicated store through its own etcd member on
+    // loopback, named after its machine as its member is: one gateway, not three SQLite ones.
+    for m in &now {
+        let on_node = GatewayConfig::parse(&file(&cloud_config(m), GATEWAY_CONFIG_PATH).content)
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        let etcd = on_node
+            .etcd
+            .expect("a 3-node gateway's node has an etcd: section");
+        assert_eq!(etcd.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
+        assert_eq!(etcd.prefix, "/kubemaas/dc1");
+        assert_eq!(etcd.tls, None);
+        assert_eq!(on_node.node.name.as_deref(), Some(m.hostname.as_str()));
+        assert_eq!(
+            etcd_value(
+                &file(&cloud_config(m), ETCD_DEFAULTS_PATH).content,
+                "ETCD_NAME"
+            ),
+            m.hostname
+        );
+    }
 
     // And a rerun now changes nothing.
     let before = w.posts();

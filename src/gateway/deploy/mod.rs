@@ -24,7 +24,7 @@ pub use error::{DeployError, FailedMachine};
 pub use record::DeployRecord;
 
 use crate::bootstrap::gateway_user_data::{
-    BinaryArtifact, EtcdMember, GatewayNodePlan, MAAS_CA_PATH,
+    BinaryArtifact, EtcdMember, GatewayNodePlan, ETCD_CLIENT_PORT, MAAS_CA_PATH,
 };
 use crate::engine::held_in_maas;
 use crate::gateway::config::GatewayConfig;
@@ -556,12 +556,32 @@ impl Run<'_> {
     }
 }
 
-/// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, and the node's
-/// own names in the server certificate.
-fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
+/// The etcd section of a deployed 3-node gateway's nodes: each node's gateway talks to its own
+/// member on loopback (the user-data's `/etc/default/etcd` serves clients there only), under
+/// the gateway's own prefix.
+pub fn node_etcd(gateway: &str) -> crate::ha::EtcdConfig {
+    let mut etcd = crate::ha::EtcdConfig::new(vec![format!("http://127.0.0.1:{ETCD_CLIENT_PORT}")]);
+    etcd.prefix = format!("/kubemaas/{gateway}");
+    etcd
+}
+
+/// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, the node's own
+/// names in the server certificate and, on a 3-node gateway, the replicated store on the
+/// node's local etcd member with the node named after its machine (as its etcd member is).
+/// A 1-node gateway keeps its state in SQLite: etcd is installed on it all the same, so that a
+/// later resize to 3 nodes finds it, but the gateway does not use it.
+pub fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
     let mut c = cfg.clone();
     if has_ca {
         c.maas.ca_file = Some(MAAS_CA_PATH.into());
+    }
+    if cfg.placement.nodes == 3 {
+        c.etcd = Some(node_etcd(&cfg.name));
+        c.node.name = Some(m.hostname.clone());
+    } else {
+        // An `etcd:` the operator wrote for another setup would point the lone node away from
+        // its own state.
+        c.etcd = None;
     }
     for name in [&m.fqdn, &m.hostname] {
         if !name.is_empty() && !c.tls_names.contains(name) {
