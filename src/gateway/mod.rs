@@ -35,6 +35,7 @@ pub mod deploy;
 pub mod driver;
 pub mod idempotency;
 pub mod journal;
+pub mod membership_route;
 pub mod pairing;
 pub mod pki;
 pub mod protocol;
