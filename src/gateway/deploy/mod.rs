@@ -15,16 +15,18 @@
 //!    paired the gateway.
 
 pub mod error;
+pub mod membership;
 pub mod pairback;
 pub mod preissued;
 pub mod record;
 pub mod serve_binary;
 
 pub use error::{DeployError, FailedMachine};
+pub use membership::{MembershipRepair, ThroughGateway};
 pub use record::DeployRecord;
 
 use crate::bootstrap::gateway_user_data::{
-    BinaryArtifact, EtcdMember, GatewayNodePlan, ETCD_CLIENT_PORT, MAAS_CA_PATH,
+    BinaryArtifact, EtcdMember, EtcdStart, GatewayNodePlan, ETCD_CLIENT_PORT, MAAS_CA_PATH,
 };
 use crate::engine::held_in_maas;
 use crate::gateway::config::GatewayConfig;
@@ -391,12 +393,76 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Before replacement nodes of a running 3-node gateway are deployed: has the gateway's
+    /// etcd drop the members that are gone and admit the new ones, and returns the initial
+    /// cluster they join (`None` when nothing is replaced: a new gateway forms its cluster).
+    async fn admit_replacements(
+        &mut self,
+        keep: &[Machine],
+        members: &[EtcdMember],
+        repair: Option<&dyn MembershipRepair>,
+    ) -> Result<Option<String>, DeployError> {
+        let new: Vec<String> = keep
+            .iter()
+            .filter(|m| m.status == NodeStatus::Allocated)
+            .map(|m| m.hostname.clone())
+            .collect();
+        let running = keep.iter().any(|m| m.status != NodeStatus::Allocated);
+        if self.cfg.placement.nodes != 3 || new.is_empty() || !running {
+            return Ok(None);
+        }
+        let Some(repair) = repair else {
+            return Err(DeployError::ReplaceUnpaired {
+                gateway: self.cfg.name.clone(),
+                replaced: new.join(", "),
+            });
+        };
+        self.say(
+            "etcd",
+            None,
+            format!(
+                "asking gateway {} to have its etcd admit {} (and drop the members that are gone)",
+                self.cfg.name,
+                new.join(", ")
+            ),
+        );
+        let request = membership::request_for(members, &new);
+        let done = repair.repair(&request).await?;
+        self.say(
+            "etcd",
+            None,
+            format!(
+                "etcd members now: {}{}{}",
+                done.initial_cluster,
+                if done.removed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; removed {}", done.removed.join(", "))
+                },
+                if done.added.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; added {}",
+                        done.added
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        );
+        Ok(Some(done.initial_cluster))
+    }
+
     /// Step 3: deploy the Allocated machines.
     async fn deploy_allocated(
         &mut self,
         keep: &mut [Machine],
         binary: &BinaryArtifact,
         digest: &str,
+        repair: Option<&dyn MembershipRepair>,
     ) -> Result<(), DeployError> {
         let ca_pem = match &self.cfg.maas.ca_file {
             Some(path) => Some(
@@ -418,6 +484,11 @@ impl Run<'_> {
                 },
             })
             .collect();
+        let joining = self.admit_replacements(keep, &members, repair).await?;
+        let start = match &joining {
+            Some(initial_cluster) => EtcdStart::Existing { initial_cluster },
+            None => EtcdStart::New,
+        };
         for m in keep.iter_mut() {
             if m.status != NodeStatus::Allocated {
                 continue;
@@ -432,7 +503,7 @@ impl Run<'_> {
                 pairing_code: self.record.code.clone(),
                 proxy: self.cfg.proxy.clone(),
             };
-            let user_data = plan.user_data()?;
+            let user_data = plan.user_data_for(start)?;
             if m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest) {
                 let data = BTreeMap::from([
                     (OWNER_KEY_GATEWAY.to_string(), self.cfg.name.clone()),
@@ -592,13 +663,15 @@ pub fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayCon
 }
 
 /// Steps 1 to 4: the gateway's machines in MAAS, deployed. Returns them (sorted by host name)
-/// and whether anything was changed.
+/// and whether anything was changed. `paired`: how to reach the gateway this console paired
+/// (to admit a replacement node into its etcd), `None` while it never paired.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy_machines(
     cfg: &GatewayConfig,
     client: &MaasClient,
     record: &mut DeployRecord,
     options: &DeployOptions,
-    paired: bool,
+    paired: Option<&dyn MembershipRepair>,
     pace: &dyn Pace,
     report: Report<'_>,
 ) -> Result<(Vec<Machine>, bool), DeployError> {
@@ -612,12 +685,48 @@ pub async fn deploy_machines(
     // Saved first: from the first MAAS call on, the code must survive a crash.
     run.record.save()?;
     let digest = settings_digest(cfg, &options.binary);
-    let mut keep = run.survey(&digest, !paired).await?;
+    let mut keep = run.survey(&digest, paired.is_none()).await?;
     run.allocate_missing(&mut keep).await?;
-    run.deploy_allocated(&mut keep, &options.binary, &digest)
+    run.deploy_allocated(&mut keep, &options.binary, &digest, paired)
         .await?;
     let deployed = run.wait_deployed(keep, options, pace).await?;
     Ok((deployed, run.changed))
+}
+
+/// Where to ask a paired 3-node gateway to repair its etcd: `--pair-address`, the address
+/// this console recorded, then its nodes' MAAS addresses (the recorded node may be the one
+/// being replaced). Looked up only for a paired 3-node gateway.
+async fn repair_addresses(
+    cfg: &GatewayConfig,
+    store: &Store,
+    client: &MaasClient,
+    options: &DeployOptions,
+) -> Result<Vec<String>, DeployError> {
+    let mut out: Vec<String> = options.pair_address.iter().cloned().collect();
+    if cfg.placement.nodes != 3 {
+        return Ok(out);
+    }
+    let recorded = store
+        .read(|r| r.gateways())?
+        .into_iter()
+        .find(|g| g.name == cfg.name && g.fingerprint.is_some());
+    let Some(recorded) = recorded else {
+        return Ok(out);
+    };
+    out.push(recorded.address);
+    let nodes = client
+        .machines(&MachineFilter::agent_name(agent_name(&cfg.name)))
+        .await?;
+    out.extend(
+        nodes
+            .iter()
+            .filter(|m| m.status == NodeStatus::Deployed)
+            .filter_map(|m| m.ip_addresses.first())
+            .map(|ip| host_port(ip, cfg.listen.port())),
+    );
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert(a.clone()));
+    Ok(out)
 }
 
 /// The whole deploy: machines (steps 1–4), then pairing back and recording the gateway in this
@@ -637,8 +746,14 @@ pub async fn deploy(
         .read(|r| r.gateways())?
         .into_iter()
         .any(|g| g.name == cfg.name && g.fingerprint.is_some());
+    let through = ThroughGateway {
+        store,
+        gateway: &cfg.name,
+        addresses: repair_addresses(cfg, store, client, options).await?,
+    };
+    let paired: Option<&dyn MembershipRepair> = if already { Some(&through) } else { None };
     let (machines, changed) =
-        deploy_machines(cfg, client, &mut record, options, already, pace, report).await?;
+        deploy_machines(cfg, client, &mut record, options, paired, pace, report).await?;
     let address = match &options.pair_address {
         Some(a) => Some(a.clone()),
         None => machines
