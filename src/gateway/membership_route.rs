@@ -92,3 +92,34 @@ async fn repair(
         Err(e) => failure(&e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: Response) -> ErrorBody {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_gateway_without_etcd_says_it_has_no_membership_to_change() {
+        let r = list(State(None)).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let b = body(r).await;
+        assert_eq!(b.error, "no_etcd");
+        assert!(b.message.contains("SQLite"), "{}", b.message);
+        let request = RepairRequest { members: vec![] };
+        let r = repair(State(None), Json(request)).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+    }
+
+    #[tokio::test]
+    async fn a_bad_request_is_refused_before_etcd_is_reached() {
+        // A closed loopback port: the request must be refused before any connection.
+        let etcd = EtcdConfig::new(vec!["http://127.0.0.1:9".into()]);
+        let r = repair(State(Some(etcd)), Json(RepairRequest { members: vec![] })).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(body(r).await.message.contains("at least one"));
+    }
+}

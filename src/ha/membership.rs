@@ -349,6 +349,8 @@ pub async fn repair_at(
     config: &EtcdConfig,
     request: &RepairRequest,
 ) -> Result<Repaired, MembershipError> {
+    // A request that cannot be right is refused before etcd is even reached.
+    check_request(request)?;
     let mut client = connect(config).await?;
     repair(&mut client, request)
         .await

@@ -16,11 +16,13 @@ use crate::ha::membership::{Peer, RepairRequest, Repaired};
 use crate::store::Store;
 use futures_util::future::BoxFuture;
 
-/// Asks a running gateway to bring its etcd membership to a request.
+/// Asks a running gateway to bring its etcd membership to a request. `nodes`: the surviving
+/// nodes' `HOST:PORT` (from MAAS), to try when the usual address does not answer.
 pub trait MembershipRepair: Send + Sync {
     fn repair<'a>(
         &'a self,
         request: &'a RepairRequest,
+        nodes: &'a [String],
     ) -> BoxFuture<'a, Result<Repaired, DeployError>>;
 }
 
@@ -39,9 +41,10 @@ pub fn request_for(members: &[EtcdMember], new: &[String]) -> RepairRequest {
     }
 }
 
-/// Through the paired channel, at the first of `addresses` that answers: the operator's
-/// `--pair-address`, the address the console recorded, then the surviving nodes' MAAS
-/// addresses — the node the console paired with may be the one that died.
+/// Through the paired channel, at the first address that answers: `addresses` (the
+/// operator's `--pair-address`, then the address the console recorded at pairing), then the
+/// surviving nodes' MAAS addresses — the node the console paired with may be the one that died.
+/// The nodes share one CA, so the pairing holds at each.
 pub struct ThroughGateway<'a> {
     pub store: &'a Store,
     pub gateway: &'a str,
@@ -49,9 +52,19 @@ pub struct ThroughGateway<'a> {
 }
 
 impl ThroughGateway<'_> {
-    async fn ask(&self, request: &RepairRequest) -> Result<Repaired, DeployError> {
+    async fn ask(
+        &self,
+        request: &RepairRequest,
+        nodes: &[String],
+    ) -> Result<Repaired, DeployError> {
         let mut unreachable = Vec::new();
-        for address in &self.addresses {
+        let mut seen = std::collections::HashSet::new();
+        let candidates = self
+            .addresses
+            .iter()
+            .chain(nodes)
+            .filter(|a| seen.insert(a.as_str()));
+        for address in candidates {
             let client = client_at(self.store, self.gateway, Some(address)).map_err(|e| {
                 DeployError::Membership {
                     gateway: self.gateway.to_string(),
@@ -90,7 +103,8 @@ impl MembershipRepair for ThroughGateway<'_> {
     fn repair<'a>(
         &'a self,
         request: &'a RepairRequest,
+        nodes: &'a [String],
     ) -> BoxFuture<'a, Result<Repaired, DeployError>> {
-        Box::pin(self.ask(request))
+        Box::pin(self.ask(request, nodes))
     }
 }

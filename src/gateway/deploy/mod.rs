@@ -427,7 +427,14 @@ impl Run<'_> {
             ),
         );
         let request = membership::request_for(members, &new);
-        let done = repair.repair(&request).await?;
+        let port = self.cfg.listen.port();
+        let nodes: Vec<String> = keep
+            .iter()
+            .filter(|m| m.status == NodeStatus::Deployed)
+            .filter_map(|m| m.ip_addresses.first())
+            .map(|ip| host_port(ip, port))
+            .collect();
+        let done = repair.repair(&request, &nodes).await?;
         self.say(
             "etcd",
             None,
@@ -693,39 +700,20 @@ pub async fn deploy_machines(
     Ok((deployed, run.changed))
 }
 
-/// Where to ask a paired 3-node gateway to repair its etcd: `--pair-address`, the address
-/// this console recorded, then its nodes' MAAS addresses (the recorded node may be the one
-/// being replaced). Looked up only for a paired 3-node gateway.
-async fn repair_addresses(
+/// Where to ask a paired gateway to repair its etcd first: `--pair-address`, then the address
+/// this console recorded (the surviving nodes' MAAS addresses come after, see
+/// [`ThroughGateway`]).
+fn repair_addresses(
     cfg: &GatewayConfig,
     store: &Store,
-    client: &MaasClient,
     options: &DeployOptions,
-) -> Result<Vec<String>, DeployError> {
+) -> Result<Vec<String>, crate::store::StoreError> {
     let mut out: Vec<String> = options.pair_address.iter().cloned().collect();
-    if cfg.placement.nodes != 3 {
-        return Ok(out);
-    }
     let recorded = store
         .read(|r| r.gateways())?
         .into_iter()
         .find(|g| g.name == cfg.name && g.fingerprint.is_some());
-    let Some(recorded) = recorded else {
-        return Ok(out);
-    };
-    out.push(recorded.address);
-    let nodes = client
-        .machines(&MachineFilter::agent_name(agent_name(&cfg.name)))
-        .await?;
-    out.extend(
-        nodes
-            .iter()
-            .filter(|m| m.status == NodeStatus::Deployed)
-            .filter_map(|m| m.ip_addresses.first())
-            .map(|ip| host_port(ip, cfg.listen.port())),
-    );
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|a| seen.insert(a.clone()));
+    out.extend(recorded.map(|g| g.address));
     Ok(out)
 }
 
@@ -749,7 +737,7 @@ pub async fn deploy(
     let through = ThroughGateway {
         store,
         gateway: &cfg.name,
-        addresses: repair_addresses(cfg, store, client, options).await?,
+        addresses: repair_addresses(cfg, store, options)?,
     };
     let paired: Option<&dyn MembershipRepair> = if already { Some(&through) } else { None };
     let (machines, changed) =
