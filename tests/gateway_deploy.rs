@@ -901,24 +901,12 @@ fn etcd_named(names: Vec<String>) -> Option<ha_support::EtcdCluster> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd() {
-    let w = World::new(9).await;
-    let cfg = w.config("  nodes: 3");
-    let (r, _) = w
-        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
-        .await;
-    r.unwrap();
-    let first = w.gateway_machines("dc1");
-    assert_eq!(first.len(), 3);
-    // The nodes' etcd members, on 127.0.0.1, named as the user-data names them.
-    let Some(mut etcd) = etcd_named(first.iter().map(|m| m.hostname.clone()).collect()) else {
-        return;
-    };
-
-    // Node 0 runs the gateway from its own user-data: its gateway.yaml (its local member's
-    // client URL standing in for 127.0.0.1:2379) and its pairing-code file.
-    let node = &first[0];
+/// Node 0 running the gateway from its own user-data: its gateway.yaml (its local member's
+/// client URL standing in for 127.0.0.1:2379) and its pairing-code file.
+fn gateway_on_node(
+    node: &SimMachine,
+    etcd: &ha_support::EtcdCluster,
+) -> (cli_support::GatewayProcess, tempfile::TempDir) {
     let cc = cloud_config(node);
     let mut on_node = GatewayConfig::parse(&file(&cc, GATEWAY_CONFIG_PATH).content).unwrap();
     on_node.etcd.as_mut().unwrap().endpoints = vec![etcd.endpoint(0)];
@@ -951,16 +939,20 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
         "{}",
         gw.printed
     );
-    let (r, lines) = w
-        .deploy(
-            &cfg,
-            &options(Some(gw.addr.clone()), false),
-            &SimPace::new(&w.sim),
-        )
-        .await;
-    assert_eq!(r.unwrap().pairing, "paired", "{lines:?}");
+    (gw, gdir)
+}
 
-    // Node 2 dies: MAAS marks it broken, its etcd member is gone.
+/// Node 2 dies (MAAS marks it broken, its etcd member is gone) and the deploy is rerun: only a
+/// replacement is deployed, joining the running etcd — state `existing`, the survivors as etcd
+/// lists them (their real peer URLs) and itself — as etcd itself shows. Returns the outcome
+/// and the progress lines.
+async fn replace_node_2(
+    w: &World,
+    cfg: &GatewayConfig,
+    first: &[SimMachine],
+    etcd: &mut ha_support::EtcdCluster,
+    gateway_addr: &str,
+) -> (DeployOutcome, Vec<Progress>) {
     let victim = &first[2];
     assert!(w
         .sim
@@ -972,13 +964,12 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
         .get("POST", "machines/{system_id}/", Some("deploy"));
     let (r, lines) = w
         .deploy(
-            &cfg,
-            &options(Some(gw.addr.clone()), false),
+            cfg,
+            &options(Some(gateway_addr.to_string()), false),
             &SimPace::new(&w.sim),
         )
         .await;
     let outcome = r.unwrap_or_else(|e| panic!("{e}\n{lines:?}"));
-    assert_eq!(outcome.pairing, "already_paired");
     assert!(outcome.changed);
     assert_eq!(
         w.sim
@@ -998,20 +989,12 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
         .iter()
         .find(|m| first.iter().all(|f| f.system_id != m.system_id))
         .unwrap();
-    let mine = format!(
-        "{}=https://{}:2380",
-        replacement.hostname,
-        replacement.fqdn()
-    );
     assert!(
         lines.iter().any(
             |p| p.step == "etcd" && p.message.contains(&format!("removed {}", victim.hostname))
         ),
         "{lines:?}"
     );
-
-    // The replacement joins the running cluster: state `existing`, the survivors as etcd
-    // lists them (their real peer URLs) and itself.
     let defaults = file(&cloud_config(replacement), ETCD_DEFAULTS_PATH)
         .content
         .clone();
@@ -1028,7 +1011,11 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
     let mut want = vec![
         format!("{}={}", first[0].hostname, etcd.peer_url(0)),
         format!("{}={}", first[1].hostname, etcd.peer_url(1)),
-        mine.clone(),
+        format!(
+            "{}=https://{}:2380",
+            replacement.hostname,
+            replacement.fqdn()
+        ),
     ];
     want.sort();
     assert_eq!(listed, want);
@@ -1045,6 +1032,35 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
             .any(|m| !m.started
                 && m.peer_urls == vec![format!("https://{}:2380", replacement.fqdn())])
     );
+    (outcome, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd() {
+    let w = World::new(9).await;
+    let cfg = w.config("  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let first = w.gateway_machines("dc1");
+    assert_eq!(first.len(), 3);
+    // The nodes' etcd members, on 127.0.0.1, named as the user-data names them.
+    let Some(mut etcd) = etcd_named(first.iter().map(|m| m.hostname.clone()).collect()) else {
+        return;
+    };
+    let (gw, _gdir) = gateway_on_node(&first[0], &etcd);
+    let (r, lines) = w
+        .deploy(
+            &cfg,
+            &options(Some(gw.addr.clone()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    assert_eq!(r.unwrap().pairing, "paired", "{lines:?}");
+
+    let (outcome, _) = replace_node_2(&w, &cfg, &first, &mut etcd, &gw.addr).await;
+    assert_eq!(outcome.pairing, "already_paired");
 
     // A rerun asks nothing more of MAAS or etcd.
     let before = w.posts();
@@ -1058,5 +1074,29 @@ async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd(
     assert!(!r.unwrap().changed);
     assert_eq!(w.posts(), before);
     assert!(!lines.iter().any(|p| p.step == "etcd"), "{lines:?}");
-    drop(gw);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_never_paired_three_node_gateway_is_paired_through_a_survivor_to_replace_a_node() {
+    let w = World::new(9).await;
+    let cfg = w.config("  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let first = w.gateway_machines("dc1");
+    let Some(mut etcd) = etcd_named(first.iter().map(|m| m.hostname.clone()).collect()) else {
+        return;
+    };
+    let (gw, _gdir) = gateway_on_node(&first[0], &etcd);
+    let (outcome, lines) = replace_node_2(&w, &cfg, &first, &mut etcd, &gw.addr).await;
+    assert_eq!(outcome.pairing, "paired");
+    let pair = lines
+        .iter()
+        .position(|p| p.step == "pair" && p.message.contains("surviving node"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let admit = lines.iter().position(|p| p.step == "etcd").unwrap();
+    assert!(pair < admit, "paired before asking etcd: {lines:?}");
+    let row = w.store.read(|r| r.gateway("dc1")).unwrap();
+    assert_eq!(row.address, gw.addr);
 }

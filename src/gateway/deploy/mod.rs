@@ -717,6 +717,57 @@ fn repair_addresses(
     Ok(out)
 }
 
+/// The MAAS address and listen port of one of the gateway's Deployed machines.
+async fn surviving_address(
+    cfg: &GatewayConfig,
+    client: &MaasClient,
+) -> Result<Option<String>, DeployError> {
+    let nodes = client
+        .machines(&MachineFilter::agent_name(agent_name(&cfg.name)))
+        .await?;
+    Ok(nodes
+        .iter()
+        .filter(|m| m.status == NodeStatus::Deployed)
+        .find_map(|m| m.ip_addresses.first())
+        .map(|ip| host_port(ip, cfg.listen.port())))
+}
+
+/// Step 5: pairs with the gateway at `address` with the code from the user-data, and says so.
+#[allow(clippy::too_many_arguments)]
+async fn pair_at(
+    cfg: &GatewayConfig,
+    store: &Store,
+    state_dir: &Path,
+    options: &DeployOptions,
+    record: &DeployRecord,
+    address: &str,
+    pace: &dyn Pace,
+    report: Report<'_>,
+) -> Result<(), DeployError> {
+    let info = pairback::pair_back(
+        &pairback::PairBack {
+            store,
+            state_dir,
+            gateway: &cfg.name,
+            address,
+            code: &record.code,
+            console_name: &options.console_name,
+            attempts: options.polls(),
+        },
+        pace,
+    )
+    .await?;
+    report(&Progress::new(
+        "paired",
+        None,
+        format!(
+            "paired with gateway {} at {address} (kubemaas {}); it is recorded in this console",
+            info.name, info.version
+        ),
+    ));
+    Ok(())
+}
+
 /// The whole deploy: machines (steps 1–4), then pairing back and recording the gateway in this
 /// console's state (step 5).
 #[allow(clippy::too_many_arguments)]
@@ -730,18 +781,66 @@ pub async fn deploy(
     report: Report<'_>,
 ) -> Result<DeployOutcome, DeployError> {
     let mut record = DeployRecord::load_or_new(state_dir, &cfg.name)?;
-    let already = store
+    let mut already = store
         .read(|r| r.gateways())?
         .into_iter()
         .any(|g| g.name == cfg.name && g.fingerprint.is_some());
-    let through = ThroughGateway {
-        store,
-        gateway: &cfg.name,
-        addresses: repair_addresses(cfg, store, options)?,
+    let first = {
+        let through = ThroughGateway {
+            store,
+            gateway: &cfg.name,
+            addresses: repair_addresses(cfg, store, options)?,
+        };
+        let paired: Option<&dyn MembershipRepair> = if already { Some(&through) } else { None };
+        deploy_machines(cfg, client, &mut record, options, paired, pace, report).await
     };
-    let paired: Option<&dyn MembershipRepair> = if already { Some(&through) } else { None };
-    let (machines, changed) =
-        deploy_machines(cfg, client, &mut record, options, paired, pace, report).await?;
+    let mut paired_now = false;
+    let (machines, changed) = match first {
+        // A replacement node of a gateway never paired: its surviving nodes run the gateway
+        // with the code from the user-data, so pair through one of them, then have it admit
+        // the replacement into etcd.
+        Err(DeployError::ReplaceUnpaired { replaced, .. }) if !options.skip_pairing => {
+            let address = match &options.pair_address {
+                Some(a) => a.clone(),
+                None => surviving_address(cfg, client).await?.ok_or_else(|| {
+                    DeployError::ReplaceUnpaired {
+                        gateway: cfg.name.clone(),
+                        replaced: replaced.clone(),
+                    }
+                })?,
+            };
+            report(&Progress::new(
+                "pair",
+                None,
+                format!(
+                    "pairing with gateway {} through its surviving node at {address}, to have its etcd admit {replaced}",
+                    cfg.name
+                ),
+            ));
+            pair_at(
+                cfg, store, state_dir, options, &record, &address, pace, report,
+            )
+            .await?;
+            already = true;
+            paired_now = true;
+            let through = ThroughGateway {
+                store,
+                gateway: &cfg.name,
+                addresses: repair_addresses(cfg, store, options)?,
+            };
+            deploy_machines(
+                cfg,
+                client,
+                &mut record,
+                options,
+                Some(&through),
+                pace,
+                report,
+            )
+            .await?
+        }
+        other => other?,
+    };
     let address = match &options.pair_address {
         Some(a) => Some(a.clone()),
         None => machines
@@ -749,7 +848,9 @@ pub async fn deploy(
             .and_then(|m| m.ip_addresses.first())
             .map(|ip| host_port(ip, cfg.listen.port())),
     };
-    let pairing = if already {
+    let pairing = if paired_now {
+        "paired"
+    } else if already {
         report(&Progress::new(
             "paired",
             None,
@@ -773,27 +874,10 @@ pub async fn deploy(
             None,
             format!("pairing with gateway {} at {address}", cfg.name),
         ));
-        let info = pairback::pair_back(
-            &pairback::PairBack {
-                store,
-                state_dir,
-                gateway: &cfg.name,
-                address: &address,
-                code: &record.code,
-                console_name: &options.console_name,
-                attempts: options.polls(),
-            },
-            pace,
+        pair_at(
+            cfg, store, state_dir, options, &record, &address, pace, report,
         )
         .await?;
-        report(&Progress::new(
-            "paired",
-            None,
-            format!(
-                "paired with gateway {} at {address} (kubemaas {}); it is recorded in this console",
-                info.name, info.version
-            ),
-        ));
         "paired"
     };
     report(&Progress::new(
