@@ -2,10 +2,16 @@
 //! deployed with the gateway user-data (read back from the simulator), 1 and 3 nodes; a rerun
 //! after an injected deployment failure replaces only the failed machine; a rerun after success
 //! changes nothing; clear errors; the user-data passes `cloud-init schema`; and pairing back
-//! with a real in-process gateway seeded, as on a node, from the code in the user-data.
+//! with a real in-process gateway seeded, as on a node, from the code in the user-data; and
+//! replacing a failed node of a paired 3-node gateway: a real `kubemaas gateway run` node on
+//! real etcd members has its etcd drop the dead member and admit the replacement, which is
+//! deployed to join with state `existing` and the member list the gateway returned.
 
 mod bootstrap_support;
+mod cli_support;
 mod engine_support;
+#[path = "ha_support/mod.rs"]
+mod ha_support;
 
 use axum::Router;
 use bootstrap_support::{
@@ -261,6 +267,9 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
         "{:?}",
         on_node.tls_names
     );
+    // A 1-node gateway keeps its state in SQLite (etcd is installed for a later resize only).
+    assert_eq!(on_node.etcd, None);
+    assert_eq!(on_node.node.name, None);
     // The pairing code, root-only, the one the console keeps in its deployment record.
     let code = file(&cc, PAIRING_CODE_PATH);
     assert_eq!(code.permissions.as_deref(), Some("0600"));
@@ -343,7 +352,7 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun() {
+async fn three_nodes_form_one_etcd_cluster_and_an_unpaired_one_says_how_to_replace_a_failed_node() {
     let w = World::new(9).await;
     let cfg = w.config("  machine: {minCpu: 4, minMemoryMiB: 8192}\n  nodes: 3");
     // The first node MAAS is asked to deploy fails during the wait.
@@ -374,6 +383,45 @@ async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun
 
     let first = w.gateway_machines("dc1");
     assert_eq!(first.len(), 3);
+    // The three form one etcd cluster over their host names, each its own member, and each
+    // node's gateway runs on the replicated store through its own member on loopback, named
+    // after its machine as its member is: one gateway, not three SQLite ones.
+    let mut names = std::collections::BTreeSet::new();
+    for m in &first {
+        let cc = cloud_config(m);
+        let etcd = &file(&cc, ETCD_DEFAULTS_PATH).content;
+        let cluster = etcd_value(etcd, "ETCD_INITIAL_CLUSTER");
+        for other in &first {
+            assert!(
+                cluster.contains(&format!("{}=https://{}:2380", other.hostname, other.fqdn())),
+                "{cluster}"
+            );
+        }
+        assert_eq!(etcd_value(etcd, "ETCD_INITIAL_CLUSTER_STATE"), "new");
+        assert_eq!(etcd_value(etcd, "ETCD_PEER_AUTO_TLS"), "true");
+        assert_eq!(
+            etcd_value(etcd, "ETCD_INITIAL_ADVERTISE_PEER_URLS"),
+            format!("https://{}:2380", m.fqdn())
+        );
+        assert_eq!(etcd_value(etcd, "ETCD_NAME"), m.hostname);
+        names.insert(m.hostname.clone());
+        let on_node = GatewayConfig::parse(&file(&cc, GATEWAY_CONFIG_PATH).content)
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        let etcd = on_node
+            .etcd
+            .expect("a 3-node gateway's node has an etcd: section");
+        assert_eq!(etcd.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
+        assert_eq!(etcd.prefix, "/kubemaas/dc1");
+        assert_eq!(etcd.tls, None);
+        assert_eq!(on_node.node.name.as_deref(), Some(m.hostname.as_str()));
+    }
+    assert_eq!(names.len(), 3);
+    // Every node carries the same code.
+    let codes: Vec<String> = first
+        .iter()
+        .map(|m| file(&cloud_config(m), PAIRING_CODE_PATH).content.clone())
+        .collect();
+    assert!(codes.iter().all(|c| c == &codes[0]));
     let survivors: Vec<String> = first
         .iter()
         .filter(|m| m.system_id != victim)
@@ -384,14 +432,24 @@ async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun
         .filter(|m| m.system_id != victim)
         .map(|m| m.user_data.clone().unwrap())
         .collect();
-    let allocations = w.sim.counters().get("POST", "machines/", Some("allocate"));
-    assert_eq!(allocations, 3);
+    assert_eq!(
+        w.sim.counters().get("POST", "machines/", Some("allocate")),
+        3
+    );
 
-    // Rerun: the failed machine is released and replaced; the others are kept as they are.
+    // Rerun: the failed machine is released and a replacement allocated, but the survivors'
+    // etcd must admit it before it starts, and a gateway never paired cannot be asked to: the
+    // replacement is left Allocated and the error says how to go on.
     let (r, lines) = w
         .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
         .await;
-    let outcome = r.unwrap();
+    let err = r.unwrap_err();
+    assert!(matches!(err, DeployError::ReplaceUnpaired { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("never paired") && text.contains("kubemaas gateway pair"),
+        "{text}"
+    );
     assert!(
         lines
             .iter()
@@ -406,12 +464,11 @@ async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun
         w.sim
             .counters()
             .get("POST", "machines/{system_id}/", Some("deploy")),
-        4,
-        "only the replacement is deployed again"
+        3,
+        "the replacement is not deployed"
     );
     let now = w.gateway_machines("dc1");
     assert_eq!(now.len(), 3);
-    assert!(now.iter().all(|m| m.status == NodeStatus::Deployed));
     assert!(!now.iter().any(|m| m.system_id == victim));
     for (id, data) in survivors.iter().zip(&survivor_data) {
         let m = now
@@ -424,53 +481,27 @@ async fn three_nodes_form_one_etcd_cluster_and_a_failed_one_is_replaced_on_rerun
             "a kept node is not redeployed"
         );
     }
-    let released = w.sim.machine(&victim).unwrap();
-    assert!(released.owner.is_none() || released.status != NodeStatus::FailedDeployment);
-    assert_eq!(outcome.machines.len(), 3);
-
-    // The replacement's etcd lists all three current nodes; names are distinct.
     let replacement = now
         .iter()
         .find(|m| !survivors.contains(&m.system_id))
         .unwrap();
-    let cc = cloud_config(replacement);
-    let etcd = &file(&cc, ETCD_DEFAULTS_PATH).content;
-    let cluster = etcd_value(etcd, "ETCD_INITIAL_CLUSTER");
-    for m in &now {
-        assert!(
-            cluster.contains(&format!("{}=https://{}:2380", m.hostname, m.fqdn())),
-            "{cluster}"
-        );
-    }
-    assert_eq!(etcd_value(etcd, "ETCD_PEER_AUTO_TLS"), "true");
-    assert_eq!(
-        etcd_value(etcd, "ETCD_INITIAL_ADVERTISE_PEER_URLS"),
-        format!("https://{}:2380", replacement.fqdn())
-    );
-    // Every node carries the same code and its own member name.
-    let codes: Vec<String> = now
-        .iter()
-        .map(|m| file(&cloud_config(m), PAIRING_CODE_PATH).content.clone())
-        .collect();
-    assert!(codes.iter().all(|c| c == &codes[0]));
-    let names: std::collections::BTreeSet<String> = now
-        .iter()
-        .map(|m| {
-            etcd_value(
-                &file(&cloud_config(m), ETCD_DEFAULTS_PATH).content,
-                "ETCD_NAME",
-            )
-        })
-        .collect();
-    assert_eq!(names.len(), 3);
+    assert_eq!(replacement.status, NodeStatus::Allocated);
+    assert!(text.contains(&replacement.hostname), "{text}");
+    let released = w.sim.machine(&victim).unwrap();
+    assert!(released.owner.is_none() || released.status != NodeStatus::FailedDeployment);
 
-    // And a rerun now changes nothing.
-    let before = w.posts();
+    // A rerun allocates nothing more and still says so.
     let (r, _) = w
         .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
         .await;
-    assert!(!r.unwrap().changed);
-    assert_eq!(w.posts(), before);
+    assert!(
+        matches!(r, Err(DeployError::ReplaceUnpaired { .. })),
+        "{r:?}"
+    );
+    assert_eq!(
+        w.sim.counters().get("POST", "machines/", Some("allocate")),
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -860,4 +891,212 @@ fn the_gateway_runcmd_is_valid_shell_as_cloud_init_writes_it() {
     // And the schema, with the MAAS CA and both proxies.
     cloud_init_schema(&cloud_init, &input)
         .unwrap_or_else(|report| panic!("cloud-init schema rejected it:\n{report}"));
+}
+
+/// The etcd members named after `names`, started off the async runtime (the helper runs its
+/// own).
+fn etcd_named(names: Vec<String>) -> Option<ha_support::EtcdCluster> {
+    std::thread::spawn(move || ha_support::EtcdCluster::start_named(&names))
+        .join()
+        .unwrap()
+}
+
+/// Node 0 running the gateway from its own user-data: its gateway.yaml (its local member's
+/// client URL standing in for 127.0.0.1:2379) and its pairing-code file.
+fn gateway_on_node(
+    node: &SimMachine,
+    etcd: &ha_support::EtcdCluster,
+) -> (cli_support::GatewayProcess, tempfile::TempDir) {
+    let cc = cloud_config(node);
+    let mut on_node = GatewayConfig::parse(&file(&cc, GATEWAY_CONFIG_PATH).content).unwrap();
+    on_node.etcd.as_mut().unwrap().endpoints = vec![etcd.endpoint(0)];
+    on_node.proxy = Default::default();
+    let gdir = tempfile::tempdir().unwrap();
+    let config_path = gdir.path().join("gateway.yaml");
+    on_node.save(&config_path).unwrap();
+    let code_path = gdir.path().join("pairing-code");
+    std::fs::write(&code_path, &file(&cc, PAIRING_CODE_PATH).content).unwrap();
+    let state = gdir.path().join("state");
+    let gw = tokio::task::block_in_place(|| {
+        cli_support::start_gateway(
+            &state,
+            &config_path,
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--pairing-code-file",
+                code_path.to_str().unwrap(),
+                "--reconcile-ms",
+                "200",
+                "--lease-secs",
+                "2",
+            ],
+        )
+    });
+    assert!(
+        gw.printed
+            .contains(&format!("node {} of gateway dc1", node.hostname)),
+        "{}",
+        gw.printed
+    );
+    (gw, gdir)
+}
+
+/// Node 2 dies (MAAS marks it broken, its etcd member is gone) and the deploy is rerun: only a
+/// replacement is deployed, joining the running etcd — state `existing`, the survivors as etcd
+/// lists them (their real peer URLs) and itself — as etcd itself shows. Returns the outcome
+/// and the progress lines.
+async fn replace_node_2(
+    w: &World,
+    cfg: &GatewayConfig,
+    first: &[SimMachine],
+    etcd: &mut ha_support::EtcdCluster,
+    gateway_addr: &str,
+) -> (DeployOutcome, Vec<Progress>) {
+    let victim = &first[2];
+    assert!(w
+        .sim
+        .force_status(&victim.system_id, NodeStatus::Broken, "disk failed"));
+    etcd.kill(2);
+    let before_deploys = w
+        .sim
+        .counters()
+        .get("POST", "machines/{system_id}/", Some("deploy"));
+    let (r, lines) = w
+        .deploy(
+            cfg,
+            &options(Some(gateway_addr.to_string()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    let outcome = r.unwrap_or_else(|e| panic!("{e}\n{lines:?}"));
+    assert!(outcome.changed);
+    assert_eq!(
+        w.sim
+            .counters()
+            .get("POST", "machines/{system_id}/", Some("deploy")),
+        before_deploys + 1,
+        "only the replacement is deployed"
+    );
+    let now = w.gateway_machines("dc1");
+    assert_eq!(now.len(), 3);
+    assert!(now.iter().all(|m| m.status == NodeStatus::Deployed));
+    for m in &first[..2] {
+        let kept = now.iter().find(|n| n.system_id == m.system_id).unwrap();
+        assert_eq!(kept.user_data, m.user_data, "a survivor is not redeployed");
+    }
+    let replacement = now
+        .iter()
+        .find(|m| first.iter().all(|f| f.system_id != m.system_id))
+        .unwrap();
+    assert!(
+        lines.iter().any(
+            |p| p.step == "etcd" && p.message.contains(&format!("removed {}", victim.hostname))
+        ),
+        "{lines:?}"
+    );
+    let defaults = file(&cloud_config(replacement), ETCD_DEFAULTS_PATH)
+        .content
+        .clone();
+    assert_eq!(
+        etcd_value(&defaults, "ETCD_INITIAL_CLUSTER_STATE"),
+        "existing"
+    );
+    assert_eq!(etcd_value(&defaults, "ETCD_NAME"), replacement.hostname);
+    let mut listed: Vec<String> = etcd_value(&defaults, "ETCD_INITIAL_CLUSTER")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        format!("{}={}", first[0].hostname, etcd.peer_url(0)),
+        format!("{}={}", first[1].hostname, etcd.peer_url(1)),
+        format!(
+            "{}=https://{}:2380",
+            replacement.hostname,
+            replacement.fqdn()
+        ),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    // etcd itself agrees: the dead member is gone, the replacement admitted (not started).
+    let (members, _) =
+        kubemaas::ha::membership::list_at(&kubemaas::ha::EtcdConfig::new(vec![etcd.endpoint(1)]))
+            .await
+            .unwrap();
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(!members.iter().any(|m| m.name == victim.hostname));
+    assert!(
+        members
+            .iter()
+            .any(|m| !m.started
+                && m.peer_urls == vec![format!("https://{}:2380", replacement.fqdn())])
+    );
+    (outcome, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_node_of_a_paired_three_node_gateway_is_replaced_into_its_etcd() {
+    let w = World::new(9).await;
+    let cfg = w.config("  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let first = w.gateway_machines("dc1");
+    assert_eq!(first.len(), 3);
+    // The nodes' etcd members, on 127.0.0.1, named as the user-data names them.
+    let Some(mut etcd) = etcd_named(first.iter().map(|m| m.hostname.clone()).collect()) else {
+        return;
+    };
+    let (gw, _gdir) = gateway_on_node(&first[0], &etcd);
+    let (r, lines) = w
+        .deploy(
+            &cfg,
+            &options(Some(gw.addr.clone()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    assert_eq!(r.unwrap().pairing, "paired", "{lines:?}");
+
+    let (outcome, _) = replace_node_2(&w, &cfg, &first, &mut etcd, &gw.addr).await;
+    assert_eq!(outcome.pairing, "already_paired");
+
+    // A rerun asks nothing more of MAAS or etcd.
+    let before = w.posts();
+    let (r, lines) = w
+        .deploy(
+            &cfg,
+            &options(Some(gw.addr.clone()), false),
+            &SimPace::new(&w.sim),
+        )
+        .await;
+    assert!(!r.unwrap().changed);
+    assert_eq!(w.posts(), before);
+    assert!(!lines.iter().any(|p| p.step == "etcd"), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_never_paired_three_node_gateway_is_paired_through_a_survivor_to_replace_a_node() {
+    let w = World::new(9).await;
+    let cfg = w.config("  nodes: 3");
+    let (r, _) = w
+        .deploy(&cfg, &options(None, true), &SimPace::new(&w.sim))
+        .await;
+    r.unwrap();
+    let first = w.gateway_machines("dc1");
+    let Some(mut etcd) = etcd_named(first.iter().map(|m| m.hostname.clone()).collect()) else {
+        return;
+    };
+    let (gw, _gdir) = gateway_on_node(&first[0], &etcd);
+    let (outcome, lines) = replace_node_2(&w, &cfg, &first, &mut etcd, &gw.addr).await;
+    assert_eq!(outcome.pairing, "paired");
+    let pair = lines
+        .iter()
+        .position(|p| p.step == "pair" && p.message.contains("surviving node"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let admit = lines.iter().position(|p| p.step == "etcd").unwrap();
+    assert!(pair < admit, "paired before asking etcd: {lines:?}");
+    let row = w.store.read(|r| r.gateway("dc1")).unwrap();
+    assert_eq!(row.address, gw.addr);
 }

@@ -70,6 +70,18 @@ pub struct EtcdMember {
     pub host: String,
 }
 
+/// How a node's etcd member starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EtcdStart<'a> {
+    /// With the other members, forming a new cluster of [`GatewayNodePlan::members`].
+    #[default]
+    New,
+    /// Joining a running cluster that has already admitted it (a replacement node: see
+    /// [`crate::ha::membership::repair`]), with the initial cluster the membership API gave:
+    /// `name=peer-url,…` over every member, this one included.
+    Existing { initial_cluster: &'a str },
+}
+
 /// Where the node gets kubemaas from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinaryArtifact {
@@ -180,6 +192,51 @@ impl GatewayNodePlan {
         Ok(())
     }
 
+    /// Checks a joining member's initial cluster: plain `name=http(s)://host:port` entries
+    /// (the text lands in a quoted shell variable), this member among them at its own URL.
+    fn validate_start(&self, start: EtcdStart<'_>) -> Result<(), BootstrapError> {
+        let EtcdStart::Existing { initial_cluster } = start else {
+            return Ok(());
+        };
+        if self.members.len() != 3 {
+            return Err(BootstrapError::plan(
+                "gateway.etcd",
+                "a single-member etcd joins no cluster".to_string(),
+                "this is a kubemaas bug: only a node of a 3-node gateway joins a running etcd",
+            ));
+        }
+        let me = self.members.iter().find(|m| m.name == self.member);
+        let mine = me.map(|m| format!("{}={}", m.name, self.peer_url(m)));
+        let mut found = false;
+        for entry in initial_cluster.split(',') {
+            let ok = entry.split_once('=').is_some_and(|(name, url)| {
+                plain_word(name)
+                    && !url.contains(['"', '\\', '$', '`', ' ', '\n'])
+                    && url::Url::parse(url)
+                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.port().is_some())
+            });
+            if !ok {
+                return Err(BootstrapError::plan(
+                    "gateway.etcd.initialCluster",
+                    format!("`{entry}` is not a member as NAME=http(s)://HOST:PORT"),
+                    "this is a kubemaas bug: the gateway's etcd listed a member it cannot have",
+                ));
+            }
+            found |= Some(entry) == mine.as_deref();
+        }
+        if !found {
+            return Err(BootstrapError::plan(
+                "gateway.etcd.initialCluster",
+                format!(
+                    "the running etcd has not admitted `{}`",
+                    mine.unwrap_or_default()
+                ),
+                "rerun `kubemaas gateway deploy`: it asks the gateway to admit the node first",
+            ));
+        }
+        Ok(())
+    }
+
     fn peer_url(&self, m: &EtcdMember) -> String {
         if self.members.len() == 1 {
             format!("http://127.0.0.1:{ETCD_PEER_PORT}")
@@ -193,6 +250,11 @@ impl GatewayNodePlan {
     /// network with etcd's self-signed peer TLS (`peer-auto-tls`): encrypted, though members do
     /// not authenticate each other by certificate.
     pub fn etcd_defaults(&self) -> String {
+        self.etcd_defaults_for(EtcdStart::New)
+    }
+
+    /// `/etc/default/etcd` for a member starting as `start` says.
+    pub fn etcd_defaults_for(&self, start: EtcdStart<'_>) -> String {
         let me = self
             .members
             .iter()
@@ -218,8 +280,16 @@ impl GatewayNodePlan {
         set("ETCD_ADVERTISE_CLIENT_URLS", &client);
         set("ETCD_LISTEN_PEER_URLS", &listen_peer);
         set("ETCD_INITIAL_ADVERTISE_PEER_URLS", &self.peer_url(me));
-        set("ETCD_INITIAL_CLUSTER", &cluster);
-        set("ETCD_INITIAL_CLUSTER_STATE", "new");
+        match start {
+            EtcdStart::New => {
+                set("ETCD_INITIAL_CLUSTER", &cluster);
+                set("ETCD_INITIAL_CLUSTER_STATE", "new");
+            }
+            EtcdStart::Existing { initial_cluster } => {
+                set("ETCD_INITIAL_CLUSTER", initial_cluster);
+                set("ETCD_INITIAL_CLUSTER_STATE", "existing");
+            }
+        }
         set(
             "ETCD_INITIAL_CLUSTER_TOKEN",
             &format!("kubemaas-gateway-{}", self.gateway),
@@ -314,7 +384,13 @@ impl GatewayNodePlan {
 
     /// The user-data as a structure.
     pub fn cloud_config(&self) -> Result<CloudConfig, BootstrapError> {
+        self.cloud_config_for(EtcdStart::New)
+    }
+
+    /// The user-data as a structure, the etcd member starting as `start` says.
+    pub fn cloud_config_for(&self, start: EtcdStart<'_>) -> Result<CloudConfig, BootstrapError> {
         self.validate()?;
+        self.validate_start(start)?;
         let mut files = vec![
             WriteFile::new(GATEWAY_CONFIG_PATH, self.gateway_yaml.clone(), "0600"),
             WriteFile::new(
@@ -322,7 +398,7 @@ impl GatewayNodePlan {
                 format!("{}\n", self.pairing_code.reveal()),
                 "0600",
             ),
-            WriteFile::new(ETCD_DEFAULTS_PATH, self.etcd_defaults(), "0644"),
+            WriteFile::new(ETCD_DEFAULTS_PATH, self.etcd_defaults_for(start), "0644"),
             WriteFile::new(INSTALL_SCRIPT_PATH, INSTALL_SCRIPT, "0755"),
             WriteFile::new(GATEWAY_UNIT_PATH, self.unit(), "0644"),
         ];
@@ -338,7 +414,13 @@ impl GatewayNodePlan {
     /// The `#cloud-config` text. Holds the MAAS API key and the pairing code: hand it to MAAS
     /// only, never log it.
     pub fn user_data(&self) -> Result<String, BootstrapError> {
-        let config = self.cloud_config()?;
+        self.user_data_for(EtcdStart::New)
+    }
+
+    /// The `#cloud-config` text, the etcd member starting as `start` says. Same secrets as
+    /// [`GatewayNodePlan::user_data`].
+    pub fn user_data_for(&self, start: EtcdStart<'_>) -> Result<String, BootstrapError> {
+        let config = self.cloud_config_for(start)?;
         tracing::debug!(
             gateway = %self.gateway,
             member = %self.member,
@@ -390,6 +472,42 @@ mod tests {
         assert!(three.contains("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"https://node-0.maas:2380\""));
         assert!(three.contains("ETCD_LISTEN_CLIENT_URLS=\"http://127.0.0.1:2379\""));
         assert!(three.contains("ETCD_PEER_AUTO_TLS=\"true\""));
+    }
+
+    #[test]
+    fn a_replacement_joins_the_running_cluster_it_was_admitted_to() {
+        let p = plan(3);
+        let joined = "node-1=https://node-1.maas:2380,node-2=https://node-2.maas:2380,node-0=https://node-0.maas:2380";
+        let start = EtcdStart::Existing {
+            initial_cluster: joined,
+        };
+        let d = p.etcd_defaults_for(start);
+        assert!(
+            d.contains(&format!("ETCD_INITIAL_CLUSTER=\"{joined}\"")),
+            "{d}"
+        );
+        assert!(d.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""), "{d}");
+        p.cloud_config_for(start).unwrap();
+        // Not admitted (its own entry missing or at another URL), or a list that would break
+        // out of its quotes: refused.
+        for bad in [
+            "node-1=https://node-1.maas:2380,node-2=https://node-2.maas:2380",
+            "node-0=https://elsewhere:2380,node-1=https://node-1.maas:2380",
+            "node-0=https://node-0.maas:2380,x=https://a\"b:2380",
+            "node-0=https://node-0.maas:2380,node-1",
+        ] {
+            let err = p
+                .cloud_config_for(EtcdStart::Existing {
+                    initial_cluster: bad,
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("initialCluster"), "{bad}: {err}");
+        }
+        assert!(plan(1)
+            .cloud_config_for(EtcdStart::Existing {
+                initial_cluster: "node-0=http://127.0.0.1:2380"
+            })
+            .is_err());
     }
 
     #[test]

@@ -1010,7 +1010,8 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         gate.clone(),
         upgrade_server::refuse_while_upgrading,
     ))
-    .merge(gate.routes());
+    .merge(gate.routes())
+    .merge(crate::gateway::membership_route::routes(cfg.etcd.clone()));
     let (driver_done_tx, driver_done_rx) = tokio::sync::watch::channel(false);
     let driver_store = store.clone();
     let driver = tokio::spawn(async move {

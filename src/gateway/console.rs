@@ -221,6 +221,16 @@ fn upgrade_order(mut nodes: Vec<KnownNode>) -> Vec<KnownNode> {
 
 /// The client made from the pairing material, knowing the paired address only.
 fn paired_client(store: &Store, name: &str) -> Result<GatewayClient, ConsoleError> {
+    client_at(store, name, None)
+}
+
+/// A client for the paired gateway `name` at `address` instead of the recorded one: another
+/// node of a 3-node gateway (its nodes share one CA, so the pairing holds at each).
+pub fn client_at(
+    store: &Store,
+    name: &str,
+    address: Option<&str>,
+) -> Result<GatewayClient, ConsoleError> {
     if name == LOCAL_GATEWAY {
         return Err(ConsoleError::Local);
     }
@@ -241,7 +251,7 @@ fn paired_client(store: &Store, name: &str) -> Result<GatewayClient, ConsoleErro
         .unwrap_or_else(|| PathBuf::from(CA_FILE));
     Ok(GatewayClient::from_files(
         name,
-        &row.address,
+        address.unwrap_or(&row.address),
         &ca,
         cert,
         key,

@@ -38,6 +38,7 @@ pub mod deploy;
 pub mod driver;
 pub mod idempotency;
 pub mod journal;
+pub mod membership_route;
 pub mod nodes;
 pub mod pairing;
 pub mod pki;

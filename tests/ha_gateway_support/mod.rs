@@ -99,8 +99,14 @@ etcd:
 }
 
 pub fn start_node(root: &Path, config: &Path, n: usize) -> GatewayProcess {
+    start_node_with(root, config, n, 2)
+}
+
+/// [`start_node`] with a leader lease of `lease_secs` (the gateway's default is 10).
+pub fn start_node_with(root: &Path, config: &Path, n: usize, lease_secs: u64) -> GatewayProcess {
     let state = root.join(format!("node{n}"));
     let node = format!("gw{n}");
+    let lease = lease_secs.to_string();
     let gw = start_gateway(
         &state,
         config,
@@ -114,7 +120,7 @@ pub fn start_node(root: &Path, config: &Path, n: usize) -> GatewayProcess {
             "--heartbeat-ms",
             "1000",
             "--lease-secs",
-            "2",
+            &lease,
         ],
     );
     assert!(

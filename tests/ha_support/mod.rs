@@ -49,9 +49,16 @@ impl EtcdCluster {
     /// binding and closing can be taken by another process before etcd binds it (tests run in
     /// parallel); a member that exits at start is retried on fresh ports.
     pub fn start(n: usize) -> Option<EtcdCluster> {
+        let names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+        EtcdCluster::start_named(&names)
+    }
+
+    /// Like [`EtcdCluster::start`], the members named `names` (the host names of the
+    /// machines a deploy test placed a gateway on, say).
+    pub fn start_named(names: &[String]) -> Option<EtcdCluster> {
         etcd_binary()?;
         for attempt in 1..=3 {
-            let mut cluster = EtcdCluster::spawn_all(n);
+            let mut cluster = EtcdCluster::spawn_all(names);
             match cluster.wait_ready() {
                 Ok(()) => return Some(cluster),
                 Err(why) if attempt < 3 => {
@@ -63,7 +70,8 @@ impl EtcdCluster {
         unreachable!("the last attempt returns or panics")
     }
 
-    fn spawn_all(n: usize) -> EtcdCluster {
+    fn spawn_all(names: &[String]) -> EtcdCluster {
+        let n = names.len();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut ports = std::collections::HashSet::new();
         let mut distinct_port = || loop {
@@ -74,7 +82,7 @@ impl EtcdCluster {
         };
         let members: Vec<Member> = (0..n)
             .map(|i| Member {
-                name: format!("m{i}"),
+                name: names[i].clone(),
                 client_port: distinct_port(),
                 peer_port: distinct_port(),
                 child: None,
@@ -102,6 +110,10 @@ impl EtcdCluster {
 
     fn spawn(&mut self, i: usize, state: &str) {
         let initial = self.initial_cluster();
+        self.spawn_with(i, state, &initial);
+    }
+
+    fn spawn_with(&mut self, i: usize, state: &str, initial: &str) {
         let m = &self.members[i];
         let data = self.dir.path().join(&m.name);
         let log = std::fs::File::create(self.dir.path().join(format!("{}.log", m.name)))
@@ -116,7 +128,7 @@ impl EtcdCluster {
             .args(["--advertise-client-urls", &client])
             .args(["--listen-peer-urls", &peer])
             .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &initial])
+            .args(["--initial-cluster", initial])
             .args(["--initial-cluster-token", &self.token])
             .args(["--initial-cluster-state", state])
             // Elections within a second keep the tests short, yet survive a loaded machine
@@ -209,6 +221,40 @@ impl EtcdCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Member `i`'s client URL.
+    pub fn endpoint(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.members[i].client_port)
+    }
+
+    /// Member `i`'s peer URL.
+    pub fn peer_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.members[i].peer_port)
+    }
+
+    /// Member `i`'s name.
+    pub fn name(&self, i: usize) -> String {
+        self.members[i].name.clone()
+    }
+
+    /// Starts a new member `name` on `peer_port` joining the running cluster — state
+    /// `existing`, `initial_cluster` as the cluster's membership API gave it after the member
+    /// was added — and returns its index. Wait for it with [`EtcdCluster::wait_ready`].
+    pub fn join(&mut self, name: &str, peer_port: u16, initial_cluster: &str) -> usize {
+        let mut client_port = free_port();
+        while client_port == peer_port {
+            client_port = free_port();
+        }
+        self.members.push(Member {
+            name: name.to_string(),
+            client_port,
+            peer_port,
+            child: None,
+        });
+        let i = self.members.len() - 1;
+        self.spawn_with(i, "existing", initial_cluster);
+        i
     }
 
     /// Restarts a killed member on its data dir.

@@ -78,6 +78,10 @@ pub enum DeployError {
     CaFile { path: PathBuf, detail: String },
     #[error("gateway {gateway} is deployed, but MAAS shows no address for {hostname}: pass --pair-address HOST:PORT with the address consoles reach it at, and rerun")]
     NoAddress { gateway: String, hostname: String },
+    #[error("cannot have gateway {gateway}'s etcd admit the replacement node: {detail}. The replacement is not deployed (it stays Allocated): once a surviving node answers and its etcd has a quorum, rerun `kubemaas gateway deploy` (pass --pair-address HOST:PORT of a surviving node if this console cannot reach the recorded one)")]
+    Membership { gateway: String, detail: String },
+    #[error("gateway {gateway} never paired with this console, so its surviving nodes' etcd cannot be asked to admit the replacement {replaced}: rerun `kubemaas gateway deploy` without --no-pair (it pairs through a surviving node first; pass --pair-address HOST:PORT of one if MAAS shows none Deployed with an address), or pair with a surviving node yourself (`kubemaas gateway pair --address HOST:PORT --code CODE`, the code from `kubemaas gateway pairing-code` on that node) and rerun; or release all of the gateway's machines in MAAS and rerun to deploy it afresh")]
+    ReplaceUnpaired { gateway: String, replaced: String },
     #[error("pairing with the deployed gateway failed on this console's side: {detail}")]
     PairConsoleSide { detail: String },
     #[error("pairing with the deployed gateway failed on the gateway's side (it refused the code from its user-data): {detail}. The node accepts that code only once, within an hour of its first boot and at its first start: on the node run `kubemaas --state-dir /var/lib/kubemaas gateway pairing-code` and pair with `kubemaas gateway pair --address {address} --code CODE`")]

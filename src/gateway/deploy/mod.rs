@@ -15,16 +15,18 @@
 //!    paired the gateway.
 
 pub mod error;
+pub mod membership;
 pub mod pairback;
 pub mod preissued;
 pub mod record;
 pub mod serve_binary;
 
 pub use error::{DeployError, FailedMachine};
+pub use membership::{MembershipRepair, ThroughGateway};
 pub use record::DeployRecord;
 
 use crate::bootstrap::gateway_user_data::{
-    BinaryArtifact, EtcdMember, GatewayNodePlan, MAAS_CA_PATH,
+    BinaryArtifact, EtcdMember, EtcdStart, GatewayNodePlan, ETCD_CLIENT_PORT, MAAS_CA_PATH,
 };
 use crate::engine::held_in_maas;
 use crate::gateway::config::GatewayConfig;
@@ -391,12 +393,83 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Before replacement nodes of a running 3-node gateway are deployed: has the gateway's
+    /// etcd drop the members that are gone and admit the new ones, and returns the initial
+    /// cluster they join (`None` when nothing is replaced: a new gateway forms its cluster).
+    async fn admit_replacements(
+        &mut self,
+        keep: &[Machine],
+        members: &[EtcdMember],
+        repair: Option<&dyn MembershipRepair>,
+    ) -> Result<Option<String>, DeployError> {
+        let new: Vec<String> = keep
+            .iter()
+            .filter(|m| m.status == NodeStatus::Allocated)
+            .map(|m| m.hostname.clone())
+            .collect();
+        let running = keep.iter().any(|m| m.status != NodeStatus::Allocated);
+        if self.cfg.placement.nodes != 3 || new.is_empty() || !running {
+            return Ok(None);
+        }
+        let Some(repair) = repair else {
+            return Err(DeployError::ReplaceUnpaired {
+                gateway: self.cfg.name.clone(),
+                replaced: new.join(", "),
+            });
+        };
+        self.say(
+            "etcd",
+            None,
+            format!(
+                "asking gateway {} to have its etcd admit {} (and drop the members that are gone)",
+                self.cfg.name,
+                new.join(", ")
+            ),
+        );
+        let request = membership::request_for(members, &new);
+        let port = self.cfg.listen.port();
+        let nodes: Vec<String> = keep
+            .iter()
+            .filter(|m| m.status == NodeStatus::Deployed)
+            .filter_map(|m| m.ip_addresses.first())
+            .map(|ip| host_port(ip, port))
+            .collect();
+        let done = repair.repair(&request, &nodes).await?;
+        self.say(
+            "etcd",
+            None,
+            format!(
+                "etcd members now: {}{}{}",
+                done.initial_cluster,
+                if done.removed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; removed {}", done.removed.join(", "))
+                },
+                if done.added.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; added {}",
+                        done.added
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        );
+        Ok(Some(done.initial_cluster))
+    }
+
     /// Step 3: deploy the Allocated machines.
     async fn deploy_allocated(
         &mut self,
         keep: &mut [Machine],
         binary: &BinaryArtifact,
         digest: &str,
+        repair: Option<&dyn MembershipRepair>,
     ) -> Result<(), DeployError> {
         let ca_pem = match &self.cfg.maas.ca_file {
             Some(path) => Some(
@@ -418,6 +491,11 @@ impl Run<'_> {
                 },
             })
             .collect();
+        let joining = self.admit_replacements(keep, &members, repair).await?;
+        let start = match &joining {
+            Some(initial_cluster) => EtcdStart::Existing { initial_cluster },
+            None => EtcdStart::New,
+        };
         for m in keep.iter_mut() {
             if m.status != NodeStatus::Allocated {
                 continue;
@@ -432,7 +510,7 @@ impl Run<'_> {
                 pairing_code: self.record.code.clone(),
                 proxy: self.cfg.proxy.clone(),
             };
-            let user_data = plan.user_data()?;
+            let user_data = plan.user_data_for(start)?;
             if m.owner_data.get(OWNER_KEY_SETTINGS).map(String::as_str) != Some(digest) {
                 let data = BTreeMap::from([
                     (OWNER_KEY_GATEWAY.to_string(), self.cfg.name.clone()),
@@ -556,12 +634,32 @@ impl Run<'_> {
     }
 }
 
-/// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, and the node's
-/// own names in the server certificate.
-fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
+/// The etcd section of a deployed 3-node gateway's nodes: each node's gateway talks to its own
+/// member on loopback (the user-data's `/etc/default/etcd` serves clients there only), under
+/// the gateway's own prefix.
+pub fn node_etcd(gateway: &str) -> crate::ha::EtcdConfig {
+    let mut etcd = crate::ha::EtcdConfig::new(vec![format!("http://127.0.0.1:{ETCD_CLIENT_PORT}")]);
+    etcd.prefix = format!("/kubemaas/{gateway}");
+    etcd
+}
+
+/// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, the node's own
+/// names in the server certificate and, on a 3-node gateway, the replicated store on the
+/// node's local etcd member with the node named after its machine (as its etcd member is).
+/// A 1-node gateway keeps its state in SQLite: etcd is installed on it all the same, so that a
+/// later resize to 3 nodes finds it, but the gateway does not use it.
+pub fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
     let mut c = cfg.clone();
     if has_ca {
         c.maas.ca_file = Some(MAAS_CA_PATH.into());
+    }
+    if cfg.placement.nodes == 3 {
+        c.etcd = Some(node_etcd(&cfg.name));
+        c.node.name = Some(m.hostname.clone());
+    } else {
+        // An `etcd:` the operator wrote for another setup would point the lone node away from
+        // its own state.
+        c.etcd = None;
     }
     for name in [&m.fqdn, &m.hostname] {
         if !name.is_empty() && !c.tls_names.contains(name) {
@@ -572,13 +670,15 @@ fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig 
 }
 
 /// Steps 1 to 4: the gateway's machines in MAAS, deployed. Returns them (sorted by host name)
-/// and whether anything was changed.
+/// and whether anything was changed. `paired`: how to reach the gateway this console paired
+/// (to admit a replacement node into its etcd), `None` while it never paired.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy_machines(
     cfg: &GatewayConfig,
     client: &MaasClient,
     record: &mut DeployRecord,
     options: &DeployOptions,
-    paired: bool,
+    paired: Option<&dyn MembershipRepair>,
     pace: &dyn Pace,
     report: Report<'_>,
 ) -> Result<(Vec<Machine>, bool), DeployError> {
@@ -592,12 +692,80 @@ pub async fn deploy_machines(
     // Saved first: from the first MAAS call on, the code must survive a crash.
     run.record.save()?;
     let digest = settings_digest(cfg, &options.binary);
-    let mut keep = run.survey(&digest, !paired).await?;
+    let mut keep = run.survey(&digest, paired.is_none()).await?;
     run.allocate_missing(&mut keep).await?;
-    run.deploy_allocated(&mut keep, &options.binary, &digest)
+    run.deploy_allocated(&mut keep, &options.binary, &digest, paired)
         .await?;
     let deployed = run.wait_deployed(keep, options, pace).await?;
     Ok((deployed, run.changed))
+}
+
+/// Where to ask a paired gateway to repair its etcd first: `--pair-address`, then the address
+/// this console recorded (the surviving nodes' MAAS addresses come after, see
+/// [`ThroughGateway`]).
+fn repair_addresses(
+    cfg: &GatewayConfig,
+    store: &Store,
+    options: &DeployOptions,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    let mut out: Vec<String> = options.pair_address.iter().cloned().collect();
+    let recorded = store
+        .read(|r| r.gateways())?
+        .into_iter()
+        .find(|g| g.name == cfg.name && g.fingerprint.is_some());
+    out.extend(recorded.map(|g| g.address));
+    Ok(out)
+}
+
+/// The MAAS address and listen port of one of the gateway's Deployed machines.
+async fn surviving_address(
+    cfg: &GatewayConfig,
+    client: &MaasClient,
+) -> Result<Option<String>, DeployError> {
+    let nodes = client
+        .machines(&MachineFilter::agent_name(agent_name(&cfg.name)))
+        .await?;
+    Ok(nodes
+        .iter()
+        .filter(|m| m.status == NodeStatus::Deployed)
+        .find_map(|m| m.ip_addresses.first())
+        .map(|ip| host_port(ip, cfg.listen.port())))
+}
+
+/// Step 5: pairs with the gateway at `address` with the code from the user-data, and says so.
+#[allow(clippy::too_many_arguments)]
+async fn pair_at(
+    cfg: &GatewayConfig,
+    store: &Store,
+    state_dir: &Path,
+    options: &DeployOptions,
+    record: &DeployRecord,
+    address: &str,
+    pace: &dyn Pace,
+    report: Report<'_>,
+) -> Result<(), DeployError> {
+    let info = pairback::pair_back(
+        &pairback::PairBack {
+            store,
+            state_dir,
+            gateway: &cfg.name,
+            address,
+            code: &record.code,
+            console_name: &options.console_name,
+            attempts: options.polls(),
+        },
+        pace,
+    )
+    .await?;
+    report(&Progress::new(
+        "paired",
+        None,
+        format!(
+            "paired with gateway {} at {address} (kubemaas {}); it is recorded in this console",
+            info.name, info.version
+        ),
+    ));
+    Ok(())
 }
 
 /// The whole deploy: machines (steps 1–4), then pairing back and recording the gateway in this
@@ -613,12 +781,66 @@ pub async fn deploy(
     report: Report<'_>,
 ) -> Result<DeployOutcome, DeployError> {
     let mut record = DeployRecord::load_or_new(state_dir, &cfg.name)?;
-    let already = store
+    let mut already = store
         .read(|r| r.gateways())?
         .into_iter()
         .any(|g| g.name == cfg.name && g.fingerprint.is_some());
-    let (machines, changed) =
-        deploy_machines(cfg, client, &mut record, options, already, pace, report).await?;
+    let first = {
+        let through = ThroughGateway {
+            store,
+            gateway: &cfg.name,
+            addresses: repair_addresses(cfg, store, options)?,
+        };
+        let paired: Option<&dyn MembershipRepair> = if already { Some(&through) } else { None };
+        deploy_machines(cfg, client, &mut record, options, paired, pace, report).await
+    };
+    let mut paired_now = false;
+    let (machines, changed) = match first {
+        // A replacement node of a gateway never paired: its surviving nodes run the gateway
+        // with the code from the user-data, so pair through one of them, then have it admit
+        // the replacement into etcd.
+        Err(DeployError::ReplaceUnpaired { replaced, .. }) if !options.skip_pairing => {
+            let address = match &options.pair_address {
+                Some(a) => a.clone(),
+                None => surviving_address(cfg, client).await?.ok_or_else(|| {
+                    DeployError::ReplaceUnpaired {
+                        gateway: cfg.name.clone(),
+                        replaced: replaced.clone(),
+                    }
+                })?,
+            };
+            report(&Progress::new(
+                "pair",
+                None,
+                format!(
+                    "pairing with gateway {} through its surviving node at {address}, to have its etcd admit {replaced}",
+                    cfg.name
+                ),
+            ));
+            pair_at(
+                cfg, store, state_dir, options, &record, &address, pace, report,
+            )
+            .await?;
+            already = true;
+            paired_now = true;
+            let through = ThroughGateway {
+                store,
+                gateway: &cfg.name,
+                addresses: repair_addresses(cfg, store, options)?,
+            };
+            deploy_machines(
+                cfg,
+                client,
+                &mut record,
+                options,
+                Some(&through),
+                pace,
+                report,
+            )
+            .await?
+        }
+        other => other?,
+    };
     let address = match &options.pair_address {
         Some(a) => Some(a.clone()),
         None => machines
@@ -626,7 +848,9 @@ pub async fn deploy(
             .and_then(|m| m.ip_addresses.first())
             .map(|ip| host_port(ip, cfg.listen.port())),
     };
-    let pairing = if already {
+    let pairing = if paired_now {
+        "paired"
+    } else if already {
         report(&Progress::new(
             "paired",
             None,
@@ -650,27 +874,10 @@ pub async fn deploy(
             None,
             format!("pairing with gateway {} at {address}", cfg.name),
         ));
-        let info = pairback::pair_back(
-            &pairback::PairBack {
-                store,
-                state_dir,
-                gateway: &cfg.name,
-                address: &address,
-                code: &record.code,
-                console_name: &options.console_name,
-                attempts: options.polls(),
-            },
-            pace,
+        pair_at(
+            cfg, store, state_dir, options, &record, &address, pace, report,
         )
         .await?;
-        report(&Progress::new(
-            "paired",
-            None,
-            format!(
-                "paired with gateway {} at {address} (kubemaas {}); it is recorded in this console",
-                info.name, info.version
-            ),
-        ));
         "paired"
     };
     report(&Progress::new(
