@@ -4,7 +4,15 @@
 //! then accepted by every node; the leader is killed (SIGKILL) while a cluster is being
 //! provisioned, another node takes over and the cluster reaches Running. The console follows
 //! through whichever node answers: it learned them all when it paired and passes over a dead
-//! one (tests/gateway_ha_nodes.rs tests that part on its own).
+//! one (tests/gateway_ha_nodes.rs tests that part on its own), and a client pinned to a node
+//! that never led shows the progress too (every node serves from its own copy).
+//!
+//! MAAS's side is checked after every phase, with the gateway's own API key: the machines
+//! owned by kubemaas's MAAS user and stamped with the cluster's id are exactly the cluster's,
+//! and MAAS's event log shows each allocated once (none taken twice across a failover). The
+//! delete is made to last — MAAS refuses releases (503) until the leader was killed — so the
+//! kill lands while the cluster is `Deleting` with its machines still held; afterwards MAAS
+//! holds none of them.
 //!
 //! Every wait polls a condition under a generous deadline (never a timing assertion). Child
 //! processes die with the test.
@@ -20,7 +28,38 @@ mod ha_gateway_support;
 use cli_support::{GatewayProcess, Transcript};
 use ha_gateway_support::*;
 use ha_support::EtcdCluster;
+use kubemaas::gateway::client::{GatewayClient, GatewayClientError};
 use std::path::Path;
+
+/// A client of the console's pairing with `dc1` that calls the node at `address` only.
+fn pinned_to(console: &Path, address: &str) -> GatewayClient {
+    let store = kubemaas::store::Store::open(console).unwrap();
+    kubemaas::gateway::console::client_at(&store, "dc1", Some(address)).unwrap()
+}
+
+/// `web` as the pinned node shows it (`cluster show` through the library), `None` once the
+/// node answers that there is no such cluster.
+fn shown_by(rt: &tokio::runtime::Runtime, node: &GatewayClient) -> Option<serde_json::Value> {
+    let path = format!("{}/web", kubemaas::gateway::protocol::CLUSTERS_PATH);
+    match rt.block_on(node.get::<serde_json::Value>(&path)) {
+        Ok(v) => Some(v),
+        Err(GatewayClientError::Refused { status: 404, .. }) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The machines a cluster view lists as held (released ones aside).
+fn held(v: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["state"] != "released")
+        .map(|m| m["system_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
 
 /// Whether `gateway show dc1` lists 3 nodes, each answering this console.
 fn every_node_accepts(t: &mut Transcript, console: &Path) -> bool {
@@ -37,6 +76,17 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
     };
     let root = tempfile::tempdir().unwrap();
     let sim = start_sim();
+    let maas = Maas::connect(&sim);
+    assert_eq!(
+        maas.holdings().owned,
+        Vec::<String>::new(),
+        "{} holds nothing yet",
+        maas.user
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let config = root.path().join("gateway.yaml");
     gateway_yaml(&config, &sim, &etcd);
     // One after the other: the first creates the shared CA, the others load it.
@@ -124,7 +174,12 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
         let v = view(&mut t, &console, "dc1");
         v["phase"] == "Provisioning" && !v["machines"].as_array().unwrap().is_empty()
     });
-    let (killed, _) = kill_leader(&etcd, &mut nodes);
+    let (killed, watch) = kill_leader(&etcd, &mut nodes);
+    // Watched through a node that never led, as well as through the failing-over console.
+    let watcher = pinned_to(&console, &nodes[watch - 1].as_ref().unwrap().addr);
+    until(&format!("gw{watch} shows web Running"), || {
+        shown_by(&rt, &watcher).expect("web exists")["phase"] == "Running"
+    });
     let watch_gw = "dc1";
     let out = t.ok(
         &console,
@@ -139,7 +194,13 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
         ],
     );
     assert!(out.contains("cluster web is Running"), "{out}");
-    assert_machines(&mut t, &console, watch_gw, 2);
+    let first_machines = assert_machines(&mut t, &console, watch_gw, 2);
+    let id = view(&mut t, &console, watch_gw)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    maas.assert_holds(&[(&id, &first_machines)]);
+    maas.assert_allocated_once(&first_machines);
     // The killed node comes back on its state dir (on a new port) and catches up; the
     // console learns its new address from the gateway.
     let back = start_node(root.path(), &config, killed);
@@ -173,7 +234,13 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
         eprintln!("{} {}", v["phase"], v["reason"]);
         v["phase"] == "Running" && v["spec_generation"] == v["observed_generation"]
     });
-    assert_machines(&mut t, &console, watch_gw, 3);
+    let machines = assert_machines(&mut t, &console, watch_gw, 3);
+    assert!(
+        first_machines.iter().all(|m| machines.contains(m)),
+        "the scale kept {first_machines:?}: {machines:?}"
+    );
+    maas.assert_holds(&[(&id, &machines)]);
+    maas.assert_allocated_once(&machines);
     let back = start_node(root.path(), &config, killed);
     nodes[killed - 1] = Some(back);
     until("the restarted node accepts the console", || {
@@ -185,14 +252,26 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
     let shown = t.ok(&console, &["gateway", "show", watch_gw]);
     assert!(shown.contains("reachable:      yes"), "{shown}");
 
-    // Delete, and kill the leader as soon as the request is in (against the simulator a
-    // delete takes about a second, so the kill lands before or during it).
+    // Delete, and kill the leader while it deletes: MAAS refuses every release until then,
+    // so the leader is seen Deleting with the machines still held, having tried to release.
+    maas.refuse_releases();
     t.ok(
         &console,
         &["cluster", "delete", "web", "--gateway", watch_gw],
     );
-    kill_leader(&etcd, &mut nodes);
-    // Either the wait sees it go, or it is gone already (a deleted cluster is not found).
+    until("web is Deleting and MAAS refused a release", || {
+        let v = view(&mut t, &console, watch_gw);
+        v["phase"] == "Deleting" && held(&v) == machines && maas.refused_releases() > 0
+    });
+    maas.assert_holds(&[(&id, &machines)]);
+    // Releases go through again for the next leader, whose first pass then finds no failure
+    // to back off from.
+    let (_, watch) = kill_leader_then(&etcd, &mut nodes, || maas.release_again());
+    let watcher = pinned_to(&console, &nodes[watch - 1].as_ref().unwrap().addr);
+    until(&format!("gw{watch} shows web gone"), || {
+        shown_by(&rt, &watcher).is_none()
+    });
+    // The console agrees (a deleted cluster is not found).
     let out = t.run(
         &console,
         &[
@@ -216,5 +295,13 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
             || printed.contains("no cluster `web`"),
         "{printed}"
     );
+    // MAAS holds none of its machines, and allocated each once in the whole run.
+    maas.assert_holds(&[(&id, &[])]);
+    let history = maas.allocations();
+    assert!(
+        history.iter().all(|a| a.released.is_some()),
+        "every allocation ended with a release: {history:?}"
+    );
+    maas.assert_allocated_once(&machines);
     t.assert_no_secrets(&sim.key);
 }

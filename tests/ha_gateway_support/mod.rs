@@ -134,15 +134,28 @@ pub fn start_node_with(root: &Path, config: &Path, n: usize, lease_secs: u64) ->
 /// Kills the elected node (SIGKILL) and waits until another is elected; returns the killed
 /// node's number and a node that neither led nor was killed, to watch through.
 pub fn kill_leader(etcd: &EtcdCluster, nodes: &mut [Option<GatewayProcess>]) -> (usize, usize) {
+    kill_leader_then(etcd, nodes, || {})
+}
+
+/// [`kill_leader`], running `between` once the leader is dead and before waiting for the
+/// next election (e.g. to lift a fault the dead leader was meant to meet).
+pub fn kill_leader_then(
+    etcd: &EtcdCluster,
+    nodes: &mut [Option<GatewayProcess>],
+    between: impl FnOnce(),
+) -> (usize, usize) {
     let first = leader(etcd);
     let n: usize = first.trim_start_matches("gw").parse().unwrap();
     let mut killed = nodes[n - 1].take().expect("the leader is running");
     killed.child.kill().unwrap();
     killed.child.wait().unwrap();
     drop(killed);
+    between();
     until("another node is elected", || leader(etcd) != first);
     let now: usize = leader(etcd).trim_start_matches("gw").parse().unwrap();
-    let watch = (1..=3).find(|i| *i != n && *i != now).unwrap();
+    let watch = (1..=3)
+        .find(|i| *i != n && *i != now && nodes[*i - 1].is_some())
+        .unwrap();
     eprintln!("killed gw{n}; gw{now} leads; watching through gw{watch}");
     (n, watch)
 }
@@ -191,8 +204,18 @@ pub fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// The cluster holds `n` machines, each a different MAAS machine: none taken twice.
-pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usize) {
+/// Whether `gateway show dc1` lists 3 nodes, each answering this console (asked with its
+/// certificate). The console records the nodes' addresses from the answer.
+pub fn every_node_accepts(t: &mut Transcript, console: &Path) -> bool {
+    let out = t.ok(console, &["gateway", "show", "dc1", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+    nodes.len() == 3 && nodes.iter().all(|n| n["reachable"] == true)
+}
+
+/// The cluster holds `n` machines, each a different MAAS machine: none taken twice. Gives
+/// their system ids, sorted.
+pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usize) -> Vec<String> {
     let v = view(t, console, gateway);
     let ids: Vec<String> = v["machines"]
         .as_array()
@@ -206,6 +229,7 @@ pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usi
     distinct.dedup();
     assert_eq!(distinct.len(), ids.len(), "{v}");
     assert_eq!(ids.len(), n, "{v}");
+    distinct
 }
 
 /// A 1-node gateway.yaml (no `etcd:`) for `dc1` in front of `sim`, 0600, with a comment line
@@ -380,4 +404,223 @@ pub fn cluster_spec(
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, spec).unwrap();
     file
+}
+
+/// What MAAS itself says kubemaas holds, read from the simulator with the gateway's own API
+/// key (the MAAS user kubemaas allocates as) — never from kubemaas's store — plus the
+/// simulator's `/_sim/` control API to slow MAAS down on purpose.
+pub struct Maas {
+    rt: tokio::runtime::Runtime,
+    client: kubemaas::maas::MaasClient,
+    /// `http://127.0.0.1:PORT`, where `/_sim/` lives.
+    origin: String,
+    /// The MAAS user the gateway's key acts as.
+    pub user: String,
+    /// The newest MAAS event when this reader was made: the history starts after it.
+    since: i64,
+}
+
+/// One allocation of one machine, from MAAS's event log: the event ids (an order, not a
+/// time) of its "Allocated" event and of the release that ended it, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub system_id: String,
+    pub user: String,
+    pub allocated: i64,
+    pub released: Option<i64>,
+}
+
+/// The machines MAAS shows held: owned by kubemaas's user, and stamped with each kubemaas
+/// cluster's id (owner data), by system id, sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holdings {
+    pub owned: Vec<String>,
+    pub stamped: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// MAAS event types that end an allocation (the machine goes back to the pool).
+const RELEASE_EVENTS: &[&str] = &["Releasing", "Disk erasing", "Released"];
+
+impl Maas {
+    pub fn connect(sim: &Sim) -> Maas {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let endpoint = kubemaas::maas::Endpoint::parse(&sim.url).unwrap();
+        let key: kubemaas::maas::ApiKey = sim.key.parse().unwrap();
+        let client =
+            kubemaas::maas::MaasClient::new(kubemaas::maas::MaasConfig::new(endpoint, key))
+                .unwrap();
+        let url = url::Url::parse(&sim.url).unwrap();
+        let origin = format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap(),
+            url.port_or_known_default().unwrap()
+        );
+        let user = rt.block_on(client.whoami()).unwrap().username;
+        let mut maas = Maas {
+            rt,
+            client,
+            origin,
+            user,
+            since: 0,
+        };
+        maas.since = maas.events_after(0).last().map_or(0, |e| e.id);
+        maas
+    }
+
+    /// Every MAAS event (INFO and up) after event `after`, oldest first.
+    fn events_after(&self, after: i64) -> Vec<kubemaas::maas::Event> {
+        let mut all = Vec::new();
+        let mut last = after;
+        loop {
+            let query = kubemaas::maas::EventQuery {
+                limit: Some(1000),
+                after: Some(last),
+                ..Default::default()
+            };
+            let mut page = self.rt.block_on(self.client.events(&query)).unwrap().events;
+            if page.is_empty() {
+                return all;
+            }
+            page.sort_by_key(|e| e.id);
+            last = page.last().unwrap().id;
+            all.extend(page);
+        }
+    }
+
+    pub fn holdings(&self) -> Holdings {
+        let machines = self
+            .rt
+            .block_on(self.client.machines(&Default::default()))
+            .unwrap();
+        let mut owned = Vec::new();
+        let mut stamped: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for m in machines {
+            if m.owner.as_deref() == Some(self.user.as_str()) {
+                owned.push(m.system_id.clone());
+            }
+            if let Some(cluster) = m.owner_data.get(kubemaas::engine::OWNER_KEY_CLUSTER) {
+                stamped
+                    .entry(cluster.clone())
+                    .or_default()
+                    .push(m.system_id.clone());
+            }
+        }
+        owned.sort();
+        stamped.values_mut().for_each(|v| v.sort());
+        Holdings { owned, stamped }
+    }
+
+    /// Every allocation since this reader was made, in MAAS's order. Panics when MAAS shows a
+    /// machine allocated again while still held (no release in between).
+    pub fn allocations(&self) -> Vec<Allocation> {
+        let mut out: Vec<Allocation> = Vec::new();
+        for e in self.events_after(self.since) {
+            let open = out
+                .iter()
+                .position(|a| a.system_id == e.node && a.released.is_none());
+            if e.kind == "Allocated" {
+                assert!(
+                    open.is_none(),
+                    "MAAS allocated {} again (event {}) while it was still held: {:?}",
+                    e.node,
+                    e.id,
+                    out[open.unwrap()]
+                );
+                out.push(Allocation {
+                    system_id: e.node.clone(),
+                    user: e.username.clone(),
+                    allocated: e.id,
+                    released: None,
+                });
+            } else if RELEASE_EVENTS.contains(&e.kind.as_str()) {
+                if let Some(i) = open {
+                    out[i].released = Some(e.id);
+                }
+            }
+        }
+        out
+    }
+
+    /// A request to the simulator's control API; its answer body.
+    fn control(&self, method: reqwest::Method, path_and_query: &str) -> String {
+        let url = format!("{}/_sim/{path_and_query}", self.origin);
+        self.rt.block_on(async {
+            let resp = reqwest::Client::new()
+                .request(method, &url)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body = resp.text().await.unwrap();
+            assert!(status.is_success(), "{url}: {status} {body}");
+            body
+        })
+    }
+
+    /// From now on MAAS answers every machine release 503 (no Retry-After, so nothing was
+    /// released and the engine retries on a later pass), until [`Maas::release_again`].
+    pub fn refuse_releases(&self) {
+        self.control(
+            reqwest::Method::POST,
+            "faults/inject?endpoint=machines/{system_id}/&method=POST&op=release&status=503&count=1000000",
+        );
+    }
+
+    /// How many releases MAAS refused since [`Maas::refuse_releases`].
+    pub fn refused_releases(&self) -> u64 {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.control(reqwest::Method::GET, "faults")).unwrap();
+        v["injections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["op"] == "release")
+            .map(|i| 1_000_000 - i["remaining"].as_u64().unwrap())
+            .sum()
+    }
+
+    /// Drops every injected failure: releases go through again.
+    pub fn release_again(&self) {
+        self.control(reqwest::Method::DELETE, "faults");
+    }
+
+    /// MAAS holds exactly the given clusters' machines for kubemaas: owned by its user, and
+    /// stamped with each cluster's id, its own and none for another (no leak, none twice).
+    pub fn assert_holds(&self, clusters: &[(&str, &[String])]) {
+        let held = self.holdings();
+        let mut all: Vec<String> = clusters.iter().flat_map(|(_, m)| m.to_vec()).collect();
+        all.sort();
+        assert_eq!(held.owned, all, "owned by {} in MAAS: {held:?}", self.user);
+        let mut stamped = held.stamped.clone();
+        for (cluster, machines) in clusters {
+            let mut want = machines.to_vec();
+            want.sort();
+            let mine = stamped.remove(*cluster).unwrap_or_default();
+            assert_eq!(
+                mine, want,
+                "stamped with cluster {cluster} in MAAS: {held:?}"
+            );
+        }
+        assert!(stamped.is_empty(), "stamped for another cluster: {held:?}");
+    }
+
+    /// MAAS's history agrees: since this reader was made, kubemaas's user allocated exactly
+    /// `machines` (the machines the clusters held at some point), each once — no allocation
+    /// that a failover repeated or left behind.
+    pub fn assert_allocated_once(&self, machines: &[String]) {
+        let history = self.allocations();
+        let mut want = machines.to_vec();
+        want.sort();
+        let mut got: Vec<String> = history.iter().map(|a| a.system_id.clone()).collect();
+        got.sort();
+        assert!(
+            history.iter().all(|a| a.user == self.user),
+            "allocated by another MAAS user: {history:?}"
+        );
+        assert_eq!(got, want, "allocations in MAAS's history: {history:?}");
+    }
 }
