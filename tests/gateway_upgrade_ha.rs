@@ -1,20 +1,24 @@
 //! A rolling upgrade of a 3-node gateway, with real processes: 3 etcd members, 3
 //! `kubemaas gateway run` nodes (each from an executable of its own, which the upgrade
-//! replaces) and `kubemaas sim`, all on 127.0.0.1. A console pairs through the CLI; a cluster is
-//! provisioning when the library's `upgrade_nodes` rolls the nodes, one client per node, onto a
-//! "newer" build (the test binary behind a wrapper that sets `KUBEMAAS_REPORT_VERSION`).
+//! replaces) and `kubemaas sim`, all on 127.0.0.1. A console pairs through the CLI and learns
+//! the nodes from the gateway; a cluster is provisioning when the operator runs
+//! `kubemaas gateway upgrade dc1 --binary NEWER`, which rolls the nodes onto a "newer" build
+//! (the test binary behind a wrapper that sets `KUBEMAAS_REPORT_VERSION`).
 //!
-//! Mid-way — while the second node restarts, so one node already runs the new version and one
-//! the old — a `cluster create` goes through the upgraded node with the console's idempotency
-//! key. Meanwhile a poller lists clusters through whichever node answers, all along the roll.
+//! Mid-way — once the command says the second node is restarting, so one node already runs
+//! the new version and one the old — a cluster request goes through the upgraded node with the
+//! console's idempotency key (what `cluster create` sends, pinned to that node), from another
+//! thread while the roll goes on. Meanwhile `cluster list` through the console (which fails
+//! over) and the clusters route of every node through the library poll all along the roll.
 //! Checked first: a build that changes the store schema is refused before anything is
 //! replaced; a build that never comes back stops the roll at the first node, naming it, the
 //! others untouched. Then, on the real roll:
 //! followers go first and the leader last, and it resigns (leases here last 600 s, longer than
 //! any wait of the test, so a role left to expire would fail it); every node ends on the new
 //! version, caught up; both clusters reach Running, the mid-way one exists once (also when the
-//! console sends it again through another node); no machine is taken twice; some node answered
-//! every poll.
+//! console sends it again through another node); no machine is taken twice, and MAAS agrees
+//! (the machines its log shows allocated, each once, and those it shows owned and stamped are
+//! exactly the clusters'); some node answered every poll.
 //!
 //! Every wait polls a condition under a generous deadline (never a timing assertion). Child
 //! processes die with the test.
@@ -27,11 +31,14 @@ mod ha_support;
 #[path = "ha_gateway_support/mod.rs"]
 mod ha_gateway_support;
 
+use cli_support::proc::{after, Proc};
 use cli_support::{Transcript, BIN};
 use ha_gateway_support::*;
 use ha_support::EtcdCluster;
 use kubemaas::gateway::client::GatewayClient;
-use kubemaas::gateway::upgrade::{self, UpgradeError, UpgradeProgress};
+use kubemaas::gateway::queue::{self, CreateOutcome};
+use kubemaas::gateway::upgrade;
+use kubemaas::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,19 +72,12 @@ fn sha256_hex(path: &Path) -> String {
         .collect()
 }
 
-/// `cluster list --gateway dc1-nN -o json` succeeded.
-fn lists(console: &Path, n: usize) -> bool {
+/// `cluster list --gateway dc1 -o json` succeeded: the console found a node that answered.
+fn lists(console: &Path) -> bool {
     Command::new(BIN)
         .arg("--state-dir")
         .arg(console)
-        .args([
-            "cluster",
-            "list",
-            "--gateway",
-            &format!("dc1-n{n}"),
-            "-o",
-            "json",
-        ])
+        .args(["cluster", "list", "--gateway", "dc1", "-o", "json"])
         .env_remove("MAAS_URL")
         .env_remove("MAAS_API_KEY")
         .env_remove("KUBEMAAS_REPORT_VERSION")
@@ -88,6 +88,60 @@ fn lists(console: &Path, n: usize) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A client of the console's pairing with `dc1` that calls the node at `address` only.
+fn pinned_to(store: &Store, address: &str) -> GatewayClient {
+    kubemaas::gateway::console::client_at(store, "dc1", Some(address)).unwrap()
+}
+
+/// `kubemaas gateway upgrade dc1 --binary BINARY ARGS`, which must fail: what it printed on
+/// stdout (its progress) and stderr (why it stopped).
+fn failed_upgrade(
+    t: &mut Transcript,
+    console: &Path,
+    binary: &Path,
+    args: &[&str],
+) -> (String, String) {
+    let mut all = vec![
+        "gateway",
+        "upgrade",
+        "dc1",
+        "--binary",
+        binary.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = t.run(console, &all, None);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The nodes a stopped roll names as not touched.
+fn untouched(stderr: &str) -> Vec<String> {
+    after(stderr, "not touched: ")
+        .split(" (")
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(str::to_string)
+        .collect()
+}
+
+/// A progress line `node I/3 gwN of gateway dc1 at ADDR[ (the leader…)]`: its name, address
+/// and whether it leads.
+fn node_line(line: &str) -> Option<(String, String, bool)> {
+    let rest = line.strip_prefix("node ")?;
+    let mut words = rest.split_whitespace();
+    let _index = words.next()?;
+    let name = words.next()?.to_string();
+    let address = after(line, " of gateway dc1 at ")
+        .split_whitespace()
+        .next()?
+        .to_string();
+    Some((name, address, line.contains("(the leader")))
+}
 fn show(t: &mut Transcript, console: &Path, gateway: &str, name: &str) -> serde_json::Value {
     let out = t.ok(
         console,
@@ -140,65 +194,6 @@ fn campaign_keys(etcd: &EtcdCluster) -> usize {
     })
 }
 
-/// Points the console's record of node `n` at its new address (a restarted node listens on a
-/// new port).
-fn move_node(console: &Path, n: usize, address: &str) {
-    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE gateways SET address = ?2 WHERE name = ?1",
-            rusqlite::params![format!("dc1-n{n}"), address],
-        )
-        .unwrap();
-    assert_eq!(changed, 1);
-}
-
-/// From the simulator itself (`kubemaas maas machines`, straight to MAAS): the machines owned
-/// by the user kubemaas allocates as (the owner of those it stamped with a cluster), and the
-/// machines stamped with a kubemaas cluster, by system id (sorted). The simulator's other
-/// users own machines of their own.
-fn maas_owned(root: &Path, sim: &Sim) -> (Vec<String>, Vec<String>) {
-    let out = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(root.join("maas-reader"))
-        .args(["maas", "machines", "-o", "json"])
-        .env("MAAS_URL", &sim.url)
-        .env("MAAS_API_KEY", &sim.key)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let stamped =
-        |m: &serde_json::Value| m["owner_data"][kubemaas::engine::OWNER_KEY_CLUSTER].is_string();
-    let mut owners: Vec<&str> = all
-        .iter()
-        .filter(|m| stamped(m))
-        .filter_map(|m| m["owner"].as_str())
-        .collect();
-    owners.sort_unstable();
-    owners.dedup();
-    assert_eq!(
-        owners.len(),
-        1,
-        "kubemaas allocates as one MAAS user: {owners:?}"
-    );
-    let ids = |keep: &dyn Fn(&serde_json::Value) -> bool| {
-        let mut v: Vec<String> = all
-            .iter()
-            .filter(|m| keep(m))
-            .map(|m| m["system_id"].as_str().unwrap().to_string())
-            .collect();
-        v.sort();
-        v
-    };
-    (ids(&|m| m["owner"] == owners[0]), ids(&stamped))
-}
-
 #[test]
 fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
     let Some(etcd) = EtcdCluster::start(3) else {
@@ -210,6 +205,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let sim = start_sim();
+    let maas = Maas::connect(&sim);
     let config = root.path().join("gateway.yaml");
     gateway_yaml(&config, &sim, &etcd);
     let exes: Vec<PathBuf> = (1..=3)
@@ -236,9 +232,10 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         ],
     );
     assert!(out.contains("paired with gateway dc1"), "{out}");
-    for (i, node) in nodes.iter().enumerate() {
-        record_node(&console, i + 1, &node.addr);
-    }
+    // The console learns the nodes from the gateway (`gateway show` asks each).
+    until("the console knows every node", || {
+        every_node_accepts(&mut t, &console)
+    });
 
     // A cluster being provisioned when the roll starts.
     let spec = |t: &mut Transcript, name: &str| {
@@ -274,25 +271,23 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
     );
     assert!(out.contains("web"), "{out}");
     until("web is being provisioned", || {
-        let v = show(&mut t, &console, "dc1-n1", "web");
+        let v = show(&mut t, &console, "dc1", "web");
         v["phase"] == "Provisioning" && !v["machines"].as_array().unwrap().is_empty()
     });
     let first_leader = leader(&etcd);
     eprintln!("{first_leader} leads");
 
-    // One client per node, from the console's pairing material and each node's address.
-    let console_store = kubemaas::store::Store::open(&console).unwrap();
-    let mut clients: Vec<GatewayClient> = (1..=3)
-        .map(|n| {
-            kubemaas::gateway::console::client_for(&console_store, &format!("dc1-n{n}")).unwrap()
-        })
+    // The library's view of each node, to check what the CLI left untouched.
+    let console_store = Store::open(&console).unwrap();
+    let mut clients: Vec<GatewayClient> = nodes
+        .iter()
+        .map(|n| pinned_to(&console_store, &n.addr))
         .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let patience = Duration::from_secs(180);
 
     // A build that changes the store schema cannot roll: refused by the first node, before
     // anything is replaced, and the roll stops there naming what it left untouched.
@@ -301,21 +296,17 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         "KUBEMAAS_REPORT_SCHEMA=99",
     );
     let before: Vec<String> = exes.iter().map(|e| sha256_hex(e)).collect();
-    let refused = rt
-        .block_on(upgrade::upgrade_nodes(&clients, &schema, patience, |_| {}))
-        .unwrap_err();
-    let text = refused.to_string();
-    assert!(
-        matches!(refused, UpgradeError::Roll { index: 1, ref upgraded, ref untouched, .. } if upgraded.is_empty() && untouched.len() == 2),
-        "{text}"
-    );
+    let (_, text) = failed_upgrade(&mut t, &console, &schema, &[]);
+    assert!(text.contains("stopped at node 1/3 gw"), "{text}");
+    assert!(text.contains("already upgraded: none"), "{text}");
+    assert_eq!(untouched(&text).len(), 2, "{text}");
     assert!(
         text.contains("HTTP 409") && text.contains("store schema 99"),
         "{text}"
     );
     assert!(text.contains("nothing was replaced"), "{text}");
-    let after: Vec<String> = exes.iter().map(|e| sha256_hex(e)).collect();
-    assert_eq!(before, after);
+    let after_refusal: Vec<String> = exes.iter().map(|e| sha256_hex(e)).collect();
+    assert_eq!(before, after_refusal);
 
     // A build that installs but never comes back: the roll stops at the first node, names
     // it, and leaves the other two untouched (same process, same version), serving.
@@ -328,55 +319,41 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         .iter()
         .map(|c| rt.block_on(upgrade::status(c)).unwrap().boot_id)
         .collect();
-    let mut first_picked = None;
-    let stopped = rt
-        .block_on(upgrade::upgrade_nodes(
-            &clients,
-            &broken,
-            Duration::from_secs(5),
-            |p| {
-                if let UpgradeProgress::Node { address, .. } = p {
-                    first_picked.get_or_insert(address);
-                }
-            },
-        ))
-        .unwrap_err();
-    let text = stopped.to_string();
-    let dead = nodes
-        .iter()
-        .position(|n| Some(&n.addr) == first_picked.as_ref())
-        .unwrap();
+    let (progress, text) = failed_upgrade(&mut t, &console, &broken, &["--timeout", "5"]);
+    let (first_picked, _, _) = progress
+        .lines()
+        .find_map(node_line)
+        .unwrap_or_else(|| panic!("no node line: {progress}"));
+    let dead: usize = first_picked
+        .trim_start_matches("gw")
+        .parse::<usize>()
+        .unwrap()
+        - 1;
     assert!(
-        text.contains(&format!("stopped at node 1/3 gw{}", dead + 1)),
+        text.contains(&format!("stopped at node 1/3 {first_picked}")),
         "{text}"
     );
     assert!(text.contains("did not come back"), "{text}");
     assert!(text.contains("already upgraded: none"), "{text}");
-    match &stopped {
-        UpgradeError::Roll { untouched, .. } => assert_eq!(untouched.len(), 2, "{text}"),
-        other => panic!("{other}"),
-    }
-    assert_ne!(
-        format!("gw{}", dead + 1),
-        first_leader,
-        "a follower goes first"
-    );
+    assert_eq!(untouched(&text).len(), 2, "{text}");
+    assert_ne!(first_picked, first_leader, "a follower goes first");
     for (i, c) in clients.iter().enumerate().filter(|(i, _)| *i != dead) {
         let s = rt.block_on(upgrade::status(c)).unwrap();
         assert_eq!((s.version.as_str(), &s.boot_id), ("0.1.0", &boots[i]));
     }
-    // The operator puts the old executable back and starts the node again: it catches up.
+    // The operator puts the old executable back and starts the node again: it catches up,
+    // and the console learns its new address from the gateway.
     std::fs::remove_file(&exes[dead]).unwrap();
     assert_eq!(install_node_binary(root.path(), dead + 1), exes[dead]);
     let back = start_node_from(&exes[dead], root.path(), &config, dead + 1, LEASE_SECS);
-    move_node(&console, dead + 1, &back.addr);
+    clients[dead] = pinned_to(&console_store, &back.addr);
     nodes[dead] = back;
-    clients[dead] =
-        kubemaas::gateway::console::client_for(&console_store, &format!("dc1-n{}", dead + 1))
-            .unwrap();
+    until("the console knows the restarted node", || {
+        every_node_accepts(&mut t, &console)
+    });
     let pids: Vec<u32> = nodes.iter().map(|n| n.proc.child.id()).collect();
 
-    // Poll `cluster list` through whichever node answers, all along the roll.
+    // Poll `cluster list` through the console, which fails over, all along the roll.
     let rolling = Arc::new(AtomicBool::new(true));
     let polls = Arc::new(Mutex::new((0usize, Vec::<usize>::new())));
     let poller = {
@@ -385,7 +362,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
             let mut round = 0;
             while rolling.load(Ordering::Acquire) {
                 round += 1;
-                let answered = (1..=3).any(|n| lists(&console, n));
+                let answered = lists(&console);
                 let mut p = polls.lock().unwrap();
                 p.0 += 1;
                 if !answered {
@@ -397,7 +374,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         })
     };
 
-    // The same through the library, many times a second: the route `cluster list` calls.
+    // The same through the library, many times a second, each node asked in turn.
     let fine_polls = Arc::new(Mutex::new((0usize, 0usize)));
     let fine_poller = {
         let (rolling, polls, clients) = (rolling.clone(), fine_polls.clone(), clients.clone());
@@ -428,72 +405,124 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         })
     };
 
-    // The roll, with the mid-way request sent while the second node restarts.
+    // The roll, as operators run it, with the mid-way request sent once the command says
+    // the second node is restarting.
     let next = wrapper(
         &root.path().join("kubemaas-next"),
         "KUBEMAAS_REPORT_VERSION=0.2.0",
     );
     let db = spec(&mut t, "db");
-    let addresses: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
-    let mut order: Vec<(String, bool)> = Vec::new();
-    let mut upgraded_first: Option<usize> = None;
-    let mut mid_way: Option<String> = None;
-    let mut steps: Vec<String> = Vec::new();
-    let roll = rt.block_on(upgrade::upgrade_nodes(&clients, &next, patience, |p| {
-        steps.push(format!("{p:?}"));
-        match p {
-            UpgradeProgress::Node { name, leader, .. } => order.push((name, leader)),
-            UpgradeProgress::Back { address, .. } if upgraded_first.is_none() => {
-                upgraded_first = addresses.iter().position(|a| *a == address);
-            }
-            UpgradeProgress::Restarting { .. } if order.len() == 2 => {
-                let through = format!("dc1-n{}", upgraded_first.unwrap() + 1);
-                // The roll's future runs on this thread (block_on): waiting here only holds
-                // the roll, exactly between the second node's restart and its return.
-                let out = Transcript::default().ok(
-                    &console,
-                    &[
-                        "cluster",
-                        "create",
-                        "--gateway",
-                        &through,
-                        "-f",
-                        db.to_str().unwrap(),
-                    ],
+    let mut roll = Proc::spawn(
+        Some(&console),
+        &[
+            "gateway",
+            "upgrade",
+            "dc1",
+            "--binary",
+            next.to_str().unwrap(),
+            "--timeout",
+            "180",
+        ],
+    );
+    let mut order: Vec<(String, String, bool)> = Vec::new();
+    let mut upgraded_first: Option<String> = None;
+    while order.len() < 2 {
+        let line = roll.until("the next node", |l| {
+            l.starts_with("node ") || l.contains(" is back, running kubemaas ")
+        });
+        match node_line(&line) {
+            Some(node) => order.push(node),
+            None => {
+                upgraded_first.get_or_insert(
+                    after(&line, "gateway dc1 at ")
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_string(),
                 );
-                mid_way = Some(format!("{through}: {out}"));
             }
-            _ => {}
         }
-    }));
+    }
+    let upgraded_first = upgraded_first.expect("the first node came back before the second");
+    assert_eq!(upgraded_first, order[0].1, "{order:?}");
+    roll.until("the second node restarting", |l| {
+        l.contains(&format!(
+            "at {} installed it: draining, then restarting",
+            order[1].1
+        ))
+    });
+    let mid_way = {
+        let (console, db, through) = (console.clone(), db.clone(), upgraded_first.clone());
+        std::thread::spawn(move || {
+            let store = Store::open(&console).unwrap();
+            let client = pinned_to(&store, &through);
+            let spec =
+                kubemaas::model::ClusterSpec::from_yaml(&std::fs::read_to_string(&db).unwrap())
+                    .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(queue::create_or_queue(&store, "dc1", &client, spec))
+                .unwrap()
+        })
+    };
+    let (ok, printed) = roll.exit();
     rolling.store(false, Ordering::Release);
     poller.join().unwrap();
     fine_poller.join().unwrap();
-    let upgraded = roll.unwrap_or_else(|e| panic!("{e}\nsteps: {steps:#?}"));
-    eprintln!("steps: {steps:#?}");
+    let mid_way = mid_way.join().unwrap();
+    assert!(ok, "{printed}");
+    eprintln!("{printed}");
+    for line in printed.lines() {
+        if let Some(node) = node_line(line) {
+            if !order.contains(&node) {
+                order.push(node);
+            }
+        }
+    }
 
     // Followers first, the leader last.
-    let names: Vec<&str> = order.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(order.len(), 3, "{order:?}");
+    let names: Vec<&str> = order.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names[2], first_leader, "{order:?}");
     assert_eq!(
-        order.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        order.iter().map(|(_, _, l)| *l).collect::<Vec<_>>(),
         vec![false, false, true]
     );
     let mut distinct = names.clone();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 3, "{order:?}");
-    assert!(upgraded
-        .iter()
-        .all(|u| u.from_version == "0.1.0" && u.to_version == "0.2.0"));
+    assert_eq!(
+        printed
+            .matches("draining, then restarting from kubemaas 0.1.0 into 0.2.0")
+            .count(),
+        3,
+        "{printed}"
+    );
+    assert_eq!(
+        printed.matches("is back, running kubemaas 0.2.0").count(),
+        3,
+        "{printed}"
+    );
+    assert!(
+        printed.contains("gateway dc1 upgraded: it now runs kubemaas 0.2.0"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("rolled 3 nodes one at a time"),
+        "{printed}"
+    );
 
     // The mid-way request went straight to an upgraded node: nothing was queued.
-    let mid_way = mid_way.expect("the mid-way request was sent");
-    assert!(
-        mid_way.contains("db") && !mid_way.contains("queued"),
-        "{mid_way}"
-    );
+    let db_id = match mid_way {
+        CreateOutcome::Created(view) => {
+            assert_eq!(view.name, "db");
+            view.id.to_string()
+        }
+        CreateOutcome::Queued(request) => panic!("the mid-way request was queued: {request:?}"),
+    };
 
     // Some node answered every poll of the roll.
     let (rounds, failures) = polls.lock().unwrap().clone();
@@ -550,27 +579,32 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
 
     // The console sends the mid-way request again with its key, through another node (as a
     // console that lost the answer and failed over would): the same cluster answers.
-    let resend_through = (1..=3)
-        .map(|n| format!("dc1-n{n}"))
-        .find(|g| !mid_way.starts_with(&format!("{g}:")))
+    let resend_through = nodes
+        .iter()
+        .map(|n| n.addr.clone())
+        .find(|a| *a != upgraded_first)
         .unwrap();
-    let store = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
-    let changed = store
+    let db_queue = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
+    let changed = db_queue
         .execute(
-            "UPDATE console_request_queue SET state = 'queued', gateway = ?1 WHERE name = 'db'",
-            [&resend_through],
+            "UPDATE console_request_queue SET state = 'queued' WHERE name = 'db'",
+            [],
         )
         .unwrap();
     assert_eq!(changed, 1);
-    drop(store);
-    let out = t.ok(&console, &["cluster", "list", "--gateway", &resend_through]);
-    assert!(
-        out.contains("queued request submitted: cluster db"),
-        "{out}"
-    );
+    drop(db_queue);
+    let flushed = rt
+        .block_on(queue::flush(
+            &console_store,
+            "dc1",
+            &pinned_to(&console_store, &resend_through),
+        ))
+        .unwrap();
+    assert_eq!(flushed.submitted.len(), 1, "{flushed:?}");
+    assert_eq!(flushed.submitted[0].1.id.to_string(), db_id, "{flushed:?}");
     let list = t.ok(
         &console,
-        &["cluster", "list", "--gateway", "dc1-n1", "-o", "json"],
+        &["cluster", "list", "--gateway", "dc1", "-o", "json"],
     );
     assert_eq!(count_named(&list, "db"), 1, "{list}");
     assert_eq!(count_named(&list, "web"), 1, "{list}");
@@ -586,15 +620,12 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
                 "--for",
                 "running",
                 "--gateway",
-                "dc1-n2",
+                "dc1",
             ],
         );
         assert!(out.contains(&format!("cluster {name} is Running")), "{out}");
     }
-    let events = t.ok(
-        &console,
-        &["cluster", "events", "db", "--gateway", "dc1-n3"],
-    );
+    let events = t.ok(&console, &["cluster", "events", "db", "--gateway", "dc1"]);
     assert_eq!(
         events.matches("cluster db submitted").count(),
         1,
@@ -603,19 +634,29 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
 
     // No machine taken twice: each cluster's are distinct, and no two clusters share one.
     let mut all = Vec::new();
+    let mut held = Vec::new();
     for name in ["web", "db"] {
-        let ids = machines(&mut t, &console, "dc1-n3", name);
+        let ids = machines(&mut t, &console, "dc1", name);
         assert_eq!(ids.len(), 2, "{name}: {ids:?}");
-        all.extend(ids);
+        let id = show(&mut t, &console, "dc1", name)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        all.extend(ids.clone());
+        held.push((id, ids));
     }
     let mut distinct = all.clone();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), all.len(), "{all:?}");
-    // And MAAS agrees: the machines taken from the simulator (owned, stamped with a
-    // kubemaas cluster) are exactly those, none leaked by a node that restarted mid-pass.
-    let (owned, stamped) = maas_owned(root.path(), &sim);
-    assert_eq!(owned, distinct, "owned by someone in MAAS");
-    assert_eq!(stamped, distinct, "stamped with a kubemaas cluster in MAAS");
+    // And MAAS agrees: the machines owned by kubemaas's MAAS user and stamped with each
+    // cluster are exactly its machines, none leaked by a node that restarted mid-pass, and
+    // MAAS's log shows each allocated once.
+    let held: Vec<(&str, &[String])> = held
+        .iter()
+        .map(|(id, m)| (id.as_str(), m.as_slice()))
+        .collect();
+    maas.assert_holds(&held);
+    maas.assert_allocated_once(&distinct);
     t.assert_no_secrets(&sim.key);
 }
