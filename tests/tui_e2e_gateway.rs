@@ -310,6 +310,11 @@ fn pair_switch_build_and_watch_a_cluster_through_a_gateway() {
             .contains("gateway dc1 ✓")
     });
     t.keys(&["Escape"]);
+    // Esc and `:` sent together read as alt-: (terminals encode alt that way), and the keys
+    // after it as hotkeys of the detail pane: wait until the pane has closed.
+    t.wait_until("the detail pane closed", |s| {
+        !s.contains("┌ Cluster gw-web")
+    });
     t.keys(&[":", "clusters", "Enter"]);
     t.wait_for("Clusters [1/1]");
     t.keys(&["n"]);
