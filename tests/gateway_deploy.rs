@@ -184,6 +184,19 @@ artifact:
     )
 }
 
+/// Gives every machine's first linked interface a static address (10.10.200.N), as an
+/// operator does in MAAS for machines that must keep theirs.
+fn static_addresses(sim: &SimHandle) {
+    sim.with_region(|r| {
+        for (i, m) in r.machines.iter_mut().enumerate() {
+            if let Some(nic) = m.nics.iter_mut().find(|n| n.subnet_id.is_some()) {
+                nic.link_mode = "static".into();
+                nic.ip_address = Some(format!("10.10.200.{}", i + 1));
+            }
+        }
+    });
+}
+
 fn options(pair_address: Option<String>, skip_pairing: bool) -> DeployOptions {
     DeployOptions {
         binary: BinaryArtifact {
@@ -270,6 +283,16 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
     // A 1-node gateway keeps its state in SQLite (etcd is installed for a later resize only).
     assert_eq!(on_node.etcd, None);
     assert_eq!(on_node.node.name, None);
+    // MAAS gives an automatic address only as the deploy starts, after the user-data was
+    // handed over: no address is written, the node announces its own toward MAAS; the
+    // operator is told.
+    assert_eq!(on_node.node.address, None);
+    assert!(
+        lines
+            .iter()
+            .any(|p| p.step == "deploy" && p.message.contains("toward MAAS")),
+        "{lines:?}"
+    );
     // The pairing code, root-only, the one the console keeps in its deployment record.
     let code = file(&cc, PAIRING_CODE_PATH);
     assert_eq!(code.permissions.as_deref(), Some("0600"));
@@ -354,6 +377,9 @@ async fn one_node_lands_on_the_placement_with_its_user_data_and_a_rerun_changes_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_form_one_etcd_cluster_and_an_unpaired_one_says_how_to_replace_a_failed_node() {
     let w = World::new(9).await;
+    // Static addresses: MAAS lists them before the deploy, so each node's gateway.yaml can
+    // carry its own.
+    static_addresses(&w.sim);
     let cfg = w.config("  machine: {minCpu: 4, minMemoryMiB: 8192}\n  nodes: 3");
     // The first node MAAS is asked to deploy fails during the wait.
     let victim: Arc<Mutex<Option<String>>> = Arc::default();
@@ -387,6 +413,7 @@ async fn three_nodes_form_one_etcd_cluster_and_an_unpaired_one_says_how_to_repla
     // node's gateway runs on the replicated store through its own member on loopback, named
     // after its machine as its member is: one gateway, not three SQLite ones.
     let mut names = std::collections::BTreeSet::new();
+    let mut addresses = std::collections::BTreeSet::new();
     for m in &first {
         let cc = cloud_config(m);
         let etcd = &file(&cc, ETCD_DEFAULTS_PATH).content;
@@ -414,8 +441,18 @@ async fn three_nodes_form_one_etcd_cluster_and_an_unpaired_one_says_how_to_repla
         assert_eq!(etcd.prefix, "/kubemaas/dc1");
         assert_eq!(etcd.tls, None);
         assert_eq!(on_node.node.name.as_deref(), Some(m.hostname.as_str()));
+        // Each node announces its own MAAS address (the first MAAS lists, the one a console
+        // pairs back on) with the listen port: where consoles fail over to it.
+        assert_eq!(
+            on_node.node.address,
+            Some(format!("{}:8443", m.ip_addresses()[0])),
+            "{}",
+            m.hostname
+        );
+        addresses.insert(on_node.node.address.clone().unwrap());
     }
     assert_eq!(names.len(), 3);
+    assert_eq!(addresses.len(), 3, "{addresses:?}");
     // Every node carries the same code.
     let codes: Vec<String> = first
         .iter()
@@ -911,6 +948,9 @@ fn gateway_on_node(
     let mut on_node = GatewayConfig::parse(&file(&cc, GATEWAY_CONFIG_PATH).content).unwrap();
     on_node.etcd.as_mut().unwrap().endpoints = vec![etcd.endpoint(0)];
     on_node.proxy = Default::default();
+    // The node runs here on 127.0.0.1, not at the MAAS address its user-data names: it must
+    // not tell consoles to call that address (nothing but loopback may be reached).
+    on_node.node.address = None;
     let gdir = tempfile::tempdir().unwrap();
     let config_path = gdir.path().join("gateway.yaml");
     on_node.save(&config_path).unwrap();

@@ -2,7 +2,12 @@
 //!
 //! * In process: a client's address rotation — a node that cannot be reached (a closed
 //!   127.0.0.1 port) is passed over, the one that answers kept; an HTTP error answer is not
-//!   passed over; clones move together.
+//!   passed over; clones move together; a move (only a move) is reported, and a console's
+//!   next client starts at the node that answered its last one.
+//! * Real processes, one etcd member: a node announces the address it bound, or the one it
+//!   advertises (`--advertise`); a wildcard advertise is refused naming the flag; a console
+//!   that paired through the first node fails over to the second at its advertised address
+//!   and records it as the node that answered.
 //! * Real processes (3 etcd members, 3 `kubemaas gateway run` nodes, `kubemaas sim`): a code
 //!   printed by node 2 pairs the console through node 1; the console records all 3 nodes;
 //!   node 1, the one it talks to, is killed (SIGKILL) — listing, showing, creating (once) and
@@ -27,7 +32,11 @@ use gateway_support::InProcGateway;
 use ha_gateway_support::*;
 use ha_support::EtcdCluster;
 use kubemaas::gateway::client::{self, GatewayClient, GatewayClientError};
+use kubemaas::gateway::console;
+use kubemaas::gateway::protocol::NodeInfo;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 // ---- the client's address rotation, against an in-process gateway ----
@@ -142,6 +151,217 @@ async fn with_every_node_unreachable_the_error_names_them_all() {
     let pinned = c.pinned(&gw.addr).unwrap();
     assert_eq!(pinned.addresses(), vec![gw.addr.clone()]);
     pinned.health().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_reports_a_move_once_and_can_start_at_another_known_node() {
+    let gw = InProcGateway::start(Duration::from_secs(5)).await;
+    let dead = closed_port();
+    let moves: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = moves.clone();
+    let c = client(&gw, &dead, &[&gw.addr])
+        .await
+        .on_move(Arc::new(move |a| seen.lock().unwrap().push(a.to_string())));
+    c.health().await.unwrap();
+    c.info().await.unwrap();
+    c.clone().health().await.unwrap();
+    // One move, reported once: the calls that stayed on the node are not.
+    assert_eq!(*moves.lock().unwrap(), vec![gw.addr.clone()]);
+
+    // Started at the live node: no move at all, the first address still in the rotation.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let d = client(&gw, &dead, &[&gw.addr])
+        .await
+        .starting_at(&gw.addr)
+        .on_move(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }));
+    assert_eq!(d.current_address(), gw.addr);
+    assert_eq!(d.addresses(), vec![dead.clone(), gw.addr.clone()]);
+    d.health().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // An address it does not know changes nothing.
+    let e = client(&gw, &dead, &[&gw.addr])
+        .await
+        .starting_at("127.0.0.1:1");
+    assert_eq!(e.current_address(), dead);
+}
+
+#[tokio::test]
+async fn a_new_console_process_starts_at_the_node_that_answered_the_last_one() {
+    let gw = InProcGateway::start(Duration::from_secs(5)).await;
+    let dead = closed_port();
+    let state = tempfile::tempdir().unwrap();
+    let store = kubemaas::store::Store::open(state.path()).unwrap();
+    // Paired at a node whose host is now down; the gateway listed a second node.
+    let material = client::pair(&gw.addr, &gw.issue_code(), "console-a")
+        .await
+        .unwrap();
+    console::save_pairing(&store, state.path(), "dc1", &dead, &material).unwrap();
+    let node = |name: &str, address: &str| NodeInfo {
+        name: name.into(),
+        address: address.into(),
+        leader: false,
+    };
+    console::remember_nodes(&store, "dc1", &[node("gw1", &dead), node("gw2", &gw.addr)]);
+    assert_eq!(console::last_answering_node(&store, "dc1").unwrap(), None);
+
+    // The first process starts at the paired node and fails over to gw2, which is recorded.
+    let first = console::client_for(&store, "dc1").unwrap();
+    assert_eq!(first.current_address(), dead);
+    first.health().await.unwrap();
+    assert_eq!(first.current_address(), gw.addr);
+    assert_eq!(
+        console::last_answering_node(&store, "dc1").unwrap(),
+        Some(gw.addr.clone())
+    );
+    drop(first);
+
+    // The next process (a fresh client from the store) starts at gw2, the paired node still
+    // in the rotation behind it.
+    let second = console::client_for(&store, "dc1").unwrap();
+    assert_eq!(second.current_address(), gw.addr);
+    assert!(
+        second.addresses().contains(&dead),
+        "{:?}",
+        second.addresses()
+    );
+    second.health().await.unwrap();
+    assert_eq!(second.current_address(), gw.addr);
+
+    // A node the gateway no longer lists is not started at: the paired address is.
+    console::remember_nodes(&store, "dc1", &[node("gw1", &dead)]);
+    let third = console::client_for(&store, "dc1").unwrap();
+    assert_eq!(third.current_address(), dead);
+}
+
+// ---- real processes: what a node announces ----
+
+/// `gateway run` for node `name` of the gateway in `config`, with `extra` flags.
+fn start_named_node(root: &Path, config: &Path, name: &str, extra: &[&str]) -> GatewayProcess {
+    let mut args = vec![
+        "--node",
+        name,
+        "--reconcile-ms",
+        "200",
+        "--heartbeat-ms",
+        "1000",
+        "--lease-secs",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let gw = cli_support::start_gateway(&root.join(name), config, &args);
+    assert!(
+        gw.printed.contains(&format!("node {name} of gateway dc1")),
+        "{}",
+        gw.printed
+    );
+    gw
+}
+
+fn last_node(console: &Path) -> Option<String> {
+    let db = rusqlite::Connection::open(console.join(kubemaas::store::DB_FILE)).unwrap();
+    db.query_row(
+        "SELECT address FROM gateway_last_node WHERE gateway = 'dc1'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+#[test]
+fn a_node_announces_the_address_it_advertises_else_the_one_it_bound() {
+    let Some(etcd) = EtcdCluster::start(1) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let sim = start_sim();
+    let config = root.path().join("gateway.yaml");
+    gateway_yaml(&config, &sim, &etcd);
+    let mut t = Transcript::default();
+
+    // A wildcard is no address to advertise: refused before anything starts, naming the flag.
+    let refused = t.fails(
+        &root.path().join("gw0"),
+        &[
+            "gateway",
+            "run",
+            "-c",
+            config.to_str().unwrap(),
+            "--advertise",
+            "0.0.0.0:8443",
+        ],
+    );
+    assert!(
+        refused.contains("--advertise") && refused.contains("wildcard"),
+        "{refused}"
+    );
+
+    // gw1 binds a host-naming address and advertises none: it announces what it bound.
+    let mut gw1 = start_named_node(root.path(), &config, "gw1", &["--listen", "127.0.0.1:0"]);
+    assert!(
+        gw1.printed.contains(&format!(
+            "consoles are told to call this node at {}",
+            gw1.addr
+        )),
+        "{}",
+        gw1.printed
+    );
+    // gw2 advertises a name for itself (as behind NAT or on a wildcard): announced as given,
+    // and shown in its pairing line.
+    let port = ha_support::free_port();
+    let advertised = format!("localhost:{port}");
+    let gw2 = start_named_node(
+        root.path(),
+        &config,
+        "gw2",
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--advertise",
+            &advertised,
+        ],
+    );
+    assert_eq!(gw2.addr, advertised, "{}", gw2.printed);
+
+    // A console pairs through gw1 and learns both nodes as they announced themselves.
+    let console = root.path().join("console");
+    t.ok(
+        &console,
+        &[
+            "gateway",
+            "pair",
+            "--address",
+            &gw1.addr,
+            "--code",
+            &gw1.code,
+        ],
+    );
+    let expected = vec![
+        ("gw1".to_string(), gw1.addr.clone()),
+        ("gw2".to_string(), advertised.clone()),
+    ];
+    until(
+        "the console knows both nodes at their announced addresses",
+        || {
+            t.ok(&console, &["gateway", "show", "dc1", "-o", "json"]);
+            known_addresses(&console) == expected
+        },
+    );
+    assert_eq!(last_node(&console), None, "no failover yet");
+
+    // gw1 dies: the console reaches the gateway at gw2's advertised address, and remembers it.
+    gw1.child.kill().unwrap();
+    gw1.child.wait().unwrap();
+    let v = show(&mut t, &console);
+    assert_eq!(v["reachable"], true, "{v}");
+    assert_eq!(last_node(&console), Some(advertised.clone()));
+    // The next process starts there (and stays: nothing rewritten).
+    let v = show(&mut t, &console);
+    assert_eq!(v["reachable"], true, "{v}");
+    assert_eq!(last_node(&console), Some(advertised));
+    drop(gw2);
 }
 
 // ---- a 3-node gateway, real processes ----

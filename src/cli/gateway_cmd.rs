@@ -227,6 +227,11 @@ pub struct RunArgs {
     /// the host name).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// The address consoles reach this node at, announced to them in a 3-node gateway's node
+    /// list (instead of gateway.yaml's `node: address`; default: the listen address unless it
+    /// is a wildcard like 0.0.0.0).
+    #[arg(long, value_name = "HOST:PORT", value_parser = config::check_advertise)]
+    pub advertise: Option<String>,
     /// Seconds a 3-node gateway's leader keeps the role without renewing it: how long a dead
     /// leader's reconcilers stay unclaimed.
     #[arg(long, default_value_t = 10, hide = true)]
@@ -898,14 +903,51 @@ enum Reconcile {
     Elected(Arc<crate::ha::Candidate>),
 }
 
-/// Records where this node serves consoles (the store write waits on etcd: off the workers).
-async fn announce_node(store: &Store, name: &str, addr: SocketAddr) -> color_eyre::Result<()> {
-    let (store, name) = (store.clone(), name.to_string());
-    tokio::task::spawn_blocking(move || {
-        store.tx(|tx| tx.announce_gateway_node(&name, &addr.to_string()))
-    })
-    .await??;
+/// Records where consoles reach this node (the store write waits on etcd: off the workers).
+async fn announce_node(store: &Store, name: &str, address: &str) -> color_eyre::Result<()> {
+    let (store, name, address) = (store.clone(), name.to_string(), address.to_string());
+    tokio::task::spawn_blocking(move || store.tx(|tx| tx.announce_gateway_node(&name, &address)))
+        .await??;
     Ok(())
+}
+
+/// What this node announces (see [`nodes::announced_address`]), saying so when it was not
+/// told and warning when it had to guess.
+async fn node_address(
+    advertised: Option<&str>,
+    bound: SocketAddr,
+    cfg: &GatewayConfig,
+) -> nodes::Announced {
+    // Only a wildcard bound with nothing advertised needs the route (a name lookup).
+    let toward_maas = if advertised.is_none() && bound.ip().is_unspecified() {
+        nodes::address_toward(cfg.maas.endpoint.api_base()).await
+    } else {
+        None
+    };
+    let announced = nodes::announced_address(
+        advertised,
+        bound,
+        toward_maas,
+        &cfg.tls_names,
+        &crate::store::host_name(),
+    );
+    let fix = "set `node: {address: HOST:PORT}` in gateway.yaml or pass --advertise HOST:PORT";
+    match &announced {
+        nodes::Announced::TowardMaas(address) => {
+            tracing::info!(%bound, announced = %address, "announcing this node's address toward MAAS");
+            println!(
+                "this node listens on {bound}: consoles are told to call it at {address}, its address toward MAAS (if consoles reach it elsewhere, {fix})"
+            );
+        }
+        nodes::Announced::Guessed { address, from } => {
+            tracing::warn!(%bound, announced = %address, from, "this node listens on a wildcard address and advertises none");
+            println!(
+                "warning: this node listens on {bound}, which names no host: consoles are told to call it at {address} ({from}); if they cannot reach it there, {fix}"
+            );
+        }
+        nodes::Announced::Advertised(_) | nodes::Announced::Bound(_) => {}
+    }
+    announced
 }
 
 async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
@@ -932,7 +974,9 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         Some(etcd) => replicated::open_store(etcd, &paths.state_dir).await?,
         None => (Store::open(&paths.state_dir)?, None),
     };
-    let names = cfg.certificate_names(listen);
+    // The flag wins over gateway.yaml (both checked by `config::check_advertise`).
+    let advertised = args.advertise.clone().or_else(|| cfg.node.address.clone());
+    let names = cfg.certificate_names(listen, advertised.as_deref());
     let pki = Arc::new(match &cfg.etcd {
         Some(_) => replicated::shared_pki(&store, &dir.join("pki"), &names).await?,
         None => GatewayPki::load_or_create(&dir.join("pki"), &names)?,
@@ -1112,9 +1156,15 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         server.set_nodes(nodes);
     }
     if cfg.etcd.is_some() {
-        let announced = announce_node(&store, &node_name, addr).await;
+        let address = node_address(advertised.as_deref(), addr, &cfg).await;
+        let announced = announce_node(&store, &node_name, address.address()).await;
         announced.wrap_err("cannot record this node in the replicated store")?;
+        // Two lines: scripts (and tests) match the first one whole.
         println!("node {node_name} of gateway {}", cfg.name);
+        println!(
+            "consoles are told to call this node at {}",
+            address.address()
+        );
     }
     let code = pairings.issue();
     println!("gateway {} listening on {addr}", cfg.name);
@@ -1127,8 +1177,10 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         code.reveal(),
         CODE_LIFETIME.as_secs() / 60
     );
+    // Where a console should pair: the address this node advertises, when it has one.
+    let pair_at = advertised.clone().unwrap_or_else(|| addr.to_string());
     println!(
-        "pair a console with: kubemaas gateway pair --address {addr} --code {}",
+        "pair a console with: kubemaas gateway pair --address {pair_at} --code {}",
         code.reveal()
     );
     std::io::stdout().flush()?;

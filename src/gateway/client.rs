@@ -18,7 +18,10 @@
 //!   something that is not the gateway did, which another node must not paper over).
 //!
 //! Every `/v1/info` answer that lists nodes replaces the list ([`GatewayClient::on_nodes`]
-//! lets the console keep it in its store).
+//! lets the console keep it in its store). A client may start at another known node than the
+//! one it was made with ([`GatewayClient::starting_at`]: the one that answered the console's
+//! previous process), and says when it moves to another node ([`GatewayClient::on_move`]) —
+//! only then, not on every call, so that remembering it costs one write per failover.
 
 use super::idempotency::IDEMPOTENCY_HEADER;
 use super::pairing::{self, PairingCode, Side};
@@ -422,6 +425,9 @@ pub async fn pair(
 /// Called with the nodes a gateway listed in a `/v1/info` answer.
 pub type NodesHook = Arc<dyn Fn(&[NodeInfo]) + Send + Sync>;
 
+/// Called with the address of the node a client moved to (the one that just answered).
+pub type MoveHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The node addresses a client knows and the one it uses, shared by its clones.
 #[derive(Debug)]
 struct Route {
@@ -452,6 +458,7 @@ pub struct GatewayClient {
     /// The protocols this console claims (this build's, unless a test says otherwise).
     protocols: ProtocolRange,
     on_nodes: Option<NodesHook>,
+    on_move: Option<MoveHook>,
 }
 
 impl std::fmt::Debug for GatewayClient {
@@ -505,6 +512,7 @@ impl GatewayClient {
             http: http_client(config)?,
             protocols: ProtocolRange::ours(),
             on_nodes: None,
+            on_move: None,
         })
     }
 
@@ -539,6 +547,26 @@ impl GatewayClient {
         self
     }
 
+    /// The same client sending its first call to `address` when it is one of the addresses it
+    /// knows (else nothing changes): the node that answered last time. The others, the one it
+    /// was made with first, stay in the rotation behind it.
+    pub fn starting_at(self, address: &str) -> Self {
+        {
+            let mut route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(i) = route.addresses.iter().position(|a| a == address.trim()) {
+                route.current = i;
+            }
+        }
+        self
+    }
+
+    /// The same client calling `f` with the new address each time it moves to another node
+    /// (a node could not be reached and another answered) — not on calls that stay put.
+    pub fn on_move(mut self, f: MoveHook) -> Self {
+        self.on_move = Some(f);
+        self
+    }
+
     /// A client of the node at `address` alone: same identity and pin, no other node to
     /// move to (a rolling upgrade addresses each node in turn).
     pub fn pinned(&self, address: &str) -> Result<GatewayClient, GatewayClientError> {
@@ -553,6 +581,7 @@ impl GatewayClient {
             http: self.http.clone(),
             protocols: self.protocols,
             on_nodes: None,
+            on_move: None,
         })
     }
 
@@ -571,11 +600,24 @@ impl GatewayClient {
         route.addresses[route.current % route.addresses.len()].clone()
     }
 
-    /// Sticks with `address` (when it is still known).
+    /// Sticks with `address` (when it is still known), telling the move hook when that is a
+    /// move.
     fn settle_on(&self, address: &str) {
-        let mut route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(i) = route.addresses.iter().position(|a| a == address) {
-            route.current = i;
+        let moved = {
+            let mut route = self.route.lock().unwrap_or_else(PoisonError::into_inner);
+            match route.addresses.iter().position(|a| a == address) {
+                Some(i) if i != route.current % route.addresses.len() => {
+                    route.current = i;
+                    true
+                }
+                _ => false,
+            }
+        };
+        // Outside the lock: the hook may write to a store.
+        if moved {
+            if let Some(hook) = &self.on_move {
+                hook(address);
+            }
         }
     }
 

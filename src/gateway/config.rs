@@ -32,7 +32,14 @@
 //! node:                            # optional: this node of a 3-node gateway (or --node/--listen)
 //!   name: gw1
 //!   listen: 10.0.0.1:8443
+//!   address: 10.0.0.1:8443         # where consoles reach this node (or --advertise; see below)
 //! ```
+//!
+//! `node.address` is what a node of a 3-node gateway announces to consoles (they call the
+//! other nodes there when theirs is down): it matters when the node listens on a wildcard
+//! (`0.0.0.0:8443` names no host) or behind NAT. Without it a node announces the address it
+//! bound or, when that is a wildcard, its own address toward MAAS with the bound port (see
+//! [`crate::gateway::nodes::announced_address`] for the whole rule).
 //!
 //! A file is checked whole: every problem is reported at once, each naming its key, the line
 //! it is on and the fix. The same per-field checks serve `kubemaas gateway init`'s questions.
@@ -77,6 +84,9 @@ pub struct NodeSettings {
     pub name: Option<String>,
     /// Where this node listens (defaults to the gateway's `listen`).
     pub listen: Option<SocketAddr>,
+    /// `HOST:PORT` consoles reach this node at, when that is not where it listens (a wildcard
+    /// listen address, NAT). Checked by [`check_advertise`].
+    pub address: Option<String>,
 }
 
 /// The kubemaas binary a deployed gateway node downloads, and the digest it must have.
@@ -179,6 +189,62 @@ pub fn check_listen(raw: &str) -> Result<SocketAddr, String> {
     raw.trim().parse().map_err(|_| {
         format!("`{}` is not an address and port: write it like 0.0.0.0:8443 (all addresses) or 10.0.0.5:8443", raw.trim())
     })
+}
+
+/// An address consoles can call a node at: `HOST:PORT`, the host an IP address or a DNS name,
+/// not a wildcard (`0.0.0.0`, `::`, which name no host), the port not 0. IPv6 in brackets.
+/// Returned trimmed, an IP address in its canonical form.
+pub fn check_advertise(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let example = "write it like 10.0.0.5:8443, [fd00::5]:8443 or gw1.dc1.example:8443";
+    if raw.contains("://") || raw.contains('/') || raw.contains('@') {
+        return Err(format!(
+            "`{raw}` is not HOST:PORT (no scheme, user or path): {example}"
+        ));
+    }
+    let wildcard = |host: &str| {
+        format!(
+            "`{raw}`: {host} is a wildcard address, which names no host a console can reach: give this node's own address (the one consoles reach it at), {example}"
+        )
+    };
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        if addr.ip().is_unspecified() {
+            return Err(wildcard(&addr.ip().to_string()));
+        }
+        if addr.port() == 0 {
+            return Err(format!(
+                "`{raw}` has port 0, which no console can call: give the port the node serves on, {example}"
+            ));
+        }
+        return Ok(addr.to_string());
+    }
+    let Some((host, port)) = raw.rsplit_once(':') else {
+        return Err(format!("`{raw}` has no port: {example}"));
+    };
+    let port: u16 = match port.parse() {
+        Ok(0) | Err(_) => {
+            return Err(format!(
+                "`{raw}`: `{port}` is not a port (1 to 65535): {example}"
+            ))
+        }
+        Ok(p) => p,
+    };
+    if host.starts_with('[') || host.contains(':') || host.parse::<std::net::IpAddr>().is_ok() {
+        // An IP that did not parse as a socket address with its port: a malformed one.
+        return Err(format!(
+            "`{raw}` is not an IP address and port: {example} (IPv6 in brackets)"
+        ));
+    }
+    names::check_dns1123_subdomain(&host.to_ascii_lowercase())
+        .map_err(|e| format!("`{raw}`: the host name {e}; {example}"))?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// The host of a checked advertised `HOST:PORT` (an IPv6 address without its brackets).
+pub fn advertised_host(address: &str) -> Option<&str> {
+    let (host, _port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some(host)
 }
 
 pub fn check_endpoint(raw: &str) -> Result<Endpoint, String> {
@@ -521,7 +587,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const ETCD_KEYS: &[&str] = &["endpoints", "prefix", "tls"];
 const ETCD_TLS_KEYS: &[&str] = &["ca", "cert", "key"];
-const NODE_KEYS: &[&str] = &["name", "listen"];
+const NODE_KEYS: &[&str] = &["name", "listen", "address"];
 const MAAS_KEYS: &[&str] = &["endpoint", "apiKey", "caFile"];
 const PROXY_KEYS: &[&str] = &["https", "http", "noProxy"];
 const NETWORK_KEYS: &[&str] = &["podCIDR", "serviceCIDR"];
@@ -806,6 +872,9 @@ impl GatewayConfig {
                     listen: w
                         .text(&m, "node", "listen", None)
                         .and_then(|l| w.check("node.listen", check_listen(&l))),
+                    address: w
+                        .text(&m, "node", "address", None)
+                        .and_then(|a| w.check("node.address", check_advertise(&a))),
                 },
                 None => NodeSettings::default(),
             },
@@ -940,6 +1009,9 @@ impl GatewayConfig {
         if let Some(l) = &self.node.listen {
             nm.insert(s("listen"), s(&l.to_string()));
         }
+        if let Some(a) = &self.node.address {
+            nm.insert(s("address"), s(a));
+        }
         if !nm.is_empty() {
             top.insert(s("node"), Value::Mapping(nm));
         }
@@ -958,13 +1030,22 @@ impl GatewayConfig {
     }
 
     /// The names the server certificate is issued for: the listen host (unless it is the
-    /// any-address) and `tlsNames`.
-    pub fn certificate_names(&self, listen: SocketAddr) -> Vec<String> {
+    /// any-address), the host of the address the node advertises (`advertised`, checked by
+    /// [`check_advertise`]) and `tlsNames`.
+    pub fn certificate_names(&self, listen: SocketAddr, advertised: Option<&str>) -> Vec<String> {
         let mut names = Vec::new();
         if !listen.ip().is_unspecified() {
             names.push(listen.ip().to_string());
         }
-        names.extend(self.tls_names.iter().cloned());
+        if let Some(host) = advertised.and_then(advertised_host) {
+            names.push(host.to_string());
+        }
+        for name in &self.tls_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names.dedup();
         names
     }
 }
@@ -1229,6 +1310,66 @@ placement:
             "{}",
             problems[0]
         );
+    }
+
+    #[test]
+    fn a_node_address_reads_back_and_a_wildcard_or_malformed_one_names_its_key_line_and_fix() {
+        let text = format!("{}node:\n  name: gw2\n  address: 10.0.0.2:8443\n", good());
+        let c = GatewayConfig::parse(&text).unwrap();
+        assert_eq!(c.node.address.as_deref(), Some("10.0.0.2:8443"));
+        assert_eq!(GatewayConfig::parse(&c.to_yaml()).unwrap(), c);
+
+        let line_of = |text: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with("address:"))
+                .map(|i| i + 1)
+        };
+        for (bad, words) in [
+            ("0.0.0.0:8443", "wildcard"),
+            ("'[::]:8443'", "wildcard"),
+            ("10.0.0.2", "no port"),
+            ("gw2.example:0", "not a port"),
+            ("https://gw2.example:8443", "no scheme"),
+            ("gw_2.example:8443", "host name"),
+            ("'[fd00::1:8443'", "IPv6 in brackets"),
+        ] {
+            let text = format!("{}node:\n  name: gw2\n  address: {bad}\n", good());
+            let problems = GatewayConfig::parse(&text).unwrap_err();
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            let p = &problems[0];
+            assert_eq!(p.key, "node.address", "{bad}");
+            assert_eq!(p.line, line_of(&text), "{bad}");
+            assert!(p.message.contains(words), "{bad}: {}", p.message);
+            // Every refusal shows a good address to write instead.
+            assert!(p.message.contains("10.0.0.5:8443"), "{bad}: {}", p.message);
+        }
+    }
+
+    #[test]
+    fn advertised_addresses_take_ips_and_host_names_and_name_the_certificate() {
+        assert_eq!(check_advertise(" 10.0.0.5:8443 ").unwrap(), "10.0.0.5:8443");
+        assert_eq!(check_advertise("[fd00::5]:8443").unwrap(), "[fd00::5]:8443");
+        assert_eq!(
+            check_advertise("GW1.dc1.example:443").unwrap(),
+            "GW1.dc1.example:443"
+        );
+        assert!(check_advertise("127.0.0.1:0").is_err());
+        assert!(check_advertise("gw1.example:70000").is_err());
+        assert!(check_advertise("").is_err());
+        assert!(check_advertise("user@gw1.example:443").is_err());
+
+        let mut c = GatewayConfig::parse(&good()).unwrap();
+        c.tls_names = vec!["fd00::5".into(), "gw.example".into()];
+        let wildcard: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        let names = c.certificate_names(wildcard, Some("[fd00::5]:8443"));
+        assert_eq!(names, vec!["fd00::5", "gw.example"]);
+        assert_eq!(
+            c.certificate_names(wildcard, Some("gw2.example:1")),
+            vec!["gw2.example", "fd00::5", "gw.example"]
+        );
+        let bound: SocketAddr = "10.0.0.5:8443".parse().unwrap();
+        let names = c.certificate_names(bound, Some("10.0.0.5:9443"));
+        assert_eq!(names.iter().filter(|n| *n == "10.0.0.5").count(), 1);
     }
 
     #[test]

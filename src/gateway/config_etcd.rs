@@ -51,7 +51,7 @@ fn etcd_block(etcd: &EtcdConfig) -> String {
 /// The `node:` block for `cfg`'s node settings (none when it has none).
 fn node_block(cfg: &GatewayConfig) -> Option<String> {
     let node = &cfg.node;
-    if node.name.is_none() && node.listen.is_none() {
+    if node.name.is_none() && node.listen.is_none() && node.address.is_none() {
         return None;
     }
     let mut out = String::from("node:\n");
@@ -60,6 +60,9 @@ fn node_block(cfg: &GatewayConfig) -> Option<String> {
     }
     if let Some(l) = &node.listen {
         out.push_str(&format!("  listen: {}\n", scalar(&l.to_string())));
+    }
+    if let Some(a) = &node.address {
+        out.push_str(&format!("  address: {}\n", scalar(a)));
     }
     Some(out)
 }
@@ -241,12 +244,16 @@ placement:
     }
 
     #[test]
-    fn a_node_section_without_a_name_gets_one_and_keeps_its_listen() {
-        let text = format!("{}node: {{listen: 127.0.0.1:9443}}\n", original());
+    fn a_node_section_without_a_name_gets_one_and_keeps_its_listen_and_address() {
+        let text = format!(
+            "{}node: {{listen: 127.0.0.1:9443, address: 'gw1.example:9443'}}\n",
+            original()
+        );
         let current = GatewayConfig::parse(&text).unwrap();
         let (_, parsed) = with_etcd(&text, &current, &etcd(), Some("gw1")).unwrap();
         assert_eq!(parsed.node.name.as_deref(), Some("gw1"));
         assert_eq!(parsed.node.listen, Some("127.0.0.1:9443".parse().unwrap()));
+        assert_eq!(parsed.node.address.as_deref(), Some("gw1.example:9443"));
     }
 
     #[test]

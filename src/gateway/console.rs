@@ -2,7 +2,10 @@
 //! remote gateways, kept in the store's `gateways` table with their pairing material in
 //! `STATE_DIR/gateways/NAME/` (the CA the console pins, its client certificate, and its
 //! private key, 0600). A replicated gateway's nodes are kept too (`gateway_addresses`), as its
-//! `/v1/info` answers list them, so that its client reaches the gateway through any of them.
+//! `/v1/info` answers list them, so that its client reaches the gateway through any of them,
+//! and the node that answered last (`gateway_last_node`), where the next client starts: a
+//! console process started while the paired node's host is down would otherwise wait out a
+//! connect timeout on it for every command.
 
 use super::client::{self, GatewayClient, GatewayClientError, PairedMaterial};
 use super::pairing::PairingCode;
@@ -174,6 +177,20 @@ pub fn remember_nodes(store: &Store, gateway: &str, nodes: &[NodeInfo]) {
     }
 }
 
+/// Keeps `address` as the node of gateway `gateway` that answered last. A failure is logged,
+/// not raised: the call that answered has its answer; the next process merely starts at the
+/// node recorded before.
+pub fn remember_answering_node(store: &Store, gateway: &str, address: &str) {
+    if let Err(e) = store.tx(|tx| tx.set_gateway_last_node(gateway, address)) {
+        tracing::warn!(gateway, error = %e, "could not record the gateway node that answered");
+    }
+}
+
+/// The node of gateway `name` that answered this console last, if recorded.
+pub fn last_answering_node(store: &Store, name: &str) -> Result<Option<String>, ConsoleError> {
+    Ok(store.read(|r| r.gateway_last_node(name))?)
+}
+
 /// The nodes of gateway `name` this console knows (none for a 1-node gateway), by name.
 pub fn known_nodes(store: &Store, name: &str) -> Result<Vec<KnownNode>, ConsoleError> {
     Ok(store
@@ -184,17 +201,27 @@ pub fn known_nodes(store: &Store, name: &str) -> Result<Vec<KnownNode>, ConsoleE
 }
 
 /// A client for the paired gateway `name`: it knows every node recorded for it (the address
-/// it was paired at first) and records the nodes each `/v1/info` answer lists.
+/// it was paired at first), starts at the node that answered last (when still known), records
+/// the nodes each `/v1/info` answer lists, and the node it moves to when one cannot be reached.
 pub fn client_for(store: &Store, name: &str) -> Result<GatewayClient, ConsoleError> {
     let client = paired_client(store, name)?;
     let others: Vec<String> = known_nodes(store, name)?
         .into_iter()
         .map(|n| n.address)
         .collect();
-    let (store, gateway) = (store.clone(), name.to_string());
-    Ok(client.with_nodes(others).on_nodes(Arc::new(move |nodes| {
-        remember_nodes(&store, &gateway, nodes)
-    })))
+    let mut client = client.with_nodes(others);
+    if let Some(last) = last_answering_node(store, name)? {
+        client = client.starting_at(&last);
+    }
+    let (nodes_store, gateway) = (store.clone(), name.to_string());
+    let (move_store, moved_gateway) = (store.clone(), name.to_string());
+    Ok(client
+        .on_nodes(Arc::new(move |nodes| {
+            remember_nodes(&nodes_store, &gateway, nodes)
+        }))
+        .on_move(Arc::new(move |address| {
+            remember_answering_node(&move_store, &moved_gateway, address)
+        })))
 }
 
 /// One client per known node of gateway `name`, each calling its node only, in the order a

@@ -1,12 +1,13 @@
 //! A console's record of the nodes of each paired gateway (`gateway_addresses`, schema V4):
 //! what the gateway's last `/v1/info` answer listed, so that the console reaches it through
-//! another node when the one it talks to is down, and upgrades its nodes one by one.
+//! another node when the one it talks to is down, and upgrades its nodes one by one; and which
+//! node last answered (`gateway_last_node`, schema V5), where the next console process starts.
 
 use super::codec::{col_time, time_text};
 use super::error::{db_err, StoreError};
 use super::tx::Tx;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 /// One node of a paired gateway, as the gateway listed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,31 @@ impl Tx<'_> {
                 .map_err(db_err(what))?;
         }
         Ok(())
+    }
+
+    /// Records that `address` is the node of `gateway` that answered last (written when a
+    /// console's client moves to another node, not on every call).
+    pub fn set_gateway_last_node(&self, gateway: &str, address: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO gateway_last_node (gateway, address, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (gateway) DO UPDATE SET address = excluded.address, at = excluded.at",
+                params![gateway, address, time_text(self.now())],
+            )
+            .map_err(db_err("recording the gateway node that answered"))?;
+        Ok(())
+    }
+
+    /// The address of the node of `gateway` that answered last, if one was recorded.
+    pub fn gateway_last_node(&self, gateway: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT address FROM gateway_last_node WHERE gateway = ?1",
+                [gateway],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err("reading the gateway node that answered last"))
     }
 
     /// The known nodes of `gateway`, by name (none for a 1-node gateway or one never asked).
@@ -123,5 +149,45 @@ mod tests {
             .read(|r| r.known_gateway_nodes("dc1"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn the_node_that_answered_last_is_one_per_gateway_replaced_and_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for name in ["dc1", "dc2"] {
+            store
+                .tx(|tx| {
+                    tx.insert_gateway(&NewGateway {
+                        name: name.into(),
+                        address: "127.0.0.1:1".into(),
+                        fingerprint: Some("SHA256:aa".into()),
+                        client_cert_path: None,
+                        client_key_path: None,
+                        kind: GatewayKind::Remote,
+                    })
+                })
+                .unwrap();
+        }
+        let last = |g: &str| store.read(|r| r.gateway_last_node(g)).unwrap();
+        assert_eq!(last("dc1"), None);
+        store
+            .tx(|tx| tx.set_gateway_last_node("dc1", "127.0.0.1:2"))
+            .unwrap();
+        store
+            .tx(|tx| tx.set_gateway_last_node("dc1", "gw3.example:8443"))
+            .unwrap();
+        store
+            .tx(|tx| tx.set_gateway_last_node("dc2", "127.0.0.1:9"))
+            .unwrap();
+        assert_eq!(last("dc1").as_deref(), Some("gw3.example:8443"));
+        assert_eq!(last("dc2").as_deref(), Some("127.0.0.1:9"));
+        // Only for a gateway this console knows.
+        assert!(store
+            .tx(|tx| tx.set_gateway_last_node("nowhere", "127.0.0.1:2"))
+            .is_err());
+        store.tx(|tx| tx.delete_gateway("dc1")).unwrap();
+        assert_eq!(last("dc1"), None);
+        assert_eq!(last("dc2").as_deref(), Some("127.0.0.1:9"));
     }
 }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,6 +216,19 @@ CREATE TABLE gateway_pairing_codes (
     key     TEXT PRIMARY KEY NOT NULL,
     expires TEXT NOT NULL,
     used    TEXT
+);
+"#;
+
+/// A console's `gateway_last_node`: the address of the node of each paired gateway that last
+/// answered it, so that a new console process starts there instead of waiting out a connect
+/// timeout on a node whose host is down. A table of its own rather than a column of
+/// `gateways`: a gateway's replicated log holds changesets of `gateways` rows written by
+/// older builds, which must keep applying to a table of the same shape.
+const V5: &str = r#"
+CREATE TABLE gateway_last_node (
+    gateway TEXT PRIMARY KEY NOT NULL REFERENCES gateways(name) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    at      TEXT NOT NULL
 );
 "#;
 

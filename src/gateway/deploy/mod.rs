@@ -29,7 +29,7 @@ use crate::bootstrap::gateway_user_data::{
     BinaryArtifact, EtcdMember, EtcdStart, GatewayNodePlan, ETCD_CLIENT_PORT, MAAS_CA_PATH,
 };
 use crate::engine::held_in_maas;
-use crate::gateway::config::GatewayConfig;
+use crate::gateway::config::{check_advertise, GatewayConfig};
 use crate::maas::{
     AllocateRequest, DeployRequest, MaasClient, MaasError, Machine, MachineFilter, NodeStatus,
     ReleaseRequest,
@@ -500,11 +500,23 @@ impl Run<'_> {
             if m.status != NodeStatus::Allocated {
                 continue;
             }
+            let node_yaml = node_config(self.cfg, m, ca_pem.is_some());
+            if node_yaml.node.address.is_none() {
+                // MAAS assigns an automatic address only once the deploy starts.
+                self.say(
+                    "deploy",
+                    Some(m),
+                    format!(
+                        "MAAS lists no address for {} before its deploy: its gateway will tell consoles to call it at its own address toward MAAS (give it a static IP in MAAS to fix the address in its gateway.yaml)",
+                        m.hostname
+                    ),
+                );
+            }
             let plan = GatewayNodePlan {
                 gateway: self.cfg.name.clone(),
                 member: m.hostname.clone(),
                 members: members.clone(),
-                gateway_yaml: node_config(self.cfg, m, ca_pem.is_some()).to_yaml(),
+                gateway_yaml: node_yaml.to_yaml(),
                 maas_ca_pem: ca_pem.clone(),
                 binary: binary.clone(),
                 pairing_code: self.record.code.clone(),
@@ -643,9 +655,22 @@ pub fn node_etcd(gateway: &str) -> crate::ha::EtcdConfig {
     etcd
 }
 
+/// Where consoles reach the gateway on machine `m` at `port`: its first MAAS address (the one
+/// the console pairs back on). `None` while MAAS lists none usable: MAAS assigns automatic
+/// addresses only when the deploy starts, after the user-data is handed over; the node then
+/// announces its own address toward MAAS (see [`crate::gateway::nodes::announced_address`]).
+pub fn node_address(m: &Machine, port: u16) -> Option<String> {
+    m.ip_addresses
+        .iter()
+        .map(|ip| host_port(ip, port))
+        .find_map(|a| check_advertise(&a).ok())
+}
+
 /// gateway.yaml as the node reads it: MAAS's CA where the user-data puts it, the node's own
-/// names in the server certificate and, on a 3-node gateway, the replicated store on the
-/// node's local etcd member with the node named after its machine (as its etcd member is).
+/// names in the server certificate, the address consoles call it at ([`node_address`]:
+/// each node announces it, so that consoles fail over to it, where the shared `listen` is
+/// usually a wildcard) and, on a 3-node gateway, the replicated store on the node's local
+/// etcd member with the node named after its machine (as its etcd member is).
 /// A 1-node gateway keeps its state in SQLite: etcd is installed on it all the same, so that a
 /// later resize to 3 nodes finds it, but the gateway does not use it.
 pub fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayConfig {
@@ -665,6 +690,14 @@ pub fn node_config(cfg: &GatewayConfig, m: &Machine, has_ca: bool) -> GatewayCon
         if !name.is_empty() && !c.tls_names.contains(name) {
             c.tls_names.push(name.clone());
         }
+    }
+    // One gateway.yaml cannot name three nodes: on a 3-node gateway an address the operator
+    // wrote is replaced by each machine's own (or dropped, for the node to find), as the name
+    // is. A lone node keeps the operator's when MAAS lists none (it may be behind NAT).
+    match node_address(m, c.node.listen.unwrap_or(c.listen).port()) {
+        Some(address) => c.node.address = Some(address),
+        None if cfg.placement.nodes == 3 => c.node.address = None,
+        None => {}
     }
     c
 }
@@ -903,4 +936,61 @@ pub async fn deploy(
         pairing,
         changed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(ips: &[&str], fqdn: &str) -> Machine {
+        serde_json::from_value(serde_json::json!({
+            "system_id": "abc123",
+            "hostname": "gw-a",
+            "fqdn": fqdn,
+            "status": 10,
+            "zone": {"name": "default"},
+            "ip_addresses": ips,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_node_is_announced_at_its_first_maas_address_when_maas_lists_one() {
+        let cfg = GatewayConfig::parse(&format!(
+            "apiVersion: kubemaas.io/v1\nkind: Gateway\nname: dc1\nlisten: 0.0.0.0:9443\nmaas:\n  endpoint: http://127.0.0.1:5240/MAAS\n  apiKey: {}\nplacement:\n  nodes: 3\nnode:\n  address: operator.example:1\n",
+            "abcdefghijklmnopqr:ABCDEFGHIJKLMNOPQR:0123456789abcdef0123456789abcdef"
+        ))
+        .unwrap();
+        let m = machine(&["10.0.0.7", "192.168.1.7"], "gw-a.maas");
+        let on_node = node_config(&cfg, &m, false);
+        // The machine's own address replaces whatever the shared file said.
+        assert_eq!(on_node.node.address.as_deref(), Some("10.0.0.7:9443"));
+        assert_eq!(on_node.node.name.as_deref(), Some("gw-a"));
+        // It reads back: the node can start with it.
+        assert_eq!(GatewayConfig::parse(&on_node.to_yaml()).unwrap(), on_node);
+
+        assert_eq!(
+            node_address(&machine(&["fd00::7"], "gw-a.maas"), 8443).as_deref(),
+            Some("[fd00::7]:8443")
+        );
+        // A wildcard or garbage from MAAS is skipped, never written into the node's file.
+        assert_eq!(
+            node_address(&machine(&["0.0.0.0", "not an ip", "10.0.0.8"], ""), 8443).as_deref(),
+            Some("10.0.0.8:8443")
+        );
+        // No address yet (MAAS assigns automatic ones when the deploy starts): none written,
+        // the operator's shared one dropped on a 3-node gateway, kept on a lone node.
+        let unaddressed = machine(&[], "gw-a.maas");
+        assert_eq!(node_address(&unaddressed, 8443), None);
+        assert_eq!(node_config(&cfg, &unaddressed, false).node.address, None);
+        let mut lone = cfg.clone();
+        lone.placement.nodes = 1;
+        assert_eq!(
+            node_config(&lone, &unaddressed, false)
+                .node
+                .address
+                .as_deref(),
+            Some("operator.example:1")
+        );
+    }
 }
