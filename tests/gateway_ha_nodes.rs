@@ -124,6 +124,36 @@ async fn an_http_error_answer_is_not_passed_over() {
 }
 
 #[tokio::test]
+async fn a_write_refused_by_a_node_restarting_for_an_upgrade_goes_to_another_node() {
+    let gw = InProcGateway::start(Duration::from_secs(5)).await;
+    let draining = gw.draining_node().await;
+    let c = client(&gw, &draining, &[&gw.addr]).await;
+    let body = serde_json::json!({"not": "a cluster request"});
+    // The draining node refuses the write unprocessed; the live node answers it (here: the
+    // request is malformed, which is its answer, not a 503 from the draining node).
+    let err = c
+        .post::<_, serde_json::Value>("/v1/clusters", &body)
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(err, GatewayClientError::Refused { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(c.current_address(), gw.addr);
+    // With no other node to take it, the refusal is the answer (a 1-node gateway: the
+    // console then queues cluster requests).
+    let alone = c.pinned(&draining).unwrap();
+    let err = alone
+        .post::<_, serde_json::Value>("/v1/clusters", &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GatewayClientError::Refused { status: 503, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_node_showing_a_foreign_certificate_is_not_passed_over() {
     let gw = InProcGateway::start(Duration::from_secs(5)).await;
     // Another gateway, another CA: what an impersonator at a node's address would show.

@@ -14,8 +14,11 @@
 //!   move on — reads, and writes carrying an idempotency key (`POST /v1/clusters` from the
 //!   console's request queue, see [`super::idempotency`]). Other writes report the failure:
 //!   the first node may have acted on them;
-//! * an HTTP answer, even an error, and a TLS failure never move on: the node answered (or
-//!   something that is not the gateway did, which another node must not paper over).
+//! * a node restarting for an upgrade refuses writes unprocessed (`503 upgrading` with
+//!   [`DRAINING_HEADER`]): any call moves on; that refusal is the answer only when no other
+//!   node takes the call (a 1-node gateway: the console then queues cluster requests);
+//! * any other HTTP answer, even an error, and a TLS failure never move on: the node answered
+//!   (or something that is not the gateway did, which another node must not paper over).
 //!
 //! Every `/v1/info` answer that lists nodes replaces the list ([`GatewayClient::on_nodes`]
 //! lets the console keep it in its store). A client may start at another known node than the
@@ -31,6 +34,7 @@ use super::protocol::{
     HEALTH_PATH, INFO_PATH, PAIR_PATH,
 };
 use super::tls;
+use super::upgrade_server::DRAINING_HEADER;
 use super::upgrade_version::{
     self, Incompatible, ProtocolRange, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, VERSION_HEADER,
 };
@@ -471,6 +475,13 @@ impl std::fmt::Debug for GatewayClient {
 }
 
 /// Whether a request may be sent to another node after it failed with `e` on one.
+/// Whether `response` is a node's refusal while it restarts for an upgrade (see
+/// [`DRAINING_HEADER`]).
+fn is_draining(response: &reqwest::Response) -> bool {
+    response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && response.headers().contains_key(DRAINING_HEADER)
+}
+
 fn may_move_on(e: &reqwest::Error, classified: &GatewayClientError, repeatable: bool) -> bool {
     // A TLS failure (also reported as a connect error: the handshake is part of connecting)
     // is never passed over: a node showing a certificate the pinned CA did not issue is
@@ -750,9 +761,20 @@ impl GatewayClient {
             .order();
         let mut failed: Vec<String> = Vec::new();
         let mut last = None;
-        for address in &order {
+        // A node restarting for an upgrade refuses writes unprocessed: the next node may take
+        // them. Its refusal is the answer only when no other node does.
+        let mut draining: Option<(String, reqwest::Response)> = None;
+        for (i, address) in order.iter().enumerate() {
             let request = build(self.request_to(method.clone(), url_at(address, path)?));
             match request.send().await {
+                Ok(response) if is_draining(&response) && i + 1 < order.len() => {
+                    tracing::info!(
+                        gateway = %self.name,
+                        node = %address,
+                        "a gateway node is restarting: sending the request to another node"
+                    );
+                    draining.get_or_insert((address.clone(), response));
+                }
                 Ok(response) => {
                     self.check_peer(&response)?;
                     self.settle_on(address);
@@ -778,6 +800,10 @@ impl GatewayClient {
                     last = Some(classified);
                 }
             }
+        }
+        if let Some((address, response)) = draining {
+            self.check_peer(&response)?;
+            return Ok((address, response));
         }
         Err(match last {
             Some(GatewayClientError::Connect { detail, .. }) if failed.len() > 1 => {

@@ -46,6 +46,9 @@ use tokio::sync::watch;
 pub const UPGRADE_PATH: &str = "/v1/upgrade";
 /// The hex SHA-256 of the uploaded executable.
 pub const SHA256_HEADER: &str = "x-kubemaas-sha256";
+/// On a `503 upgrading`: this node refused the request unprocessed because it is restarting,
+/// so a console may send it to another node of the gateway (any method: nothing was done).
+pub const DRAINING_HEADER: &str = "x-kubemaas-draining";
 /// Where the running gateway's executable lives, passed on across re-executions (the process
 /// image may be a wrapper that execs another file, yet the upgrade must replace the installed
 /// one).
@@ -377,9 +380,9 @@ pub async fn refuse_while_upgrading(
                 ),
             };
             let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "upgrading", message);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            headers.insert(DRAINING_HEADER, HeaderValue::from_static("1"));
             response
         }
         _ => next.run(request).await,

@@ -12,6 +12,7 @@ use kubemaas::gateway::pki::GatewayPki;
 use kubemaas::gateway::protocol::{GatewayInfo, MaasInfo};
 use kubemaas::gateway::registry::ConsoleRegistry;
 use kubemaas::gateway::server::{GatewayServer, ServerOptions};
+use kubemaas::gateway::upgrade_server::{refuse_while_upgrading, UpgradeGate};
 use kubemaas::gateway::{engine_routes, EngineService, RemoteEngine};
 use kubemaas::store::Store;
 use std::net::SocketAddr;
@@ -24,6 +25,9 @@ pub struct InProcGateway {
     pub store: Store,
     pub pki: Arc<GatewayPki>,
     pairings: Pairings,
+    consoles: ConsoleRegistry,
+    info: GatewayInfo,
+    heartbeat: Duration,
     stop: watch::Sender<bool>,
     pub dir: tempfile::TempDir,
 }
@@ -59,21 +63,23 @@ impl InProcGateway {
             wake_driver: Arc::new(Notify::new()),
             shutdown: stop_rx.clone(),
         });
+        let consoles = ConsoleRegistry::in_memory();
+        let info = GatewayInfo {
+            name: "gw".into(),
+            version: "test".into(),
+            protocol: kubemaas::gateway::PROTOCOL_VERSION,
+            maas: MaasInfo {
+                endpoint: "http://127.0.0.1:5240/MAAS/".into(),
+                version: None,
+            },
+            default_account: "gw".into(),
+        };
         let server = GatewayServer::bind(ServerOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             pki: pki.clone(),
             pairings: pairings.clone(),
-            consoles: ConsoleRegistry::in_memory(),
-            info: GatewayInfo {
-                name: "gw".into(),
-                version: "test".into(),
-                protocol: kubemaas::gateway::PROTOCOL_VERSION,
-                maas: MaasInfo {
-                    endpoint: "http://127.0.0.1:5240/MAAS/".into(),
-                    version: None,
-                },
-                default_account: "gw".into(),
-            },
+            consoles: consoles.clone(),
+            info: info.clone(),
             api,
             heartbeat,
         })
@@ -89,9 +95,46 @@ impl InProcGateway {
             store,
             pki,
             pairings,
+            consoles,
+            info,
+            heartbeat,
             stop,
             dir,
         }
+    }
+
+    /// Another node of this gateway (its CA, its paired consoles) that is restarting for an
+    /// upgrade: engine writes get `503 upgrading`, as from a draining node; gives its address.
+    pub async fn draining_node(&self) -> String {
+        let gate = UpgradeGate::new("gw", std::path::PathBuf::from("/nonexistent/kubemaas"));
+        assert!(gate.restart_in_place());
+        // Without the refusal its one route would answer: a console reaching it gets `{}`.
+        let api = Router::new()
+            .route(
+                "/v1/clusters",
+                axum::routing::post(|| async { axum::Json(serde_json::json!({})) }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                gate,
+                refuse_while_upgrading,
+            ));
+        let server = GatewayServer::bind(ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            pki: self.pki.clone(),
+            pairings: self.pairings.clone(),
+            consoles: self.consoles.clone(),
+            info: self.info.clone(),
+            api,
+            heartbeat: self.heartbeat,
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr().to_string();
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(server.serve(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        addr
     }
 
     /// A fresh one-time pairing code, as `kubemaas gateway pairing-code` would print.
