@@ -445,20 +445,6 @@ fn journal(t: &mut Transcript, console: &Path) -> Vec<(i64, chrono::DateTime<chr
         .collect()
 }
 
-fn names_in_list(t: &mut Transcript, console: &Path, name: &str) -> usize {
-    let out = t.ok(
-        console,
-        &["cluster", "list", "--gateway", "dc1", "-o", "json"],
-    );
-    let list: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    list.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["name"] == name)
-        .count()
-}
-
 #[test]
 fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     let Some(etcd) = EtcdCluster::start(3) else {
@@ -526,29 +512,14 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     let shown = t.ok(&console, &["gateway", "show", "dc1"]);
     assert!(shown.contains("reachable:      yes"), "{shown}");
     assert!(shown.contains("nodes:          3"), "{shown}");
-    let listed = t.ok(&console, &["gateway", "list"]);
-    let dc1 = listed
+    let gateways = t.ok(&console, &["gateway", "list"]);
+    let dc1 = gateways
         .lines()
         .find(|l| l.starts_with("dc1 "))
-        .unwrap_or_else(|| panic!("{listed}"));
-    assert_eq!(dc1.split_whitespace().last(), Some("3"), "{listed}");
+        .unwrap_or_else(|| panic!("{gateways}"));
+    assert_eq!(dc1.split_whitespace().last(), Some("3"), "{gateways}");
 
-    let spec = t.ok(
-        &console,
-        &[
-            "cluster",
-            "new",
-            "web",
-            "--account",
-            "dc1",
-            "--control-plane",
-            "1",
-            "--workers",
-            "1",
-        ],
-    );
-    let spec_file = root.path().join("web.yaml");
-    std::fs::write(&spec_file, spec).unwrap();
+    let spec_file = cluster_spec(&mut t, &console, root.path(), "web", 1);
     t.ok(
         &console,
         &[
@@ -600,7 +571,7 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     eprintln!("killed gw1 (the console's node)");
 
     // Reads go through another node.
-    assert!(names_in_list(&mut t, &console, "web") == 1);
+    assert!(listed(&mut t, &console, "dc1", "web") == 1);
     let v = view(&mut t, &console, "dc1");
     assert_eq!(v["name"], "web", "{v}");
 
@@ -634,22 +605,7 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
     events.kill();
 
     // A create through the failover: created once.
-    let spec = t.ok(
-        &console,
-        &[
-            "cluster",
-            "new",
-            "db",
-            "--account",
-            "dc1",
-            "--control-plane",
-            "1",
-            "--workers",
-            "1",
-        ],
-    );
-    let db_file = root.path().join("db.yaml");
-    std::fs::write(&db_file, spec).unwrap();
+    let db_file = cluster_spec(&mut t, &console, root.path(), "db", 1);
     let out = t.ok(
         &console,
         &[
@@ -662,7 +618,7 @@ fn a_console_pairs_on_any_node_and_works_on_through_the_others() {
         ],
     );
     assert!(!out.contains("queued"), "{out}");
-    assert_eq!(names_in_list(&mut t, &console, "db"), 1);
+    assert_eq!(listed(&mut t, &console, "dc1", "db"), 1);
 
     // `gateway show` lists the 3 nodes, one leader, the killed one unreachable.
     until(

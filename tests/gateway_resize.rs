@@ -21,18 +21,6 @@ use cli_support::{GatewayProcess, Transcript};
 use ha_gateway_support::*;
 use ha_support::EtcdCluster;
 
-/// How many clusters called `name` the gateway (or the console's queue) lists.
-fn listed(t: &mut Transcript, console: &std::path::Path, gw: &str, name: &str) -> usize {
-    let out = t.ok(console, &["cluster", "list", "--gateway", gw, "-o", "json"]);
-    let all: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    all.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["name"] == name)
-        .count()
-}
-
 #[test]
 fn a_one_node_gateway_moves_onto_etcd_mid_provisioning_and_two_nodes_join() {
     let Some(etcd) = EtcdCluster::start(3) else {

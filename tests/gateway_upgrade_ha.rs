@@ -162,15 +162,6 @@ fn machines(t: &mut Transcript, console: &Path, gateway: &str, name: &str) -> Ve
         .collect()
 }
 
-fn count_named(list_json: &str, name: &str) -> usize {
-    let v: serde_json::Value = serde_json::from_str(list_json).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["name"] == name)
-        .count()
-}
-
 /// How many campaign keys etcd's election holds (one per live candidate when none is stale).
 fn campaign_keys(etcd: &EtcdCluster) -> usize {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -238,26 +229,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
     });
 
     // A cluster being provisioned when the roll starts.
-    let spec = |t: &mut Transcript, name: &str| {
-        let text = t.ok(
-            &console,
-            &[
-                "cluster",
-                "new",
-                name,
-                "--account",
-                "dc1",
-                "--control-plane",
-                "1",
-                "--workers",
-                "1",
-            ],
-        );
-        let file = root.path().join(format!("{name}.yaml"));
-        std::fs::write(&file, text).unwrap();
-        file
-    };
-    let web = spec(&mut t, "web");
+    let web = cluster_spec(&mut t, &console, root.path(), "web", 1);
     let out = t.ok(
         &console,
         &[
@@ -411,7 +383,7 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         &root.path().join("kubemaas-next"),
         "KUBEMAAS_REPORT_VERSION=0.2.0",
     );
-    let db = spec(&mut t, "db");
+    let db = cluster_spec(&mut t, &console, root.path(), "db", 1);
     let mut roll = Proc::spawn(
         Some(&console),
         &[
@@ -602,12 +574,8 @@ fn a_rolling_upgrade_keeps_serving_and_processes_a_mid_way_request_once() {
         .unwrap();
     assert_eq!(flushed.submitted.len(), 1, "{flushed:?}");
     assert_eq!(flushed.submitted[0].1.id.to_string(), db_id, "{flushed:?}");
-    let list = t.ok(
-        &console,
-        &["cluster", "list", "--gateway", "dc1", "-o", "json"],
-    );
-    assert_eq!(count_named(&list, "db"), 1, "{list}");
-    assert_eq!(count_named(&list, "web"), 1, "{list}");
+    assert_eq!(listed(&mut t, &console, "dc1", "db"), 1);
+    assert_eq!(listed(&mut t, &console, "dc1", "web"), 1);
 
     // Both clusters reach Running on the upgraded gateway.
     for name in ["web", "db"] {

@@ -624,3 +624,15 @@ impl Maas {
         assert_eq!(got, want, "allocations in MAAS's history: {history:?}");
     }
 }
+
+/// How many clusters called `name` the gateway (or the console's queue) lists.
+pub fn listed(t: &mut Transcript, console: &Path, gw: &str, name: &str) -> usize {
+    let out = t.ok(console, &["cluster", "list", "--gateway", gw, "-o", "json"]);
+    let all: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == name)
+        .count()
+}
