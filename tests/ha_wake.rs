@@ -91,3 +91,56 @@ async fn a_request_made_through_a_follower_starts_a_pass_on_the_leader_at_once()
     stop_tx.send(true).unwrap();
     leading.await.unwrap().unwrap();
 }
+
+/// Not a check but the figure in docs/benchmarks.md: how long a request made through a
+/// follower takes to be handled by the leader, from the submit until the follower's own copy
+/// shows it handled. Run with
+/// `cargo test --release --test ha_wake -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: prints figures, checks nothing about time"]
+async fn measure_a_request_through_a_follower() {
+    const RUNS: usize = 30;
+    let Some(cluster) = tokio::task::block_in_place(|| EtcdCluster::start(3)) else {
+        return;
+    };
+    let cfg = cluster.config("/wake-measure");
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (a, b) =
+        tokio::task::block_in_place(|| (node(dirs[0].path(), &cfg), node(dirs[1].path(), &cfg)));
+    let _following = (a.follow().unwrap(), b.follow().unwrap());
+    let first = request(&b);
+    let candidate = Arc::new(
+        Candidate::connect(&cfg, "a", Duration::from_secs(5))
+            .await
+            .unwrap(),
+    );
+    let mut config = EngineConfig::new(dirs[0].path());
+    config.poll_interval = Duration::from_secs(3600);
+    let (stop_tx, stop) = watch::channel(false);
+    let leading = {
+        let (c, s) = (Arc::clone(&candidate), a.clone());
+        tokio::spawn(async move { lead(&c, s, config, Arc::new(Notify::new()), stop).await })
+    };
+    until_handled(&b, first, "the first request").await;
+    let mut ms = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = std::time::Instant::now();
+        let id = request(&b);
+        // Polled every millisecond from b's copy (its follower applies a's answer).
+        while tokio::task::block_in_place(|| b.read(|r| r.command(id)).unwrap().state)
+            == CommandState::Pending
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "request through a follower handled by the leader: runs {RUNS}, min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        ms[0],
+        ms[RUNS / 2],
+        ms[RUNS - 1]
+    );
+    stop_tx.send(true).unwrap();
+    leading.await.unwrap().unwrap();
+}
