@@ -300,3 +300,104 @@ fn an_unchanged_cluster_status_adds_no_log_entry() {
     assert_eq!(log.head(), head + 1);
     assert_eq!(store.read(|r| r.cluster(&id)).unwrap().status, changed);
 }
+
+/// A counter for `Store::on_applied` signals.
+fn counter() -> (
+    Arc<std::sync::atomic::AtomicUsize>,
+    impl Fn() + Send + Sync + 'static,
+) {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    (hits, move || {
+        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    })
+}
+
+fn hits(c: &std::sync::atomic::AtomicUsize) -> usize {
+    c.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn request(store: &Store) {
+    store
+        .tx(|tx| tx.submit_command(None, "delete", &serde_json::json!({})))
+        .unwrap();
+}
+
+#[test]
+fn another_copys_requests_signal_once_per_catch_up_and_own_writes_never() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let log = Arc::new(MemoryLog::default());
+    let (a, b) = (open(dirs[0].path(), &log), open(dirs[1].path(), &log));
+    let (count, signal) = counter();
+    let watch = a.on_applied(&["commands", "clusters"], signal);
+    // a's own request is committed here, never applied back: the engine is not woken by
+    // its own work.
+    request(&a);
+    assert_eq!(a.catch_up().unwrap(), 0);
+    b.catch_up().unwrap();
+    assert_eq!(hits(&count), 0);
+    // Another copy's journal lines give the engine no work.
+    b.append_event(&event(0)).unwrap();
+    assert_eq!(a.catch_up().unwrap(), 1);
+    assert_eq!(hits(&count), 0);
+    // A burst of requests (and a journal line) applied in one catch-up: one signal.
+    for _ in 0..3 {
+        request(&b);
+    }
+    b.append_event(&event(1)).unwrap();
+    assert_eq!(a.catch_up().unwrap(), 4);
+    assert_eq!(hits(&count), 1);
+    // A write of a's that finds b ahead applies b's request before running again: that
+    // request is signalled too.
+    request(&b);
+    a.append_event(&event(2)).unwrap();
+    assert_eq!(hits(&count), 2);
+    assert_eq!(a.catch_up().unwrap(), 0);
+    assert_eq!(hits(&count), 2);
+    // Dropped: no more signals.
+    drop(watch);
+    request(&b);
+    assert_eq!(a.catch_up().unwrap(), 1);
+    assert_eq!(hits(&count), 2);
+    assert_eq!(dump(a.path()), dump(b.path()));
+}
+
+#[test]
+fn a_loaded_snapshot_signals_and_a_standalone_store_never_does() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let log = Arc::new(MemoryLog::default());
+    let (a, b) = (open(dirs[0].path(), &log), open(dirs[1].path(), &log));
+    let (count, signal) = counter();
+    let _watch = b.on_applied(&["commands"], signal);
+    a.append_event(&event(0)).unwrap();
+    b.catch_up().unwrap();
+    for i in 1..5 {
+        a.append_event(&event(i)).unwrap();
+    }
+    a.snapshot_to_log().unwrap();
+    a.append_event(&event(5)).unwrap();
+    a.snapshot_to_log().unwrap();
+    // b's next entries were compacted: it reloads the whole copy, which may hold anything.
+    assert_eq!(b.catch_up().unwrap(), 5);
+    assert_eq!(hits(&count), 1);
+
+    let alone = Store::open(dirs[2].path()).unwrap();
+    let (count, signal) = counter();
+    let _watch = alone.on_applied(&["commands"], signal);
+    request(&alone);
+    assert_eq!(alone.catch_up().unwrap(), 0);
+    assert_eq!(hits(&count), 0);
+}
+
+#[test]
+fn a_follower_signals_another_copys_request_without_being_asked() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let log = Arc::new(MemoryLog::default());
+    let (a, b) = (open(dirs[0].path(), &log), open(dirs[1].path(), &log));
+    let (count, signal) = counter();
+    let _watch = a.on_applied(&["commands"], signal);
+    let _follower = a.follow().unwrap().expect("a replicated store follows");
+    request(&b);
+    ha_support::eventually("the follower signalled the request", || hits(&count) == 1);
+    assert_eq!(a.applied_seq(), 1);
+}

@@ -16,8 +16,16 @@ const RETRY: Duration = Duration::from_secs(2);
 /// it bounds how long a dead leader's role stays unclaimed beyond its lease.
 const CAMPAIGN_RETRY: Duration = Duration::from_millis(200);
 
+/// The tables whose rows, written by another node, give the engine work: the command queue
+/// (deletes, aborts, scales submitted through a follower's console) and the clusters with
+/// their specs (creates and spec changes). Entries touching only the journal, consoles or
+/// nodes do not wake it.
+const ENGINE_INPUTS: &[&str] = &["commands", "clusters"];
+
 /// Runs the reconcilers of `store` on this node whenever `candidate` is the elected leader,
 /// until `stop` turns true. `wake` triggers a pass at once (a console submitted a change).
+/// While leading, `wake` is also signalled when this node's copy applies another node's
+/// change to [`ENGINE_INPUTS`], so a request made through a follower starts a pass at once.
 ///
 /// A lost role aborts the pass in progress instead of letting it finish: another node may
 /// already reconcile, and an aborted pass is exactly the crash the engine's intent journal is
@@ -75,6 +83,11 @@ pub async fn lead(
             }
         };
         let interval = engine.config().poll_interval;
+        // Held only while leading: a follower applying the leader's own writes wakes nothing,
+        // and the leader's writes are committed locally, never applied back. Registered after
+        // the takeover: anything applied before it is seen by the first pass, which starts now.
+        let woken = Arc::clone(&wake);
+        let _requests = store.on_applied(ENGINE_INPUTS, move || woken.notify_one());
         let (stop_driver, driver_stop) = watch::channel(false);
         let mut driver = tokio::spawn(drive(engine, interval, Arc::clone(&wake), driver_stop));
         tokio::select! {

@@ -11,8 +11,8 @@ use super::clusters::{ClusterInfo, EventLine, Poll};
 use super::console_engine::{ConsoleEngine, RemoteFeed, FEED_WAIT};
 use super::lookups::PlacementChoices;
 use super::source::{
-    ConsoleSource, CreateAnswer, GatewaySummary, MaasIdentity, MaasSource, MachineRow, PairFailure,
-    PairOffer, ProgressSink, Reachability, SourceError,
+    ConsoleSource, CreateAnswer, GatewayNodes, GatewaySummary, MaasIdentity, MaasSource,
+    MachineRow, PairFailure, PairOffer, ProgressSink, Reachability, SourceError,
 };
 use super::widgets::secret::Secret;
 use crate::cli::account_cmd::{self, connect};
@@ -453,6 +453,22 @@ impl ConsoleSource for EngineSource {
         }
         // `local` first whatever the store's order: it is the default gateway.
         out.sort_by_key(|g| g.reachability != Reachability::Embedded);
+        Ok(out)
+    }
+
+    async fn gateway_nodes(&self) -> Result<GatewayNodes, SourceError> {
+        let store = self.local.store();
+        let rows = store
+            .read(|r| r.gateways())
+            .map_err(|e| SourceError::new(e.to_string()))?;
+        let mut out = GatewayNodes::new();
+        for row in rows.iter().filter(|r| r.kind == GatewayKind::Remote) {
+            let nodes = crate::gateway::console::known_nodes(store, &row.name)
+                .map_err(|e| SourceError::new(e.to_string()))?;
+            if !nodes.is_empty() {
+                out.insert(row.name.clone(), nodes);
+            }
+        }
         Ok(out)
     }
 

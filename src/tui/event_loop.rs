@@ -240,6 +240,7 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
                 result: source.write_kubeconfig(cluster, path).await,
             },
             Cmd::LoadGateways => Msg::GatewaysLoaded(source.gateways().await),
+            Cmd::LoadGatewayNodes => Msg::GatewayNodesLoaded(source.gateway_nodes().await),
             Cmd::UnpairGateway(name) => {
                 let result = source.unpair_gateway(name.clone()).await;
                 Msg::GatewayUnpaired(name, result)
@@ -298,6 +299,7 @@ fn spawn<S: ConsoleSource>(cmd: Cmd, source: &Option<Arc<S>>, answers: &Answers<
         | Msg::EventsPolled(Err(e))
         | Msg::ClustersLoaded(Err(e))
         | Msg::GatewaysLoaded(Err(e))
+        | Msg::GatewayNodesLoaded(Err(e))
         | Msg::GatewayUnpaired(_, Err(e))
         | Msg::PairingSaved(Err(e))
         | Msg::ClusterActionDone { result: Err(e), .. } = &msg

@@ -120,6 +120,10 @@ impl Reachability {
     }
 }
 
+/// The known nodes of each paired gateway, by gateway name (see [`ConsoleSource::gateway_nodes`]).
+/// Kept beside the [`GatewaySummary`] rows rather than in them: most gateways have none.
+pub type GatewayNodes = std::collections::BTreeMap<String, Vec<crate::store::KnownNode>>;
+
 /// One gateway on the Gateways screen: `local` (the embedded engine) or a paired gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewaySummary {
@@ -238,6 +242,13 @@ pub trait ConsoleSource: Send + Sync + 'static {
     /// `local` first, then every gateway recorded in the store, each asked how it is.
     fn gateways(&self) -> impl Future<Output = Result<Vec<GatewaySummary>, SourceError>> + Send {
         async { Err(SourceError::needs_engine("listing gateways")) }
+    }
+    /// The nodes this console knows of each paired gateway, by gateway name, as the
+    /// gateway's latest `/v1/info` answer listed them (a 1-node gateway lists none). Read from
+    /// the console's own store, never the network: asked right after [`Self::gateways`],
+    /// whose calls just refreshed the lists.
+    fn gateway_nodes(&self) -> impl Future<Output = Result<GatewayNodes, SourceError>> + Send {
+        async { Ok(GatewayNodes::new()) }
     }
     /// The same console working through gateway `name` (`local`: this host's engine): every
     /// screen's data comes from there once the event loop swapped it in.

@@ -44,14 +44,26 @@ impl std::fmt::Display for ApplyFailure {
     }
 }
 
-/// Applies `changeset` to `conn` (inside the caller's transaction). Any conflict aborts: on a
-/// copy that applied every earlier entry there is none, so one means the copies diverged, and
-/// skipping it would hide that forever.
-pub(crate) fn apply(conn: &Connection, changeset: &[u8]) -> Result<(), ApplyFailure> {
+/// Applies `changeset` to `conn` (inside the caller's transaction) and returns the tables it
+/// changed rows of (what [`super::watch`] wakes on). Any conflict aborts: on a copy that
+/// applied every earlier entry there is none, so one means the copies diverged, and skipping it
+/// would hide that forever.
+pub(crate) fn apply(conn: &Connection, changeset: &[u8]) -> Result<Vec<String>, ApplyFailure> {
     let conflicts = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&conflicts);
+    let tables = Arc::new(Mutex::new(Vec::<String>::new()));
+    let named = Arc::clone(&tables);
+    // SQLite asks the filter once per table of the changeset, before its changes: it is the
+    // cheapest way to learn the tables without iterating the changeset a second time.
+    let filter = move |table: &str| {
+        let mut named = named.lock().unwrap_or_else(|p| p.into_inner());
+        if !named.iter().any(|t| t == table) {
+            named.push(table.to_string());
+        }
+        true
+    };
     let mut input: &[u8] = changeset;
-    let result = conn.apply_strm(&mut input, None::<fn(&str) -> bool>, move |kind, item| {
+    let result = conn.apply_strm(&mut input, Some(filter), move |kind, item| {
         let table = item
             .op()
             .map(|op| op.table_name().to_string())
@@ -72,7 +84,9 @@ pub(crate) fn apply(conn: &Connection, changeset: &[u8]) -> Result<(), ApplyFail
     result.map_err(|source| ApplyFailure {
         conflicts: std::mem::take(&mut *conflicts.lock().unwrap_or_else(|p| p.into_inner())),
         source,
-    })
+    })?;
+    let touched = std::mem::take(&mut *tables.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(touched)
 }
 
 #[cfg(test)]
@@ -114,7 +128,7 @@ mod tests {
         ] {
             let cs = capture(&a, sql);
             assert!(!cs.is_empty());
-            apply(&b, &cs).unwrap();
+            assert_eq!(apply(&b, &cs).unwrap(), vec!["t".to_string()]);
             assert_eq!(rows(&a), rows(&b));
         }
         // AUTOINCREMENT's counter follows the explicit ids applied, so ids never get reused.

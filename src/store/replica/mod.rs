@@ -22,6 +22,7 @@ mod identity;
 mod log;
 mod memory;
 mod snapshot;
+mod watch;
 
 pub use codes::StoredCode;
 pub use follow::Follower;
@@ -29,6 +30,7 @@ pub use identity::{StoredCa, StoredConsole, StoredNode};
 pub use log::{Appended, Entry, LogError, Read, ReplicaLog, Snapshot};
 pub use memory::MemoryLog;
 pub use snapshot::{assemble, split, Manifest, MAX_CHUNK};
+pub use watch::AppliedWatch;
 
 use super::db::Store;
 use super::error::{db_err, StoreError};
@@ -38,6 +40,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use watch::{Touched, Watches};
 
 /// How often a transaction is tried again when other nodes keep appending first. Each retry
 /// starts from a copy caught up with the log, so only a node racing many busy writers gets
@@ -94,6 +97,8 @@ pub(crate) struct Replica {
     /// The last entry applied here, as committed (the table is the truth; this is its cache for
     /// followers and tests, updated under the writer's mutex after each commit).
     applied: AtomicU64,
+    /// Who wants to know that other nodes' changes were applied here ([`Store::on_applied`]).
+    watches: Watches,
 }
 
 impl Store {
@@ -109,6 +114,7 @@ impl Store {
             log,
             options,
             applied: AtomicU64::new(0),
+            watches: Watches::default(),
         });
         let store = Store::open_with(state_dir, Some(Arc::clone(&replica)))?;
         {
@@ -313,7 +319,20 @@ where
 }
 
 /// Applies the log's entries past this copy's position; returns how many it moved forward.
+/// Then tells the watches which tables changed (once, also when a later batch failed: what
+/// was committed before stays applied).
 fn catch_up(conn: &mut Connection, replica: &Replica) -> Result<u64, StoreError> {
+    let mut touched = Touched::default();
+    let result = apply_pending(conn, replica, &mut touched);
+    replica.watches.notify(&touched);
+    result
+}
+
+fn apply_pending(
+    conn: &mut Connection,
+    replica: &Replica,
+    touched: &mut Touched,
+) -> Result<u64, StoreError> {
     let mut moved = 0;
     loop {
         let after = applied(conn)?;
@@ -324,6 +343,7 @@ fn catch_up(conn: &mut Connection, replica: &Replica) -> Result<u64, StoreError>
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(db_err("starting to apply log entries"))?;
                 let mut seq = after;
+                let mut tables = Vec::new();
                 for entry in &entries {
                     if entry.seq != seq + 1 {
                         return Err(LogError::Corrupt {
@@ -335,21 +355,26 @@ fn catch_up(conn: &mut Connection, replica: &Replica) -> Result<u64, StoreError>
                         }
                         .into());
                     }
-                    changeset::apply(&tx, &entry.changeset).map_err(|failure| {
+                    let changed = changeset::apply(&tx, &entry.changeset).map_err(|failure| {
                         ReplicaError::Diverged {
                             seq: entry.seq,
                             conflicts: failure.to_string(),
                         }
                     })?;
+                    tables.extend(changed);
                     seq = entry.seq;
                 }
                 set_applied(&tx, seq)?;
                 tx.commit()
                     .map_err(db_err("committing applied log entries"))?;
                 replica.applied.store(seq, Ordering::Release);
+                touched.add_tables(tables);
                 moved += seq - after;
             }
-            Read::Compacted => moved += load_snapshot(conn, replica, after)?,
+            Read::Compacted => {
+                moved += load_snapshot(conn, replica, after)?;
+                touched.everything();
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::model::account::LOCAL_GATEWAY;
 use crate::tui::clusters::{ClustersModel, EngineLink};
 use crate::tui::keymap::Action;
 use crate::tui::machines::MachinesTable;
-use crate::tui::source::{GatewaySummary, Reachability, SourceError};
+use crate::tui::source::{GatewayNodes, GatewaySummary, Reachability, SourceError};
 use crate::tui::widgets::confirm::ConfirmAction;
 use crate::tui::wizards::Wizard;
 
@@ -30,6 +30,8 @@ pub const GATEWAY_CHECK_TICKS: u64 = 5;
 #[derive(Debug, Clone)]
 pub struct GatewaysView {
     pub rows: Vec<GatewaySummary>,
+    /// The known nodes of each replicated gateway, by name (loaded after the rows).
+    pub nodes: GatewayNodes,
     pub load: ListLoad,
     pub selected: usize,
     /// The gateway this console works through: `local` (the embedded engine) or a paired one.
@@ -112,6 +114,7 @@ impl Default for GatewaysView {
     fn default() -> Self {
         GatewaysView {
             rows: Vec::new(),
+            nodes: GatewayNodes::new(),
             load: ListLoad::NotLoaded,
             selected: 0,
             in_use: LOCAL_GATEWAY.to_string(),
@@ -445,8 +448,26 @@ pub fn on_msg(state: &mut State, msg: Msg) -> Result<Vec<Cmd>, Msg> {
                     view.selected = view.selected.min(rows.len().saturating_sub(1));
                     view.rows = rows;
                     view.load = ListLoad::Loaded;
+                    state.dirty = true;
+                    // The probes just asked each gateway for its nodes: read what they recorded.
+                    return Ok(vec![Cmd::LoadGatewayNodes]);
                 }
                 Err(e) => view.load = ListLoad::Failed(e.message),
+            }
+            state.dirty = true;
+            Ok(Vec::new())
+        }
+        Msg::GatewayNodesLoaded(result) => {
+            let view = &mut state.gateways;
+            match result {
+                Ok(nodes) => view.nodes = nodes,
+                // Stale node lists would mislead (a replaced node's old address): none shown,
+                // and the note says why.
+                Err(e) => {
+                    view.nodes.clear();
+                    view.load =
+                        ListLoad::Failed(format!("cannot read the gateways' nodes: {}", e.message));
+                }
             }
             state.dirty = true;
             Ok(Vec::new())

@@ -62,6 +62,8 @@ pub enum Msg {
     },
     /// The answer to [`Cmd::LoadGateways`].
     GatewaysLoaded(Result<Vec<GatewaySummary>, SourceError>),
+    /// The answer to [`Cmd::LoadGatewayNodes`].
+    GatewayNodesLoaded(Result<crate::tui::source::GatewayNodes, SourceError>),
     /// The answer to [`Cmd::UnpairGateway`] (the gateway's name).
     GatewayUnpaired(String, Result<(), SourceError>),
     /// The answer to [`Cmd::PairGateway`].
@@ -120,6 +122,8 @@ pub enum Cmd {
     },
     /// `local` and the paired gateways, each asked how it is.
     LoadGateways,
+    /// The nodes the console knows of each paired gateway (after [`Cmd::LoadGateways`]).
+    LoadGatewayNodes,
     UnpairGateway(String),
     /// Pair (the code is masked in Debug); nothing is stored until [`Cmd::ConfirmPairing`].
     PairGateway {
@@ -161,6 +165,7 @@ impl Cmd {
             Cmd::ScalePool { .. } => "scale_pool",
             Cmd::WriteKubeconfig { .. } => "write_kubeconfig",
             Cmd::LoadGateways => "load_gateways",
+            Cmd::LoadGatewayNodes => "load_gateway_nodes",
             Cmd::UnpairGateway(_) => "unpair_gateway",
             Cmd::PairGateway { .. } => "pair_gateway",
             Cmd::ConfirmPairing(_) => "confirm_pairing",

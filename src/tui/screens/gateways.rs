@@ -2,8 +2,14 @@
 //! this console knows, with its address, the pinned CA's fingerprint (short), whether it
 //! answered the last `info` call, and the kubemaas version it runs. Why one is unreachable
 //! is shown under the table for the selected row (it does not fit a cell).
+//!
+//! A replicated gateway's nodes (as its last `info` answer listed them) are counted in the
+//! NODES column, which narrow terminals drop first, and listed for the selected gateway under
+//! the table: one line per node when there is room, else one wrapped line.
 
 use crate::gateway::upgrade_version;
+use crate::store::KnownNode;
+use crate::tui::app::gateways::GatewaysView;
 use crate::tui::app::gateways::UpgradePanel;
 use crate::tui::app::lists::ListLoad;
 use crate::tui::app::State;
@@ -16,13 +22,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-const COLUMNS: [ColumnSpec; 5] = [
+/// NODES drops first: the selected gateway's nodes are listed under the table anyway.
+const COLUMNS: [ColumnSpec; 6] = [
     col("NAME", 14, 0, false),
     col("ADDRESS", 22, 0, true),
     col("STATE", 12, 0, false),
     col("CA FINGERPRINT", 14, 1, false),
     col("VERSION", 10, 2, false),
+    col("NODES", 5, 3, false),
 ];
+const NODES_COLUMN: usize = 5;
 
 const fn col(title: &'static str, width: u16, priority: u8, flexible: bool) -> ColumnSpec {
     ColumnSpec {
@@ -61,14 +70,94 @@ fn version(g: &GatewaySummary) -> String {
     }
 }
 
-fn cell_text(g: &GatewaySummary, column: usize, in_use: &str) -> String {
+/// How many nodes the gateway has: those it listed, 1 when it answered without a list (a
+/// 1-node gateway), `-` when unknown (`local`, unpaired, or not answering and never listed).
+fn node_count(g: &GatewaySummary, nodes: Option<&Vec<KnownNode>>) -> String {
+    match (nodes.filter(|n| !n.is_empty()), &g.reachability) {
+        (Some(n), _) => n.len().to_string(),
+        (None, Reachability::Reachable { .. }) => "1".into(),
+        (None, _) => "-".into(),
+    }
+}
+
+fn cell_text(g: &GatewaySummary, column: usize, view: &GatewaysView) -> String {
     match column {
-        0 if g.name == in_use => format!("{} *", g.name),
+        0 if g.name == view.in_use => format!("{} *", g.name),
         0 => g.name.clone(),
         1 => g.address.clone(),
         3 => g.short_fingerprint(),
+        NODES_COLUMN => node_count(g, view.nodes.get(&g.name)),
         _ => version(g),
     }
+}
+
+/// The leader mark beside a node.
+const LEADER: &str = "leader";
+
+/// The selected gateway's nodes in at most `room` lines: a title and one line per node when
+/// they fit, else everything on one line that wraps (cut to `room`).
+fn node_lines(t: &Theme, gateway: &str, nodes: &[KnownNode], room: u16) -> Vec<Line<'static>> {
+    if room == 0 || nodes.is_empty() {
+        return Vec::new();
+    }
+    if usize::from(room) > nodes.len() {
+        let name_width = nodes
+            .iter()
+            .map(|n| n.node.chars().count())
+            .max()
+            .unwrap_or(0);
+        let address_width = nodes
+            .iter()
+            .map(|n| n.address.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut lines = vec![Line::styled(
+            format!("{} of {gateway}:", count(nodes.len())),
+            t.muted,
+        )];
+        lines.extend(nodes.iter().map(|n| {
+            let mut spans = vec![Span::styled(
+                format!("  {:<name_width$}  {:<address_width$}", n.node, n.address),
+                t.text,
+            )];
+            if n.leader {
+                spans.push(Span::styled(format!("  {LEADER}"), t.ok));
+            }
+            Line::from(spans)
+        }));
+        return lines;
+    }
+    let listed: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            if n.leader {
+                format!("{} {} ({LEADER})", n.node, n.address)
+            } else {
+                format!("{} {}", n.node, n.address)
+            }
+        })
+        .collect();
+    let text = format!("{}: {}", count(nodes.len()), listed.join(", "));
+    vec![Line::styled(text, t.text)]
+}
+
+/// `3 nodes`, `1 node`.
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 node".into()
+    } else {
+        format!("{n} nodes")
+    }
+}
+
+/// The rows `lines` take when wrapped at `width` cells (a close upper bound: wrapping at word
+/// boundaries may need one more line, which the area then cuts).
+fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(width) as u16)
+        .sum()
 }
 
 pub fn render(state: &State, frame: &mut Frame, area: Rect) {
@@ -124,8 +213,29 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Some(n) => (n.changes.len() as u16 + 2).min(inner.height.saturating_sub(4).max(3)),
         None => 3,
     };
-    let [table_area, note_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(note_height)]).areas(inner);
+    // The selected gateway's nodes, between the table and the note, in what the table (its
+    // header and rows) and the note leave.
+    let selected_nodes = view
+        .selected_row()
+        .and_then(|g| view.nodes.get(&g.name).map(|n| (g.name.as_str(), n)));
+    let room = inner
+        .height
+        .saturating_sub(note_height)
+        .saturating_sub(u16::try_from(view.rows.len()).unwrap_or(u16::MAX))
+        .saturating_sub(1);
+    let nodes = selected_nodes
+        .map(|(name, n)| node_lines(t, name, n, room))
+        .unwrap_or_default();
+    let nodes_height = wrapped_height(&nodes, inner.width).min(room);
+    let [table_area, nodes_area, note_area] = Layout::vertical([
+        Constraint::Min(2),
+        Constraint::Length(nodes_height),
+        Constraint::Length(note_height),
+    ])
+    .areas(inner);
+    if !nodes.is_empty() {
+        frame.render_widget(Paragraph::new(nodes).wrap(Wrap { trim: false }), nodes_area);
+    }
     let cols = fit(&COLUMNS, table_area.width);
     let widths: Vec<Constraint> = cols
         .iter()
@@ -149,7 +259,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                 };
                 Cell::from(text).style(if selected { t.selection } else { style })
             } else {
-                Cell::from(cell_text(g, i, &view.in_use))
+                Cell::from(cell_text(g, i, view))
             }
         });
         Row::new(cells).style(if selected { t.selection } else { t.text })
