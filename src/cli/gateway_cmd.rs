@@ -1917,15 +1917,7 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
             report.nodes.len()
         );
     }
-    for (request, view) in &report.flushed.submitted {
-        println!(
-            "queued request submitted: cluster {} ({}) is {}",
-            request.name, view.id, view.phase
-        );
-    }
-    for (request, reason) in &report.flushed.failed {
-        println!("queued request refused: cluster {}: {reason}", request.name);
-    }
+    print_flushed(&report.flushed);
     if report.flushed.still_queued > 0 {
         println!(
             "{} queued request(s) still waiting: {}",
@@ -2001,15 +1993,7 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
         );
     }
     if !quiet {
-        for (request, view) in &report.flushed.submitted {
-            println!(
-                "queued request submitted: cluster {} ({}) is {}",
-                request.name, view.id, view.phase
-            );
-        }
-        for (request, reason) in &report.flushed.failed {
-            println!("queued request refused: cluster {}: {reason}", request.name);
-        }
+        print_flushed(&report.flushed);
     }
     let join = resize_gw::join_commands(&joined, want, &args.node_listen);
     if !quiet && !join.is_empty() {
@@ -2061,6 +2045,20 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// What became of the cluster requests this console had queued, a line each (after an
+/// upgrade or a resize brought the gateway back).
+fn print_flushed(flushed: &crate::gateway::queue::FlushReport) {
+    for (request, view) in &flushed.submitted {
+        println!(
+            "queued request submitted: cluster {} ({}) is {}",
+            request.name, view.id, view.phase
+        );
+    }
+    for (request, reason) in &flushed.failed {
+        println!("queued request refused: cluster {}: {reason}", request.name);
+    }
 }
 
 #[cfg(test)]
