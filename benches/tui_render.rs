@@ -186,7 +186,7 @@ mod follow {
             api_key: sim.api_key(),
             ca_cert: None,
         };
-        kubemaas::cli::account_cmd::add_account(dir.path(), &account)
+        kubemaas::accounts::add_account(dir.path(), &account)
             .await
             .expect("account");
         let mut config = EngineConfig::new(dir.path());

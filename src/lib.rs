@@ -4,6 +4,7 @@
 //! commands, engine events → TUI / CLI. [`sim`] is a faithful MAAS simulator served over HTTP on
 //! loopback, used by `kubemaas sim`, `kubemaas --demo` and the tests.
 
+pub mod accounts;
 pub mod bootstrap;
 pub mod cli;
 pub mod engine;

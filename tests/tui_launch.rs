@@ -1,7 +1,7 @@
 //! Where the console's MAAS comes from without `--demo` and without MAAS_URL: the cloud account
 //! the operator saved with `kubemaas account add`.
 
-use kubemaas::cli::account_cmd::add_account;
+use kubemaas::accounts::add_account;
 use kubemaas::maas::MachineFilter;
 use kubemaas::model::CloudAccount;
 use kubemaas::sim::{self, SimConfig};

@@ -6,26 +6,25 @@
 //! kept only in the 0600 state database, and shown masked.
 
 pub mod audit;
-pub mod check;
-pub mod connect;
 pub mod release;
 mod remote;
 mod render;
 
 use super::output::{print_structured, OutputFormat, Table};
 use super::secret_arg::SecretArg;
-use crate::maas::{ApiKey, Endpoint, MachineFilter};
+use crate::accounts::check::check_maas;
+use crate::accounts::connect::{self, client_for, Patience};
+use crate::accounts::store_gateway;
+use crate::accounts::{add_account, list, show, validate, AccountError, AccountView, CheckReport};
+use crate::maas::{ApiKey, MachineFilter};
 use crate::model::{CloudAccount, Problems};
 use crate::paths::Paths;
-use crate::store::{AccountRow, NewAccount, Store, StoreError};
+use crate::store::{Store, StoreError};
 use audit::{AuditInput, AuditReport};
-use check::{check_maas, CheckError, MaasIdentity};
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use connect::{client_for, ConnectError, Patience};
 use release::{release_command, render_released};
 use render::{render_check, render_list, render_show};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -117,109 +116,6 @@ pub struct ReleaseArgs {
     pub quick_erase: bool,
 }
 
-/// What went wrong in an `account` command.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountCmdError {
-    #[error("no MAAS API key given: pass --api-key KEY, set MAAS_API_KEY, or pass --api-key - and type it on stdin (copy it from the MAAS UI: your user > API keys)")]
-    MissingApiKey,
-    #[error("cannot read the API key from stdin: {0}")]
-    Stdin(std::io::Error),
-    #[error("cannot read the CA certificate file {}: {error}; check the path and its permissions (--ca-cert FILE)", path.display())]
-    CaCertUnreadable {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("the cloud account is not usable; nothing was saved.\n{0}")]
-    Invalid(Problems),
-    #[error("a cloud account `{0}` already exists: pick another name, or remove it first with `kubemaas account delete {0}`")]
-    Exists(String),
-    #[error("{error}\nNothing was saved.")]
-    CheckFailed { error: CheckError },
-    #[error("account {account} failed its check: {error}")]
-    ValidateFailed { account: String, error: CheckError },
-    #[error("{system_id} is held by cluster {cluster}: release it through the cluster (`kubemaas cluster scale` or `kubemaas cluster delete`), not by hand")]
-    HeldByCluster { system_id: String, cluster: String },
-    #[error("{system_id} ({hostname}) is {held}, not by {user}, whose key account {account} uses: kubemaas did not take it, so it will not release it (do it in MAAS if it really must go)")]
-    NotOurs {
-        system_id: String,
-        hostname: String,
-        held: String,
-        user: String,
-        account: String,
-    },
-    #[error("{failed} of {total} machine(s) could not be released (see above)")]
-    ReleaseFailed { failed: usize, total: usize },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Maas(#[from] crate::maas::MaasError),
-}
-
-/// `account list` / `show`: an account as an operator may see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccountView {
-    pub name: String,
-    pub gateway: String,
-    pub endpoint: String,
-    /// Masked: the first characters of the consumer key, then `****`.
-    pub api_key: String,
-    pub ca_cert: bool,
-    pub created: DateTime<Utc>,
-    pub last_validated: Option<DateTime<Utc>>,
-    /// Live clusters built on this account.
-    pub clusters: Vec<String>,
-}
-
-/// `account add` / `validate` / `set-key`: what the checks found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckReport {
-    pub account: String,
-    pub endpoint: String,
-    pub maas_version: String,
-    pub maas_user: String,
-    pub admin: bool,
-    pub checks: Vec<String>,
-}
-
-/// The checks [`check::check_maas`] makes, in order, as reported.
-const CHECKS: [&str; 4] = ["reachable", "maas", "version", "credentials"];
-
-impl CheckReport {
-    fn new(account: &str, endpoint: &Endpoint, id: &MaasIdentity) -> Self {
-        CheckReport {
-            account: account.to_string(),
-            endpoint: endpoint.to_string(),
-            maas_version: id.version.version.clone(),
-            maas_user: id.user.username.clone(),
-            admin: id.user.is_superuser,
-            checks: CHECKS.iter().map(|c| c.to_string()).collect(),
-        }
-    }
-}
-
-/// The store's gateway column for a gateway name: `local` is "no gateway".
-fn store_gateway(gateway: &str) -> Option<String> {
-    (gateway != crate::model::account::LOCAL_GATEWAY).then(|| gateway.to_string())
-}
-
-fn view(row: &AccountRow, clusters: Vec<String>) -> AccountView {
-    AccountView {
-        name: row.name.clone(),
-        gateway: row
-            .gateway
-            .clone()
-            .unwrap_or_else(|| crate::model::account::LOCAL_GATEWAY.to_string()),
-        endpoint: row.endpoint.to_string(),
-        api_key: row.api_key.masked(),
-        ca_cert: row.ca_cert.is_some(),
-        created: row.created,
-        last_validated: row.last_validated,
-        clusters,
-    }
-}
-
 /// Runs an `account` command. `state_dir_flag` is the `--state-dir` the operator gave, so the
 /// commands kubemaas prints for them to run work as printed.
 pub async fn run(
@@ -276,7 +172,7 @@ pub async fn run(
             let (released, failed) = release::release(state_dir, &a).await?;
             emit(format, &released, || render_released(&released))?;
             if failed > 0 {
-                return Err(AccountCmdError::ReleaseFailed {
+                return Err(AccountError::ReleaseFailed {
                     failed,
                     total: a.system_ids.len(),
                 }
@@ -302,10 +198,10 @@ fn emit<T: Serialize + ?Sized>(
 }
 
 /// The key from the flag / environment, or a line of stdin for `-`.
-fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
+fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountError> {
     let raw = arg
         .as_ref()
-        .ok_or(AccountCmdError::MissingApiKey)?
+        .ok_or(AccountError::MissingApiKey)?
         .expose()
         .to_string();
     if raw.trim() != "-" {
@@ -317,22 +213,23 @@ fn read_key(arg: &Option<SecretArg>) -> Result<String, AccountCmdError> {
     }
     std::io::stdin()
         .read_line(&mut line)
-        .map_err(AccountCmdError::Stdin)?;
+        .map_err(AccountError::Stdin)?;
     Ok(line.trim().to_string())
 }
 
 /// `account add`: parse, check the name is free, check MAAS live, then save.
-pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCmdError> {
+pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountError> {
     let key = read_key(&a.api_key)?;
-    let ca_pem = match &a.ca_cert {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
-            AccountCmdError::CaCertUnreadable {
-                path: path.clone(),
-                error,
-            }
-        })?),
-        None => None,
-    };
+    let ca_pem =
+        match &a.ca_cert {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+                AccountError::CaCertUnreadable {
+                    path: path.clone(),
+                    error,
+                }
+            })?),
+            None => None,
+        };
     let account = CloudAccount::from_parts(
         &a.name,
         "",
@@ -341,116 +238,19 @@ pub async fn add(state_dir: &Path, a: &AddArgs) -> Result<CheckReport, AccountCm
         &key,
         ca_pem.as_deref(),
     )
-    .map_err(AccountCmdError::Invalid)?;
+    .map_err(AccountError::Invalid)?;
     drop(key);
     add_account(state_dir, &account).await
 }
 
-/// Checks `account` live and saves it: refused offline when the name is taken or its gateway
-/// unknown, then [`check::check_maas`]; nothing is saved unless every check passed. What
-/// `account add` and the console's account form run.
-pub async fn add_account(
-    state_dir: &Path,
-    account: &CloudAccount,
-) -> Result<CheckReport, AccountCmdError> {
-    let store = Store::open(state_dir)?;
-    // Offline refusals first: no point asking MAAS about an account that cannot be saved.
-    store.read(|r| -> Result<(), AccountCmdError> {
-        match r.account(&account.name) {
-            Ok(_) => return Err(AccountCmdError::Exists(account.name.clone())),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(gw) = store_gateway(&account.gateway) {
-            r.gateway(&gw)?;
-        }
-        Ok(())
-    })?;
-    let client = connect::client_with(
-        state_dir,
-        &account.name,
-        &account.endpoint,
-        &account.api_key,
-        account.ca_cert.as_deref(),
-        Patience::Check,
-    )?;
-    let identity = match check_maas(&client).await {
-        Ok(identity) => identity,
-        Err(error) => {
-            // The CA file written for the check belongs to no account.
-            connect::remove_ca(state_dir, &account.name);
-            return Err(AccountCmdError::CheckFailed { error });
-        }
-    };
-    let new = NewAccount {
-        name: account.name.clone(),
-        gateway: store_gateway(&account.gateway),
-        endpoint: account.endpoint.clone(),
-        api_key: account.api_key.clone(),
-        ca_cert: account.ca_cert.clone(),
-    };
-    store.tx(|tx| -> Result<(), StoreError> {
-        tx.insert_account(&new)?;
-        tx.mark_account_validated(&new.name)
-    })?;
-    tracing::info!(account = %account.name, endpoint = %account.endpoint, user = %identity.user.username, "cloud account added");
-    Ok(CheckReport::new(
-        &account.name,
-        &account.endpoint,
-        &identity,
-    ))
-}
-
-/// The live clusters on each account, by account name.
-fn clusters_by_account(store: &Store) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
-    let clusters = store.read(|r| r.clusters(false))?;
-    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for c in clusters {
-        by.entry(c.account).or_default().push(c.name);
-    }
-    Ok(by)
-}
-
-/// `account list`.
-pub fn list(store: &Store) -> Result<Vec<AccountView>, StoreError> {
-    let rows = store.read(|r| r.accounts())?;
-    let mut by = clusters_by_account(store)?;
-    Ok(rows
-        .iter()
-        .map(|row| view(row, by.remove(&row.name).unwrap_or_default()))
-        .collect())
-}
-
-/// `account show NAME`.
-pub fn show(store: &Store, name: &str) -> Result<AccountView, StoreError> {
-    let row = store.read(|r| r.account(name))?;
-    let mut by = clusters_by_account(store)?;
-    Ok(view(&row, by.remove(name).unwrap_or_default()))
-}
-
-/// `account validate NAME`: the add-time checks against the stored account; records success.
-pub async fn validate(state_dir: &Path, name: &str) -> Result<CheckReport, AccountCmdError> {
-    let store = Store::open(state_dir)?;
-    let row = store.read(|r| r.account(name))?;
-    let client = client_for(state_dir, &row, Patience::Check)?;
-    let identity = check_maas(&client)
-        .await
-        .map_err(|error| AccountCmdError::ValidateFailed {
-            account: name.to_string(),
-            error,
-        })?;
-    store.tx(|tx| tx.mark_account_validated(name))?;
-    Ok(CheckReport::new(name, &row.endpoint, &identity))
-}
-
 /// `account set-key NAME`: the new key must pass the checks before it replaces the old one.
-pub async fn set_key(state_dir: &Path, a: &SetKeyArgs) -> Result<CheckReport, AccountCmdError> {
+pub async fn set_key(state_dir: &Path, a: &SetKeyArgs) -> Result<CheckReport, AccountError> {
     let key: ApiKey = read_key(&a.api_key)?
         .parse()
         .map_err(|e: crate::maas::ApiKeyError| {
             let mut p = Problems::new();
             p.push("spec.apiKey", e.to_string());
-            AccountCmdError::Invalid(p)
+            AccountError::Invalid(p)
         })?;
     let store = Store::open(state_dir)?;
     let mut row = store.read(|r| r.account(&a.name))?;
@@ -458,7 +258,7 @@ pub async fn set_key(state_dir: &Path, a: &SetKeyArgs) -> Result<CheckReport, Ac
     let client = client_for(state_dir, &row, Patience::Check)?;
     let identity = check_maas(&client)
         .await
-        .map_err(|error| AccountCmdError::CheckFailed { error })?;
+        .map_err(|error| AccountError::CheckFailed { error })?;
     store.tx(|tx| -> Result<(), StoreError> {
         tx.set_account_api_key(&a.name, &key)?;
         tx.mark_account_validated(&a.name)
@@ -472,7 +272,7 @@ pub async fn run_audit(
     state_dir: &Path,
     a: &AuditArgs,
     state_dir_flag: Option<&Path>,
-) -> Result<AuditReport, AccountCmdError> {
+) -> Result<AuditReport, AccountError> {
     let store = Store::open(state_dir)?;
     let row = store.read(|r| r.account(&a.name))?;
     let clusters: Vec<_> = store

@@ -2,9 +2,9 @@
 //! --endpoint / MAAS_URL, through a stored cloud account (`--account NAME`), or through a paired
 //! gateway (`--gateway NAME`), which asks its MAAS itself so the key never leaves it.
 
-use super::account_cmd::connect::{client_for, Patience};
 use super::output::{print_structured, OutputFormat, Table};
 use super::secret_arg::SecretArg;
+use crate::accounts::connect::{client_for, Patience};
 use crate::gateway::protocol::MachineSummary;
 use crate::gateway::remote::RemoteEngine;
 use crate::maas::{

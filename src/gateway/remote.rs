@@ -17,7 +17,7 @@ use super::protocol::{
     EVENTS_STREAM_PATH, MAAS_IDENTITY_TAIL, SNAPSHOT_TAIL,
 };
 use super::wire_error::{engine_error_from, RemoteError};
-use crate::cli::account_cmd::{AccountView, CheckReport};
+use crate::accounts::{AccountView, CheckReport};
 use crate::engine::{ClusterView, EngineApi, EngineError, EngineEvent, WaitFor};
 use crate::model::{ClusterSpec, MaasSnapshot};
 use crate::store::{ClusterId, ClusterPhase, CommandId, EventId, EventRow, Store};

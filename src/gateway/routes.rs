@@ -12,7 +12,7 @@ use super::protocol::{
     ScaleBody, SpecBody, StreamLine, ACCOUNTS_PATH, CLUSTERS_PATH, EVENTS_PATH, EVENTS_STREAM_PATH,
 };
 use super::wire_error::{engine_error_response, error_response, store_status};
-use crate::cli::account_cmd::{self, connect, AccountCmdError};
+use crate::accounts::{self, connect, AccountError};
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::maas::MachineFilter;
 use crate::model::{CloudAccount, MaasSnapshot};
@@ -345,36 +345,36 @@ async fn stream(State(s): State<Shared>, Query(q): Query<StreamQuery>) -> Respon
 
 // ---- accounts ----
 
-fn account_error(e: AccountCmdError) -> Response {
+fn account_error(e: AccountError) -> Response {
     let (status, code) = match &e {
-        AccountCmdError::Store(s) => store_status(s),
-        AccountCmdError::Exists(_) => (StatusCode::CONFLICT, "exists"),
-        AccountCmdError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_account"),
-        AccountCmdError::CheckFailed { .. } | AccountCmdError::ValidateFailed { .. } => {
+        AccountError::Store(s) => store_status(s),
+        AccountError::Exists(_) => (StatusCode::CONFLICT, "exists"),
+        AccountError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_account"),
+        AccountError::CheckFailed { .. } | AccountError::ValidateFailed { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, "check_failed")
         }
-        AccountCmdError::Maas(m) if m.is_transient() => {
+        AccountError::Maas(m) if m.is_transient() => {
             (StatusCode::SERVICE_UNAVAILABLE, "maas_unavailable")
         }
-        AccountCmdError::Maas(_) | AccountCmdError::Connect(_) => (StatusCode::BAD_GATEWAY, "maas"),
+        AccountError::Maas(_) | AccountError::Connect(_) => (StatusCode::BAD_GATEWAY, "maas"),
         _ => (StatusCode::BAD_REQUEST, "refused"),
     };
     error_response(status, code, e.to_string(), None)
 }
 
 fn store_error(e: StoreError) -> Response {
-    account_error(AccountCmdError::Store(e))
+    account_error(AccountError::Store(e))
 }
 
 async fn accounts(State(s): State<Shared>) -> Response {
-    match account_cmd::list(s.engine.store()) {
+    match accounts::list(s.engine.store()) {
         Ok(v) => Json(v).into_response(),
         Err(e) => store_error(e),
     }
 }
 
 async fn account(State(s): State<Shared>, Path(name): Path<String>) -> Response {
-    match account_cmd::show(s.engine.store(), &name) {
+    match accounts::show(s.engine.store(), &name) {
         Ok(v) => Json(v).into_response(),
         Err(e) => store_error(e),
     }
@@ -391,10 +391,10 @@ async fn add_account(State(s): State<Shared>, Json(req): Json<AddAccountRequest>
         req.ca_cert.as_deref(),
     ) {
         Ok(a) => a,
-        Err(p) => return account_error(AccountCmdError::Invalid(p)),
+        Err(p) => return account_error(AccountError::Invalid(p)),
     };
     drop(req);
-    match account_cmd::add_account(&s.state_dir, &account).await {
+    match accounts::add_account(&s.state_dir, &account).await {
         Ok(report) => Json(report).into_response(),
         Err(e) => account_error(e),
     }
@@ -421,10 +421,7 @@ async fn machines(State(s): State<Shared>, Path(name): Path<String>) -> Response
 }
 
 /// The MAAS client of account `name`, made on the gateway (the key never leaves it).
-fn account_client(
-    s: &EngineService,
-    name: &str,
-) -> Result<crate::maas::MaasClient, AccountCmdError> {
+fn account_client(s: &EngineService, name: &str) -> Result<crate::maas::MaasClient, AccountError> {
     let row = s.engine.store().read(|r| r.account(name))?;
     Ok(connect::client_for(
         &s.state_dir,

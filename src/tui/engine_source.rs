@@ -15,7 +15,7 @@ use super::source::{
     MachineRow, PairFailure, PairOffer, ProgressSink, Reachability, SourceError,
 };
 use super::widgets::secret::Secret;
-use crate::cli::account_cmd::{self, connect};
+use crate::accounts::{self, connect};
 use crate::engine::{EmbeddedEngine, EngineApi, EngineError, EngineEvent};
 use crate::gateway::client::{GatewayClientError, PairedMaterial};
 use crate::gateway::pairing::PairingCode;
@@ -395,8 +395,9 @@ impl ConsoleSource for EngineSource {
     async fn accounts(&self) -> Result<Vec<AccountSummary>, SourceError> {
         let views = match self.remote() {
             Some((remote, _)) => remote.accounts().await?,
-            None => account_cmd::list(self.local.store())
-                .map_err(|e| SourceError::new(e.to_string()))?,
+            None => {
+                accounts::list(self.local.store()).map_err(|e| SourceError::new(e.to_string()))?
+            }
         };
         Ok(views
             .into_iter()
@@ -643,7 +644,7 @@ impl ConsoleSource for EngineSource {
             remote.add_account(&request).await?;
             return Ok(());
         }
-        account_cmd::add_account(&self.state_dir, &account)
+        accounts::add_account(&self.state_dir, &account)
             .await
             .map_err(|e| SourceError::new(e.to_string()))?;
         Ok(())

@@ -222,7 +222,7 @@ pub async fn run_console(opts: ConsoleOptions) -> Result<(), ConsoleError> {
 pub fn stored_account_client(
     state_dir: &std::path::Path,
 ) -> Result<Option<MaasClient>, ConsoleError> {
-    use crate::cli::account_cmd::connect::{client_for, Patience};
+    use crate::accounts::connect::{client_for, Patience};
     let store = crate::store::Store::open(state_dir)?;
     let accounts = store.read(|r| r.accounts())?;
     let Some(row) = accounts
@@ -316,7 +316,7 @@ async fn add_demo_account(
         api_key: key,
         ca_cert: None,
     };
-    crate::cli::account_cmd::add_account(state_dir, &account)
+    crate::accounts::add_account(state_dir, &account)
         .await
         .map_err(|e| ConsoleError::DemoAccount(e.to_string()))?;
     Ok(())

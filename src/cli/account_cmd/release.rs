@@ -1,8 +1,8 @@
 //! `kubemaas account release ACCOUNT ID…`: gives machines no live cluster claims back to MAAS,
 //! and the command line `account audit` prints for it.
 
-use super::connect::{client_for, Patience};
-use super::{AccountCmdError, ReleaseArgs};
+use super::{AccountError, ReleaseArgs};
+use crate::accounts::connect::{client_for, Patience};
 use crate::cli::output::Table;
 use crate::maas::ReleaseRequest;
 use crate::store::Store;
@@ -48,7 +48,7 @@ pub struct Released {
 pub async fn release(
     state_dir: &Path,
     a: &ReleaseArgs,
-) -> Result<(Vec<Released>, usize), AccountCmdError> {
+) -> Result<(Vec<Released>, usize), AccountError> {
     let store = Store::open(state_dir)?;
     let row = store.read(|r| r.account(&a.account))?;
     // Refuse before releasing anything: a typo in one id must not leave half a job done.
@@ -58,7 +58,7 @@ pub async fn release(
                 .read(|r| r.cluster(&h.cluster))
                 .map(|c| c.name)
                 .unwrap_or_else(|_| h.cluster.to_string());
-            return Err(AccountCmdError::HeldByCluster {
+            return Err(AccountError::HeldByCluster {
                 system_id: id.clone(),
                 cluster,
             });
@@ -70,7 +70,7 @@ pub async fn release(
     for id in &a.system_ids {
         let m = client.machine(id).await?;
         if m.owner.as_deref() != Some(user.username.as_str()) {
-            return Err(AccountCmdError::NotOurs {
+            return Err(AccountError::NotOurs {
                 system_id: id.clone(),
                 hostname: m.hostname.clone(),
                 held: match &m.owner {

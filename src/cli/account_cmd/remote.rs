@@ -41,7 +41,7 @@ pub(super) async fn add(
 ) -> color_eyre::Result<CheckReport> {
     let ca_cert = match &a.ca_cert {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
-            super::AccountCmdError::CaCertUnreadable {
+            super::AccountError::CaCertUnreadable {
                 path: path.clone(),
                 error,
             }
