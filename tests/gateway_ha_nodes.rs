@@ -123,6 +123,46 @@ async fn an_http_error_answer_is_not_passed_over() {
     assert_eq!(c.current_address(), gw.addr);
 }
 
+/// A node of `gw` (its CA and server certificate) that completes the TLS handshake, reads the
+/// start of one request and vanishes without closing TLS: a node killed mid-request. Gives its
+/// address.
+async fn node_dying_mid_request(gw: &InProcGateway) -> String {
+    use tokio::io::AsyncReadExt;
+    let config = kubemaas::gateway::tls::server_config(
+        gw.pki.ca_der(),
+        vec![gw.pki.server_der().clone()],
+        gw.pki.server_key(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let mut buf = [0u8; 64];
+            let _ = tls.read(&mut buf).await;
+            // Drop the socket itself: no close_notify, as when the process is killed.
+            let (tcp, _) = tls.into_inner();
+            drop(tcp);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_read_on_a_node_that_dies_mid_request_goes_to_another_node() {
+    let gw = InProcGateway::start(Duration::from_secs(5)).await;
+    let dying = node_dying_mid_request(&gw).await;
+    let c = client(&gw, &dying, &[&gw.addr]).await;
+    // The request reached the dying node (so this is not a refused connection) and the
+    // connection broke without TLS's goodbye: a read is safe to repeat on the next node.
+    c.health().await.unwrap();
+    assert_eq!(c.current_address(), gw.addr);
+}
+
 #[tokio::test]
 async fn a_write_refused_by_a_node_restarting_for_an_upgrade_goes_to_another_node() {
     let gw = InProcGateway::start(Duration::from_secs(5)).await;

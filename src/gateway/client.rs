@@ -177,7 +177,11 @@ fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
         "alert",
         "UnknownIssuer",
     ];
-    if tls_words.iter().any(|w| detail.contains(w)) {
+    // rustls says "peer closed connection without sending TLS close_notify" when the other
+    // end vanished (a node killed with the connection open): a dropped connection, not a TLS
+    // refusal, so it must not stop a call from moving on to another node.
+    let dropped = detail.contains("close_notify");
+    if !dropped && tls_words.iter().any(|w| detail.contains(w)) {
         GatewayClientError::Channel {
             address: address.to_string(),
             detail,
