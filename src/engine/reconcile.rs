@@ -727,28 +727,7 @@ impl Engine {
             self.fail(p, &format!("the spec is not valid:\n{local}"))?;
             return Ok(false);
         }
-        let c = &p.acct.client;
-        let all = MachineFilter::default();
-        let (version, zones, pools, tags, domains, subnets, boot_resources, machines) = tokio::try_join!(
-            c.version(),
-            c.zones(),
-            c.resource_pools(),
-            c.tags(),
-            c.domains(),
-            c.subnets(),
-            c.boot_resources(),
-            c.machines(&all),
-        )?;
-        let snapshot = MaasSnapshot {
-            version: Some(version),
-            zones,
-            pools,
-            tags,
-            domains,
-            subnets,
-            boot_resources,
-            machines,
-        };
+        let snapshot = MaasSnapshot::fetch(&p.acct.client).await?;
         let problems = validate_against_maas(&p.spec, Some(&profile.os.series), &snapshot);
         let (capacity, hard): (Vec<_>, Vec<_>) = problems
             .iter()
