@@ -210,24 +210,7 @@ fn killed_leaders_hand_provisioning_scaling_and_deletion_to_another_node() {
     });
 
     // Scale the workers and kill the leader while it scales.
-    t.ok(
-        &console,
-        &[
-            "cluster",
-            "scale",
-            "web",
-            "--pool",
-            "workers",
-            "--size",
-            "2",
-            "--gateway",
-            watch_gw,
-        ],
-    );
-    until("the cluster is scaling", || {
-        let v = view(&mut t, &console, watch_gw);
-        v["phase"] == "Updating" || v["machines"].as_array().unwrap().len() > 2
-    });
+    scale_workers(&mut t, &console, watch_gw, 2);
     let (killed, _) = kill_leader(&etcd, &mut nodes);
     until("the scale is done", || {
         let v = view(&mut t, &console, watch_gw);

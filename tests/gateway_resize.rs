@@ -204,24 +204,7 @@ fn a_one_node_gateway_moves_onto_etcd_mid_provisioning_and_two_nodes_join() {
 
     // Kill the leader mid-scale: the nodes that joined take over and finish it.
     let watch_gw = "dc1-n2";
-    t.ok(
-        &console,
-        &[
-            "cluster",
-            "scale",
-            "web",
-            "--pool",
-            "workers",
-            "--size",
-            "2",
-            "--gateway",
-            watch_gw,
-        ],
-    );
-    until("the cluster is scaling", || {
-        let v = view(&mut t, &console, watch_gw);
-        v["phase"] == "Updating" || v["machines"].as_array().unwrap().len() > 2
-    });
+    scale_workers(&mut t, &console, watch_gw, 2);
     let first = leader(&etcd);
     let killed: usize = first.trim_start_matches("gw").parse().unwrap();
     eprintln!("{first} leads: killing it");

@@ -22,15 +22,6 @@ fn snapshot(name: &str, state: &State) {
     insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
 }
 
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn row(name: &str, reachability: Reachability) -> GatewaySummary {
     GatewaySummary {
         name: name.into(),

@@ -17,22 +17,8 @@ use tui_support::*;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
-fn local() -> GatewaySummary {
-    GatewaySummary {
-        name: "local".into(),
-        address: "embedded".into(),
-        ca_fingerprint: None,
-        reachability: Reachability::Embedded,
-    }
-}
-
 fn remote(name: &str, reachability: Reachability) -> GatewaySummary {
-    GatewaySummary {
-        name: name.into(),
-        address: format!("{name}.example:8443"),
-        ca_fingerprint: Some("SHA256:3F:A1:09:C4:77:10".into()),
-        reachability,
-    }
+    remote_gateway(name, reachability, "SHA256:3F:A1:09:C4:77:10")
 }
 
 fn reachable() -> Reachability {
@@ -59,7 +45,7 @@ fn console(size: (u16, u16)) -> State {
     update(
         &mut state,
         Msg::GatewaysLoaded(Ok(vec![
-            local(),
+            local_gateway(),
             remote("dc1", reachable()),
             remote("dc9", Reachability::NotPaired),
         ])),
@@ -81,15 +67,6 @@ fn switched_to(state: &mut State, name: &str, shows_maas: bool) -> Vec<Cmd> {
 fn header(state: &State) -> String {
     let terminal = draw(state);
     row_text(buffer(&terminal), 0)
-}
-
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn flash(state: &State) -> (FlashLevel, String) {

@@ -26,31 +26,8 @@ fn snapshot(name: &str, state: &State) {
     insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
 }
 
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn local() -> GatewaySummary {
-    GatewaySummary {
-        name: "local".into(),
-        address: "embedded".into(),
-        ca_fingerprint: None,
-        reachability: Reachability::Embedded,
-    }
-}
-
 fn remote(name: &str, reachability: Reachability) -> GatewaySummary {
-    GatewaySummary {
-        name: name.into(),
-        address: format!("{name}.example:8443"),
-        ca_fingerprint: Some("SHA256:3F:A1:09:C4:77:10".into()),
-        reachability,
-    }
+    remote_gateway(name, reachability, "SHA256:3F:A1:09:C4:77:10")
 }
 
 fn runs(version: &str) -> Reachability {
@@ -75,7 +52,7 @@ fn on_gateways(size: (u16, u16)) -> State {
     update(
         &mut state,
         Msg::GatewaysLoaded(Ok(vec![
-            local(),
+            local_gateway(),
             remote("dc1", runs(OLD)),
             remote("dc2", incompatible()),
         ])),
@@ -131,7 +108,7 @@ fn a_gateway_of_this_console_s_version_or_newer_has_no_notice() {
     update(
         &mut state,
         Msg::GatewaysLoaded(Ok(vec![
-            local(),
+            local_gateway(),
             remote("dc1", runs(&running_version())),
             remote("dc3", runs("9.0.0")),
         ])),
@@ -320,7 +297,7 @@ fn upgrade_asks_for_the_name_then_shows_its_steps_and_the_new_version() {
     update(
         &mut state,
         Msg::GatewaysLoaded(Ok(vec![
-            local(),
+            local_gateway(),
             remote("dc1", runs(OLD)),
             remote("dc2", incompatible()),
         ])),

@@ -6,7 +6,7 @@ mod tui_support;
 
 use crossterm::event::KeyCode;
 use kubemaas::tui::app::{update, Cmd, Msg, ScreenId, State};
-use kubemaas::tui::source::{GatewaySummary, PairFailure, PairOffer, Reachability, SourceError};
+use kubemaas::tui::source::{PairFailure, PairOffer, SourceError};
 use kubemaas::tui::wizards::{GatewayStep, PairState, Wizard};
 use tui_support::*;
 
@@ -20,30 +20,12 @@ fn snapshot(name: &str, state: &State) {
     insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
 }
 
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn local() -> GatewaySummary {
-    GatewaySummary {
-        name: "local".into(),
-        address: "embedded".into(),
-        ca_fingerprint: None,
-        reachability: Reachability::Embedded,
-    }
-}
-
 /// The wizard opened with `n` on the Gateways screen.
 fn opened(size: (u16, u16)) -> State {
     let mut state = loaded(5, size);
     type_text(&mut state, ":gw");
     press(&mut state, KeyCode::Enter);
-    update(&mut state, Msg::GatewaysLoaded(Ok(vec![local()])));
+    update(&mut state, Msg::GatewaysLoaded(Ok(vec![local_gateway()])));
     assert_eq!(state.screen, ScreenId::Gateways);
     press(&mut state, KeyCode::Char('n'));
     assert!(matches!(state.wizard, Some(Wizard::Gateway(_))));

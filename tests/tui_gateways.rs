@@ -20,22 +20,8 @@ fn snapshot(name: &str, state: &State) {
     insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
 }
 
-fn local() -> GatewaySummary {
-    GatewaySummary {
-        name: "local".into(),
-        address: "embedded".into(),
-        ca_fingerprint: None,
-        reachability: Reachability::Embedded,
-    }
-}
-
 fn remote(name: &str, reachability: Reachability) -> GatewaySummary {
-    GatewaySummary {
-        name: name.into(),
-        address: format!("{name}.example:8443"),
-        ca_fingerprint: Some(FP.into()),
-        reachability,
-    }
+    remote_gateway(name, reachability, FP)
 }
 
 fn unreachable() -> Reachability {
@@ -53,19 +39,10 @@ fn on_gateways(size: (u16, u16), rows: Vec<GatewaySummary>) -> State {
     state
 }
 
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn local_only() {
     for size in SIZES {
-        let state = on_gateways(size, vec![local()]);
+        let state = on_gateways(size, vec![local_gateway()]);
         snapshot("gateways_local", &state);
         let text = screen_text(&state);
         assert!(text.contains("local *"), "{text}");
@@ -77,7 +54,7 @@ fn local_only() {
 fn local_and_a_reachable_gateway() {
     for size in SIZES {
         let rows = vec![
-            local(),
+            local_gateway(),
             remote(
                 "dc1",
                 Reachability::Reachable {
@@ -101,7 +78,7 @@ fn local_and_a_reachable_gateway() {
 #[test]
 fn an_unreachable_gateway_says_why() {
     for size in SIZES {
-        let rows = vec![local(), remote("dc2", unreachable())];
+        let rows = vec![local_gateway(), remote("dc2", unreachable())];
         let mut state = on_gateways(size, rows);
         press(&mut state, KeyCode::Down);
         snapshot("gateways_unreachable", &state);
@@ -132,7 +109,7 @@ fn a_failed_load_is_shown() {
 
 #[test]
 fn the_header_shows_the_gateway_in_use_and_whether_it_answers() {
-    let mut state = on_gateways((120, 40), vec![local()]);
+    let mut state = on_gateways((120, 40), vec![local_gateway()]);
     let header = |s: &State| {
         screen_text(s)
             .lines()
@@ -152,7 +129,7 @@ fn the_header_shows_the_gateway_in_use_and_whether_it_answers() {
     };
     update(
         &mut state,
-        Msg::GatewaysLoaded(Ok(vec![local(), remote("dc1", reachable)])),
+        Msg::GatewaysLoaded(Ok(vec![local_gateway(), remote("dc1", reachable)])),
     );
     assert!(
         header(&state).contains("gateway dc1 ✓"),
@@ -161,7 +138,7 @@ fn the_header_shows_the_gateway_in_use_and_whether_it_answers() {
     );
     update(
         &mut state,
-        Msg::GatewaysLoaded(Ok(vec![local(), remote("dc1", unreachable())])),
+        Msg::GatewaysLoaded(Ok(vec![local_gateway(), remote("dc1", unreachable())])),
     );
     assert!(
         header(&state).contains("gateway dc1  ✗ UNREACHABLE · stale"),
@@ -172,7 +149,7 @@ fn the_header_shows_the_gateway_in_use_and_whether_it_answers() {
 
 #[test]
 fn the_screen_rechecks_the_gateways_while_open_and_not_twice_at_once() {
-    let mut state = on_gateways((80, 24), vec![local()]);
+    let mut state = on_gateways((80, 24), vec![local_gateway()]);
     let mut asked = 0;
     for _ in 0..60 {
         let cmds = update(&mut state, Msg::Tick);
@@ -180,7 +157,7 @@ fn the_screen_rechecks_the_gateways_while_open_and_not_twice_at_once() {
     }
     // Unanswered, the first re-check is not repeated.
     assert_eq!(asked, 1);
-    update(&mut state, Msg::GatewaysLoaded(Ok(vec![local()])));
+    update(&mut state, Msg::GatewaysLoaded(Ok(vec![local_gateway()])));
     let mut again = 0;
     for _ in 0..30 {
         let cmds = update(&mut state, Msg::Tick);
@@ -190,7 +167,7 @@ fn the_screen_rechecks_the_gateways_while_open_and_not_twice_at_once() {
     // ctrl-r asks at once (already in flight here: nothing more).
     assert!(update(&mut state, ctrl('r')).is_empty());
     // Elsewhere the gateways are not asked.
-    let mut state = on_gateways((80, 24), vec![local()]);
+    let mut state = on_gateways((80, 24), vec![local_gateway()]);
     type_text(&mut state, ":m");
     press(&mut state, KeyCode::Enter);
     for _ in 0..60 {
@@ -201,7 +178,7 @@ fn the_screen_rechecks_the_gateways_while_open_and_not_twice_at_once() {
 #[test]
 fn unpair_asks_for_the_name_then_unpairs() {
     let rows = vec![
-        local(),
+        local_gateway(),
         remote(
             "dc1",
             Reachability::Reachable {
@@ -250,7 +227,7 @@ fn unpair_is_refused_read_only() {
     press(&mut state, KeyCode::Enter);
     update(
         &mut state,
-        Msg::GatewaysLoaded(Ok(vec![local(), remote("dc2", unreachable())])),
+        Msg::GatewaysLoaded(Ok(vec![local_gateway(), remote("dc2", unreachable())])),
     );
     press(&mut state, KeyCode::Down);
     let text = screen_text(&state);

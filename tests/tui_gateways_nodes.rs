@@ -25,31 +25,8 @@ fn snapshot(name: &str, state: &State) {
     insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
 }
 
-fn screen_text(state: &State) -> String {
-    let terminal = draw(state);
-    let buf = buffer(&terminal);
-    (0..buf.area.height)
-        .map(|y| row_text(buf, y))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn local() -> GatewaySummary {
-    GatewaySummary {
-        name: "local".into(),
-        address: "embedded".into(),
-        ca_fingerprint: None,
-        reachability: Reachability::Embedded,
-    }
-}
-
 fn remote(name: &str, reachability: Reachability) -> GatewaySummary {
-    GatewaySummary {
-        name: name.into(),
-        address: format!("{name}.example:8443"),
-        ca_fingerprint: Some(FP.into()),
-        reachability,
-    }
+    remote_gateway(name, reachability, FP)
 }
 
 fn reachable() -> Reachability {
@@ -94,7 +71,7 @@ fn on_gateways(size: (u16, u16), rows: Vec<GatewaySummary>, nodes: GatewayNodes)
 
 fn dc1_with_three_nodes() -> (Vec<GatewaySummary>, GatewayNodes) {
     let rows = vec![
-        local(),
+        local_gateway(),
         remote("dc1", reachable()),
         remote("dc2", reachable()),
     ];
@@ -152,7 +129,7 @@ fn the_nodes_column_counts_them_where_it_fits() {
 fn without_room_for_a_line_each_the_nodes_share_one() {
     // Enough gateways to leave three lines between the table and the note at 80x24: too few
     // for a title and five nodes.
-    let mut rows = vec![local(), remote("dc1", reachable())];
+    let mut rows = vec![local_gateway(), remote("dc1", reachable())];
     rows.extend((2..14).map(|i| remote(&format!("dc{i}"), reachable())));
     let five: Vec<KnownNode> = (1..=5)
         .map(|i| node(&format!("gw{i}"), &format!("10.0.0.{i}:8443"), i == 4))

@@ -71,10 +71,22 @@ pub fn start_sim() -> Sim {
 
 pub fn gateway_yaml(path: &Path, sim: &Sim, etcd: &EtcdCluster) {
     let endpoints = etcd.endpoints().join(", ");
+    write_gateway_yaml(
+        path,
+        "",
+        sim,
+        &format!(
+            "placement:\n  nodes: 3\netcd:\n  endpoints: [{endpoints}]\n  prefix: /kubemaas/dc1\n"
+        ),
+    );
+}
+
+/// gateway.yaml for `dc1` in front of `sim` (0600): `head` before the common keys, `tail` after.
+fn write_gateway_yaml(path: &Path, head: &str, sim: &Sim, tail: &str) {
     std::fs::write(
         path,
         format!(
-            "apiVersion: kubemaas.io/v1
+            "{head}apiVersion: kubemaas.io/v1
 kind: Gateway
 name: dc1
 listen: 127.0.0.1:0
@@ -84,12 +96,7 @@ maas:
 network:
   podCIDR: 10.244.0.0/16
   serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 3
-etcd:
-  endpoints: [{endpoints}]
-  prefix: /kubemaas/dc1
-",
+{tail}",
             sim.url, sim.key
         ),
     )
@@ -235,29 +242,12 @@ pub fn assert_machines(t: &mut Transcript, console: &Path, gateway: &str, n: usi
 /// A 1-node gateway.yaml (no `etcd:`) for `dc1` in front of `sim`, 0600, with a comment line
 /// that a rewrite must keep.
 pub fn single_node_yaml(path: &Path, sim: &Sim) {
-    std::fs::write(
+    write_gateway_yaml(
         path,
-        format!(
-            "# dc1: a 1-node gateway, resized later
-apiVersion: kubemaas.io/v1
-kind: Gateway
-name: dc1
-listen: 127.0.0.1:0
-maas:
-  endpoint: {}
-  apiKey: {}
-network:
-  podCIDR: 10.244.0.0/16
-  serviceCIDR: 10.96.0.0/12
-placement:
-  nodes: 1
-",
-            sim.url, sim.key
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        "# dc1: a 1-node gateway, resized later\n",
+        sim,
+        "placement:\n  nodes: 1\n",
+    );
 }
 
 /// A 1-node gateway (no `--node`) with the same tuning flags as [`start_node`], its output
@@ -635,4 +625,28 @@ pub fn listed(t: &mut Transcript, console: &Path, gw: &str, name: &str) -> usize
         .iter()
         .filter(|c| c["name"] == name)
         .count()
+}
+
+/// `cluster scale web --pool workers --size N` through `gateway`, then waits until the
+/// cluster is seen scaling (Updating, or more than `size` machines, control plane included):
+/// the moment to kill a leader mid-scale.
+pub fn scale_workers(t: &mut Transcript, console: &Path, gateway: &str, size: usize) {
+    t.ok(
+        console,
+        &[
+            "cluster",
+            "scale",
+            "web",
+            "--pool",
+            "workers",
+            "--size",
+            &size.to_string(),
+            "--gateway",
+            gateway,
+        ],
+    );
+    until("the cluster is scaling", || {
+        let v = view(t, console, gateway);
+        v["phase"] == "Updating" || v["machines"].as_array().unwrap().len() > size
+    });
 }

@@ -145,3 +145,37 @@ pub fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
         })
     })
 }
+
+/// The whole screen as text, a line per row.
+pub fn screen_text(state: &State) -> String {
+    let terminal = draw(state);
+    let buf = buffer(&terminal);
+    (0..buf.area.height)
+        .map(|y| row_text(buf, y))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The embedded engine's row of the Gateways screen.
+pub fn local_gateway() -> kubemaas::tui::source::GatewaySummary {
+    kubemaas::tui::source::GatewaySummary {
+        name: "local".into(),
+        address: "embedded".into(),
+        ca_fingerprint: None,
+        reachability: kubemaas::tui::source::Reachability::Embedded,
+    }
+}
+
+/// A paired gateway `name` at `name.example:8443` whose CA has fingerprint `fp`.
+pub fn remote_gateway(
+    name: &str,
+    reachability: kubemaas::tui::source::Reachability,
+    fp: &str,
+) -> kubemaas::tui::source::GatewaySummary {
+    kubemaas::tui::source::GatewaySummary {
+        name: name.into(),
+        address: format!("{name}.example:8443"),
+        ca_fingerprint: Some(fp.into()),
+        reachability,
+    }
+}
