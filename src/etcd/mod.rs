@@ -254,7 +254,7 @@ impl EtcdClient {
         }
         let response = request.send().await.map_err(|e| EtcdError::Transport {
             endpoint: endpoint.to_string(),
-            detail: error_chain(&e),
+            detail: crate::errors::chain(&e),
         })?;
         let status = response.status();
         if status.is_success() {
@@ -492,18 +492,6 @@ fn refusal(endpoint: &str, status: u16, body: &[u8]) -> EtcdError {
     }
 }
 
-/// A reqwest error with its causes: the reason (refused, timed out, unknown CA) hides in
-/// them.
-pub(crate) fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {

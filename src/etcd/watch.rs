@@ -18,7 +18,7 @@ pub(crate) async fn read_bounded(
     max: usize,
 ) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| super::error_chain(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| crate::errors::chain(&e))? {
         if out.len() + chunk.len() > max {
             return Err(format!("the answer is longer than {max} bytes"));
         }
@@ -102,7 +102,7 @@ impl WatchStream {
                 Err(e) => {
                     return Err(EtcdError::Transport {
                         endpoint: self.endpoint.clone(),
-                        detail: super::error_chain(&e),
+                        detail: crate::errors::chain(&e),
                     })
                 }
             }

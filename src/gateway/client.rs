@@ -155,20 +155,9 @@ fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, GatewayC
         })
 }
 
-/// Every cause of a reqwest error, on one line.
-fn chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
-    let detail = chain(e);
+    let detail = crate::errors::chain(e);
     let tls_words = [
         "certificate",
         "handshake",
@@ -199,7 +188,7 @@ fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
 fn body_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
     GatewayClientError::Connect {
         address: address.to_string(),
-        detail: chain(e),
+        detail: crate::errors::chain(e),
     }
 }
 

@@ -130,27 +130,15 @@ async fn call(
         .json(body)
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{url}: {}", crate::errors::chain(&e)))?;
     let status = resp.status();
     let bytes = resp
         .bytes()
         .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{url}: {}", crate::errors::chain(&e)))?;
     Ok((status, bytes))
 }
 
-/// A reqwest error with its causes: the TLS reason (unknown CA, bad certificate) hides in
-/// them.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 fn all_failed(target: &EtcdTarget, what: &str, errors: Vec<String>) -> ProbeError {
     ProbeError {
