@@ -17,3 +17,4 @@ pub mod paths;
 pub mod sim;
 pub mod store;
 pub mod tui;
+pub mod untrusted;

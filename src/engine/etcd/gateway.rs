@@ -132,10 +132,7 @@ async fn call(
         .await
         .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
     let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+    let bytes = crate::engine::probe::answer_body(resp).await?;
     Ok((status, bytes))
 }
 
