@@ -19,3 +19,4 @@ pub mod paths;
 pub mod sim;
 pub mod store;
 pub mod tui;
+pub mod untrusted;

@@ -1,6 +1,7 @@
 use clap::Parser;
 use kubemaas::cli::{Cli, Command};
 use kubemaas::paths::Paths;
+use kubemaas::untrusted::TerminalSafe;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -15,9 +16,10 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote MAAS, gateways and files: never let their text drive the terminal.
+            eprintln!("error: {}", TerminalSafe(&e.to_string()));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", TerminalSafe(&cause.to_string()));
             }
             ExitCode::FAILURE
         }

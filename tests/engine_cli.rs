@@ -15,6 +15,8 @@ async fn kubemaas(state: &Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .args(["--poll-seconds", "1"])
         .env_remove("KUBEMAAS_STATE_DIR")
+        // A command that hangs is stopped with the test that gave up on it.
+        .kill_on_drop(true)
         .output()
         .await
         .expect("kubemaas runs");
@@ -147,6 +149,31 @@ async fn wait_exits_non_zero_with_the_reason_when_the_cluster_fails() {
     assert!(!ok, "{out}");
     assert!(err.contains("failed") && err.contains("overlaps"), "{err}");
     assert!(out.contains("bad: "), "no progress line: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_an_aborted_cluster_to_be_deleted_says_how_and_fails() {
+    let h = Harness::new(4, 65).await;
+    create(&h, spec("gone", 1, &[("workers", 1)])).await;
+    let state = h.dir.path();
+    let (ok, _, err) = kubemaas(state, &["cluster", "abort", "gone", "--wait"]).await;
+    assert!(ok, "{err}");
+    // Without the rule this never returns: the guard turns a hang into a failure.
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        kubemaas(state, &["cluster", "wait", "gone", "--for", "deleted"]),
+    )
+    .await;
+    let (ok, _, err) = waited.expect("`cluster wait --for deleted` on an Aborted cluster returns");
+    assert!(!ok);
+    assert!(err.contains("is Aborted"), "{err}");
+    assert!(err.contains("kubemaas cluster delete gone"), "{err}");
+    // A delete queued, then waited for by another command: the wait sees it through.
+    let (ok, _, err) = kubemaas(state, &["cluster", "delete", "gone"]).await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = kubemaas(state, &["cluster", "wait", "gone", "--for", "deleted"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Deleted"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

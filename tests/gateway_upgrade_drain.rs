@@ -138,6 +138,23 @@ async fn a_repeated_create_with_the_same_key_makes_one_cluster() {
     let again: kubemaas::engine::ClusterView =
         client.post_with(CLUSTERS_PATH, &body, &key).await.unwrap();
     assert_eq!(first.id, again.id);
+    // The same key with another body is refused (422, as the IETF draft has it), not answered
+    // with the first cluster while the second request is silently dropped.
+    let err = client
+        .post_with::<_, serde_json::Value>(
+            CLUSTERS_PATH,
+            &SpecBody {
+                spec: spec("other"),
+            },
+            &key,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("HTTP 422") && err.contains("different request") && err.contains("web"),
+        "{err}"
+    );
     // Without the key a second create of the same name is refused, as before.
     let err = client
         .post::<_, serde_json::Value>(CLUSTERS_PATH, &body)

@@ -773,3 +773,62 @@ async fn reads_retry_broken_connections_writes_do_not() {
         "an allocate whose answer was lost is not resent"
     );
 }
+
+/// A "MAAS" on 127.0.0.1 that answers every request with a 200 whose chunked body never ends.
+async fn endless_maas() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("10000\r\n[{}\r\n", "0,".repeat(0x7fff) + "0");
+                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}/MAAS")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_an_error_naming_the_endpoint_and_the_bound() {
+    let url = endless_maas().await;
+    let mut config = MaasConfig::new(
+        Endpoint::parse(&url).unwrap(),
+        maas_client_support::test_key(),
+    );
+    config.retry = RetryPolicy::never();
+    let c = MaasClient::new(config).unwrap();
+    let e = c.machines(&MachineFilter::default()).await.unwrap_err();
+    assert!(matches!(e, MaasError::TooLarge { .. }), "{e:?}");
+    let s = e.to_string();
+    assert!(
+        s.contains(url.trim_end_matches("/MAAS"))
+            && s.contains("GET machines/")
+            && s.contains("256 MiB"),
+        "{s}"
+    );
+    assert!(!leaks_key(&s));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_of_ten_thousand_simulated_machines_fits_the_bound() {
+    let sim = kubemaas::sim::start(kubemaas::sim::SimConfig::generated(10_000, 7))
+        .await
+        .unwrap();
+    let mut config = MaasConfig::new(sim.endpoint(), sim.api_key());
+    config.retry = RetryPolicy::never();
+    let machines = MaasClient::new(config)
+        .unwrap()
+        .machines(&MachineFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(machines.len(), 10_000);
+    sim.shutdown().await;
+}

@@ -166,3 +166,23 @@ async fn failures_exit_non_zero_with_the_reason() {
     assert!(err.contains("create a new API key"), "{err}");
     assert!(!leaks_key(&err), "{err}");
 }
+
+#[tokio::test]
+async fn escape_sequences_in_a_maas_error_never_reach_the_terminal() {
+    // OSC 0 (window title), a screen clear, and OSC 52 (a clipboard write).
+    let hostile = "boom\x1b]0;owned\x07\x1b[2J\x1b[H\x1b]52;c;ZWNobyBwd25lZA==\x07";
+    let maas = TestMaas::start(move |_, _| Canned::text(500, hostile)).await;
+    let url = maas.url();
+    let k = key();
+    let out = kubemaas(
+        &["maas", "machines", "--endpoint", &url, "--api-key", &k],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    // Shown escaped, so the operator sees what MAAS sent.
+    assert!(err.contains("boom\\x1b]0;owned\\x07\\x1b[2J"), "{err}");
+    assert!(err.contains("\\x1b]52;c;"), "{err}");
+}

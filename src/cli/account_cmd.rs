@@ -16,6 +16,7 @@ use crate::accounts::check::check_maas;
 use crate::accounts::connect::{self, client_for, Patience};
 use crate::accounts::store_gateway;
 use crate::accounts::{add_account, list, show, validate, AccountError, AccountView, CheckReport};
+use crate::cli::output::say_inline;
 use crate::maas::{ApiKey, MachineFilter};
 use crate::model::{CloudAccount, Problems};
 use crate::paths::Paths;
@@ -190,7 +191,7 @@ fn emit<T: Serialize + ?Sized>(
 ) -> color_eyre::Result<()> {
     match format {
         OutputFormat::Table => {
-            print!("{}", table());
+            say_inline!("{}", table());
             Ok(())
         }
         _ => print_structured(format, value),

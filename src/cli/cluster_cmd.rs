@@ -132,7 +132,7 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     {
         let text = cluster_template(name, account, *control_plane, *workers)
             .map_err(|p| ClusterCmdError::Template(p.to_string()))?;
-        emit(&text)?;
+        emit_raw(&text)?;
         return Ok(());
     }
     let store = crate::store::Store::open(state_dir)?;
@@ -274,7 +274,7 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
             finish(engine, &name, Some(target), out, "").await
         }
         ClusterCommand::Kubeconfig { name } => {
-            emit(&engine.kubeconfig(&name).await?)?;
+            emit_raw(&engine.kubeconfig(&name).await?)?;
             Ok(())
         }
     }
@@ -497,9 +497,16 @@ fn print_events(rows: &[EventRow], out: OutputFormat) -> color_eyre::Result<bool
     }
 }
 
-/// Writes to stdout. A closed pipe (`kubemaas cluster events x | head`) is not an error: the
-/// reader has seen enough, so it returns `Ok(false)`.
+/// Writes text for people to stdout. Reasons, events and names come from MAAS, probes and
+/// specs: their control characters are shown escaped ([`crate::untrusted::terminal_safe`]).
 fn emit(text: &str) -> std::io::Result<bool> {
+    emit_raw(&crate::untrusted::terminal_safe(text))
+}
+
+/// Writes kubemaas's own documents (a spec template, a kubeconfig) as they are, for files and
+/// pipes. A closed pipe (`kubemaas cluster events x | head`) is not an error: the reader has
+/// seen enough, so it returns `Ok(false)`.
+fn emit_raw(text: &str) -> std::io::Result<bool> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -2,6 +2,7 @@
 //! pair with gateways and manage them (pair, list, show, unpair, delete).
 
 use super::output::{print_structured, OutputFormat, Table};
+use crate::cli::output::{say, say_inline};
 use crate::engine::{ClusterView, EmbeddedEngine, EngineConfig};
 use crate::gateway::admin;
 use crate::gateway::client::GatewayClient;
@@ -338,12 +339,12 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
                     },
                 ]);
             }
-            print!("{}", table.render());
+            say_inline!("{}", table.render());
             Ok(())
         }
         GatewayCommand::Revoke(a) => {
             let n = admin::revoke_console(&gateway_state_dir(&paths.state_dir), &a.console).await?;
-            println!(
+            say!(
                 "revoked {n} pairing(s) of console {}: its requests are refused from now on",
                 a.console
             );
@@ -355,7 +356,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
         GatewayCommand::Unpair(a) => {
             let store = Store::open(&paths.state_dir)?;
             console::unpair(&store, &paths.state_dir, &a.name)?;
-            println!(
+            say!(
                 "unpaired gateway {}: its record stays; pair again with `kubemaas gateway pair`",
                 a.name
             );
@@ -365,7 +366,7 @@ pub async fn run(args: GatewayArgs, paths: &Paths) -> color_eyre::Result<()> {
         GatewayCommand::Upgrade(a) => upgrade(a, paths).await,
         GatewayCommand::Resize(a) => resize(a, paths).await,
         GatewayCommand::BuildInfo => {
-            println!("{}", serde_json::to_string(&BuildInfo::current())?);
+            say!("{}", serde_json::to_string(&BuildInfo::current())?);
             Ok(())
         }
     }
@@ -426,7 +427,7 @@ impl Prompter {
             Some(d) if !d.is_empty() => format!("{question} [{d}]: "),
             _ => format!("{question}: "),
         };
-        print!("{shown}");
+        say_inline!("{shown}");
         std::io::stdout().flush()?;
         let _guard = if secret && self.tty {
             NoEcho::start()
@@ -436,7 +437,7 @@ impl Prompter {
         let mut answer = String::new();
         let n = self.lines.read_line(&mut answer)?;
         if secret && self.tty {
-            println!();
+            say!();
         }
         if n == 0 {
             bail!("the input ended before `{question}` was answered: answer every question, or use `kubemaas gateway init --from FILE`");
@@ -460,7 +461,7 @@ impl Prompter {
             let answer = self.line(question, default, secret)?;
             match check(&answer) {
                 Ok(v) => return Ok(v),
-                Err(e) => println!("  {e}"),
+                Err(e) => say!("  {e}"),
             }
             if !self.tty {
                 bail!("`{question}`: the answer was refused (see above); with input that is not a terminal, kubemaas does not ask again");
@@ -550,14 +551,14 @@ async fn init(args: InitArgs, paths: &Paths) -> color_eyre::Result<()> {
         let who = check_maas(&cfg.maas)
             .await
             .wrap_err("the MAAS endpoint and API key in the file do not work")?;
-        println!("MAAS checked: {who}");
+        say!("MAAS checked: {who}");
         cfg
     } else if args.name.is_some() && args.maas_url.is_some() && args.api_key.is_some() {
         let cfg = from_flags(&args, &mut None)?;
         let who = check_maas(&cfg.maas)
             .await
             .wrap_err("the MAAS endpoint and API key given do not work")?;
-        println!("MAAS checked: {who}");
+        say!("MAAS checked: {who}");
         cfg
     } else {
         interactive(&args).await?
@@ -567,8 +568,8 @@ async fn init(args: InitArgs, paths: &Paths) -> color_eyre::Result<()> {
             .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
     }
     cfg.save(&path)?;
-    println!("wrote {} (0600: it holds the MAAS API key)", path.display());
-    println!(
+    say!("wrote {} (0600: it holds the MAAS API key)", path.display());
+    say!(
         "start the gateway with: kubemaas gateway run -c {}",
         path.display()
     );
@@ -671,7 +672,7 @@ fn from_flags(
             (Err(e), Some(p))
                 if p.tty && args.pod_cidr.is_none() && args.service_cidr.is_none() =>
             {
-                println!("  {e}")
+                say!("  {e}")
             }
             (Err(e), _) => bail!("--service-cidr: {e}"),
         }
@@ -767,7 +768,7 @@ fn from_flags(
 async fn interactive(args: &InitArgs) -> color_eyre::Result<GatewayConfig> {
     let mut p = Prompter::new();
     if p.tty {
-        println!("Setting up a kubemaas gateway. Press Enter to take the [default].");
+        say!("Setting up a kubemaas gateway. Press Enter to take the [default].");
     }
     let mut args = args.clone();
     loop {
@@ -798,15 +799,15 @@ async fn interactive(args: &InitArgs) -> color_eyre::Result<GatewayConfig> {
         };
         match check_maas(&maas).await {
             Ok(who) => {
-                println!("  MAAS checked: {who}");
+                say!("  MAAS checked: {who}");
                 args.maas_url = Some(url);
                 args.api_key = Some(key);
                 args.maas_ca_file = ca;
                 break;
             }
             Err(e) if p.tty => {
-                println!("  {e}");
-                println!("  Enter the MAAS URL and API key again.");
+                say!("  {e}");
+                say!("  Enter the MAAS URL and API key again.");
                 args.maas_url = None;
                 args.api_key = None;
                 args.maas_ca_file = None;
@@ -863,7 +864,7 @@ fn warn_if_readable_by_others(path: &std::path::Path) {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "gateway.yaml readable by others");
-                println!(
+                say!(
                     "warning: {} holds the MAAS API key but is readable by other users (mode {mode:o}): run `chmod 600 {}`",
                     path.display(),
                     path.display()
@@ -935,13 +936,13 @@ async fn node_address(
     match &announced {
         nodes::Announced::TowardMaas(address) => {
             tracing::info!(%bound, announced = %address, "announcing this node's address toward MAAS");
-            println!(
+            say!(
                 "this node listens on {bound}: consoles are told to call it at {address}, its address toward MAAS (if consoles reach it elsewhere, {fix})"
             );
         }
         nodes::Announced::Guessed { address, from } => {
             tracing::warn!(%bound, announced = %address, from, "this node listens on a wildcard address and advertises none");
-            println!(
+            say!(
                 "warning: this node listens on {bound}, which names no host: consoles are told to call it at {address} ({from}); if they cannot reach it there, {fix}"
             );
         }
@@ -1092,7 +1093,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
         Err(e) => {
             // The gateway still serves: MAAS may come back, and consoles should see why not.
-            println!("warning: MAAS is not usable now: {e}");
+            say!("warning: MAAS is not usable now: {e}");
             None
         }
     };
@@ -1104,11 +1105,11 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     };
     if let Some(file) = &args.pairing_code_file {
         match preissued::admit_from_file(file, &pairings, std::time::SystemTime::now())? {
-            Preissued::Admitted(left) => println!(
+            Preissued::Admitted(left) => say!(
                 "the pairing code of the console that deployed this gateway is accepted once, for {} more minutes",
                 left.as_secs() / 60
             ),
-            Preissued::Expired => println!(
+            Preissued::Expired => say!(
                 "warning: the pairing code in {} expired (it lasts an hour after first boot) and was removed: pair with a code from `kubemaas gateway pairing-code`",
                 file.display()
             ),
@@ -1160,26 +1161,26 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
         let announced = announce_node(&store, &node_name, address.address()).await;
         announced.wrap_err("cannot record this node in the replicated store")?;
         // Two lines: scripts (and tests) match the first one whole.
-        println!("node {node_name} of gateway {}", cfg.name);
-        println!(
+        say!("node {node_name} of gateway {}", cfg.name);
+        say!(
             "consoles are told to call this node at {}",
             address.address()
         );
     }
     let code = pairings.issue();
-    println!("gateway {} listening on {addr}", cfg.name);
-    println!(
+    say!("gateway {} listening on {addr}", cfg.name);
+    say!(
         "CA fingerprint: {}",
         fingerprint_text(&pki.ca_fingerprint())
     );
-    println!(
+    say!(
         "pairing code: {} (valid {} minutes, single use)",
         code.reveal(),
         CODE_LIFETIME.as_secs() / 60
     );
     // Where a console should pair: the address this node advertises, when it has one.
     let pair_at = advertised.clone().unwrap_or_else(|| addr.to_string());
-    println!(
+    say!(
         "pair a console with: kubemaas gateway pair --address {pair_at} --code {}",
         code.reveal()
     );
@@ -1214,9 +1215,10 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
     }
     let restart = restart_rx.borrow_and_update().clone();
     if let Some(restart) = restart {
-        println!(
+        say!(
             "gateway {} restarting into kubemaas {}",
-            cfg.name, restart.next.version
+            cfg.name,
+            restart.next.version
         );
         std::io::stdout().flush()?;
         let error = upgrade_server::reexec(&restart.binary, addr);
@@ -1226,7 +1228,7 @@ async fn serve(args: RunArgs, paths: &Paths) -> color_eyre::Result<()> {
             restart.binary.display()
         );
     }
-    println!("gateway {} stopped", cfg.name);
+    say!("gateway {} stopped", cfg.name);
     Ok(())
 }
 
@@ -1260,20 +1262,20 @@ async fn delete(args: DeleteArgs, paths: &Paths) -> color_eyre::Result<()> {
                     args.name
                 );
             }
-            Err(e) => println!(
+            Err(e) => say!(
                 "warning: gateway {} not asked ({e:#}); deleting anyway",
                 args.name
             ),
         }
     }
     console::delete(&store, &paths.state_dir, &args.name)?;
-    println!("deleted gateway {}", args.name);
+    say!("deleted gateway {}", args.name);
     Ok(())
 }
 
 async fn pairing_code(paths: &Paths) -> color_eyre::Result<()> {
     let (code, secs) = admin::request_pairing_code(&gateway_state_dir(&paths.state_dir)).await?;
-    println!(
+    say!(
         "pairing code: {code} (valid {} minutes, single use)",
         secs / 60
     );
@@ -1349,9 +1351,9 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
     let json = args.json;
     let report = move |p: &Progress| {
         if json {
-            println!("{}", serde_json::to_string(p).unwrap_or_default());
+            say!("{}", serde_json::to_string(p).unwrap_or_default());
         } else {
-            println!("{}", p.message);
+            say!("{}", p.message);
         }
         let _ = std::io::stdout().flush();
     };
@@ -1366,9 +1368,9 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
     )
     .await?;
     if json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        say!("{}", serde_json::to_string(&outcome)?);
     } else if outcome.pairing == "not_paired" {
-        println!(
+        say!(
             "not paired (--no-pair): pair with `kubemaas gateway pair --address {} --code CODE`, the code from `kubemaas gateway pairing-code` on the node",
             outcome.address.as_deref().unwrap_or("HOST:PORT")
         );
@@ -1395,12 +1397,12 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
     .await?;
     let info =
         console::finish_pairing(&store, &paths.state_dir, &name, &args.address, &material).await?;
-    println!("paired with gateway {name} at {}", args.address);
-    println!(
+    say!("paired with gateway {name} at {}", args.address);
+    say!(
         "CA fingerprint (pinned): {}",
         fingerprint_text(&material.ca_fingerprint)
     );
-    println!(
+    say!(
         "gateway {} runs kubemaas {}, MAAS {} ({}); default cloud account: {}",
         info.name,
         info.version,
@@ -1409,7 +1411,7 @@ async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
         info.default_account
     );
     if let Some(n) = upgrade_version::notice_for(&name, &info) {
-        println!("{n}");
+        say!("{n}");
     }
     Ok(())
 }
@@ -1596,10 +1598,10 @@ async fn list(args: OutputArgs, paths: &Paths) -> color_eyre::Result<()> {
             },
         ]);
     }
-    print!("{}", table.render());
+    say_inline!("{}", table.render());
     for v in &views {
         if let Some(n) = &v.upgrade {
-            println!("{n}");
+            say!("{n}");
         }
     }
     Ok(())
@@ -1648,15 +1650,15 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
     if args.output != OutputFormat::Table {
         return print_structured(args.output, &v);
     }
-    println!("name:           {}", v.name);
-    println!("kind:           {}", v.kind);
-    println!("address:        {}", v.address);
-    println!("paired:         {}", if v.paired { "yes" } else { "no" });
+    say!("name:           {}", v.name);
+    say!("kind:           {}", v.kind);
+    say!("address:        {}", v.address);
+    say!("paired:         {}", if v.paired { "yes" } else { "no" });
     if let Some(fp) = &v.ca_fingerprint {
-        println!("CA fingerprint: {fp}");
+        say!("CA fingerprint: {fp}");
     }
-    println!("recorded:       {}", v.created);
-    println!(
+    say!("recorded:       {}", v.created);
+    say!(
         "clusters:       {}",
         if v.clusters.is_empty() {
             "none".to_string()
@@ -1666,22 +1668,23 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
     );
     match (&v.reachable, &v.info, &v.problem) {
         (Some(true), Some(info), _) => {
-            println!(
+            say!(
                 "reachable:      yes (kubemaas {}, protocol {})",
-                info.version, info.protocol
+                info.version,
+                info.protocol
             );
-            println!(
+            say!(
                 "MAAS:           {} ({})",
                 info.maas.endpoint,
                 info.maas.version.as_deref().unwrap_or("version unknown")
             );
-            println!("default account: {}", info.default_account);
+            say!("default account: {}", info.default_account);
         }
-        (Some(false), _, Some(problem)) => println!("reachable:      no: {problem}"),
+        (Some(false), _, Some(problem)) => say!("reachable:      no: {problem}"),
         _ => {}
     }
     if !v.nodes.is_empty() {
-        println!(
+        say!(
             "nodes:          {}{}",
             v.nodes.len(),
             answered_by
@@ -1697,7 +1700,7 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
                 (Some(false), None) => "reachable: no".to_string(),
                 (None, _) => String::new(),
             };
-            println!(
+            say!(
                 "  {:width$}  {:addr_width$}  {:6}  {reachable}",
                 n.name,
                 n.address,
@@ -1706,11 +1709,11 @@ async fn show(args: NameArgs, paths: &Paths) -> color_eyre::Result<()> {
         }
     }
     if let Some(n) = &v.upgrade {
-        println!("{n}");
+        say!("{n}");
     }
     let waiting = queue::queued(&store, &row.name)?;
     if !waiting.is_empty() {
-        println!(
+        say!(
             "queued:         {} cluster request(s) waiting for this gateway: {}",
             waiting.len(),
             waiting
@@ -1736,13 +1739,15 @@ pub async fn flush_queue(
 ) -> color_eyre::Result<queue::FlushReport> {
     let report = queue::flush(store, engine.gateway(), engine.client()).await?;
     for (request, view) in &report.submitted {
-        println!(
+        say!(
             "queued request submitted: cluster {} ({}) is {}",
-            request.name, view.id, view.phase
+            request.name,
+            view.id,
+            view.phase
         );
     }
     for (request, reason) in &report.failed {
-        println!("queued request refused: cluster {}: {reason}", request.name);
+        say!("queued request refused: cluster {}: {reason}", request.name);
     }
     Ok(report)
 }
@@ -1764,7 +1769,7 @@ pub async fn create_on_gateway(
         queue::CreateOutcome::Created(view) => return Ok(Some(view.id.to_string())),
         queue::CreateOutcome::Queued(request) => request,
     };
-    println!(
+    say!(
         "cluster {} queued: gateway {gateway} is away ({}); the request is kept here and sent once it answers (`kubemaas cluster list --gateway {gateway}` shows it)",
         request.name,
         request.reason.as_deref().unwrap_or("no answer")
@@ -1817,7 +1822,7 @@ pub async fn list_on_gateway(
     let views = match listed {
         Ok(v) => v,
         Err(e) if !waiting.is_empty() => {
-            println!(
+            say!(
                 "gateway {} is not answering ({e}); its clusters cannot be listed now",
                 engine.gateway()
             );
@@ -1842,7 +1847,7 @@ pub async fn list_on_gateway(
         return print_structured(out, &all);
     }
     if !views.is_empty() || waiting.is_empty() {
-        print!("{}", super::cluster_cmd::list_table(&views));
+        say_inline!("{}", super::cluster_cmd::list_table(&views));
     }
     if !waiting.is_empty() {
         let mut table = Table::new(["NAME", "ACCOUNT", "PHASE", "QUEUED", "REASON"]);
@@ -1855,7 +1860,7 @@ pub async fn list_on_gateway(
                 r.reason.clone().unwrap_or_default(),
             ]);
         }
-        print!("{}", table.render());
+        say_inline!("{}", table.render());
     }
     Ok(())
 }
@@ -1877,7 +1882,7 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
                 name: node,
                 address,
                 leader,
-            } => println!(
+            } => say!(
                 "node {index}/{total} {node} of gateway {name} at {address}{}",
                 if leader {
                     " (the leader: it resigns, another node takes over)"
@@ -1885,15 +1890,15 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
                     ""
                 }
             ),
-            UpgradeProgress::Uploading { address, bytes } => println!(
+            UpgradeProgress::Uploading { address, bytes } => say!(
                 "uploading {} ({bytes} bytes) to gateway {name} at {address}",
                 binary.display()
             ),
-            UpgradeProgress::Restarting { address, from, to } => println!(
+            UpgradeProgress::Restarting { address, from, to } => say!(
                 "gateway {name} at {address} installed it: draining, then restarting from kubemaas {from} into {to}"
             ),
             UpgradeProgress::Back { address, version } => {
-                println!("gateway {name} at {address} is back, running kubemaas {version}")
+                say!("gateway {name} at {address} is back, running kubemaas {version}")
             }
         }
         let _ = std::io::stdout().flush();
@@ -1907,19 +1912,19 @@ async fn upgrade(args: UpgradeArgs, paths: &Paths) -> color_eyre::Result<()> {
         .last()
         .map(|n| n.to_version.clone())
         .unwrap_or_default();
-    println!(
+    say!(
         "gateway {} upgraded: it now runs kubemaas {to}",
         report.gateway
     );
     if report.rolled {
-        println!(
+        say!(
             "rolled {} nodes one at a time: the other nodes served while each restarted, so no request was queued",
             report.nodes.len()
         );
     }
     print_flushed(&report.flushed);
     if report.flushed.still_queued > 0 {
-        println!(
+        say!(
             "{} queued request(s) still waiting: {}",
             report.flushed.still_queued,
             report
@@ -1967,17 +1972,17 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
                 return;
             }
             match p {
-                ResizeProgress::Checking { address } => println!(
+                ResizeProgress::Checking { address } => say!(
                     "asking gateway {name} at {address} to move onto etcd at {endpoints}"
                 ),
-                ResizeProgress::Switching { node, config, .. } => println!(
+                ResizeProgress::Switching { node, config, .. } => say!(
                     "gateway {name} checked etcd and wrote its `etcd:` section into {config}: draining, then restarting as node {node} (cluster requests made meanwhile are queued)"
                 ),
                 ResizeProgress::Back { address } => {
-                    println!("gateway {name} at {address} is back, keeping its state in etcd")
+                    say!("gateway {name} at {address} is back, keeping its state in etcd")
                 }
                 ResizeProgress::Waiting { have, want } => {
-                    println!("gateway {name} has {have} of {want} nodes: waiting")
+                    say!("gateway {name} has {have} of {want} nodes: waiting")
                 }
             }
             let _ = std::io::stdout().flush();
@@ -1987,7 +1992,7 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
     let want = usize::from(nodes);
     let mut joined = report.nodes.clone();
     if !report.switched && !quiet {
-        println!(
+        say!(
             "gateway {} keeps its state in etcd already: nothing changed",
             report.gateway
         );
@@ -1997,12 +2002,12 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
     }
     let join = resize_gw::join_commands(&joined, want, &args.node_listen);
     if !quiet && !join.is_empty() {
-        println!(
+        say!(
             "start the other nodes: copy {} (it holds the MAAS API key: keep it 0600) to each host, then run there:",
             joined.config
         );
         for j in &join {
-            println!("  {}", j.command);
+            say!("  {}", j.command);
         }
         std::io::stdout().flush()?;
     }
@@ -2011,7 +2016,7 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
         joined =
             resize_gw::wait_for_nodes(&client, &args.name, want, Duration::from_secs(secs), |p| {
                 if let (false, ResizeProgress::Waiting { have, want }) = (quiet, p) {
-                    println!("gateway {} has {have} of {want} nodes: waiting", args.name);
+                    say!("gateway {} has {have} of {want} nodes: waiting", args.name);
                     let _ = std::io::stdout().flush();
                 }
             })
@@ -2030,10 +2035,10 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
                 .map(|(r, _)| r.name.as_str())
                 .collect(),
         };
-        println!("{}", serde_json::to_string(&outcome)?);
+        say!("{}", serde_json::to_string(&outcome)?);
         return Ok(());
     }
-    println!(
+    say!(
         "gateway {} has {} node(s): {}",
         report.gateway,
         joined.nodes.len(),
@@ -2051,13 +2056,15 @@ async fn resize(args: ResizeArgs, paths: &Paths) -> color_eyre::Result<()> {
 /// upgrade or a resize brought the gateway back).
 fn print_flushed(flushed: &crate::gateway::queue::FlushReport) {
     for (request, view) in &flushed.submitted {
-        println!(
+        say!(
             "queued request submitted: cluster {} ({}) is {}",
-            request.name, view.id, view.phase
+            request.name,
+            view.id,
+            view.phase
         );
     }
     for (request, reason) in &flushed.failed {
-        println!("queued request refused: cluster {}: {reason}", request.name);
+        say!("queued request refused: cluster {}: {reason}", request.name);
     }
 }
 

@@ -5,6 +5,7 @@
 use super::output::{print_structured, OutputFormat, Table};
 use super::secret_arg::SecretArg;
 use crate::accounts::connect::{client_for, Patience};
+use crate::cli::output::{say_err, say_inline};
 use crate::gateway::protocol::MachineSummary;
 use crate::gateway::remote::RemoteEngine;
 use crate::maas::{
@@ -115,7 +116,7 @@ pub async fn run(args: MaasArgs, state_dir: &Path) -> color_eyre::Result<()> {
         None => {
             let config = client_config(&args.conn)?;
             if config.tls.insecure_skip_tls_verify {
-                eprintln!(
+                say_err!(
                     "WARNING: TLS verification of MAAS is off (--insecure-skip-tls-verify): anyone \
                      on the network path can read the API key. Use --ca-cert FILE instead."
                 );
@@ -189,7 +190,7 @@ fn emit<T: Serialize + ?Sized>(
 ) -> color_eyre::Result<()> {
     match format {
         OutputFormat::Table => {
-            print!("{}", table());
+            say_inline!("{}", table());
             Ok(())
         }
         _ => print_structured(format, value),

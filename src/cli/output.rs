@@ -11,6 +11,34 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// `println!` for a line that may carry text kubemaas did not write (MAAS's answers, names and
+/// values from files, a gateway's messages): control characters are shown escaped, never sent
+/// to the terminal. JSON lines pass through unchanged (serde_json escapes them already).
+macro_rules! say {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", $crate::untrusted::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// `print!` with the same escaping as [`say!`].
+macro_rules! say_inline {
+    ($($arg:tt)*) => {
+        print!("{}", $crate::untrusted::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with the same escaping as [`say!`].
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::untrusted::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+pub(crate) use {say, say_err, say_inline};
+
 /// Prints a serialisable value as JSON or YAML (pretty, with a trailing newline).
 pub fn print_structured<T: Serialize + ?Sized>(
     format: OutputFormat,
@@ -38,8 +66,21 @@ impl Table {
         }
     }
 
+    /// Adds a row. Cells often hold text from MAAS or a spec: each is kept on one line with its
+    /// control characters escaped, so a cell can neither forge rows nor drive the terminal.
     pub fn row<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, cells: I) {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| {
+                    let c: String = c.into();
+                    match crate::untrusted::one_line(&c) {
+                        std::borrow::Cow::Borrowed(_) => c,
+                        std::borrow::Cow::Owned(safe) => safe,
+                    }
+                })
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {
@@ -79,6 +120,16 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_cells_cannot_forge_rows_or_send_escapes() {
+        let mut t = Table::new(["NAME", "REASON"]);
+        t.row(["a", "bad\nb  forged\x1b]52;c;eA==\x07"]);
+        assert_eq!(
+            t.render(),
+            "NAME  REASON\na     bad\\x0ab  forged\\x1b]52;c;eA==\\x07\n"
+        );
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -3,6 +3,7 @@
 //! into the store after [`crate::model::import_profile`] accepted them.
 
 use super::output::{print_structured, OutputFormat, Table};
+use crate::cli::output::{say, say_inline};
 use crate::model::profile::{ProfileError, DEFAULT_PROFILE};
 use crate::model::{import_profile, shipped_profiles, ClusterProfile, LayerKind};
 use crate::store::{Store, StoreError};
@@ -196,7 +197,7 @@ pub fn run(args: ProfileArgs, state_dir: &Path) -> color_eyre::Result<()> {
         ProfileCommand::List => {
             let entries = available_profiles(&store)?;
             match format {
-                OutputFormat::Table => print!("{}", render_list(&entries)),
+                OutputFormat::Table => say_inline!("{}", render_list(&entries)),
                 _ => print_structured(format, &entries)?,
             }
         }
@@ -212,7 +213,7 @@ pub fn run(args: ProfileArgs, state_dir: &Path) -> color_eyre::Result<()> {
                             entry.imported.map(|t| t.to_rfc3339()).unwrap_or_default()
                         ),
                     };
-                    print!("# {origin}\n{}", entry.profile.to_yaml());
+                    say_inline!("# {origin}\n{}", entry.profile.to_yaml());
                 }
                 // The document alone, so `-o yaml` output imports back as it is.
                 _ => print_structured(format, &entry.profile)?,
@@ -226,7 +227,7 @@ pub fn run(args: ProfileArgs, state_dir: &Path) -> color_eyre::Result<()> {
                 "layers": profile.spec.layers.len(),
             });
             match format {
-                OutputFormat::Table => println!(
+                OutputFormat::Table => say!(
                     "profile {}@{} imported ({} layers)",
                     profile.metadata.name,
                     profile.metadata.version,

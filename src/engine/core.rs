@@ -465,6 +465,7 @@ pub(crate) fn certainly_not_applied(e: &MaasError) -> bool {
         MaasError::Timeout { .. }
         | MaasError::Connect { .. }
         | MaasError::Decode { .. }
+        | MaasError::TooLarge { .. }
         | MaasError::Unexpected { .. } => false,
         MaasError::Tls { .. } | MaasError::Redirected { .. } => true,
         _ => e.status().is_some_and(|s| (400..500).contains(&s)),

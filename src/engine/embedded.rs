@@ -7,6 +7,7 @@ use super::core::{check_command_allowed, status_of, Engine, EngineConfig, Queued
 use super::error::EngineError;
 use super::plan;
 use super::secrets;
+use super::wait::reached;
 use crate::model::{validate_local, ClusterSpec};
 use crate::store::{
     ClusterId, ClusterPhase, ClusterRow, CommandId, EventId, EventLevel, LockError, NewEvent,
@@ -182,7 +183,8 @@ impl EmbeddedEngine {
 impl EngineApi for EmbeddedEngine {
     /// Runs the reconcilers (when this process holds the lock) or watches (when another does)
     /// until cluster `key` reaches `target`. `progress` sees the cluster after every pass.
-    /// Fails when the cluster ends Failed (or Aborted while waiting for Running).
+    /// Fails when the cluster ends Failed (or Aborted while waiting for Running), and when it is
+    /// Aborted while waiting for Deleted (only `cluster delete` gets it there).
     async fn wait(
         &self,
         key: &str,
@@ -193,35 +195,18 @@ impl EngineApi for EmbeddedEngine {
         loop {
             // Take over as soon as nobody else runs the reconcilers, so waiting resumes whatever
             // an earlier (or concurrent, now exited) process left.
-            if let Some(engine) = self.take_over()? {
-                engine.step().await?;
-            }
+            // Whether this pass applied every queued command (a delete just submitted).
+            let reconciled = match self.take_over()? {
+                Some(engine) => {
+                    engine.step().await?;
+                    true
+                }
+                None => false,
+            };
             let view = self.view(self.store.read(|r| r.cluster(&id))?)?;
             progress(&view);
-            let failed = |reason: &Option<String>| EngineError::ClusterFailed {
-                cluster: view.name.clone(),
-                reason: reason
-                    .clone()
-                    .unwrap_or_else(|| "no reason recorded".into()),
-            };
-            let settled_gen = view.observed_generation >= view.spec_generation;
-            match (target, view.phase) {
-                (WaitFor::Deleted, ClusterPhase::Deleted) => return Ok(view),
-                (WaitFor::Running, ClusterPhase::Running) if settled_gen => return Ok(view),
-                (WaitFor::Running, ClusterPhase::Failed) if settled_gen => {
-                    return Err(failed(&view.reason))
-                }
-                (WaitFor::Running, ClusterPhase::Aborted | ClusterPhase::Deleted) => {
-                    return Err(failed(&Some(format!("it was {}", view.phase))))
-                }
-                (
-                    WaitFor::Settled,
-                    ClusterPhase::Running
-                    | ClusterPhase::Failed
-                    | ClusterPhase::Aborted
-                    | ClusterPhase::Deleted,
-                ) if settled_gen => return Ok(view),
-                _ => {}
+            if let Some(done) = reached(&view, target, reconciled) {
+                return done;
             }
             tokio::time::sleep(self.config.poll_interval).await;
         }

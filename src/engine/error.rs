@@ -60,6 +60,12 @@ pub enum EngineError {
     Crashed { point: String },
     #[error("cluster {cluster} failed: {reason}")]
     ClusterFailed { cluster: String, reason: String },
+    /// An idempotency key sent again with another request than the one it first came with.
+    #[error("this request's idempotency key was already used for a different request (the one that created cluster {cluster}): a retried request must be sent unchanged; send a new request with a new key")]
+    KeyReused { cluster: String },
+    /// Waiting for a cluster to be deleted that nothing will delete.
+    #[error("cluster {cluster} is {phase} and stays so until it is deleted, so waiting for Deleted would never end: delete it with `kubemaas cluster delete {cluster}` (add --wait to wait for that)")]
+    NeverDeleted { cluster: String, phase: String },
     #[error("{0}")]
     Other(String),
     /// Through a gateway ([`crate::gateway::RemoteEngine`]): the channel failed, or the

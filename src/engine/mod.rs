@@ -30,6 +30,7 @@ pub mod probe;
 mod reconcile;
 pub mod secrets;
 pub mod status;
+pub mod wait;
 
 pub use api::{ClusterView, EngineApi, EngineEvent, MachineView, TaskView, WaitFor};
 pub use core::{Engine, EngineConfig, QueuedCommand, StepReport};

@@ -6,6 +6,7 @@
 //! address: they use the simulator probe, a fake, or a fake API server on loopback.
 
 use crate::store::ClusterId;
+use crate::untrusted::{read_body, read_prefix};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -333,7 +334,7 @@ impl KubeProbe for SimProbe {
             if !resp.status().is_success() {
                 return Err(err(format!("HTTP {}", resp.status())));
             }
-            resp.json::<KubeHealth>()
+            answer_json::<KubeHealth>(resp)
                 .await
                 .map_err(|e| err(format!("unreadable answer: {e}")))
         })
@@ -375,7 +376,7 @@ impl SimProbe {
             // No node of this cluster ever deployed: no etcd, so no member.
             return Ok(Vec::new());
         }
-        let body = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+        let body = answer_body(resp).await.map_err(&err)?;
         if !status.is_success() {
             return Err(err(super::etcd::gateway::refusal(status, &body)));
         }
@@ -395,7 +396,7 @@ impl SimProbe {
         if status.is_success() {
             return Ok(MemberRemoval::Removed);
         }
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = answer_body(resp).await.map_err(&err)?;
         if super::etcd::gateway::is_not_found(&body) {
             return Ok(MemberRemoval::NotFound);
         }
@@ -430,11 +431,9 @@ impl SimProbe {
             return Ok(DrainProgress::NotRegistered);
         }
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
-            return Err(err(format!("HTTP {status}: {}", body.trim())));
+            return Err(err(refusal(resp).await));
         }
-        let answer: SimDrainAnswer = resp
-            .json()
+        let answer: SimDrainAnswer = answer_json(resp)
             .await
             .map_err(|e| err(format!("unreadable answer: {e}")))?;
         Ok(if answer.drained_at.is_some() {
@@ -560,12 +559,12 @@ impl KubeProbe for HttpsProbe {
             if !ready.status().is_success() {
                 return Ok(KubeHealth::default());
             }
-            let nodes: NodeList = client
+            let listed = client
                 .get(format!("{}/api/v1/nodes", target.server_url))
                 .send()
                 .await
-                .map_err(|e| err(e.to_string()))?
-                .json()
+                .map_err(|e| err(e.to_string()))?;
+            let nodes: NodeList = answer_json(listed)
                 .await
                 .map_err(|e| err(format!("unreadable node list: {e}")))?;
             Ok(KubeHealth {
@@ -690,11 +689,31 @@ fn fate(pod: &Pod) -> PodFate {
     }
 }
 
+/// The most read of one answer of a Kubernetes API server, etcd's gateway or the simulator.
+/// The largest are node lists (a node object is a few KB; kubemaas clusters have at most
+/// thousands) and one node's pods (110 by default).
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+/// The most read of a refused call's body: only its first 300 characters are shown.
+const MAX_REFUSAL: usize = 16 * 1024;
+
+/// A whole answer, at most [`MAX_ANSWER`]: an endless one is an error naming the URL and the
+/// bound, never a process out of memory.
+pub(crate) async fn answer_body(resp: reqwest::Response) -> Result<bytes::Bytes, String> {
+    read_body(resp, MAX_ANSWER).await.map_err(|e| e.to_string())
+}
+
+/// A whole JSON answer, at most [`MAX_ANSWER`].
+async fn answer_json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, String> {
+    let body = answer_body(resp).await?;
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
+}
+
 /// The body of a refused call, cut short: API `Status` messages are short, proxies' pages are
-/// not.
+/// not (and an endless one is never read past [`MAX_REFUSAL`]).
 async fn refusal(resp: reqwest::Response) -> String {
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    let body = read_prefix(resp, MAX_REFUSAL).await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&body);
     let body: String = body.trim().chars().take(300).collect();
     format!("HTTP {status}: {body}")
 }
@@ -741,8 +760,7 @@ async fn drain_via_api(
             refusal(listed).await
         )));
     }
-    let pods: PodList = listed
-        .json()
+    let pods: PodList = answer_json(listed)
         .await
         .map_err(|e| err(format!("unreadable pod list of node {node}: {e}")))?;
     let (mut terminating, mut blocked) = (0usize, 0usize);

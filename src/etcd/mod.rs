@@ -192,11 +192,11 @@ impl EtcdClient {
         timeout: Option<Duration>,
     ) -> Result<T, EtcdError> {
         let (endpoint, response) = self.send(path, body, timeout).await?;
-        let bytes = watch::read_bounded(response, MAX_ANSWER)
+        let bytes = crate::untrusted::read_body(response, MAX_ANSWER)
             .await
-            .map_err(|detail| EtcdError::Transport {
+            .map_err(|e| EtcdError::Transport {
                 endpoint: endpoint.clone(),
-                detail,
+                detail: crate::errors::chain(&e),
             })?;
         serde_json::from_slice(&bytes).map_err(|e| EtcdError::Answer {
             endpoint,
@@ -260,7 +260,8 @@ impl EtcdClient {
         if status.is_success() {
             return Ok(response);
         }
-        let body = watch::read_bounded(response, 64 * 1024)
+        // An error page is only ever quoted: its start is enough.
+        let body = crate::untrusted::read_prefix(response, 64 * 1024)
             .await
             .unwrap_or_default();
         Err(refusal(endpoint, status.as_u16(), &body))
@@ -491,7 +492,6 @@ fn refusal(endpoint: &str, status: u16, body: &[u8]) -> EtcdError {
         message,
     }
 }
-
 
 #[cfg(test)]
 mod tests {

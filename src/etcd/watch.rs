@@ -12,21 +12,6 @@ use serde_json::Value;
 /// revision, and the log writes a few keys of at most 1 MiB per revision.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
-/// Reads a whole body, refusing one longer than `max` bytes.
-pub(crate) async fn read_bounded(
-    mut response: reqwest::Response,
-    max: usize,
-) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| crate::errors::chain(&e))? {
-        if out.len() + chunk.len() > max {
-            return Err(format!("the answer is longer than {max} bytes"));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
 /// One message of the stream: a result, or the error that ended it.
 #[derive(Deserialize)]
 struct Frame {

@@ -38,6 +38,7 @@ use super::upgrade_server::DRAINING_HEADER;
 use super::upgrade_version::{
     self, Incompatible, ProtocolRange, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, VERSION_HEADER,
 };
+use crate::untrusted::{read_body, BodyError, ByteSize};
 use base64::Engine as _;
 use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
@@ -48,6 +49,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most read of one answer (streams are bounded per line instead). The largest are
+/// cluster lists and journal pages, a few megabytes at most.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
 /// A whole request/response call; streams have no overall limit.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -76,6 +80,12 @@ pub enum GatewayClientError {
         address: String,
         path: String,
         detail: String,
+    },
+    #[error("the gateway at {address} answered {path} with more than {limit}, the most this console reads of one answer: something other than the gateway may be answering there, or are console and gateway the same kubemaas version?")]
+    TooLarge {
+        address: String,
+        path: String,
+        limit: ByteSize,
     },
     #[error("the gateway at {address} speaks protocol {found}, this console {ours}: run the same kubemaas version on both")]
     Protocol {
@@ -155,7 +165,6 @@ fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, GatewayC
         })
 }
 
-
 fn send_error(address: &str, e: &reqwest::Error) -> GatewayClientError {
     let detail = crate::errors::chain(e);
     let tls_words = [
@@ -199,10 +208,14 @@ pub(crate) async fn decode<T: DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<T, GatewayClientError> {
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| body_error(address, &e))?;
+    let body = read_body(response, MAX_ANSWER).await.map_err(|e| match e {
+        BodyError::TooLarge { limit, .. } => GatewayClientError::TooLarge {
+            address: address.to_string(),
+            path: path.to_string(),
+            limit,
+        },
+        BodyError::Read { source, .. } => body_error(address, &source),
+    })?;
     if !status.is_success() {
         let (error, message, detail) = match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(b) => (b.error, b.message, b.detail.map(Box::new)),

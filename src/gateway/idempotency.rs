@@ -2,7 +2,9 @@
 //! [`IDEMPOTENCY_HEADER`] may send it again (the connection dropped before the answer, the
 //! gateway restarted for an upgrade, two consoles flushed the same queue): the gateway
 //! remembers each key together with the cluster it created, and answers a repeated key with
-//! that cluster instead of creating another.
+//! that cluster instead of creating another. The same key with another body is refused
+//! ([`EngineError::KeyReused`], 422), as in the IETF idempotency-key draft: the second request
+//! would otherwise be dropped without a word.
 //!
 //! The key and the cluster are written in one store transaction, so a gateway that dies at any
 //! point has either both or neither. The table lives in the gateway's own store, created on
@@ -12,6 +14,7 @@ use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineError};
 use crate::model::ClusterSpec;
 use crate::store::{EventLevel, NewEvent, StoreError, Tx};
 use rusqlite::OptionalExtension;
+use sha2::{Digest, Sha256};
 
 /// The header carrying a request's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -43,16 +46,61 @@ fn db(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// What was recorded for a key: the cluster it created and the fingerprint of its body
+/// (none for keys recorded before fingerprints were).
+struct Seen {
+    cluster: String,
+    body_sha256: Option<String>,
+}
+
 /// The cluster (id) created for `key`, if any.
-fn lookup(tx: &Tx<'_>, key: &str) -> Result<Option<String>, StoreError> {
+fn lookup(tx: &Tx<'_>, key: &str) -> Result<Option<Seen>, StoreError> {
     tx.conn()
         .query_row(
-            "SELECT cluster FROM gateway_request_keys WHERE key = ?1",
+            "SELECT cluster, body_sha256 FROM gateway_request_keys WHERE key = ?1",
             [key],
-            |r| r.get(0),
+            |r| {
+                Ok(Seen {
+                    cluster: r.get(0)?,
+                    body_sha256: r.get(1)?,
+                })
+            },
         )
         .optional()
         .map_err(db("reading a request key"))
+}
+
+/// The request's fingerprint: a SHA-256 of the spec as JSON. Compared after parsing, so a
+/// repeat that differs only in layout (whitespace, key order) is still the same request.
+fn fingerprint(spec: &ClusterSpec) -> Result<String, EngineError> {
+    let json =
+        serde_json::to_vec(&serde_json::to_value(spec).map_err(|e| {
+            EngineError::Other(format!("cannot fingerprint the cluster spec: {e}"))
+        })?)
+        .map_err(|e| EngineError::Other(format!("cannot fingerprint the cluster spec: {e}")))?;
+    Ok(hex(&Sha256::digest(&json)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cluster a repeated key answers with, or [`EngineError::KeyReused`] when the key came
+/// with another body the first time.
+async fn repeat(
+    engine: &EmbeddedEngine,
+    seen: Seen,
+    body_sha256: &str,
+) -> Result<ClusterView, EngineError> {
+    let view = engine.cluster(&seen.cluster).await?;
+    if seen
+        .body_sha256
+        .as_deref()
+        .is_some_and(|s| s != body_sha256)
+    {
+        return Err(EngineError::KeyReused { cluster: view.name });
+    }
+    Ok(view)
 }
 
 /// Creates the cluster of `spec` unless a request with `key` already did; either way answers
@@ -63,18 +111,19 @@ pub async fn create_once(
     spec: ClusterSpec,
 ) -> Result<(ClusterView, bool), EngineError> {
     check_key(key).map_err(|e| EngineError::Other(e.to_string()))?;
+    let body_sha256 = fingerprint(&spec)?;
     // A repeat is answered even when its spec would no longer pass (a profile changed since).
     let seen = engine.store().tx(|tx| lookup(tx, key))?;
-    if let Some(id) = seen {
-        return Ok((engine.cluster(&id).await?, false));
+    if let Some(seen) = seen {
+        return Ok((repeat(engine, seen, &body_sha256).await?, false));
     }
     engine.check_spec(&spec)?;
     let now = chrono::Utc::now();
-    let (id, created) = engine.store().tx(|tx| {
+    let created = engine.store().tx(|tx| {
         // Looked up again inside the write transaction: two copies of one request racing
         // here are serialised by it, and only the first creates.
-        if let Some(id) = lookup(tx, key)? {
-            return Ok::<_, EngineError>((id, false));
+        if let Some(seen) = lookup(tx, key)? {
+            return Ok::<_, EngineError>(Err(seen));
         }
         let row = tx.create_cluster(spec.name(), &spec.spec.cloud_account, &spec)?;
         tx.append_event(
@@ -87,17 +136,20 @@ pub async fn create_once(
         )?;
         tx.conn()
             .execute(
-                "INSERT INTO gateway_request_keys (key, cluster, created) VALUES (?1, ?2, ?3)",
-                rusqlite::params![key, row.id.to_string(), now.to_rfc3339()],
+                "INSERT INTO gateway_request_keys (key, cluster, created, body_sha256) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![key, row.id.to_string(), now.to_rfc3339(), body_sha256],
             )
             .map_err(db("recording a request key"))?;
         let old = (now - chrono::Duration::days(KEEP_DAYS)).to_rfc3339();
         tx.conn()
             .execute("DELETE FROM gateway_request_keys WHERE created < ?1", [old])
             .map_err(db("forgetting old request keys"))?;
-        Ok((row.id.to_string(), true))
+        Ok(Ok(row.id.to_string()))
     })?;
-    Ok((engine.cluster(&id).await?, created))
+    match created {
+        Ok(id) => Ok((engine.cluster(&id).await?, true)),
+        Err(seen) => Ok((repeat(engine, seen, &body_sha256).await?, false)),
+    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,10 @@ use super::protocol::{
 };
 use super::wire_error::{engine_error_from, RemoteError};
 use crate::accounts::{AccountView, CheckReport};
+use crate::engine::wait::reached;
 use crate::engine::{ClusterView, EngineApi, EngineError, EngineEvent, WaitFor};
 use crate::model::{ClusterSpec, MaasSnapshot};
-use crate::store::{ClusterId, ClusterPhase, CommandId, EventId, EventRow, Store};
+use crate::store::{ClusterId, CommandId, EventId, EventRow, Store};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::time::{Duration, Instant};
 
@@ -263,7 +264,9 @@ impl EngineApi for RemoteEngine {
         loop {
             let view = self.cluster(id.as_str()).await?;
             progress(&view);
-            if let Some(done) = reached(&view, target) {
+            // The gateway reconciles on its own schedule: a delete queued there a moment ago
+            // may not be applied yet, so an Aborted cluster is not taken as final.
+            if let Some(done) = reached(&view, target, false) {
                 return done;
             }
             follower.next().await?;
@@ -275,34 +278,6 @@ impl EngineApi for RemoteEngine {
             .get(&Self::cluster_path(cluster, "/kubeconfig"))
             .await?;
         Ok(body.kubeconfig)
-    }
-}
-
-/// Whether `view` is where `target` wants it (`Some(Ok)`), can never get there (`Some(Err)`),
-/// or not yet (`None`). The same rules as the embedded engine's wait.
-pub fn reached(view: &ClusterView, target: WaitFor) -> Option<Result<ClusterView, EngineError>> {
-    let failed = |reason: Option<String>| EngineError::ClusterFailed {
-        cluster: view.name.clone(),
-        reason: reason.unwrap_or_else(|| "no reason recorded".into()),
-    };
-    let settled = view.observed_generation >= view.spec_generation;
-    match (target, view.phase) {
-        (WaitFor::Deleted, ClusterPhase::Deleted) => Some(Ok(view.clone())),
-        (WaitFor::Running, ClusterPhase::Running) if settled => Some(Ok(view.clone())),
-        (WaitFor::Running, ClusterPhase::Failed) if settled => {
-            Some(Err(failed(view.reason.clone())))
-        }
-        (WaitFor::Running, ClusterPhase::Aborted | ClusterPhase::Deleted) => {
-            Some(Err(failed(Some(format!("it was {}", view.phase)))))
-        }
-        (
-            WaitFor::Settled,
-            ClusterPhase::Running
-            | ClusterPhase::Failed
-            | ClusterPhase::Aborted
-            | ClusterPhase::Deleted,
-        ) if settled => Some(Ok(view.clone())),
-        _ => None,
     }
 }
 

@@ -118,6 +118,13 @@ pub fn engine_error_response(e: &EngineError) -> Response {
             "cluster_failed",
             Some(json!({ "cluster": cluster, "reason": reason })),
         ),
+        // As the IETF idempotency-key draft has it: the request is well-formed but cannot be
+        // processed under this key.
+        EngineError::KeyReused { cluster } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            Some(json!({ "cluster": cluster })),
+        ),
         EngineError::Other(m) => (
             StatusCode::BAD_REQUEST,
             "refused",
@@ -152,11 +159,12 @@ fn field(detail: &Option<Box<serde_json::Value>>, key: &str) -> Option<String> {
 /// The console's side: a gateway's refusal back into an [`EngineError`].
 pub fn engine_error_from(e: GatewayClientError) -> EngineError {
     let GatewayClientError::Refused {
+        address,
+        path,
         status,
         error,
         message,
         detail,
-        ..
     } = e
     else {
         return RemoteError::Channel(e).into();
@@ -181,6 +189,7 @@ pub fn engine_error_from(e: GatewayClientError) -> EngineError {
             (Some(cluster), Some(reason)) => Some(EngineError::ClusterFailed { cluster, reason }),
             _ => None,
         },
+        "idempotency_key_reused" => f("cluster").map(|cluster| EngineError::KeyReused { cluster }),
         "refused" => f("message").map(EngineError::Other),
         _ => None,
     };
@@ -194,15 +203,17 @@ pub fn engine_error_from(e: GatewayClientError) -> EngineError {
             message,
         },
         (401 | 403, _) => {
+            // Kept whole: "the gateway at ADDRESS refused PATH" is what tells the operator
+            // which gateway stopped trusting this console.
             return RemoteError::Channel(GatewayClientError::Refused {
-                address: String::new(),
-                path: String::new(),
+                address,
+                path,
                 status,
                 error,
                 message,
                 detail,
             })
-            .into()
+            .into();
         }
         (s, code) => RemoteError::Failed {
             transient: s == 503 || code == "busy" || code == "maas_unavailable",
@@ -288,6 +299,37 @@ mod tests {
         });
         assert!(
             matches!(&phase, EngineError::Gateway(r) if matches!(**r, RemoteError::Conflict { .. }))
+        );
+    }
+
+    #[test]
+    fn a_refusal_of_this_console_names_the_gateway_and_the_path() {
+        // What a revoked console gets back: it must say where, not "the gateway at  refused".
+        let e = engine_error_from(GatewayClientError::Refused {
+            address: "gw1.example:8443".into(),
+            path: "/v1/clusters".into(),
+            status: 401,
+            error: "unauthorized".into(),
+            message: "this console is not paired (or was revoked)".into(),
+            detail: None,
+        });
+        let text = e.to_string();
+        assert!(
+            text.contains("the gateway at gw1.example:8443 refused /v1/clusters (HTTP 401)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_reused_idempotency_key_is_a_422_that_comes_back_as_itself() {
+        let e = EngineError::KeyReused {
+            cluster: "web".into(),
+        };
+        assert_eq!(engine_error_response(&e).status().as_u16(), 422);
+        let back = round_trip(e);
+        assert!(
+            matches!(&back, EngineError::KeyReused { cluster } if cluster == "web"),
+            "{back}"
         );
     }
 }

@@ -8,6 +8,7 @@ use super::error::{ClientConfigError, MaasError};
 use super::oauth;
 use super::requests::Params;
 use super::retry::{Idempotency, RetryPolicy};
+use crate::untrusted::{read_body, read_prefix, BodyError};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -151,6 +152,15 @@ impl Call {
     }
 }
 
+/// The most read of one successful MAAS answer. The largest is a machine listing: a real MAAS
+/// 3.5 machine is about 12.5 KB of JSON (`tests/data/maas-3.5-machines.json`), so 10,000 of
+/// them are about 125 MB; twice that leaves room for machines with many disks and interfaces.
+/// A test checks that a simulated 10,000-machine listing fits.
+pub const MAX_ANSWER: usize = 256 * 1024 * 1024;
+/// The most read of an error answer: only its first 500 characters are ever shown, and a
+/// 400's field errors are a few hundred bytes.
+const MAX_ERROR_ANSWER: usize = 64 * 1024;
+
 /// A successful answer.
 pub(crate) struct Answer {
     pub status: StatusCode,
@@ -266,10 +276,13 @@ impl MaasClient {
             .map_err(|e| self.transport_error(call, &e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(call, &e))?;
+        // Only the start of an error body is ever shown (`body_text`), so it is cut, not refused.
+        let body = if status.is_success() {
+            read_body(response, MAX_ANSWER).await
+        } else {
+            read_prefix(response, MAX_ERROR_ANSWER).await
+        }
+        .map_err(|e| self.body_error(call, e))?;
         if status.is_success() {
             return Ok(Answer { status, body });
         }
@@ -345,6 +358,17 @@ impl MaasClient {
             text = text.chars().take(MAX).collect::<String>() + "…";
         }
         self.inner.key.scrub(&text)
+    }
+
+    fn body_error(&self, call: &Call, err: BodyError) -> MaasError {
+        match err {
+            BodyError::TooLarge { limit, .. } => MaasError::TooLarge {
+                endpoint: self.inner.endpoint.to_string(),
+                request: call.describe(),
+                limit,
+            },
+            BodyError::Read { source, .. } => self.transport_error(call, &source),
+        }
     }
 
     fn transport_error(&self, call: &Call, err: &reqwest::Error) -> MaasError {

@@ -61,6 +61,13 @@ pub enum MaasError {
     #[error("MAAS answered {request} with something kubemaas cannot read ({detail}): check that the endpoint is a MAAS region URL (…/MAAS) and that the MAAS version is supported")]
     Decode { request: String, detail: String },
 
+    #[error("MAAS at {endpoint} answered {request} with more than {limit}, the most kubemaas reads of one MAAS answer (a listing of 10,000 machines is far less): something other than MAAS may be answering there (check the endpoint, and any proxy on a plain-http path), or the region is misbehaving")]
+    TooLarge {
+        endpoint: String,
+        request: String,
+        limit: crate::untrusted::ByteSize,
+    },
+
     #[error("MAAS redirected {request} to {location}: use that address as the endpoint (--endpoint / MAAS_URL)")]
     Redirected { request: String, location: String },
 

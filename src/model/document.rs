@@ -42,6 +42,8 @@ pub enum DocumentError {
         found: String,
         expected: &'static str,
     },
+    #[error("line {line}: the document nests deeper than {MAX_DEPTH} levels there: no kubemaas document needs that many (a cluster spec needs fewer than 10); check for runaway `[`, `{{` or `- `")]
+    TooDeep { line: usize },
     #[error("{}{message}", location(*.line, *.column))]
     Field {
         /// 1-based; 0 when serde_yaml gave no position.
@@ -63,7 +65,11 @@ impl DocumentError {
     /// The line the problem is on (1-based), when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            DocumentError::Syntax { line, .. } | DocumentError::Field { line, .. } if *line > 0 => {
+            DocumentError::Syntax { line, .. }
+            | DocumentError::Field { line, .. }
+            | DocumentError::TooDeep { line }
+                if *line > 0 =>
+            {
                 Some(*line)
             }
             _ => None,
@@ -76,8 +82,83 @@ pub fn parse_document<T: DeserializeOwned>(
     text: &str,
     kind: &'static str,
 ) -> Result<T, DocumentError> {
+    check_depth(text)?;
     check_header(text, kind)?;
     serde_yaml::from_str::<T>(text).map_err(|e| field_error(&e, kind))
+}
+
+/// The deepest nesting a document may have: serde_yaml refuses deeper ones anyway (its
+/// recursion limit is 128), but only after parsing the whole file, which takes quadratic time
+/// (100,000 levels in 200 KB took 40 s).
+pub const MAX_DEPTH: usize = 128;
+
+/// Refuses a document that nests deeper than [`MAX_DEPTH`], before any YAML parser sees it.
+/// Only nesting that costs a few bytes a level needs counting: flow collections (`[[[…`,
+/// `{a: {b: …`) and compact sequences (`- - - …`). Block nesting by indentation costs a
+/// level more of indentation each time, so a file of n bytes holds at most √(2n) levels of it.
+pub fn check_depth(text: &str) -> Result<(), DocumentError> {
+    let mut flow = 0usize;
+    let mut quote: Option<char> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let too_deep = || DocumentError::TooDeep { line: index + 1 };
+        let line = raw.trim_start();
+        if quote.is_none() && flow == 0 {
+            // `- - - x` opens one sequence per dash.
+            let mut rest = line;
+            let mut compact = 0;
+            while let Some(r) = rest
+                .strip_prefix('-')
+                .filter(|r| r.starts_with([' ', '\t']))
+            {
+                compact += 1;
+                rest = r.trim_start();
+            }
+            if compact > MAX_DEPTH {
+                return Err(too_deep());
+            }
+        }
+        // Whether the previous significant character allows a flow collection to start here.
+        let mut node_start = true;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('"') if c == '\\' => {
+                    chars.next();
+                    continue;
+                }
+                Some(q) if c == q => {
+                    // '' inside a single-quoted scalar is an escaped quote.
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                    node_start = false;
+                    continue;
+                }
+                Some(_) => continue,
+                None => {}
+            }
+            match c {
+                '#' if node_start || line.starts_with('#') => break,
+                '"' | '\'' if node_start => quote = Some(c),
+                '[' | '{' if node_start => {
+                    flow += 1;
+                    if flow > MAX_DEPTH {
+                        return Err(too_deep());
+                    }
+                }
+                ']' | '}' if flow > 0 => flow -= 1,
+                _ => {}
+            }
+            node_start = match c {
+                ' ' | '\t' => node_start,
+                ':' | '-' | ',' | '[' | '{' | '?' => true,
+                _ => false,
+            };
+        }
+    }
+    Ok(())
 }
 
 /// Writes a document as YAML.
@@ -192,6 +273,37 @@ mod tests {
     struct Spec {
         #[serde(rename = "minMemoryMiB")]
         min_memory_mib: u64,
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing_with_its_line() {
+        let deep = format!(
+            "apiVersion: kubemaas.io/v1\nkind: ClusterSpec\nx: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let started = std::time::Instant::now();
+        let err = parse_document::<serde_yaml::Value>(&deep, "ClusterSpec").unwrap_err();
+        assert_eq!(err, DocumentError::TooDeep { line: 3 });
+        assert!(err.to_string().contains("deeper than 128 levels"), "{err}");
+        // Refused by the scan, not after serde_yaml's quadratic parse (tens of seconds).
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let mapping = format!("x: {}1{}\n", "{a: ".repeat(200), "}".repeat(200));
+        assert!(check_depth(&mapping).is_err());
+        let dashes = format!("{}x\n", "- ".repeat(200));
+        assert_eq!(
+            check_depth(&dashes),
+            Err(DocumentError::TooDeep { line: 1 })
+        );
+    }
+
+    #[test]
+    fn ordinary_nesting_and_brackets_in_text_pass() {
+        let text =
+            "a: [1, [2, {b: [3]}]]\nc: 'it''s [not {a list'\nd: \"[\\\"\"\ne: x[y # [[[\n- - - z\n";
+        assert_eq!(check_depth(text), Ok(()));
+        let many = format!("{}\n", "k: [v]\n".repeat(10_000));
+        assert_eq!(check_depth(&many), Ok(()));
     }
 
     #[test]

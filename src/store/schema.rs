@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `i` (0-based) brings the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -230,6 +230,13 @@ CREATE TABLE gateway_last_node (
     address TEXT NOT NULL,
     at      TEXT NOT NULL
 );
+"#;
+
+/// The body each gateway request key came with (a SHA-256 of the spec), so that a key sent
+/// again with another body is refused instead of answered with the first cluster. Keys
+/// recorded before have none, and are answered as before.
+const V6: &str = r#"
+ALTER TABLE gateway_request_keys ADD COLUMN body_sha256 TEXT;
 "#;
 
 /// Brings the database up to [`SCHEMA_VERSION`]. Each step runs in its own IMMEDIATE

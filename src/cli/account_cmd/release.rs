@@ -3,6 +3,7 @@
 
 use super::{AccountError, ReleaseArgs};
 use crate::accounts::connect::{client_for, Patience};
+use crate::cli::output::say_err;
 use crate::cli::output::Table;
 use crate::maas::ReleaseRequest;
 use crate::store::Store;
@@ -107,7 +108,7 @@ pub async fn release(
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: releasing {id}: {e}");
+                say_err!("error: releasing {id}: {e}");
                 out.push(Released {
                     system_id: id.clone(),
                     hostname: None,

@@ -132,13 +132,9 @@ async fn call(
         .await
         .map_err(|e| format!("{url}: {}", crate::errors::chain(&e)))?;
     let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{url}: {}", crate::errors::chain(&e)))?;
+    let bytes = crate::engine::probe::answer_body(resp).await?;
     Ok((status, bytes))
 }
-
 
 fn all_failed(target: &EtcdTarget, what: &str, errors: Vec<String>) -> ProbeError {
     ProbeError {

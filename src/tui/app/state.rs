@@ -203,10 +203,12 @@ impl State {
         self.screen == ScreenId::Machines && self.connection != Connection::NotConfigured
     }
 
-    /// Shows a message in the footer for a few seconds.
+    /// Shows a message in the footer for a few seconds. Messages quote MAAS, gateways and
+    /// specs: control characters are shown escaped (ratatui would silently drop them, hiding
+    /// what was sent) and a newline cannot push the rest out of the one-line footer.
     pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
         self.flash = Some(Flash {
-            text: text.into(),
+            text: crate::untrusted::one_line(&text.into()).into_owned(),
             level,
             until_tick: self.ticks + FLASH_TICKS,
         });
