@@ -344,9 +344,14 @@ fn os_preparation_is_complete() {
     }
     let (containerd, _) = file_content(&ud, "/etc/containerd/config.toml").unwrap();
     assert!(containerd.contains("SystemdCgroup = true"));
-    assert!(containerd.contains("sandbox_image = \"registry.k8s.io/pause:3.10\""));
-    let (hosts, _) = file_content(&ud, "/etc/containerd/certs.d/_default/hosts.toml").unwrap();
+    // The pause image comes from the site's copy of registry.k8s.io (imageRepository).
+    assert!(containerd.contains("sandbox_image = \"registry.corp.example:5000/k8s/pause:3.10\""));
+    // One hosts.toml per mirrored registry, the upstream as the fallback.
+    let (hosts, _) = file_content(&ud, "/etc/containerd/certs.d/docker.io/hosts.toml").unwrap();
+    assert!(hosts.contains("server = \"https://registry-1.docker.io\""));
     assert!(hosts.contains("[host.\"https://registry.corp.example:5000\"]"));
+    let (hosts, _) = file_content(&ud, "/etc/containerd/certs.d/ghcr.io/hosts.toml").unwrap();
+    assert!(hosts.contains("server = \"https://ghcr.io\""));
     let (sysctl, _) = file_content(&ud, "/etc/sysctl.d/90-kubemaas-kubernetes.conf").unwrap();
     assert!(sysctl.contains("net.bridge.bridge-nf-call-iptables = 1"));
     assert!(sysctl.contains("net.ipv4.ip_forward = 1"));

@@ -1,7 +1,8 @@
 //! The subset of cloud-init's `#cloud-config` format kubemaas writes, as serde types so quoting
-//! is always right. Only `write_files` and `runcmd` are used: both behave the same across the
-//! cloud-init releases MAAS images carry, and neither merges with the apt and network settings
-//! MAAS itself supplies through vendor-data.
+//! is always right. `write_files` and `runcmd` behave the same across the cloud-init releases
+//! MAAS images carry, and neither merges with the apt and network settings MAAS itself supplies
+//! through vendor-data. `apt` is written only when the profile names an archive mirror: then it
+//! is meant to override MAAS's (user-data wins over vendor-data).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,38 @@ pub struct CloudConfig {
     pub write_files: Vec<WriteFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runcmd: Vec<Command>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apt: Option<AptConfig>,
+}
+
+/// cloud-init's `apt` module: the Ubuntu archive the nodes use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AptConfig {
+    pub primary: Vec<AptArchive>,
+    pub security: Vec<AptArchive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AptArchive {
+    pub arches: Vec<String>,
+    pub uri: String,
+}
+
+impl AptConfig {
+    /// Every architecture's archive and security pocket from `uri` (an Ubuntu mirror serves
+    /// both).
+    pub fn mirror(uri: &str) -> AptConfig {
+        let archive = || {
+            vec![AptArchive {
+                arches: vec!["default".into()],
+                uri: uri.to_string(),
+            }]
+        };
+        AptConfig {
+            primary: archive(),
+            security: archive(),
+        }
+    }
 }
 
 /// A file cloud-init writes in its init stage, before any command runs.

@@ -408,6 +408,7 @@ impl GatewayNodePlan {
         Ok(CloudConfig {
             write_files: files,
             runcmd: self.commands(),
+            apt: None,
         })
     }
 

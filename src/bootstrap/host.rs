@@ -8,9 +8,8 @@ pub(crate) const MODULES_PATH: &str = "/etc/modules-load.d/kubemaas-kubernetes.c
 pub(crate) const SYSCTL_PATH: &str = "/etc/sysctl.d/90-kubemaas-kubernetes.conf";
 pub(crate) const CONTAINERD_CONFIG_PATH: &str = "/etc/containerd/config.toml";
 pub(crate) const CONTAINERD_CERTS_DIR: &str = "/etc/containerd/certs.d";
-/// `_default` applies to every registry without a directory of its own.
-pub(crate) const CONTAINERD_DEFAULT_HOSTS_PATH: &str =
-    "/etc/containerd/certs.d/_default/hosts.toml";
+/// The CA certificates the site's mirrors use, where `update-ca-certificates` picks them up.
+pub(crate) const SITE_CA_DIR: &str = "/usr/local/share/ca-certificates";
 pub(crate) const APT_SOURCE_PATH: &str = "/etc/apt/sources.list.d/kubemaas-kubernetes.list";
 /// `.asc`: apt reads ASCII-armoured keys directly, so no gpg is needed on the node.
 pub(crate) const APT_KEY_PATH: &str = "/etc/apt/keyrings/kubemaas-kubernetes.asc";
@@ -57,20 +56,46 @@ pub(crate) fn containerd_config(plan: &ClusterPlan) -> String {
          \n\
          [plugins.\"io.containerd.grpc.v1.cri\".registry]\n\
          \x20 config_path = {certs}\n",
-        pause = toml_string(plan.kubernetes_version.pause_image()),
+        pause = toml_string(
+            &plan
+                .kubernetes_version
+                .pause_image_in(&plan.image_repository)
+        ),
         certs = toml_string(CONTAINERD_CERTS_DIR),
     )
 }
 
-/// `hosts.toml` sending every pull through the mirror; containerd falls back to the upstream
-/// registry only if the mirror fails (which, air-gapped, fails too: the mirror must be complete).
-pub(crate) fn containerd_mirror_hosts(mirror: &str) -> String {
-    format!(
-        "# Written by kubemaas: pull every image through the site's registry mirror.\n\
-         [host.{host}]\n\
-         \x20 capabilities = [\"pull\", \"resolve\"]\n",
-        host = toml_string(mirror.trim_end_matches('/')),
-    )
+/// Where containerd reads `registry`'s host configuration.
+pub(crate) fn containerd_hosts_path(registry: &str) -> String {
+    format!("{CONTAINERD_CERTS_DIR}/{registry}/hosts.toml")
+}
+
+/// `hosts.toml` sending `registry`'s pulls through `mirrors`, in order; containerd falls back to
+/// the registry itself (`server`) only when every mirror fails, which air-gapped fails too: the
+/// mirrors must be complete. The mirrors' CA is in the system store (installed first).
+pub(crate) fn containerd_mirror_hosts(registry: &str, mirrors: &[String]) -> String {
+    // Docker Hub's API is not served at its name.
+    let upstream = match registry {
+        "docker.io" => "https://registry-1.docker.io".to_string(),
+        other => format!("https://{other}"),
+    };
+    let mut out = format!(
+        "# Written by kubemaas: pull {registry} images through the site's mirrors.\n\
+         server = {}\n",
+        toml_string(&upstream)
+    );
+    for mirror in mirrors {
+        out.push_str(&format!(
+            "\n[host.{}]\n\x20 capabilities = [\"pull\", \"resolve\"]\n",
+            toml_string(mirror.trim_end_matches('/'))
+        ));
+    }
+    out
+}
+
+/// The path of the `i`-th site CA certificate.
+pub(crate) fn site_ca_path(i: usize) -> String {
+    format!("{SITE_CA_DIR}/kubemaas-site-{i}.crt")
 }
 
 /// The one-line apt source, pinned to the repository's key.

@@ -25,6 +25,8 @@ pub struct ClusterConfiguration {
     pub cluster_name: String,
     pub kubernetes_version: String,
     pub control_plane_endpoint: String,
+    /// Where kubeadm pulls the control-plane images from.
+    pub image_repository: String,
     pub networking: Networking,
     pub api_server: ApiServer,
     /// v1beta4 only: the key type kubeadm generates its own certificates with. Matches the
@@ -179,7 +181,9 @@ pub struct JoinControlPlane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KubeadmConfig {
     Init {
-        cluster: ClusterConfiguration,
+        cluster: Box<ClusterConfiguration>,
+        /// The profile's `clusterConfiguration` fields, merged over `cluster` when written.
+        cluster_extra: serde_yaml::Value,
         init: InitConfiguration,
     },
     Join(JoinConfiguration),
@@ -200,10 +204,11 @@ impl KubeadmConfig {
             advertise_address: a.to_string(),
             bind_port: API_SERVER_PORT,
         });
-        let registration = node_registration(api, node, advertise_address);
+        let registration = node_registration(api, plan, node, advertise_address);
         match node.role {
             NodeRole::InitControlPlane => KubeadmConfig::Init {
-                cluster: cluster_configuration(plan),
+                cluster: Box::new(cluster_configuration(plan)),
+                cluster_extra: plan.cluster_configuration.clone(),
                 init: InitConfiguration {
                     api_version: api.api_version().into(),
                     kind: "InitConfiguration".into(),
@@ -243,11 +248,46 @@ impl KubeadmConfig {
     /// The multi-document YAML `kubeadm --config` reads.
     pub fn to_yaml(&self) -> Result<String, BootstrapError> {
         match self {
-            KubeadmConfig::Init { cluster, init } => {
-                Ok(format!("{}---\n{}", yaml(cluster)?, yaml(init)?))
+            KubeadmConfig::Init {
+                cluster,
+                cluster_extra,
+                init,
+            } => {
+                let mut merged = serde_yaml::to_value(cluster)
+                    .map_err(|e| BootstrapError::serialize("kubeadm config", e))?;
+                merge(&mut merged, cluster_extra);
+                Ok(format!("{}---\n{}", yaml(&merged)?, yaml(init)?))
             }
             KubeadmConfig::Join(join) => yaml(join),
         }
+    }
+}
+
+/// Lays `extra` over `base`: mappings merge key by key, lists are extended (certSANs the
+/// profile adds join kubemaas's), and anything else in `extra` replaces what `base` has. The
+/// fields kubemaas owns are refused in the profile before they get here.
+fn merge(base: &mut serde_yaml::Value, extra: &serde_yaml::Value) {
+    use serde_yaml::Value;
+    match (base, extra) {
+        (Value::Mapping(b), Value::Mapping(e)) => {
+            for (key, value) in e {
+                match b.get_mut(key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        b.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (Value::Sequence(b), Value::Sequence(e)) => {
+            for value in e {
+                if !b.contains(value) {
+                    b.push(value.clone());
+                }
+            }
+        }
+        (_, Value::Null) => {}
+        (b, e) => *b = e.clone(),
     }
 }
 
@@ -270,6 +310,7 @@ fn cluster_configuration(plan: &ClusterPlan) -> ClusterConfiguration {
         cluster_name: plan.cluster_name.clone(),
         kubernetes_version: plan.kubernetes_version.tag(),
         control_plane_endpoint: plan.endpoint_host_port(),
+        image_repository: plan.image_repository.clone(),
         networking: Networking {
             pod_subnet: plan.pod_cidr.to_string(),
             service_subnet: plan.service_cidr.to_string(),
@@ -282,6 +323,7 @@ fn cluster_configuration(plan: &ClusterPlan) -> ClusterConfiguration {
 
 fn node_registration(
     api: KubeadmApi,
+    plan: &ClusterPlan,
     node: &NodePlan,
     advertise_address: Option<&str>,
 ) -> NodeRegistration {
@@ -299,6 +341,12 @@ fn node_registration(
     if let Some(ip) = advertise_address {
         args.push(("node-ip".to_string(), ip.to_string()));
     }
+    // The profile's flags (the two above are refused there: they are per node).
+    args.extend(
+        plan.kubelet_extra_args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     NodeRegistration {
         name: node.hostname.clone(),
         cri_socket: CRI_SOCKET.into(),

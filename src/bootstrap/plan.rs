@@ -6,6 +6,7 @@ use super::error::BootstrapError;
 use crate::model::k8s_version::{KubernetesVersion, NEWEST_MINOR, OLDEST_MINOR};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -30,16 +31,36 @@ pub struct ClusterPlan {
     pub node_subnet: Option<IpNet>,
     pub pod_cidr: IpNet,
     pub service_cidr: IpNet,
-    /// The cluster DNS domain, normally `cluster.local`.
+    /// The cluster DNS domain, normally `cluster.local` (CoreDNS answers for it).
     pub dns_domain: String,
+    /// The MAAS DNS domain the nodes are registered in (kept off the proxy; never the cluster
+    /// domain).
+    pub maas_domain: String,
     /// Proxies the nodes must use to reach the outside; `None` for direct access.
     pub proxy: Option<ProxyPlan>,
     /// Where kubelet, kubeadm and kubectl are installed from.
     pub packages: AptRepository,
-    /// A registry mirror every image pull goes through (containerd `_default` host), e.g.
-    /// `https://registry.corp.example:5000`. `None` pulls from the upstream registries.
-    pub image_mirror: Option<String>,
+    /// Where kubeadm pulls the control-plane images, and containerd the pause image, from
+    /// (kubeadm `imageRepository`): `registry.k8s.io` or the site's copy of it.
+    pub image_repository: String,
+    /// containerd registry mirrors: registry host (`docker.io`, `ghcr.io`) → mirror URLs, tried
+    /// in order before the registry itself. One `certs.d/<registry>/hosts.toml` each.
+    pub registry_mirrors: BTreeMap<String, Vec<String>>,
+    /// PEM certificates every node trusts (the site mirrors' CA), installed before anything is
+    /// fetched.
+    pub ca_certificates: Vec<String>,
+    /// An Ubuntu archive mirror for apt, replacing the one MAAS configured.
+    pub apt_mirror: Option<String>,
+    /// More Debian packages installed with containerd and kubelet.
+    pub extra_packages: Vec<String>,
+    /// More kubelet flags on every node (flag name without dashes → value).
+    pub kubelet_extra_args: BTreeMap<String, String>,
+    /// Fields merged into the generated kubeadm ClusterConfiguration (a mapping; null for none).
+    pub cluster_configuration: serde_yaml::Value,
     pub cni: CniPlan,
+    /// Manifests applied after the CNI on the first control-plane node, in order: the storage
+    /// and add-on layers' `manifestUrl`s.
+    pub addon_manifests: Vec<String>,
     /// The kube-vip image, e.g. `registry.corp.example/kube-vip/kube-vip:v0.8.9`.
     pub kube_vip_image: String,
 }
@@ -261,8 +282,29 @@ impl ClusterPlan {
             validate_proxy(proxy)?;
         }
         validate_apt(&self.packages)?;
-        if let Some(mirror) = &self.image_mirror {
-            require_http_url("cluster.image_mirror", mirror)?;
+        for (registry, mirrors) in &self.registry_mirrors {
+            if !crate::model::profile::is_registry_host(registry) {
+                return Err(BootstrapError::plan(
+                    "cluster.registry_mirrors",
+                    format!("{registry:?} is not a registry host"),
+                    "key mirrors by the registry they mirror, like docker.io",
+                ));
+            }
+            for mirror in mirrors {
+                require_http_url("cluster.registry_mirrors", mirror)?;
+            }
+        }
+        if let Some(mirror) = &self.apt_mirror {
+            require_http_url("cluster.apt_mirror", mirror)?;
+        }
+        for url in &self.addon_manifests {
+            if url::Url::parse(url).is_err() {
+                return Err(BootstrapError::plan(
+                    "cluster.addon_manifests",
+                    format!("{url:?} is not a URL"),
+                    "give each storage and add-on layer an http(s) manifestUrl",
+                ));
+            }
         }
         if self.kube_vip_image.trim().is_empty()
             || self.kube_vip_image.chars().any(|c| c.is_whitespace())

@@ -17,11 +17,12 @@ pub fn no_proxy_list(plan: &ClusterPlan) -> Vec<String> {
         list.push(vip.address.to_string());
     }
     list.extend(
-        ["localhost", "127.0.0.1", ".svc", ".cluster.local"]
+        ["localhost", "127.0.0.1", ".svc"]
             .iter()
             .map(|s| s.to_string()),
     );
     list.push(format!(".{}", plan.dns_domain));
+    list.push(format!(".{}", plan.maas_domain));
     if let Some(proxy) = &plan.proxy {
         list.extend(proxy.no_proxy.iter().cloned());
     }
@@ -173,10 +174,18 @@ node_subnet: null
 pod_cidr: 10.244.0.0/16
 service_cidr: 10.96.0.0/12
 dns_domain: cluster.local
+maas_domain: maas
 proxy: {http: "http://proxy:3128", https: null, no_proxy: ["apt.example", ".corp", "10.0.0.0/8"]}
 packages: {url: "https://apt.example/k8s/", suite: "/", components: [], key: {kind: url, value: "https://apt.example/k"}, package_version: null}
-image_mirror: null
+image_repository: registry.k8s.io
+registry_mirrors: {}
+ca_certificates: []
+apt_mirror: null
+extra_packages: []
+kubelet_extra_args: {}
+cluster_configuration: null
 cni: {kind: calico, manifest: {kind: url, value: "https://x/calico.yaml"}}
+addon_manifests: []
 kube_vip_image: kube-vip
 "#;
         let plan: ClusterPlan = serde_yaml::from_str(yaml).unwrap();

@@ -2,7 +2,7 @@
 //! on control-plane nodes, the kubeadm configuration, kube-vip, and the commands that run
 //! kubeadm and apply the CNI.
 
-use super::cloud_config::{apt_get, CloudConfig, Command, WriteFile};
+use super::cloud_config::{apt_get, AptConfig, CloudConfig, Command, WriteFile};
 use super::error::BootstrapError;
 use super::host;
 use super::identity::NodeIdentity;
@@ -170,6 +170,7 @@ pub fn node_cloud_config(
     Ok(CloudConfig {
         write_files: files,
         runcmd: commands(plan, node, detect),
+        apt: plan.apt_mirror.as_deref().map(AptConfig::mirror),
     })
 }
 
@@ -211,12 +212,17 @@ fn os_files(plan: &ClusterPlan) -> Vec<WriteFile> {
         ),
         WriteFile::new(host::APT_SOURCE_PATH, host::apt_source(plan), "0644"),
     ];
-    if let Some(mirror) = &plan.image_mirror {
+    for (registry, mirrors) in &plan.registry_mirrors {
         files.push(WriteFile::new(
-            host::CONTAINERD_DEFAULT_HOSTS_PATH,
-            host::containerd_mirror_hosts(mirror),
+            &host::containerd_hosts_path(registry),
+            host::containerd_mirror_hosts(registry, mirrors),
             "0644",
         ));
+    }
+    for (i, pem) in plan.ca_certificates.iter().enumerate() {
+        let mut pem = pem.trim().to_string();
+        pem.push('\n');
+        files.push(WriteFile::new(&host::site_ca_path(i), pem, "0644"));
     }
     if let Some(key) = host::apt_key_inline(plan) {
         files.push(WriteFile::new(host::APT_KEY_PATH, key, "0644"));
@@ -312,6 +318,10 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
         cmds.push(s(&["modprobe", m]));
     }
     cmds.push(s(&["sysctl", "-p", host::SYSCTL_PATH]));
+    if !plan.ca_certificates.is_empty() {
+        // Before anything is fetched: the site's mirrors are signed by this CA.
+        cmds.push(s(&["update-ca-certificates"]));
+    }
     cmds.push(s(&["install", "-d", "-m", "0755", "/etc/apt/keyrings"]));
     if let AptKey::Url(url) = &plan.packages.key {
         cmds.push(with_proxy(
@@ -340,6 +350,7 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
     .map(String::from)
     .to_vec();
     install.extend(host::package_pins(plan));
+    install.extend(plan.extra_packages.iter().cloned());
     cmds.push(apt_get(&[], &install));
     cmds.push(s(&["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"]));
     cmds.push(s(&["systemctl", "daemon-reload"]));
@@ -392,6 +403,25 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
                 .map(String::from),
             );
             cmds.push(with_proxy(apply));
+            // Storage and add-on layers, once the CNI is in: their pods need the pod network.
+            for url in &plan.addon_manifests {
+                let mut apply = vec!["sh".to_string(), "-c".into(), RETRY_SCRIPT.into()];
+                apply.push("kubemaas-retry".into());
+                apply.extend(
+                    [
+                        "kubectl",
+                        "--kubeconfig",
+                        "/etc/kubernetes/admin.conf",
+                        "apply",
+                        "--server-side",
+                        "--force-conflicts",
+                        "-f",
+                        url.as_str(),
+                    ]
+                    .map(String::from),
+                );
+                cmds.push(with_proxy(apply));
+            }
             if vip && plan.kubernetes_version.init_needs_super_admin() {
                 // super-admin.conf is a break-glass credential: back to admin.conf now that
                 // init has bound it.

@@ -7,13 +7,11 @@ use crate::bootstrap::{
     AptKey, AptRepository, ClusterPlan, CniKind, CniManifest, CniPlan, NodePlan, NodeRole,
     ProxyPlan, Taint, TaintEffect, VipPlan,
 };
+use crate::model::profile::ManifestValues;
 use crate::model::spec::{EndpointMode, NodePool, PoolRole};
 use crate::model::{ClusterProfile, ClusterSpec, Cni, ResolvedProfile};
 use crate::store::{ClusterId, Tx};
 use ipnet::IpNet;
-
-/// The kube-vip image nodes run when the profile names no mirror for it.
-pub const KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 /// The profile a spec names: an imported one (newest version) wins over a shipped one.
 pub fn find_profile(tx: &Tx<'_>, name: &str) -> Result<ClusterProfile, EngineError> {
@@ -113,7 +111,8 @@ pub fn cluster_plan(
         service_cidr: net
             .service_net()
             .ok_or_else(|| bad("the service CIDR is not a CIDR"))?,
-        dns_domain: spec.spec.dns_domain.clone(),
+        dns_domain: net.cluster_domain.clone(),
+        maas_domain: spec.spec.dns_domain.clone(),
         proxy,
         packages: AptRepository {
             url: repo.url.clone(),
@@ -122,7 +121,13 @@ pub fn cluster_plan(
             key,
             package_version: None,
         },
-        image_mirror: None,
+        image_repository: profile.kubernetes.image_repository.clone(),
+        registry_mirrors: profile.kubernetes.registry_mirrors.clone(),
+        ca_certificates: profile.os.ca_certificates.clone(),
+        apt_mirror: profile.os.apt_mirror.clone(),
+        extra_packages: profile.os.extra_packages.clone(),
+        kubelet_extra_args: profile.kubernetes.kubelet_extra_args.clone(),
+        cluster_configuration: profile.kubernetes.cluster_configuration.clone(),
         cni: CniPlan {
             kind: match profile.cni {
                 Cni::Calico => CniKind::Calico,
@@ -130,7 +135,16 @@ pub fn cluster_plan(
             },
             manifest: CniManifest::Url(profile.network.manifest_url.clone()),
         },
-        kube_vip_image: KUBE_VIP_IMAGE.to_string(),
+        addon_manifests: profile
+            .extra_layers
+            .iter()
+            .filter_map(|layer| {
+                serde_yaml::from_value::<ManifestValues>(layer.values.clone())
+                    .ok()
+                    .and_then(|v| v.manifest_url)
+            })
+            .collect(),
+        kube_vip_image: profile.kubernetes.kube_vip_image.clone(),
     })
 }
 
@@ -203,6 +217,208 @@ pub fn parse_role(text: &str) -> NodeRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bootstrap::{user_data, ClusterSecrets};
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBsiteca\n-----END CERTIFICATE-----";
+
+    /// The first control-plane node's user-data for a shipped profile with `overrides`
+    /// (pack name → values), through the engine's own planning.
+    fn init_user_data(overrides: &[(&str, &str)]) -> String {
+        let mut spec = ClusterSpec::with_defaults("web", "lab", 1, 1);
+        for (pack, values) in overrides {
+            spec.spec
+                .profile
+                .overrides
+                .insert(pack.to_string(), serde_yaml::from_str(values).unwrap());
+        }
+        let profile = crate::model::profile::shipped_profile(&spec.spec.profile.name).unwrap();
+        let resolved = resolve_profile(&profile, &spec).unwrap();
+        let status = ClusterStatus {
+            vip: Some("10.20.0.250".into()),
+            node_subnet: Some("10.20.0.0/24".into()),
+            ..Default::default()
+        };
+        let plan = cluster_plan(
+            &ClusterId::parse("0000c1c1").unwrap(),
+            &spec,
+            &resolved,
+            &status,
+        )
+        .unwrap();
+        let secrets = ClusterSecrets::generate(&plan).unwrap();
+        let cp = spec.spec.node_pools[0].clone();
+        user_data(
+            &plan,
+            &secrets,
+            &node_plan(&cp, "cp-1", NodeRole::InitControlPlane),
+        )
+        .unwrap()
+    }
+
+    /// No setting is accepted and then ignored: each value a profile can hold changes what
+    /// the first node receives, and in the expected place.
+    #[test]
+    fn every_profile_value_reaches_the_node() {
+        let base = init_user_data(&[]);
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "kubernetes",
+                "imageRepository: registry.internal:5000/k8s",
+                "imageRepository: registry.internal:5000/k8s",
+            ),
+            (
+                "kubernetes",
+                "imageRepository: registry.internal:5000/k8s",
+                "registry.internal:5000/k8s/pause:",
+            ),
+            (
+                "kubernetes",
+                "registryMirrors: {quay.io: [https://mirror.internal:5000]}",
+                "/etc/containerd/certs.d/quay.io/hosts.toml",
+            ),
+            (
+                "kubernetes",
+                "kubeletExtraArgs: {max-pods: '250'}",
+                "max-pods",
+            ),
+            (
+                "kubernetes",
+                "clusterConfiguration: {apiServer: {extraArgs: {audit-log-maxage: '30'}}}",
+                "audit-log-maxage",
+            ),
+            (
+                "kubernetes",
+                "kubeVipImage: registry.internal:5000/kube-vip/kube-vip:v0.8.9",
+                "registry.internal:5000/kube-vip/kube-vip:v0.8.9",
+            ),
+            (
+                "kubernetes",
+                "packageRepository: {url: https://apt.internal/k8s/}",
+                "https://apt.internal/k8s/",
+            ),
+            (
+                "ubuntu",
+                "aptMirror: http://archive.internal/ubuntu",
+                "uri: http://archive.internal/ubuntu",
+            ),
+            ("ubuntu", "extraPackages: [nfs-common]", "nfs-common"),
+            (
+                "ubuntu",
+                &format!("caCertificates: [{PEM:?}]"),
+                "MIIBsiteca",
+            ),
+            (
+                "ubuntu",
+                &format!("caCertificates: [{PEM:?}]"),
+                "update-ca-certificates",
+            ),
+        ];
+        for (pack, values, expected) in cases {
+            assert!(
+                !base.contains(expected),
+                "{expected} is there without {values}"
+            );
+            let changed = init_user_data(&[(pack, values)]);
+            assert!(
+                changed.contains(expected),
+                "{pack}: {values} did not put {expected} in the user-data"
+            );
+        }
+        // The storage and add-on layers' manifests are applied on the first node, from their
+        // (overridable) sources, after the CNI.
+        let profile =
+            crate::model::profile::shipped_profile(crate::model::profile::DEFAULT_PROFILE).unwrap();
+        for layer in profile.spec.layers.iter().filter(|l| {
+            matches!(
+                l.kind,
+                crate::model::profile::LayerKind::Storage | crate::model::profile::LayerKind::Addon
+            )
+        }) {
+            let url = format!("https://mirror.internal/{}.yaml", layer.name);
+            let moved = init_user_data(&[(&layer.name, &format!("manifestUrl: {url}"))]);
+            assert!(
+                moved.contains(&url),
+                "{} was not applied from its override",
+                layer.name
+            );
+        }
+    }
+
+    #[test]
+    fn values_that_could_not_reach_the_nodes_are_refused_naming_the_key() {
+        let cases = [
+            (
+                "kubernetes",
+                "kubeVipImage: 'https://ghcr.io/kube-vip'",
+                "kubeVipImage",
+            ),
+            (
+                "kubernetes",
+                "clusterConfiguration: {networking: {dnsDomain: x}}",
+                "clusterConfiguration.networking",
+            ),
+            (
+                "kubernetes",
+                "clusterConfiguration: {imageRepository: x}",
+                "clusterConfiguration.imageRepository",
+            ),
+            (
+                "kubernetes",
+                "kubeletExtraArgs: {node-ip: 10.0.0.1}",
+                "kubeletExtraArgs.node-ip",
+            ),
+            (
+                "kubernetes",
+                "kubeletExtraArgs: {--max-pods: '1'}",
+                "kubeletExtraArgs.--max-pods",
+            ),
+            (
+                "kubernetes",
+                "registryMirrors: {'https://docker.io': [https://m.internal]}",
+                "registryMirrors.https://docker.io",
+            ),
+            (
+                "kubernetes",
+                "registryMirrors: {docker.io: []}",
+                "registryMirrors.docker.io",
+            ),
+            (
+                "ubuntu",
+                "extraPackages: ['nfs-common; rm -rf /']",
+                "extraPackages[0]",
+            ),
+            ("ubuntu", "caCertificates: [not a pem]", "caCertificates[0]"),
+            ("ubuntu", "aptMirror: archive.internal", "aptMirror"),
+        ];
+        let profile =
+            crate::model::profile::shipped_profile(crate::model::profile::DEFAULT_PROFILE).unwrap();
+        for (pack, values, key) in cases {
+            let mut spec = ClusterSpec::with_defaults("web", "lab", 1, 1);
+            spec.spec
+                .profile
+                .overrides
+                .insert(pack.to_string(), serde_yaml::from_str(values).unwrap());
+            let err = resolve_profile(&profile, &spec)
+                .expect_err(values)
+                .to_string();
+            assert!(err.contains(key), "{values}: {err}");
+        }
+        // The cluster domain may not be the MAAS domain.
+        let mut spec = ClusterSpec::with_defaults("web", "lab", 1, 1);
+        spec.spec.network.cluster_domain = spec.spec.dns_domain.clone();
+        let problems = crate::model::validate_local(&spec, Some(&profile)).to_string();
+        assert!(
+            problems.contains("spec.network.clusterDomain"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn the_cluster_domain_is_not_the_maas_domain() {
+        let ud = init_user_data(&[]);
+        assert!(ud.contains("dnsDomain: cluster.local"), "{ud}");
+        assert!(!ud.contains("dnsDomain: maas"), "{ud}");
+    }
     use crate::model::spec::{Taint as SpecTaint, TaintEffect as SpecEffect};
 
     #[test]

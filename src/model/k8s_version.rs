@@ -113,6 +113,17 @@ impl KubernetesVersion {
             _ => "registry.k8s.io/pause:3.10.1",
         }
     }
+
+    /// [`Self::pause_image`] from `repository` (kubeadm's `imageRepository`), where kubeadm
+    /// expects it: an air-gapped site's copy of registry.k8s.io holds it beside the
+    /// control-plane images.
+    pub fn pause_image_in(&self, repository: &str) -> String {
+        let tag = self
+            .pause_image()
+            .rsplit_once(':')
+            .map_or("3.9", |(_, tag)| tag);
+        format!("{}/pause:{tag}", repository.trim_end_matches('/'))
+    }
 }
 
 impl fmt::Display for KubernetesVersion {

@@ -77,6 +77,16 @@ pub struct ClusterNetwork {
     pub control_plane_endpoint: ControlPlaneEndpoint,
     #[serde(default, skip_serializing_if = "Proxy::is_empty")]
     pub proxy: Proxy,
+    /// The cluster's own DNS domain (services resolve as `NAME.NAMESPACE.svc.DOMAIN`): CoreDNS
+    /// answers for it. Never the MAAS domain (`dnsDomain`), or pods could no longer resolve
+    /// MAAS hosts.
+    #[serde(default = "default_cluster_domain")]
+    pub cluster_domain: String,
+}
+
+/// Kubernetes' customary cluster domain.
+pub fn default_cluster_domain() -> String {
+    "cluster.local".to_string()
 }
 
 /// kubeadm's customary pod range. Not Calico's 192.168.0.0/16: datacenter node networks are
@@ -96,6 +106,7 @@ impl Default for ClusterNetwork {
             service_cidr: default_service_cidr(),
             control_plane_endpoint: ControlPlaneEndpoint::default(),
             proxy: Proxy::default(),
+            cluster_domain: default_cluster_domain(),
         }
     }
 }

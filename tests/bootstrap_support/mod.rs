@@ -32,6 +32,7 @@ pub fn plan(version: &str, with_proxy: bool) -> ClusterPlan {
         pod_cidr: "10.244.0.0/16".parse().unwrap(),
         service_cidr: "10.96.0.0/12".parse().unwrap(),
         dns_domain: "cluster.local".into(),
+        maas_domain: "maas".into(),
         proxy: with_proxy.then(|| ProxyPlan {
             http: Some("http://proxy.corp.example:3128".into()),
             https: Some("http://proxy.corp.example:3128".into()),
@@ -47,11 +48,25 @@ pub fn plan(version: &str, with_proxy: bool) -> ClusterPlan {
             key: AptKey::Url("https://apt.corp.example/kubernetes/Release.key".into()),
             package_version: None,
         },
-        image_mirror: Some("https://registry.corp.example:5000".into()),
+        image_repository: "registry.corp.example:5000/k8s".into(),
+        registry_mirrors: [
+            ("docker.io", "https://registry.corp.example:5000"),
+            ("ghcr.io", "https://registry.corp.example:5000"),
+            ("quay.io", "https://registry.corp.example:5000"),
+        ]
+        .into_iter()
+        .map(|(r, m)| (r.to_string(), vec![m.to_string()]))
+        .collect(),
+        ca_certificates: vec![],
+        apt_mirror: None,
+        extra_packages: vec![],
+        kubelet_extra_args: Default::default(),
+        cluster_configuration: serde_yaml::Value::Null,
         cni: CniPlan {
             kind: CniKind::Calico,
             manifest: CniManifest::Url("https://mirror.corp.example/cni/calico-v3.28.yaml".into()),
         },
+        addon_manifests: vec![],
         kube_vip_image: "registry.corp.example:5000/kube-vip/kube-vip:v0.8.9".into(),
     }
 }

@@ -46,10 +46,129 @@ pub struct KubernetesValues {
     /// Fields merged into the generated kubeadm ClusterConfiguration (apiServer.extraArgs, etcd …).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub cluster_configuration: Value,
+    /// The kube-vip image control-plane nodes run (a VIP endpoint): pulled like any other
+    /// image, so through `registryMirrors` when its registry has one.
+    #[serde(default = "default_kube_vip_image")]
+    pub kube_vip_image: String,
 }
 
 fn default_image_repository() -> String {
     "registry.k8s.io".to_string()
+}
+
+/// The kube-vip release kubemaas deploys unless the profile names another.
+pub fn default_kube_vip_image() -> String {
+    "ghcr.io/kube-vip/kube-vip:v0.8.9".to_string()
+}
+
+/// ClusterConfiguration fields kubemaas sets from the spec itself: a profile that set them
+/// would be overruled, so validation refuses them and names the spec field to use instead.
+pub const OWNED_CLUSTER_CONFIGURATION: &[(&str, &str)] = &[
+    ("apiVersion", "the Kubernetes layer's version"),
+    ("kind", "nothing: kubemaas writes a ClusterConfiguration"),
+    ("clusterName", "the cluster's metadata.name"),
+    ("kubernetesVersion", "the Kubernetes layer's version"),
+    ("controlPlaneEndpoint", "spec.network.controlPlaneEndpoint"),
+    (
+        "networking",
+        "spec.network (podCIDR, serviceCIDR, clusterDomain)",
+    ),
+    (
+        "imageRepository",
+        "the Kubernetes layer's imageRepository value",
+    ),
+];
+
+/// kubelet flags kubemaas sets itself on every node.
+pub const OWNED_KUBELET_FLAGS: &[&str] = &["node-labels", "node-ip"];
+
+/// A Debian package name (`nfs-common`), optionally pinned (`nfs-common=1:2.6.2-1`).
+pub fn is_package_name(text: &str) -> bool {
+    let (name, version) = match text.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (text, None),
+    };
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
+        && version.is_none_or(|v| {
+            !v.is_empty()
+                && v.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':' | '*')
+                })
+        })
+}
+
+/// Whether `reference` reads as an image reference: `[host[:port]/]path[:tag][@digest]`,
+/// lower-case path components, no scheme, no spaces.
+pub fn is_image_reference(reference: &str) -> bool {
+    let (name, digest) = match reference.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (reference, None),
+    };
+    if digest.is_some_and(|d| {
+        !d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty() && !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    }) {
+        return false;
+    }
+    // A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    };
+    if tag.is_some_and(|t| {
+        t.is_empty()
+            || t.len() > 128
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    }) {
+        return false;
+    }
+    if path.is_empty() || path.contains("://") {
+        return false;
+    }
+    let mut parts = path.split('/').peekable();
+    let first = parts.next().unwrap_or_default();
+    let registry =
+        path.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let components: Vec<&str> = if registry {
+        if !is_registry_host(first) {
+            return false;
+        }
+        parts.collect()
+    } else {
+        path.split('/').collect()
+    };
+    !components.is_empty()
+        && components.iter().all(|c| {
+            !c.is_empty()
+                && c.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
+                })
+        })
+}
+
+/// `registry.k8s.io`, `registry.internal:5000`, `docker.io`: a host name with an optional port.
+pub fn is_registry_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    };
+    port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0))
+        && !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +239,11 @@ pub(super) fn check_layer_values(
                         problems,
                     );
                 }
+                for (i, package) in os.extra_packages.iter().enumerate() {
+                    if !is_package_name(package) {
+                        problems.push(format!("{path}.extraPackages[{i}]"), format!("`{package}` is not a Debian package name: write it like `nfs-common` (optionally `=VERSION`)"));
+                    }
+                }
                 for (i, pem) in os.ca_certificates.iter().enumerate() {
                     if !pem.contains("-----BEGIN CERTIFICATE-----") {
                         problems.push(format!("{path}.caCertificates[{i}]"), "is not a PEM certificate: paste it with its -----BEGIN CERTIFICATE----- line");
@@ -148,7 +272,43 @@ pub(super) fn check_layer_values(
                 if k.image_repository.trim().is_empty() || k.image_repository.contains("://") {
                     problems.push(format!("{path}.imageRepository"), "give a registry and path without a scheme, like `registry.k8s.io` or `registry.internal:5000/k8s`");
                 }
+                for flag in k.kubelet_extra_args.keys() {
+                    if OWNED_KUBELET_FLAGS.contains(&flag.as_str()) {
+                        problems.push(format!("{path}.kubeletExtraArgs.{flag}"), "is set by kubemaas (node labels come from each pool's `labels`, the node address from its MAAS subnet): remove it here");
+                    } else if flag.is_empty()
+                        || flag.starts_with('-')
+                        || !flag
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    {
+                        problems.push(format!("{path}.kubeletExtraArgs.{flag}"), "is not a kubelet flag name: write it without leading dashes, like `max-pods`");
+                    }
+                }
+                if !is_image_reference(&k.kube_vip_image) {
+                    problems.push(format!("{path}.kubeVipImage"), format!("`{}` is not an image reference: write it like `registry.internal:5000/kube-vip/kube-vip:v0.8.9`", k.kube_vip_image));
+                }
+                if let Value::Mapping(fields) = &k.cluster_configuration {
+                    for (key, _) in fields {
+                        let key = key.as_str().unwrap_or_default();
+                        if let Some((_, instead)) =
+                            OWNED_CLUSTER_CONFIGURATION.iter().find(|(k, _)| *k == key)
+                        {
+                            problems.push(
+                                format!("{path}.clusterConfiguration.{key}"),
+                                format!("is set by kubemaas from {instead}: remove it here"),
+                            );
+                        }
+                    }
+                } else if !k.cluster_configuration.is_null() {
+                    problems.push(format!("{path}.clusterConfiguration"), "must be a mapping of kubeadm ClusterConfiguration fields, like `apiServer: {extraArgs: ...}`");
+                }
                 for (registry, mirrors) in &k.registry_mirrors {
+                    if !is_registry_host(registry) {
+                        problems.push(format!("{path}.registryMirrors.{registry}"), "is not a registry host: key each list by the registry it mirrors, like `docker.io` or `registry.k8s.io`");
+                    }
+                    if mirrors.is_empty() {
+                        problems.push(format!("{path}.registryMirrors.{registry}"), "lists no mirror: give at least one URL, like `https://registry.internal:5000`, or remove the entry");
+                    }
                     for (i, m) in mirrors.iter().enumerate() {
                         check_url(
                             m,

@@ -45,6 +45,17 @@ pub fn validate_local(spec: &ClusterSpec, profile: Option<&ClusterProfile>) -> P
     if let Err(e) = names::check_dns1123_subdomain(&body.profile.name) {
         p.push("spec.profile.name", format!("the profile name {e}"));
     }
+    if let Err(e) = names::check_dns1123_subdomain(&body.network.cluster_domain) {
+        p.push(
+            "spec.network.clusterDomain",
+            format!("the cluster DNS domain {e} (the default is cluster.local)"),
+        );
+    } else if body.network.cluster_domain == body.dns_domain {
+        p.push(
+            "spec.network.clusterDomain",
+            format!("`{}` is also the MAAS DNS domain (spec.dnsDomain): CoreDNS would answer for MAAS's zone and pods could no longer resolve MAAS hosts; use another, such as cluster.local", body.dns_domain),
+        );
+    }
     if let Err(e) = names::check_dns1123_subdomain(&body.dns_domain) {
         p.push("spec.dnsDomain", format!("the DNS domain {e}"));
     }
