@@ -73,9 +73,7 @@ fn main() {
         run(&stores, count),
     );
 
-    let Some(cluster) = EtcdCluster::start(3) else {
-        return;
-    };
+    let cluster = EtcdCluster::start(3);
     let cfg = cluster.config("/bench-one");
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod bootstrap;
 pub mod cli;
 pub mod engine;
+pub mod etcd;
 pub mod gateway;
 pub mod ha;
 pub mod logging;

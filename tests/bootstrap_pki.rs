@@ -14,7 +14,7 @@ fn write(dir: &Path, name: &str, content: &str) -> String {
 }
 
 fn openssl() -> std::path::PathBuf {
-    require_tool("openssl", "openssl")
+    require_tool("openssl")
 }
 
 fn secrets() -> ClusterSecrets {
@@ -107,7 +107,7 @@ fn service_account_public_key_matches_the_private_key() {
 #[test]
 fn discovery_hash_equals_openssls() {
     let openssl = openssl();
-    let sha256sum = require_tool("sha256sum", "coreutils");
+    let sha256sum = require_tool("sha256sum");
     let s = secrets();
     let dir = tempfile::tempdir().unwrap();
     let crt = write(dir.path(), "ca.crt", &s.ca.cert_pem);

@@ -21,7 +21,7 @@ const PKI_KEYS: [&str; 4] = [
 
 #[test]
 fn every_roles_user_data_passes_cloud_init_schema() {
-    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let cloud_init = require_tool("cloud-init");
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for version in VERSIONS {
@@ -50,7 +50,7 @@ fn every_roles_user_data_passes_cloud_init_schema() {
 #[test]
 fn cloud_init_schema_check_catches_a_broken_document() {
     // Guards the test above: the tool must actually reject bad user-data.
-    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let cloud_init = require_tool("cloud-init");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yaml");
     std::fs::write(&file, "#cloud-config\nwrite_files: 3\nruncmd: {a: 1}\n").unwrap();
@@ -511,7 +511,7 @@ fn known_address_and_interface_need_no_detection() {
 #[test]
 fn the_detection_script_fills_in_address_and_interface() {
     // Runs the real script against this machine's loopback: 127.0.0.1 on `lo`.
-    let sh = require_tool("sh", "dash");
+    let sh = require_tool("sh");
     let p = plan("1.31.1", false);
     let s = ClusterSecrets::generate(&p).unwrap();
     let ud = user_data(&p, &s, &node(NodeRole::JoinControlPlane)).unwrap();
@@ -562,7 +562,7 @@ fn the_detection_script_fills_in_address_and_interface() {
 
     // No address on the subnet: a clear failure, files untouched. Documentation ranges are
     // unlikely to be configured, but check rather than assume.
-    let ip = require_tool("ip", "iproute2");
+    let ip = require_tool("ip");
     let absent = ["203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24"]
         .into_iter()
         .find(|net| {
@@ -589,7 +589,7 @@ fn the_detection_script_fills_in_address_and_interface() {
 fn dns_endpoint_without_vip_and_ipv6_cluster_ranges() {
     // The MAAS DNS-record alternative: no VIP, so no kube-vip anywhere; plus an IPv6 service
     // range and an inline Cilium manifest in kubernetes IPAM. Still valid cloud-config.
-    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let cloud_init = require_tool("cloud-init");
     let mut p = plan("1.31.1", true);
     p.endpoint_host = "api.prod-eu1.maas".into();
     p.vip = None;
@@ -645,7 +645,7 @@ fn runcmd_argvs(ud: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn joiners_wait_for_the_api_and_the_cni_apply_is_retried() {
-    let sh = require_tool("sh", "dash");
+    let sh = require_tool("sh");
     let p = plan("1.30.2", false);
     let s = ClusterSecrets::generate(&p).unwrap();
     for role in [NodeRole::JoinControlPlane, NodeRole::Worker] {
@@ -708,9 +708,9 @@ fn runcmd_is_valid_shell_as_cloud_init_writes_it() {
     // cloud-init turns runcmd into one shell script with its own `shellify`; build that script
     // with cloud-init's code and have sh parse it (`-n`: parse only, run nothing).
     // cloud-init's own interpreter (its shebang): a python3 earlier on PATH may lack its module.
-    let cloud_init = require_tool("cloud-init", "cloud-init");
+    let cloud_init = require_tool("cloud-init");
     let python = cloud_init_python(&cloud_init);
-    let sh = require_tool("sh", "dash");
+    let sh = require_tool("sh");
     let dir = tempfile::tempdir().unwrap();
     for version in VERSIONS {
         let p = plan(version, true);

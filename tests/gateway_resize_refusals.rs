@@ -103,7 +103,8 @@ fn refused_resizes_change_nothing() {
     assert!(err.contains("/nonexistent/etcd-ca.pem"), "{err}");
     assert_eq!(std::fs::read(&config).unwrap(), before);
 
-    if let Some(etcd) = EtcdCluster::start(1) {
+    {
+        let etcd = EtcdCluster::start(1);
         // Another gateway's state under /kubemaas/other.
         let other = tempfile::tempdir().unwrap();
         let log = kubemaas::ha::EtcdLog::connect(&etcd.config("/kubemaas/other")).unwrap();

@@ -29,9 +29,7 @@ fn via_member(cluster: &EtcdCluster, i: usize, prefix: &str) -> EtcdConfig {
 
 #[test]
 fn three_nodes_write_concurrently_and_converge() {
-    let Some(cluster) = EtcdCluster::start(3) else {
-        return;
-    };
+    let cluster = EtcdCluster::start(3);
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let stores: Vec<Store> = (0..3)
         .map(|i| {
@@ -70,9 +68,7 @@ fn three_nodes_write_concurrently_and_converge() {
 
 #[test]
 fn late_and_restarted_nodes_catch_up_from_the_snapshot_and_the_log() {
-    let Some(cluster) = EtcdCluster::start(3) else {
-        return;
-    };
+    let cluster = EtcdCluster::start(3);
     let cfg = cluster.config("/late");
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let a = node(dirs[0].path(), &cfg, ReplicaOptions::default());
@@ -108,9 +104,7 @@ fn late_and_restarted_nodes_catch_up_from_the_snapshot_and_the_log() {
 
 #[test]
 fn followers_apply_other_nodes_writes_and_take_snapshots() {
-    let Some(cluster) = EtcdCluster::start(3) else {
-        return;
-    };
+    let cluster = EtcdCluster::start(3);
     let cfg = cluster.config("/follow");
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let options = ReplicaOptions {
@@ -137,9 +131,7 @@ fn followers_apply_other_nodes_writes_and_take_snapshots() {
 
 #[test]
 fn writes_and_reads_go_on_with_one_etcd_member_killed() {
-    let Some(mut cluster) = EtcdCluster::start(3) else {
-        return;
-    };
+    let mut cluster = EtcdCluster::start(3);
     let cfg = cluster.config("/degraded");
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     // Each node talks to the two members that stay up plus the one that dies.

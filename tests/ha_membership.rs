@@ -30,14 +30,12 @@ fn peer(name: &str, url: &str, new: bool) -> Peer {
 
 #[test]
 fn a_dead_member_is_replaced_and_the_newcomer_serves_what_was_written_before() {
-    let Some(mut etcd) = EtcdCluster::start(3) else {
-        return;
-    };
+    let mut etcd = EtcdCluster::start(3);
     let rt = runtime();
     let all = etcd.config("/t");
     rt.block_on(async {
-        let mut c = all.connect().await.unwrap();
-        c.put("/t/before", "kept", None).await.unwrap();
+        let c = all.connect().await.unwrap();
+        c.put(b"/t/before", b"kept").await.unwrap();
     });
     etcd.kill(2);
 
@@ -90,12 +88,15 @@ fn a_dead_member_is_replaced_and_the_newcomer_serves_what_was_written_before() {
     assert!(members.iter().all(|m| m.started && !m.learner));
     // Data written before the replacement, read through the newcomer alone.
     let value = rt.block_on(async {
-        let mut c = EtcdConfig::new(vec![etcd.endpoint(i)])
+        let c = EtcdConfig::new(vec![etcd.endpoint(i)])
             .connect()
             .await
             .unwrap();
-        let r = c.get("/t/before", None).await.unwrap();
-        r.kvs()[0].value_str().unwrap().to_string()
+        let r = c
+            .range(&kubemaas::etcd::Range::key("/t/before"))
+            .await
+            .unwrap();
+        String::from_utf8(r.kvs[0].value.clone()).unwrap()
     });
     assert_eq!(value, "kept");
     // Every member is healthy: each answers a write on its own (wait_ready did one per
@@ -106,8 +107,8 @@ fn a_dead_member_is_replaced_and_the_newcomer_serves_what_was_written_before() {
     let through_newcomer = EtcdConfig::new(vec![etcd.endpoint(i)]);
     ha_support::eventually("a write succeeds with m0 and the newcomer alone", || {
         rt.block_on(async {
-            let mut c = through_newcomer.connect().await.ok()?;
-            c.put("/t/after", "ok", None).await.ok()
+            let c = through_newcomer.connect().await.ok()?;
+            c.put(b"/t/after", b"ok").await.ok()
         })
         .is_some()
     });
@@ -115,9 +116,7 @@ fn a_dead_member_is_replaced_and_the_newcomer_serves_what_was_written_before() {
 
 #[test]
 fn the_member_answering_is_never_removed_and_without_quorum_nothing_changes() {
-    let Some(mut etcd) = EtcdCluster::start(3) else {
-        return;
-    };
+    let mut etcd = EtcdCluster::start(3);
     let rt = runtime();
     let at0 = EtcdConfig::new(vec![etcd.endpoint(0)]);
     // Asked to drop itself: refused, nothing removed.

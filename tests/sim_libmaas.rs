@@ -1,9 +1,10 @@
 //! Canonical's own client, python-libmaas, against `kubemaas sim` running as a real process:
 //! log in, list, allocate, deploy, release (tests/libmaas/accept.py).
 //!
-//! Needs the venv CI creates (`.ci/run`); locally:
-//! `python3 -m venv .tools/libmaas-venv && .tools/libmaas-venv/bin/pip install python-libmaas`.
-//! Without it the test explains and passes, unless `CI` is set.
+//! Needs the venv `.ci/install-test-tools` creates in `.tools/` (the test runs it when the venv
+//! is missing, and fails saying how when it cannot).
+
+mod tools_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,25 +23,7 @@ impl Drop for Guard {
 #[test]
 fn python_libmaas_accepts_the_simulator() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".tools/libmaas-venv/bin/python");
-    let usable = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import maas.client"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !usable {
-        let why = format!(
-            "python-libmaas is not installed at {}: create it with `python3 -m venv .tools/libmaas-venv && .tools/libmaas-venv/bin/pip install python-libmaas`",
-            python.display()
-        );
-        if std::env::var_os("CI").is_some() {
-            panic!("{why} (CI must run this test)");
-        }
-        eprintln!("skipping: {why}");
-        return;
-    }
+    let python = tools_support::require_libmaas();
     let state = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_kubemaas"))
         .arg("--state-dir")

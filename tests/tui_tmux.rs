@@ -13,9 +13,7 @@ use tmux_support::Tmux;
 
 #[test]
 fn demo_cluster_wizard_to_the_engine() {
-    let Some(t) = Tmux::start("wizard", "--demo", &[]) else {
-        return;
-    };
+    let t = Tmux::start("wizard", "--demo", &[]);
     t.wait_for("[200/200]");
     t.keys(&[":", "clusters", "Enter"]);
     t.wait_for("No clusters yet");
@@ -43,9 +41,7 @@ fn demo_cluster_wizard_to_the_engine() {
 
 #[test]
 fn demo_account_wizard_reports_a_wrong_key() {
-    let Some(t) = Tmux::start("account", "--demo", &[]) else {
-        return;
-    };
+    let t = Tmux::start("account", "--demo", &[]);
     let screen = t.wait_for("[200/200]");
     // The demo MAAS's URL, from the header.
     let endpoint = screen
@@ -80,9 +76,7 @@ fn demo_account_wizard_reports_a_wrong_key() {
 
 #[test]
 fn demo_console_walkthrough() {
-    let Some(t) = Tmux::start("walk", "--demo --readonly", &[]) else {
-        return;
-    };
+    let t = Tmux::start("walk", "--demo --readonly", &[]);
     let screen = t.wait_for("[200/200]");
     assert!(screen.contains("user admin"), "{screen}");
     assert!(screen.contains("READ-ONLY"), "{screen}");
@@ -119,9 +113,7 @@ fn demo_console_walkthrough() {
 #[test]
 fn sighup_and_sigterm_leave_cleanly() {
     for signal in ["HUP", "TERM"] {
-        let Some(t) = Tmux::start(&format!("sig{signal}"), "--demo", &[]) else {
-            return;
-        };
+        let t = Tmux::start(&format!("sig{signal}"), "--demo", &[]);
         t.wait_for("[200/200]");
         let pid = t.kubemaas_pid();
         let killed = Command::new("kill")
@@ -141,9 +133,7 @@ fn sighup_and_sigterm_leave_cleanly() {
 
 #[test]
 fn a_terminal_that_hangs_up_without_a_signal_is_noticed() {
-    let Some(t) = Tmux::start("hangup", "--demo", &[]) else {
-        return;
-    };
+    let t = Tmux::start("hangup", "--demo", &[]);
     t.wait_for("[200/200]");
     // Closing the session hangs up the pane's terminal, as a dropped SSH connection does;
     // the pane's shell ignores SIGHUP, so only the hang-up itself tells kubemaas.
@@ -158,9 +148,7 @@ fn a_terminal_that_hangs_up_without_a_signal_is_noticed() {
 
 #[test]
 fn no_color_means_no_colour_codes() {
-    let Some(t) = Tmux::start("nocolor", "--demo", &[("NO_COLOR", "1")]) else {
-        return;
-    };
+    let t = Tmux::start("nocolor", "--demo", &[("NO_COLOR", "1")]);
     t.wait_for("[200/200]");
     let screen = t.screen_with_escapes();
     for sgr in screen.split("\x1b[").skip(1) {
@@ -186,9 +174,7 @@ fn no_color_means_no_colour_codes() {
 
 #[test]
 fn without_maas_the_console_explains_how_to_start() {
-    let Some(t) = Tmux::start("welcome", "", &[]) else {
-        return;
-    };
+    let t = Tmux::start("welcome", "", &[]);
     let screen = t.wait_for("No MAAS is configured yet");
     assert!(screen.contains("kubemaas --demo"), "{screen}");
     t.keys(&["q"]);
@@ -208,9 +194,7 @@ fn a_broken_keymap_is_reported_in_the_console_and_a_user_theme_applies() {
         )
         .unwrap();
     };
-    let Some(t) = Tmux::start_with("config", "--demo --theme site", &[], prepare) else {
-        return;
-    };
+    let t = Tmux::start_with("config", "--demo --theme site", &[], prepare);
     let screen = t.wait_for("[200/200]");
     assert!(screen.contains("unknown action `explode`"), "{screen}");
     // The valid part applies: x quits, q no longer does.

@@ -1,10 +1,9 @@
 //! Where the etcd members are and how to authenticate to them: gateway.yaml's `etcd:` section.
 
 use super::error::HaError;
-use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+use crate::etcd::{ClientTls, EtcdClient};
 use serde::Deserialize;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// gateway.yaml's `etcd:` section.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -35,11 +34,6 @@ pub struct EtcdTls {
 fn default_prefix() -> String {
     "/kubemaas".to_string()
 }
-
-/// How long a request may take before the client reports etcd unreachable; bounded so that a
-/// store write on a node cut from the majority fails with a message instead of hanging.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl EtcdConfig {
     /// Plain-HTTP members at `endpoints` under the default prefix.
@@ -74,51 +68,44 @@ impl EtcdConfig {
         Ok(())
     }
 
-    /// Connects a client balanced over all endpoints (in the current tokio runtime).
-    pub async fn connect(&self) -> Result<Client, HaError> {
+    /// A client of all the endpoints (it moves on from one that cannot be reached). Nothing
+    /// is sent yet: the first call tells whether etcd answers.
+    pub async fn connect(&self) -> Result<EtcdClient, HaError> {
         self.connect_to(&self.endpoints).await
     }
 
-    /// Connects a client to `endpoints` only (a subset of this config's), with its TLS.
-    pub async fn connect_to(&self, endpoints: &[String]) -> Result<Client, HaError> {
+    /// A client of `endpoints` only (a subset of this config's), with its TLS.
+    pub async fn connect_to(&self, endpoints: &[String]) -> Result<EtcdClient, HaError> {
         self.validate()?;
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(CONNECT_TIMEOUT)
-            .with_timeout(REQUEST_TIMEOUT)
-            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
-            // A member cut from the majority refuses at once instead of hanging until the
-            // timeout, so the caller moves on to another member.
-            .with_require_leader(true);
-        if let Some(tls) = &self.tls {
-            options = options.with_tls(tls.options()?);
-        }
-        Client::connect(endpoints, Some(options))
-            .await
-            .map_err(|e| HaError::Etcd {
-                endpoints: self.endpoints_text(),
-                what: "connecting",
-                detail: e.to_string(),
-            })
+        let tls = match &self.tls {
+            Some(tls) => Some(tls.options()?),
+            None => None,
+        };
+        EtcdClient::new(endpoints.to_vec(), tls.as_ref()).map_err(|e| HaError::Etcd {
+            endpoints: self.endpoints_text(),
+            what: "connecting",
+            detail: e.to_string(),
+        })
     }
 }
 
 impl EtcdTls {
-    fn options(&self) -> Result<TlsOptions, HaError> {
+    fn options(&self) -> Result<ClientTls, HaError> {
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|source| HaError::TlsFile {
                 path: path.clone(),
                 source,
             })
         };
-        let mut options = TlsOptions::new().ca_certificate(Certificate::from_pem(read(&self.ca)?));
-        match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => {
-                options = options.identity(Identity::from_pem(read(cert)?, read(key)?));
-            }
-            (None, None) => {}
+        let identity_pem = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            (None, None) => None,
             _ => return Err(HaError::HalfIdentity),
-        }
-        Ok(options)
+        };
+        Ok(ClientTls {
+            ca_pem: read(&self.ca)?,
+            identity_pem,
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::config::EtcdConfig;
 use super::error::HaError;
-use etcd_client::{Client, EventType};
+use crate::etcd::{code, EtcdClient as Client, EtcdError, EventKind, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,7 +115,7 @@ impl Candidate {
         self.role.subscribe()
     }
 
-    fn err(&self, what: &'static str, e: etcd_client::Error) -> HaError {
+    fn err(&self, what: &'static str, e: EtcdError) -> HaError {
         HaError::Etcd {
             endpoints: self.endpoints.clone(),
             what,
@@ -156,12 +156,11 @@ impl Candidate {
 
     /// A lease of this candidate's TTL, renewed until the returned [`Pending`] is dropped.
     async fn grant(&self) -> Result<Pending, HaError> {
-        let mut lease_client = self.client.lease_client();
-        let lease = lease_client
-            .grant(self.ttl, None)
+        let lease = self
+            .client
+            .lease_grant(self.ttl)
             .await
-            .map_err(|e| self.err("taking a lease", e))?
-            .id();
+            .map_err(|e| self.err("taking a lease", e))?;
         let (lost_tx, lost) = watch::channel(false);
         Ok(Pending {
             client: self.client.clone(),
@@ -180,19 +179,11 @@ impl Candidate {
 
     /// Campaigns on `pending`'s lease until elected; the receiver tells when the role is lost.
     async fn elect(&self, pending: &mut Pending) -> Result<watch::Receiver<bool>, HaError> {
-        let mut election = self.client.election_client();
-        let resp = election
-            .campaign(self.election.clone(), self.id.clone(), pending.lease)
+        let key = self
+            .client
+            .campaign(self.election.as_bytes(), self.id.as_bytes(), pending.lease)
             .await
             .map_err(|e| self.err("campaigning for leadership", e))?;
-        let key = resp
-            .leader()
-            .map(|l| l.key().to_vec())
-            .ok_or_else(|| HaError::Etcd {
-                endpoints: self.endpoints.clone(),
-                what: "campaigning for leadership",
-                detail: "etcd answered without a leader key".to_string(),
-            })?;
         pending.tasks.push(tokio::spawn(watch_key(
             self.client.clone(),
             key,
@@ -209,13 +200,8 @@ impl Candidate {
 
     /// The current leader's name, if any.
     pub async fn leader(&self) -> Result<Option<String>, HaError> {
-        let mut election = self.client.election_client();
-        match election.leader(self.election.clone()).await {
-            Ok(resp) => Ok(resp
-                .kv()
-                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned())),
-            // etcd answers "election: no leader" as an error.
-            Err(e) if e.to_string().contains("no leader") => Ok(None),
+        match self.client.leader(self.election.as_bytes()).await {
+            Ok(kv) => Ok(kv.map(|kv| String::from_utf8_lossy(&kv.value).into_owned())),
             Err(e) => Err(self.err("asking for the leader", e)),
         }
     }
@@ -282,10 +268,9 @@ impl Drop for Leadership {
 /// Revokes `lease`, waiting at most [`RESIGN_TIMEOUT`]. A lease etcd no longer knows was
 /// revoked already (or expired): the role is free either way.
 async fn revoke_now(client: &Client, lease: i64) {
-    let mut lease_client = client.lease_client();
-    match tokio::time::timeout(RESIGN_TIMEOUT, lease_client.revoke(lease)).await {
+    match tokio::time::timeout(RESIGN_TIMEOUT, client.lease_revoke(lease)).await {
         Ok(Ok(_)) => tracing::info!(lease, "leadership lease revoked"),
-        Ok(Err(e)) if e.to_string().contains("not found") => {}
+        Ok(Err(e)) if e.code() == Some(code::NOT_FOUND) => {}
         Ok(Err(e)) => {
             tracing::warn!(error = %e, lease, "could not revoke the leadership lease; it expires after its TTL")
         }
@@ -306,9 +291,9 @@ fn release(client: &Client, lease: i64, tasks: &[JoinHandle<()>]) {
     // Revoking deletes the election key at once. Without a runtime (a process exiting) the
     // lease simply expires after its TTL.
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        let mut lease_client = client.lease_client();
+        let client = client.clone();
         handle.spawn(async move {
-            if let Err(e) = lease_client.revoke(lease).await {
+            if let Err(e) = client.lease_revoke(lease).await {
                 tracing::debug!(error = %e, "could not revoke the leadership lease; it expires on its own");
             }
         });
@@ -386,21 +371,12 @@ async fn keep_alive(client: Client, lease: i64, ttl: i64, lost: watch::Sender<bo
     let ttl = Duration::from_secs(ttl as u64);
     let mut last_ok = Instant::now();
     loop {
-        let mut lease_client = client.lease_client();
-        let result = async {
-            let (mut keeper, mut stream) = lease_client.keep_alive(lease).await?;
-            loop {
-                keeper.keep_alive().await?;
-                match stream.message().await? {
-                    Some(resp) if resp.ttl() > 0 => last_ok = Instant::now(),
-                    _ => return Ok::<bool, etcd_client::Error>(false),
-                }
+        match client.lease_keep_alive(lease).await {
+            Ok(left) if left > 0 => {
+                last_ok = Instant::now();
                 tokio::time::sleep(period).await;
             }
-        }
-        .await;
-        match result {
-            Ok(false) => {
+            Ok(_) => {
                 tracing::warn!(
                     lease,
                     "the leadership lease expired or was revoked: stop reconciling"
@@ -408,7 +384,6 @@ async fn keep_alive(client: Client, lease: i64, ttl: i64, lost: watch::Sender<bo
                 let _ = lost.send(true);
                 return;
             }
-            Ok(true) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot renew the leadership lease");
                 if last_ok.elapsed() >= ttl {
@@ -424,27 +399,20 @@ async fn keep_alive(client: Client, lease: i64, ttl: i64, lost: watch::Sender<bo
 /// Marks the role lost when the election key goes (lease revoked, or deleted by hand).
 async fn watch_key(client: Client, key: Vec<u8>, lost: watch::Sender<bool>) {
     loop {
-        let mut kv = client.kv_client();
-        let mut watch = client.watch_client();
         let result = async {
-            let resp = kv.get(key.clone(), None).await?;
-            if resp.kvs().is_empty() {
-                return Ok::<bool, etcd_client::Error>(true);
+            let resp = client.range(&Range::key(key.clone())).await?;
+            if resp.kvs.is_empty() {
+                return Ok::<bool, EtcdError>(true);
             }
-            let revision = resp.header().map_or(0, |h| h.revision());
-            let mut stream = watch
-                .watch(
-                    key.clone(),
-                    Some(etcd_client::WatchOptions::new().with_start_revision(revision + 1)),
-                )
+            let mut stream = client
+                .watch(&Range::key(key.clone()), resp.header.revision + 1)
                 .await?;
             while let Some(msg) = stream.message().await? {
-                if msg
-                    .events()
-                    .iter()
-                    .any(|e| e.event_type() == EventType::Delete)
-                {
+                if msg.events.iter().any(|e| e.kind == EventKind::Delete) {
                     return Ok(true);
+                }
+                if msg.canceled {
+                    break;
                 }
             }
             Ok(false)

@@ -21,11 +21,11 @@
 
 use super::config::EtcdConfig;
 use super::error::HaError;
+use crate::etcd::{
+    Compare, EtcdClient as Client, EtcdError, KeyValue, Op, Range, Txn, TxnResponse,
+};
 use crate::store::replica::{
     assemble, split, Appended, Entry, LogError, Manifest, Read, ReplicaLog, Snapshot, MAX_CHUNK,
-};
-use etcd_client::{
-    Client, Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Entries fetched per request at most: entries are small (a few KiB), and this keeps a reply
-/// far under the client's 4 MiB message limit even with large ones.
+/// far under the client's bound on an answer even with large ones.
 const READ_LIMIT: usize = 64;
 
 /// Pause before re-establishing a broken watch on the head.
@@ -179,7 +179,7 @@ impl EtcdLog {
     where
         T: Send + 'static,
         F: Fn(Client) -> Fut,
-        Fut: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
+        Fut: Future<Output = Result<T, EtcdError>> + Send + 'static,
     {
         let runtime = self
             .runtime
@@ -214,35 +214,30 @@ impl EtcdLog {
         Err(self.unavailable(what, last))
     }
 
-    fn get(
-        &self,
-        what: &str,
-        key: String,
-        options: Option<GetOptions>,
-    ) -> Result<Vec<etcd_client::KeyValue>, LogError> {
+    fn get(&self, what: &str, key: String) -> Result<Vec<KeyValue>, LogError> {
         self.call(what, |c| {
-            let (key, options) = (key.clone(), options.clone());
-            async move { Ok(c.kv_client().get(key, options).await?.take_kvs()) }
+            let range = Range::key(key.clone());
+            async move { Ok(c.range(&range).await?.kvs) }
         })
     }
 
-    fn txn(&self, what: &str, txn: Txn) -> Result<etcd_client::TxnResponse, LogError> {
+    fn txn(&self, what: &str, txn: Txn) -> Result<TxnResponse, LogError> {
         self.call(what, |c| {
             let txn = txn.clone();
-            async move { c.kv_client().txn(txn).await }
+            async move { c.txn(&txn).await }
         })
     }
 
     fn manifest(&self) -> Result<Option<(Manifest, i64)>, LogError> {
-        let kvs = self.get("reading the snapshot manifest", self.keys.manifest(), None)?;
+        let kvs = self.get("reading the snapshot manifest", self.keys.manifest())?;
         let Some(kv) = kvs.first() else {
             return Ok(None);
         };
         let manifest: Manifest =
-            serde_json::from_slice(kv.value()).map_err(|e| LogError::Corrupt {
+            serde_json::from_slice(&kv.value).map_err(|e| LogError::Corrupt {
                 detail: format!("the snapshot manifest is not valid JSON: {e}"),
             })?;
-        Ok(Some((manifest, kv.mod_revision())))
+        Ok(Some((manifest, kv.mod_revision)))
     }
 }
 
@@ -273,29 +268,22 @@ fn wait<T: Send + 'static>(
 async fn watch_head(clients: Vec<Client>, keys: Keys, cache: Arc<HeadCache>) {
     for member in (0..clients.len()).cycle() {
         let client = &clients[member];
-        let mut kv = client.kv_client();
-        let mut watch = client.watch_client();
-        let result: Result<(), etcd_client::Error> = async {
-            let resp = kv.get(keys.head(), None).await?;
-            let revision = resp.header().map_or(0, |h| h.revision());
-            if let Some(kv) = resp.kvs().first() {
-                if let Ok(head) = parse_head(kv.value()) {
-                    cache.saw(head);
+        let head = Range::key(keys.head());
+        let result: Result<(), EtcdError> = async {
+            let resp = client.range(&head).await?;
+            if let Some(kv) = resp.kvs.first() {
+                if let Ok(seq) = parse_head(&kv.value) {
+                    cache.saw(seq);
                 }
             }
-            let mut stream = watch
-                .watch(
-                    keys.head(),
-                    Some(WatchOptions::new().with_start_revision(revision + 1)),
-                )
-                .await?;
+            let mut stream = client.watch(&head, resp.header.revision + 1).await?;
             while let Some(msg) = stream.message().await? {
-                for event in msg.events() {
-                    if let Some(Ok(head)) = event.kv().map(|kv| parse_head(kv.value())) {
-                        cache.saw(head);
+                for event in &msg.events {
+                    if let Ok(seq) = parse_head(&event.kv.value) {
+                        cache.saw(seq);
                     }
                 }
-                if msg.canceled() {
+                if msg.canceled {
                     break;
                 }
             }
@@ -319,9 +307,9 @@ impl ReplicaLog for EtcdLog {
         }
         let head = self.keys.head();
         let guard = if after == 0 {
-            Compare::version(head.clone(), CompareOp::Equal, 0)
+            Compare::Version(head.clone().into(), 0)
         } else {
-            Compare::value(head.clone(), CompareOp::Equal, after.to_string())
+            Compare::Value(head.clone().into(), after.to_string().into())
         };
         let seq = after + 1;
         let tag: [u8; TAG] = rand::random();
@@ -331,37 +319,30 @@ impl ReplicaLog for EtcdLog {
         let txn = Txn::new()
             .when([guard])
             .and_then([
-                TxnOp::put(head.clone(), seq.to_string(), None),
-                TxnOp::put(self.keys.entry(seq), value, None),
+                Op::Put(head.clone().into(), seq.to_string().into()),
+                Op::Put(self.keys.entry(seq).into(), value),
             ])
             .or_else([
-                TxnOp::get(head, None),
-                TxnOp::get(self.keys.entry(seq), None),
+                Op::Get(Range::key(head)),
+                Op::Get(Range::key(self.keys.entry(seq))),
             ]);
         let resp = self.txn("appending a state change", txn)?;
-        if resp.succeeded() {
+        if resp.succeeded {
             self.head.saw(seq);
             return Ok(Appended::At(seq));
         }
-        let gets: Vec<_> = resp
-            .op_responses()
-            .into_iter()
-            .filter_map(|op| match op {
-                TxnOpResponse::Get(get) => Some(get),
-                _ => None,
-            })
-            .collect();
+        let gets = &resp.ranges;
         // A retry of an append whose answer was lost finds its own entry: it is in the log.
         let ours = gets
             .get(1)
-            .and_then(|g| g.kvs().first())
-            .is_some_and(|kv| kv.value().starts_with(&tag));
+            .and_then(|g| g.kvs.first())
+            .is_some_and(|kv| kv.value.starts_with(&tag));
         if ours {
             self.head.saw(seq);
             return Ok(Appended::At(seq));
         }
-        let current = match gets.first().and_then(|g| g.kvs().first()) {
-            Some(kv) => parse_head(kv.value())?,
+        let current = match gets.first().and_then(|g| g.kvs.first()) {
+            Some(kv) => parse_head(&kv.value)?,
             None => 0,
         };
         if current <= after {
@@ -376,25 +357,19 @@ impl ReplicaLog for EtcdLog {
     }
 
     fn read_after(&self, after: u64, limit: usize) -> Result<Read, LogError> {
-        let range = GetOptions::new()
-            .with_range(self.keys.entries_end())
-            .with_limit(limit.clamp(1, READ_LIMIT) as i64);
-        let txn = Txn::new().and_then([
-            TxnOp::get(self.keys.head(), None),
-            TxnOp::get(self.keys.entry(after + 1), Some(range)),
-        ]);
+        let range = Range::key(self.keys.entry(after + 1))
+            .until(self.keys.entries_end())
+            .limit(limit.clamp(1, READ_LIMIT) as i64);
+        let txn = Txn::new().and_then([Op::Get(Range::key(self.keys.head())), Op::Get(range)]);
         let resp = self.txn("reading the state log", txn)?;
-        let mut gets = resp.op_responses().into_iter().filter_map(|op| match op {
-            TxnOpResponse::Get(get) => Some(get),
-            _ => None,
-        });
+        let mut gets = resp.ranges.into_iter();
         let (Some(head), Some(entries)) = (gets.next(), gets.next()) else {
             return Err(LogError::Corrupt {
                 detail: "etcd answered a log read without its two parts".to_string(),
             });
         };
-        let head = match head.kvs().first() {
-            Some(kv) => parse_head(kv.value())?,
+        let head = match head.kvs.first() {
+            Some(kv) => parse_head(&kv.value)?,
             None => 0,
         };
         self.head.saw(head);
@@ -402,10 +377,10 @@ impl ReplicaLog for EtcdLog {
             return Ok(Read::Entries(Vec::new()));
         }
         let mut out = Vec::new();
-        for kv in entries.kvs() {
+        for kv in &entries.kvs {
             let seq = self
                 .keys
-                .seq_of_entry(kv.key())
+                .seq_of_entry(&kv.key)
                 .ok_or_else(|| LogError::Corrupt {
                     detail: "a log entry's key is not a number".to_string(),
                 })?;
@@ -413,7 +388,7 @@ impl ReplicaLog for EtcdLog {
                 // Written after the head we read? Impossible in one revision; stop to be safe.
                 break;
             }
-            let changeset = kv.value().get(TAG..).ok_or_else(|| LogError::Corrupt {
+            let changeset = kv.value.get(TAG..).ok_or_else(|| LogError::Corrupt {
                 detail: format!("log entry {seq} is shorter than its tag"),
             })?;
             out.push(Entry {
@@ -436,9 +411,9 @@ impl ReplicaLog for EtcdLog {
             };
             let mut chunks = Vec::with_capacity(manifest.chunks);
             for i in 0..manifest.chunks {
-                let kvs = self.get("reading a snapshot", self.keys.chunk(manifest.seq, i), None)?;
+                let kvs = self.get("reading a snapshot", self.keys.chunk(manifest.seq, i))?;
                 match kvs.into_iter().next() {
-                    Some(kv) => chunks.push(kv.into_key_value().1),
+                    Some(kv) => chunks.push(kv.value),
                     None => break,
                 }
             }
@@ -467,7 +442,7 @@ impl ReplicaLog for EtcdLog {
             let (key, value) = (self.keys.chunk(snapshot.seq, i), part.to_vec());
             self.call("storing a snapshot", |c| {
                 let (key, value) = (key.clone(), value.clone());
-                async move { c.kv_client().put(key, value, None).await }
+                async move { c.put(key.as_bytes(), &value).await }
             })?;
         }
         let text = serde_json::to_vec(&manifest).map_err(|e| LogError::Corrupt {
@@ -485,14 +460,10 @@ impl ReplicaLog for EtcdLog {
             }
             let revision = current.as_ref().map_or(0, |(_, r)| *r);
             let txn = Txn::new()
-                .when([Compare::mod_revision(
-                    self.keys.manifest(),
-                    CompareOp::Equal,
-                    revision,
-                )])
-                .and_then([TxnOp::put(self.keys.manifest(), text.clone(), None)]);
+                .when([Compare::ModRevision(self.keys.manifest().into(), revision)])
+                .and_then([Op::Put(self.keys.manifest().into(), text.clone())]);
             let resp = self.txn("storing a snapshot", txn)?;
-            if resp.succeeded() {
+            if resp.succeeded {
                 if let Some((old, _)) = current {
                     self.delete_chunks(old.seq)?;
                 }
@@ -502,14 +473,10 @@ impl ReplicaLog for EtcdLog {
     }
 
     fn compact(&self, upto: u64) -> Result<(), LogError> {
-        let (from, to) = (self.keys.entry(0), self.keys.entry(upto + 1));
+        let range = Range::key(self.keys.entry(0)).until(self.keys.entry(upto + 1));
         self.call("compacting the state log", |c| {
-            let (from, to) = (from.clone(), to.clone());
-            async move {
-                c.kv_client()
-                    .delete(from, Some(DeleteOptions::new().with_range(to)))
-                    .await
-            }
+            let range = range.clone();
+            async move { c.delete(&range).await }
         })?;
         Ok(())
     }
@@ -533,14 +500,10 @@ impl ReplicaLog for EtcdLog {
 
 impl EtcdLog {
     fn delete_chunks(&self, seq: u64) -> Result<(), LogError> {
-        let key = self.keys.chunks_of(seq);
+        let range = Range::prefix(self.keys.chunks_of(seq));
         self.call("dropping an old snapshot", |c| {
-            let key = key.clone();
-            async move {
-                c.kv_client()
-                    .delete(key, Some(DeleteOptions::new().with_prefix()))
-                    .await
-            }
+            let range = range.clone();
+            async move { c.delete(&range).await }
         })?;
         Ok(())
     }

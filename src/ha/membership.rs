@@ -1,4 +1,4 @@
-//! The etcd cluster's own membership, through etcd-client's cluster API: list the members,
+//! The etcd cluster's own membership, through etcd's cluster API: list the members,
 //! and [`repair`] the list towards the nodes a 3-node gateway should have when
 //! `kubemaas gateway deploy` replaced a failed machine — the dead member removed, the
 //! replacement added — *before* the replacement's etcd starts with
@@ -11,7 +11,7 @@
 //! (`--strict-reconfig-check`, on by default) and reported as [`MembershipError::Quorum`].
 
 use super::config::EtcdConfig;
-use etcd_client::Client;
+use crate::etcd::{code, EtcdClient as Client, EtcdError, Member};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -49,14 +49,14 @@ pub struct MemberView {
 }
 
 impl MemberView {
-    fn of(m: &etcd_client::Member) -> Self {
+    fn of(m: &Member) -> Self {
         MemberView {
-            id: format!("{:x}", m.id()),
-            name: m.name().to_string(),
-            peer_urls: m.peer_urls().to_vec(),
-            client_urls: m.client_urls().to_vec(),
-            started: !m.name().is_empty(),
-            learner: m.is_learner(),
+            id: format!("{:x}", m.id),
+            name: m.name.clone(),
+            peer_urls: m.peer_urls.clone(),
+            client_urls: m.client_urls.clone(),
+            started: !m.name.is_empty(),
+            learner: m.is_learner,
         }
     }
 
@@ -121,25 +121,27 @@ enum Refusal {
     Other,
 }
 
-fn refusal(e: &etcd_client::Error) -> Refusal {
-    let text = e.to_string();
-    if text.contains("member not found") {
-        Refusal::NotFound
-    } else if text.contains("Peer URLs already exists") || text.contains("ID exists") {
-        Refusal::AlreadyThere
-    } else if text.contains("not enough started members")
-        || text.contains("unhealthy cluster")
-        || text.contains("no leader")
-    {
-        Refusal::Quorum
-    } else if text.contains("Timeout expired")
-        || text.contains("timed out")
-        || text.contains("deadline")
-        || text.contains("leader changed")
-    {
-        Refusal::Timeout
-    } else {
-        Refusal::Other
+/// By gRPC code first; etcd gives FailedPrecondition and Unavailable several meanings, told
+/// apart by its own message (etcd's `rpctypes` error texts).
+fn refusal(e: &EtcdError) -> Refusal {
+    let text = e.message();
+    match e.code() {
+        Some(code::NOT_FOUND) => Refusal::NotFound,
+        Some(code::FAILED_PRECONDITION)
+            if text.contains("already exist") || text.contains("ID exist") =>
+        {
+            Refusal::AlreadyThere
+        }
+        Some(code::FAILED_PRECONDITION) if text.contains("not enough started members") => {
+            Refusal::Quorum
+        }
+        Some(code::UNAVAILABLE) if text.contains("unhealthy") || text.contains("no leader") => {
+            Refusal::Quorum
+        }
+        Some(code::UNAVAILABLE) | Some(code::DEADLINE_EXCEEDED) => Refusal::Timeout,
+        // Nothing came back in time: the outcome is unknown.
+        None if e.is_transport() => Refusal::Timeout,
+        _ => Refusal::Other,
     }
 }
 
@@ -148,7 +150,7 @@ fn refusal(e: &etcd_client::Error) -> Refusal {
 async fn change<F, Fut, T>(what: &str, members: usize, mut op: F) -> Result<(), MembershipError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    Fut: std::future::Future<Output = Result<T, EtcdError>>,
 {
     let started = tokio::time::Instant::now();
     loop {
@@ -184,7 +186,7 @@ where
 /// The members and the ID of the one answering.
 pub async fn list(client: &mut Client) -> Result<(Vec<MemberView>, u64), MembershipError> {
     // Without a leader (a majority of members down) etcd refuses even to list.
-    let fail = |what: &str, doing: &str, e: etcd_client::Error| match refusal(&e) {
+    let fail = |what: &str, doing: &str, e: EtcdError| match refusal(&e) {
         Refusal::Quorum => MembershipError::Quorum {
             what: what.into(),
             members: 0,
@@ -200,20 +202,14 @@ pub async fn list(client: &mut Client) -> Result<(Vec<MemberView>, u64), Members
         .member_list()
         .await
         .map_err(|e| fail("list its members", "listing the members", e))?;
-    let me = client
-        .status()
-        .await
-        .map_err(|e| {
-            fail(
-                "tell which member answers",
-                "asking which member answers",
-                e,
-            )
-        })?
-        .header()
-        .map(|h| h.member_id())
-        .unwrap_or_default();
-    Ok((members.members().iter().map(MemberView::of).collect(), me))
+    let me = client.member_id().await.map_err(|e| {
+        fail(
+            "tell which member answers",
+            "asking which member answers",
+            e,
+        )
+    })?;
+    Ok((members.iter().map(MemberView::of).collect(), me))
 }
 
 /// `name=peer-url,…` over `members`; a member not started yet is named as `wanted` names it.
@@ -299,7 +295,7 @@ pub async fn repair(
         };
         let what = format!("remove member {label}");
         change(&what, total, || {
-            let mut c = client.clone();
+            let c = client.clone();
             async move { c.member_remove(id).await }
         })
         .await?;
@@ -322,8 +318,8 @@ pub async fn repair(
         let what = format!("add member {} ({})", p.name, p.peer_url);
         let url = p.peer_url.clone();
         change(&what, now.len(), || {
-            let (mut c, url) = (client.clone(), url.clone());
-            async move { c.member_add([url], None).await }
+            let (c, url) = (client.clone(), url.clone());
+            async move { c.member_add(&[url]).await }
         })
         .await?;
         tracing::info!(member = %p.name, peer = %p.peer_url, "added etcd member");

@@ -6,6 +6,11 @@ use kubemaas::bootstrap::{
     AptKey, AptRepository, ClusterPlan, ClusterSecrets, CniKind, CniManifest, CniPlan, NodePlan,
     NodeRole, ProxyPlan, Taint, TaintEffect, VipPlan,
 };
+// Test crates may include several support modules that each bring this one.
+#[allow(clippy::duplicate_mod)]
+#[path = "../tools_support/mod.rs"]
+mod tools_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -87,35 +92,10 @@ pub const ROLES: [NodeRole; 3] = [
     NodeRole::Worker,
 ];
 
-fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The path of a mandatory tool, or a failure naming the Debian package that provides it.
-pub fn require_tool(tool: &str, package: &str) -> PathBuf {
-    on_path(tool).unwrap_or_else(|| {
-        panic!(
-            "`{tool}` is not installed but these tests require it: \
-             apt-get install -y --no-install-recommends {package}"
-        )
-    })
-}
-
-/// The path of a tool a test may do without on a workstation (it then skips), but not in CI
-/// (`CI` set), where its absence fails naming the Debian package that provides it.
-pub fn optional_tool(tool: &str, package: &str) -> Option<PathBuf> {
-    let found = on_path(tool);
-    if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!(
-            "`{tool}` is not installed but CI is set: \
-             apt-get install -y --no-install-recommends {package}"
-        );
-    }
-    found
+/// The path of a tool the tests need: installed by .ci/install-test-tools when missing,
+/// else a failure naming the command to run.
+pub fn require_tool(tool: &str) -> PathBuf {
+    tools_support::require(tool)
 }
 
 /// `cloud-init schema --config-file FILE` with the real `cloud_init`: `Err` with its report

@@ -5,6 +5,11 @@
 
 #![allow(dead_code)]
 
+// Test crates may include several support modules that each bring this one.
+#[allow(clippy::duplicate_mod)]
+#[path = "../tools_support/mod.rs"]
+mod tools_support;
+
 use kubemaas::ha::EtcdConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,17 +17,10 @@ use std::time::{Duration, Instant};
 
 pub const ETCD: &str = "/usr/bin/etcd";
 
-/// The etcd binary, or `None` (with a loud note) when it is missing outside CI. In CI a
-/// missing etcd fails the test: .ci/run installs it.
-pub fn etcd_binary() -> Option<PathBuf> {
-    if Path::new(ETCD).exists() {
-        return Some(PathBuf::from(ETCD));
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{ETCD} is missing in CI: .ci/run must install Debian's etcd-server");
-    }
-    eprintln!("SKIPPED: {ETCD} is missing (apt-get install etcd-server to run the HA tests)");
-    None
+/// The etcd binary: installed by .ci/install-test-tools when missing, else the test fails
+/// saying how to install it.
+pub fn etcd_binary() -> PathBuf {
+    tools_support::require(ETCD)
 }
 
 pub fn free_port() -> u16 {
@@ -48,19 +46,19 @@ impl EtcdCluster {
     /// Starts `n` members and waits until every one of them answers. A free port found by
     /// binding and closing can be taken by another process before etcd binds it (tests run in
     /// parallel); a member that exits at start is retried on fresh ports.
-    pub fn start(n: usize) -> Option<EtcdCluster> {
+    pub fn start(n: usize) -> EtcdCluster {
         let names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
         EtcdCluster::start_named(&names)
     }
 
     /// Like [`EtcdCluster::start`], the members named `names` (the host names of the
     /// machines a deploy test placed a gateway on, say).
-    pub fn start_named(names: &[String]) -> Option<EtcdCluster> {
-        etcd_binary()?;
+    pub fn start_named(names: &[String]) -> EtcdCluster {
+        etcd_binary();
         for attempt in 1..=3 {
             let mut cluster = EtcdCluster::spawn_all(names);
             match cluster.wait_ready() {
-                Ok(()) => return Some(cluster),
+                Ok(()) => return cluster,
                 Err(why) if attempt < 3 => {
                     eprintln!("etcd start attempt {attempt}: {why}; retrying")
                 }
@@ -162,8 +160,8 @@ impl EtcdCluster {
             loop {
                 let ok = rt.block_on(async {
                     let cfg = EtcdConfig::new(endpoint.clone());
-                    let mut client = cfg.connect().await.ok()?;
-                    client.put("/ready", "1", None).await.ok()?;
+                    let client = cfg.connect().await.ok()?;
+                    client.put(b"/ready", b"1").await.ok()?;
                     Some(())
                 });
                 if ok.is_some() {

@@ -3,9 +3,14 @@
 //!
 //! Waiting on another process's screen cannot be done by message passing: `wait_until` polls
 //! the pane with a generous bound and asserts on what the screen says, never on how long
-//! anything took. Where tmux is missing the tests are skipped with a note — except in CI
-//! (`CI` set), where .ci/run installs tmux and a missing one is a failure.
+//! anything took. A missing tmux is installed by .ci/install-test-tools where it can be,
+//! and otherwise fails the test with the command to run.
 #![allow(dead_code)] // each test crate uses a different part
+
+// Test crates may include several support modules that each bring this one.
+#[allow(clippy::duplicate_mod)]
+#[path = "../tools_support/mod.rs"]
+mod tools_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,18 +29,13 @@ pub struct Tmux {
 
 impl Tmux {
     /// `kubemaas <args>` in an 80x24 pane; the exit code is written to `<dir>/exit` when it
-    /// ends. None (after a note) where tmux is not installed outside CI.
-    pub fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Option<Tmux> {
+    /// ends.
+    pub fn start(name: &str, args: &str, env: &[(&str, &str)]) -> Tmux {
         Tmux::launch(name, args, env, (80, 24), |_| {})
     }
 
     /// Like `start`, in a pane of `size` (columns, rows).
-    pub fn start_sized(
-        name: &str,
-        args: &str,
-        env: &[(&str, &str)],
-        size: (u16, u16),
-    ) -> Option<Tmux> {
+    pub fn start_sized(name: &str, args: &str, env: &[(&str, &str)], size: (u16, u16)) -> Tmux {
         Tmux::launch(name, args, env, size, |_| {})
     }
 
@@ -45,7 +45,7 @@ impl Tmux {
         args: &str,
         env: &[(&str, &str)],
         prepare: impl FnOnce(&Path),
-    ) -> Option<Tmux> {
+    ) -> Tmux {
         Tmux::launch(name, args, env, (80, 24), prepare)
     }
 
@@ -55,15 +55,8 @@ impl Tmux {
         env: &[(&str, &str)],
         size: (u16, u16),
         prepare: impl FnOnce(&Path),
-    ) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "tmux is not installed: apt-get install -y tmux (.ci/run does)"
-            );
-            eprintln!("skipped: tmux is not installed");
-            return None;
-        }
+    ) -> Tmux {
+        tools_support::require("tmux");
         let dir = tempfile::tempdir().unwrap();
         let state_dir = dir.path().join("state");
         prepare(&state_dir);
@@ -103,7 +96,7 @@ impl Tmux {
         };
         let pid = t.tmux(&["list-panes", "-t", "main", "-F", "#{pane_pid}"]);
         t.shell_pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
-        Some(t)
+        t
     }
 
     pub fn tmux(&self, args: &[&str]) -> Output {

@@ -21,6 +21,7 @@ mod follow;
 mod identity;
 mod log;
 mod memory;
+mod session_ffi;
 mod snapshot;
 mod watch;
 
