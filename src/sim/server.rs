@@ -296,6 +296,22 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
+        Ok(Reply::Created) => {
+            let mut r = text(201, "");
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Ok(Reply::Bytes(bytes)) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
         Err(e) => error_response(&e),
     };
     tracing::debug!(%method, %path, op = ?ctx.op, status = resp.status().as_u16(), "simulated MAAS request");
