@@ -290,6 +290,11 @@ func main() {
 
 	// The rest of what kubemaas's own client calls (src/maas/ops.rs), through the legacy API,
 	// so a second client agrees with the simulator on every endpoint kubemaas depends on.
+	// MAAS powers on only machines someone holds ("Can't start node: it hasn't been
+	// allocated."), and m was released above: take it again, by system_id.
+	if _, _, err := ctl.AllocateMachine(gomaasapi.AllocateMachineArgs{SystemId: m.SystemID()}); err != nil {
+		fail("AllocateMachine(system_id)", err)
+	}
 	node := maas.GetSubObject("machines").GetSubObject(m.SystemID())
 	for _, op := range []string{"power_on", "power_off"} {
 		if _, err := node.CallPost(op, nil); err != nil {
@@ -302,9 +307,6 @@ func main() {
 	}
 	state, _ := power.GetMap()
 	check("query_power_state", !state["state"].IsNil(), "no state in %v", state)
-	if _, _, err := ctl.AllocateMachine(gomaasapi.AllocateMachineArgs{SystemId: m.SystemID()}); err != nil {
-		fail("AllocateMachine(system_id)", err)
-	}
 	if _, err := node.CallPost("deploy", nil); err != nil {
 		fail("MAASObject deploy", err)
 	}
