@@ -179,6 +179,37 @@ async fn every_credential_failure_has_maas_status_and_text() {
     assert!(r.text.contains("oauth_timestamp"), "{}", r.text);
 }
 
+/// gomaasapi retries after a 503 by adding a fresh signature with `Header.Add`, so the retry
+/// carries its spent header first. MAAS joins repeated headers and the later parameters win.
+#[tokio::test]
+async fn repeated_authorization_headers_are_read_by_the_last_one() {
+    let sim = start(ready_fleet(1)).await;
+    let maas = Maas::new(&sim);
+    let k = sim.api_key();
+    let n = nonce();
+    let spent = plaintext(&k, k.token_secret(), &n, now());
+    whoami(&maas, Some(spent.clone())).await.expect(200);
+
+    let fresh = plaintext(&k, k.token_secret(), &nonce(), now());
+    let query = [("op", "whoami")];
+    let retry = maas
+        .raw_auths("GET", "users/", &query, Body::None, &[spent.clone(), fresh])
+        .await
+        .expect(200);
+    assert_eq!(retry.json()["username"], "admin");
+
+    // The other way round the spent nonce is the one read.
+    let fresh = plaintext(&k, k.token_secret(), &nonce(), now());
+    let r = maas
+        .raw_auths("GET", "users/", &query, Body::None, &[fresh, spent])
+        .await
+        .expect(401);
+    assert_eq!(
+        r.text,
+        format!("Authorization Error: 'Nonce already used: {n}'")
+    );
+}
+
 #[tokio::test]
 async fn hmac_with_a_wrong_secret_or_tampered_request_fails() {
     let sim = start(ready_fleet(1)).await;

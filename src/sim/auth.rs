@@ -2,7 +2,10 @@
 //! HMAC-SHA1 signatures, a 300-second timestamp window and per-token nonces.
 //!
 //! Header values may be quoted or not and are percent-decoded; parameters may come in any
-//! order; `realm` is ignored. A header lacking one of the six required parameters is not an
+//! order; `realm` is ignored. A request may carry several `Authorization` headers (gomaasapi
+//! adds a fresh signature with `Header.Add` on every retry after a 503): MAAS's WSGI server
+//! (Twisted) joins repeated headers with `,` and piston splits the joined value on `,`, so the
+//! later parameters overwrite the earlier ones ([`OAuthHeader::parse_all`]). A header lacking one of the six required parameters is not an
 //! error: MAAS treats the request as anonymous (so a protected endpoint answers `Forbidden`).
 
 use crate::maas::ApiKey;
@@ -104,6 +107,16 @@ impl OAuthHeader {
                 params,
                 in_request: false,
             })
+    }
+
+    /// Every `Authorization` header of a request, read as MAAS reads them: Twisted's WSGI
+    /// layer joins repeated headers with `,` (`twisted.web.wsgi`, `_WSGIResponse`), piston's
+    /// `OAuthRequest._split_header` splits that on `,` into a dict, so each parameter takes its
+    /// last value. A later header's leading `OAuth k=v` part becomes a key `OAuth k` that
+    /// nothing reads, exactly as in piston, so that one parameter keeps its earlier value.
+    pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<OAuthHeader> {
+        let joined = values.into_iter().collect::<Vec<_>>().join(",");
+        OAuthHeader::parse(&joined)
     }
 
     /// OAuth parameters sent as query or form parameters (MAAS's `check_validity` also looks
@@ -224,6 +237,14 @@ impl NonceStore {
         }
         per_token.insert(nonce.to_string(), timestamp);
         true
+    }
+
+    /// Gives a nonce back: MAAS records nonces in the request's database transaction, so a
+    /// request its retry loop gives up on (503 + Retry-After) leaves no nonce behind.
+    pub fn forget(&mut self, token: &str, nonce: &str) {
+        if let Some(per_token) = self.seen.get_mut(token) {
+            per_token.remove(nonce);
+        }
     }
 }
 
@@ -502,6 +523,46 @@ mod tests {
         assert!(wrong
             .to_string()
             .starts_with("Authorization Error: 'Invalid signature."));
+    }
+
+    /// gomaasapi's retry after a 503: the stale signature first, the fresh one added after it.
+    #[test]
+    fn repeated_headers_join_and_the_later_parameters_win() {
+        let header = |nonce: &str, ts: i64, first: &str| {
+            let rest = [
+                format!("oauth_nonce=\"{nonce}\""),
+                format!("oauth_timestamp=\"{ts}\""),
+                "oauth_consumer_key=\"ckckckckckckckckck\"".to_string(),
+                "oauth_token=\"tktktktktktktktktk\"".to_string(),
+                "oauth_signature_method=\"PLAINTEXT\"".to_string(),
+                "oauth_signature=\"%26s3cr3ts3cr3ts3cr3ts3cr3ts3cr3t00\"".to_string(),
+            ];
+            format!("OAuth {first}, {}", rest.join(", "))
+        };
+        let old = header("old", 990, "realm=\"MAAS+API\"");
+        let new = header("new", 1000, "oauth_version=\"1.0\"");
+        let h = OAuthHeader::parse_all([old.as_str(), new.as_str()]).unwrap();
+        assert_eq!(h.get("oauth_nonce"), Some("new"));
+        assert_eq!(h.get("oauth_timestamp"), Some("1000"));
+        // As in piston, the first part of a later header is read as the key `OAuth oauth_…`.
+        assert_eq!(h.get("oauth_version"), None);
+
+        // The first request's nonce is spent, the retry's is not: the retry is accepted.
+        let mut nonces = NonceStore::default();
+        let first = OAuthHeader::parse(&old).unwrap();
+        assert!(verify(&first, &req(), &users(), &mut nonces, POLICY, 1000).is_ok());
+        assert_eq!(
+            verify(&h, &req(), &users(), &mut nonces, POLICY, 1000),
+            Ok(Caller { user: 0 })
+        );
+        // Reading only the first header (what the simulator did) replays the spent nonce.
+        assert_eq!(
+            verify(&first, &req(), &users(), &mut nonces, POLICY, 1000),
+            Err(AuthError::NonceUsed("old".into()))
+        );
+        // A forgotten nonce (a request MAAS's retry loop rolled back) can be used again.
+        nonces.forget("tktktktktktktktktk", "old");
+        assert!(verify(&first, &req(), &users(), &mut nonces, POLICY, 1000).is_ok());
     }
 
     #[test]

@@ -468,7 +468,7 @@ pub fn split_op_suffix(path: &str) -> Option<(String, String)> {
 }
 
 /// Matches `path` against `template` segment by segment; `{name}` binds one non-empty segment.
-fn bind(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+pub(crate) fn bind(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
     let t: Vec<&'static str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     if t.len() != p.len() {

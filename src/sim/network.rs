@@ -165,7 +165,8 @@ impl Region {
             .find(|s| subnet_matches(spec, s))
     }
 
-    fn default_domain(&self) -> String {
+    /// The domain new names go in: the default one (MAAS always has one).
+    pub(crate) fn default_domain(&self) -> String {
         self.catalog
             .domains
             .iter()

@@ -10,6 +10,10 @@ use bytes::Bytes;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+    /// Multipart parts sent as files (a `filename` in their Content-Disposition), with their
+    /// bytes unchanged: Django's `request.FILES`. They are in `pairs` too, as (lossy) text,
+    /// for the handlers that read uploads as form fields.
+    files: Vec<(String, Vec<u8>)>,
 }
 
 /// Why a request body could not be read as parameters.
@@ -44,6 +48,7 @@ impl Params {
             pairs: url::form_urlencoded::parse(query.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
+            files: Vec::new(),
         }
     }
 
@@ -72,13 +77,19 @@ impl Params {
         self.pairs.push((key.into(), value.into()));
     }
 
-    /// Appends every pair of `other`, except keys listed in `skip`.
+    /// Appends every pair and file of `other`, except keys listed in `skip`.
     pub fn extend_from(&mut self, other: &Params, skip: &[&str]) {
         for (k, v) in &other.pairs {
             if !skip.contains(&k.as_str()) {
                 self.pairs.push((k.clone(), v.clone()));
             }
         }
+        self.files.extend(other.files.iter().cloned());
+    }
+
+    /// The uploaded files (name of the form field, bytes), in request order.
+    pub fn files(&self) -> &[(String, Vec<u8>)] {
+        &self.files
     }
 
     /// The first value of `key`.
@@ -207,12 +218,12 @@ fn strip_line_break_end(b: &[u8]) -> &[u8] {
         .unwrap_or(b)
 }
 
-/// `name="x"` (or unquoted) from a Content-Disposition value.
-fn disposition_name(value: &str) -> Option<String> {
+/// A parameter (`name="x"`, quoted or not) of a Content-Disposition value.
+fn disposition_param(value: &str, param: &str) -> Option<String> {
     value.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()
-            .eq_ignore_ascii_case("name")
+            .eq_ignore_ascii_case(param)
             .then(|| v.trim().trim_matches('"').to_string())
     })
 }
@@ -251,13 +262,17 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Params, ParamsErro
         };
         let head = String::from_utf8_lossy(head);
         let mut name = None;
+        let mut is_file = false;
         let mut base64_part = false;
         for line in head.lines() {
             let Some((k, v)) = line.split_once(':') else {
                 continue;
             };
             match k.trim().to_ascii_lowercase().as_str() {
-                "content-disposition" => name = disposition_name(v),
+                "content-disposition" => {
+                    name = disposition_param(v, "name");
+                    is_file = disposition_param(v, "filename").is_some();
+                }
                 "content-transfer-encoding" => {
                     base64_part = v.trim().eq_ignore_ascii_case("base64");
                 }
@@ -280,7 +295,10 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Params, ParamsErro
         } else {
             content.to_vec()
         };
-        params.push(name, String::from_utf8_lossy(&data).into_owned());
+        params.push(name.clone(), String::from_utf8_lossy(&data).into_owned());
+        if is_file {
+            params.files.push((name, data));
+        }
     }
     Ok(params)
 }
@@ -330,6 +348,23 @@ plain\r\n\
             .unwrap();
         assert_eq!(p.get("cpu_count"), Some("4"));
         assert_eq!(p.get("tags"), Some("plain"));
+        assert!(p.files().is_empty());
+    }
+
+    /// gomaasapi's `AddFile`: the content as a file part, as Go's `CreateFormFile` writes it.
+    #[tokio::test]
+    async fn multipart_file_parts_keep_their_bytes() {
+        let mut body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+        body.extend_from_slice(&[0, 159, 146, 150, b'\n']);
+        body.extend_from_slice(b"\r\n--B\r\nContent-Disposition: form-data; name=\"filename\"\r\n\r\nblob\r\n--B--\r\n");
+        let p = Params::from_body(Some("multipart/form-data; boundary=B"), Bytes::from(body))
+            .await
+            .unwrap();
+        assert_eq!(
+            p.files(),
+            &[("file".to_string(), vec![0, 159, 146, 150, b'\n'])]
+        );
+        assert_eq!(p.get("filename"), Some("blob"));
     }
 
     #[tokio::test]

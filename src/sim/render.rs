@@ -5,9 +5,13 @@
 //! device, subnet and VLAN handlers); gomaasapi's schema checks are the strictest consumer, so
 //! every key it requires is always present with the type it checks, even when empty.
 
+use super::auth::oauth_encode;
+use super::devices::SimDevice;
+use super::files::StoredFile;
 use super::model::{
     SimCatalog, SimDisk, SimFabric, SimMachine, SimNic, SimSpace, SimSubnet, SimVlan,
 };
+use super::state::SimStaticRoute;
 use crate::maas::{BootResource, Domain, NodeStatus, ResourcePool, Tag, Zone};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -88,7 +92,11 @@ pub const HARDWARE_INFO_KEYS: &[&str] = &[
 pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     let mut o = Map::new();
     let owner_data = json!(m.owner_data);
-    let interfaces: Vec<Value> = m.nics.iter().map(|n| interface(m, n, catalog)).collect();
+    let interfaces: Vec<Value> = m
+        .nics
+        .iter()
+        .map(|n| interface(&m.system_id, n, catalog))
+        .collect();
     let disks: Vec<Value> = m
         .disks
         .iter()
@@ -114,7 +122,7 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     o.insert("description".into(), json!(m.description));
     // Loaded machines carry their real SMBIOS UUID in `passthrough` (applied below).
     o.insert("hardware_uuid".into(), json!(hardware_uuid(&m.system_id)));
-    o.insert("domain".into(), machine_domain(m, catalog));
+    o.insert("domain".into(), domain_named(&m.domain, catalog));
     o.insert("fqdn".into(), json!(m.fqdn()));
     o.insert("owner".into(), json!(m.owner));
     o.insert("owner_data".into(), owner_data.clone());
@@ -149,7 +157,7 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
     o.insert("address_ttl".into(), Value::Null);
     o.insert("ip_addresses".into(), json!(m.ip_addresses()));
     o.insert("interface_set".into(), Value::Array(interfaces));
-    o.insert("zone".into(), machine_zone(m, catalog));
+    o.insert("zone".into(), zone_named(&m.zone, catalog));
     o.insert("pool".into(), machine_pool(m, catalog));
     o.insert("disable_ipv4".into(), json!(false));
     o.insert(
@@ -215,6 +223,58 @@ pub fn machine(m: &SimMachine, catalog: &SimCatalog) -> Value {
         }
     }
     Value::Object(o)
+}
+
+/// A device as `devices/` returns it (MAAS's `DISPLAYED_DEVICE_FIELDS`). Devices belong to no
+/// resource pool; `pool` is sent as null because gomaasapi's device schema requires the key.
+pub fn device(d: &SimDevice, catalog: &SimCatalog) -> Value {
+    let interfaces: Vec<Value> = d
+        .nics
+        .iter()
+        .map(|n| interface(&d.system_id, n, catalog))
+        .collect();
+    json!({
+        "system_id": d.system_id,
+        "hostname": d.hostname,
+        "description": "",
+        "domain": domain_named(&d.domain, catalog),
+        "fqdn": d.fqdn(),
+        "owner": d.owner,
+        "owner_data": {},
+        "workload_annotations": {},
+        "parent": d.parent,
+        "tag_names": [],
+        "address_ttl": null,
+        "ip_addresses": [],
+        "interface_set": interfaces,
+        "zone": zone_named(&d.zone, catalog),
+        "pool": null,
+        "node_type": 1,
+        "node_type_name": "Device",
+        "resource_uri": format!("{API_PREFIX}/devices/{}/", d.system_id),
+    })
+}
+
+/// A static route (`static-routes/`), its subnets in full.
+pub fn static_route(r: &SimStaticRoute, catalog: &SimCatalog) -> Value {
+    let subnet_of = |id: i64| catalog.subnet(id).map_or(Value::Null, subnet);
+    json!({
+        "id": r.id,
+        "source": subnet_of(r.source),
+        "destination": subnet_of(r.destination),
+        "gateway_ip": r.gateway_ip,
+        "metric": r.metric,
+        "resource_uri": format!("{API_PREFIX}/static-routes/{}/", r.id),
+    })
+}
+
+/// A stored file's metadata (`files/` lists these; reading one adds `content`).
+pub fn file(f: &StoredFile) -> Value {
+    json!({
+        "filename": f.filename,
+        "anon_resource_uri": format!("{API_PREFIX}/files/?op=get_by_key&key={}", f.key),
+        "resource_uri": format!("{API_PREFIX}/files/{}/", oauth_encode(&f.filename)),
+    })
 }
 
 /// The machine object `op=allocate` returns: a machine plus `constraints_by_type`.
@@ -426,8 +486,9 @@ pub fn boot_resource_detail(b: &BootResource) -> Value {
     v
 }
 
-/// One interface of a machine (`interface_set[]`, `boot_interface`), with its VLAN and links.
-pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
+/// One interface of a machine or device (`interface_set[]`, `boot_interface`), with its VLAN
+/// and links.
+pub fn interface(system_id: &str, nic: &SimNic, catalog: &SimCatalog) -> Value {
     let linked = nic.subnet_id.and_then(|id| catalog.subnet(id));
     let nic_vlan = linked
         .map(|s| &s.vlan)
@@ -460,7 +521,7 @@ pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
     }
 
     let mut o = Map::new();
-    o.insert("system_id".into(), json!(m.system_id));
+    o.insert("system_id".into(), json!(system_id));
     o.insert("id".into(), json!(nic.id));
     o.insert("name".into(), json!(nic.name));
     o.insert("type".into(), json!("physical"));
@@ -488,8 +549,8 @@ pub fn interface(m: &SimMachine, nic: &SimNic, catalog: &SimCatalog) -> Value {
     o.insert(
         "resource_uri".into(),
         json!(format!(
-            "{API_PREFIX}/nodes/{}/interfaces/{}/",
-            m.system_id, nic.id
+            "{API_PREFIX}/nodes/{system_id}/interfaces/{}/",
+            nic.id
         )),
     );
     overlay(&mut o, &nic.extra);
@@ -668,12 +729,14 @@ fn insert_status(o: &mut Map<String, Value>, key: &str, (code, name): ScriptStat
     o.insert(format!("{key}_name"), json!(name));
 }
 
-fn machine_zone(m: &SimMachine, catalog: &SimCatalog) -> Value {
-    match catalog.zone(&m.zone) {
+/// A node's `zone`: the catalogue's zone of that name, or a bare one (a loaded inventory may
+/// name zones its catalogue lacks).
+fn zone_named(name: &str, catalog: &SimCatalog) -> Value {
+    match catalog.zone(name) {
         Some(z) => zone(z),
         None => zone(&Zone {
             id: None,
-            name: m.zone.clone(),
+            name: name.to_string(),
             description: String::new(),
             resource_uri: String::new(),
         }),
@@ -692,12 +755,12 @@ fn machine_pool(m: &SimMachine, catalog: &SimCatalog) -> Value {
     }
 }
 
-fn machine_domain(m: &SimMachine, catalog: &SimCatalog) -> Value {
-    match catalog.domain(&m.domain) {
+fn domain_named(name: &str, catalog: &SimCatalog) -> Value {
+    match catalog.domain(name) {
         Some(d) => domain(d),
         None => domain(&Domain {
             id: 0,
-            name: m.domain.clone(),
+            name: name.to_string(),
             ttl: None,
             authoritative: true,
             is_default: false,
@@ -734,7 +797,7 @@ fn hardware_uuid(system_id: &str) -> String {
 }
 
 /// A UUID-formatted digest of `seed`: stable identifiers for things MAAS gives UUIDs.
-fn uuid_from(seed: &str) -> String {
+pub(crate) fn uuid_from(seed: &str) -> String {
     let d = Sha1::digest(seed.as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!(

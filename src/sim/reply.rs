@@ -12,6 +12,10 @@ pub enum Reply {
     Text(String),
     /// 204, empty body (deletes, IP release).
     NoContent,
+    /// 201, empty body (a file stored).
+    Created,
+    /// 200, raw bytes (a stored file's content), as Django's plain `HttpResponse` sends them.
+    Bytes(Vec<u8>),
     /// 200 JSON array of machines, rendered after the region lock is released: rendering a
     /// large fleet takes long enough that holding the lock for it would stall every client.
     Machines(MachineList),

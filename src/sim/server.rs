@@ -188,20 +188,23 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         tokio::time::sleep(latency).await;
     }
 
-    let auth_header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(OAuthHeader::parse)
-        .or_else(|| {
-            OAuthHeader::from_request_params(
-                query
-                    .pairs()
-                    .iter()
-                    .chain(body_params.pairs())
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
-        });
+    // Every Authorization header counts: a retrying gomaasapi sends its stale signature first.
+    let auth_header = OAuthHeader::parse_all(
+        parts
+            .headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+    .or_else(|| {
+        OAuthHeader::from_request_params(
+            query
+                .pairs()
+                .iter()
+                .chain(body_params.pairs())
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    });
     // The region lock is held in this block only: nothing in it awaits.
     let (result, ctx) = {
         let mut region = shared.region();
@@ -210,7 +213,7 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             .record(&method, route.template, op.as_deref());
         let mut actor = None;
         if !route.resource.anonymous_only() {
-            if let Some(h) = auth_header {
+            if let Some(h) = &auth_header {
                 let signed = SignedRequest {
                     method: &method,
                     base_url: format!("{}{}", origin.trim_end_matches(":80"), path),
@@ -220,7 +223,7 @@ async fn maas(shared: &Shared, req: Request) -> Response {
                 let now_unix = chrono::Utc::now().timestamp();
                 let users = region.users.clone();
                 match auth::verify(
-                    &h,
+                    h,
                     &signed,
                     &users,
                     &mut region.nonces,
@@ -251,6 +254,13 @@ async fn maas(shared: &Shared, req: Request) -> Response {
             .on_request(&method, route.template, op.as_deref())
         {
             tracing::debug!(%path, status = f.status, "simulated MAAS injected a transient failure");
+            // The failed attempt's transaction is rolled back on MAAS, the nonce row with it.
+            if let (Some(h), Some(_)) = (&auth_header, &actor) {
+                let (token, nonce) = (h.get("oauth_token"), h.get("oauth_nonce"));
+                region
+                    .nonces
+                    .forget(token.unwrap_or_default(), nonce.unwrap_or_default());
+            }
             let mut resp = text(f.status, f.body);
             if let Some(secs) = f.retry_after {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -284,6 +294,22 @@ async fn maas(shared: &Shared, req: Request) -> Response {
         Ok(Reply::NoContent) => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
+        Ok(Reply::Created) => {
+            let mut r = text(201, "");
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Ok(Reply::Bytes(bytes)) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             r
         }
         Err(e) => error_response(&e),

@@ -165,6 +165,17 @@ impl DnsRecord {
     }
 }
 
+/// A static route (`static-routes/`): traffic from one subnet to another goes through
+/// `gateway_ip`, an address of the source subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimStaticRoute {
+    pub id: i64,
+    pub source: i64,
+    pub destination: i64,
+    pub gateway_ip: String,
+    pub metric: i64,
+}
+
 /// The whole simulated region.
 pub struct Region {
     pub catalog: SimCatalog,
@@ -178,6 +189,9 @@ pub struct Region {
     next_event_id: i64,
     pub reservations: Vec<IpReservation>,
     pub dns: Vec<DnsRecord>,
+    pub devices: Vec<super::devices::SimDevice>,
+    pub files: Vec<super::files::StoredFile>,
+    pub static_routes: Vec<SimStaticRoute>,
     pub(crate) next_id: i64,
     /// Issues keys for `account/?op=create_authorisation_token`, reproducibly.
     pub(crate) key_rng: KeyRng,
@@ -197,6 +211,8 @@ impl std::fmt::Debug for Region {
             .field("events", &self.events.len())
             .field("reservations", &self.reservations.len())
             .field("dns", &self.dns.len())
+            .field("devices", &self.devices.len())
+            .field("files", &self.files.len())
             .field("faults", &self.faults)
             .finish()
     }
@@ -226,6 +242,9 @@ impl Region {
             next_event_id: 1,
             reservations: Vec::new(),
             dns: Vec::new(),
+            devices: Vec::new(),
+            files: Vec::new(),
+            static_routes: Vec::new(),
             next_id: 1,
             key_rng: KeyRng(key_rng),
             k8s: super::k8s::K8sSim::default(),

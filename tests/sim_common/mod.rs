@@ -229,12 +229,27 @@ impl Maas {
         body: Body<'_>,
         auth: Option<String>,
     ) -> Resp {
+        let auths: Vec<String> = auth.into_iter().collect();
+        self.raw_auths(method, path, query, body, &auths).await
+    }
+
+    /// [`Maas::raw`] with any number of `Authorization` headers, in order (a retrying
+    /// gomaasapi sends two).
+    pub async fn raw_auths(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body<'_>,
+        auths: &[String],
+    ) -> Resp {
         let url = format!("{}/MAAS/api/2.0/{path}", self.origin);
         let mut req = self
             .http
             .request(method.parse().expect("method"), &url)
             .query(query);
-        if let Some(a) = auth {
+        // RequestBuilder::header appends, so repeated headers all go out.
+        for a in auths {
             req = req.header("Authorization", a);
         }
         req = match body {

@@ -18,6 +18,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("curl", "curl"),
     ("sh", "dash"),
     ("sha256sum", "coreutils"),
+    ("go", "golang-go"),
 ];
 
 fn package(tool: &str) -> &str {
@@ -115,6 +116,32 @@ pub fn require_libmaas() -> PathBuf {
         "python-libmaas is missing at {}: run `.ci/install-test-tools` (or `python3 -m venv \
          .tools/libmaas-venv && .tools/libmaas-venv/bin/pip install python-libmaas`).\n{}",
         python.display(),
+        tried.err().unwrap_or_default()
+    );
+}
+
+/// Where Debian's golang-*-dev packages put their sources: the GOPATH gomaasapi builds from.
+pub const GOPATH: &str = "/usr/share/gocode";
+
+/// Debian's `go` with Juju's gomaasapi (and what it imports) under [`GOPATH`]: installed by
+/// .ci/install-test-tools when missing, else a failure saying how.
+pub fn require_gomaasapi() -> PathBuf {
+    let go = require("go");
+    let source = Path::new(GOPATH).join("src/github.com/juju/gomaasapi/controller.go");
+    if source.exists() {
+        return go;
+    }
+    let tried = install_once();
+    if source.exists() {
+        return go;
+    }
+    panic!(
+        "gomaasapi's sources are missing at {}: run `sudo .ci/install-test-tools` (or \
+         `apt-get install -y --no-install-recommends golang-github-juju-gomaasapi-dev \
+         golang-github-juju-collections-dev golang-github-juju-errors-dev \
+         golang-github-juju-loggo-dev golang-github-juju-schema-dev \
+         golang-github-juju-version-dev golang-gopkg-mgo.v2-dev`).\n{}",
+        source.display(),
         tried.err().unwrap_or_default()
     );
 }

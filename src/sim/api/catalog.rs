@@ -195,6 +195,24 @@ pub fn dispatch(region: &mut Region, resource: Resource, arg: &str, ctx: &Ctx) -
         (Resource::Spaces, "GET", None) => {
             list(cat.spaces.iter().map(|sp| render::space(sp, cat)).collect())
         }
+        (Resource::Vlan, "GET", None) => arg
+            .parse()
+            .ok()
+            .and_then(|id| cat.vlan(id))
+            .map(|v| Reply::Json(render::vlan(v)))
+            .ok_or_else(|| ApiError::NotFound("No VLAN matches the given query.".into())),
+        (Resource::Fabric, "GET", None) => cat
+            .fabrics
+            .iter()
+            .find(|f| f.id.to_string() == arg || f.name == arg)
+            .map(|f| Reply::Json(render::fabric(f, cat)))
+            .ok_or_else(|| ApiError::NotFound("No Fabric matches the given query.".into())),
+        (Resource::Space, "GET", None) => cat
+            .spaces
+            .iter()
+            .find(|sp| sp.id.to_string() == arg || sp.name == arg)
+            .map(|sp| Reply::Json(render::space(sp, cat)))
+            .ok_or_else(|| ApiError::NotFound("No Space matches the given query.".into())),
         (Resource::BootResources, "GET", None) => list(
             cat.boot_resources
                 .iter()

@@ -2,15 +2,18 @@
 //! authenticated split, and dispatch of (method, op) to each resource's handler.
 
 mod catalog;
+mod devices;
+mod files;
 pub(crate) mod json;
 mod machines;
 mod network;
+mod nodes;
+mod static_routes;
 mod users;
 
 use super::params::Params;
 use super::reply::{ApiError, ApiResult};
 use super::state::{Actor, Region};
-use percent_encoding::percent_decode_str;
 
 /// Every resource the simulator serves under /MAAS/api/2.0/.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,12 @@ pub enum Resource {
     Maas,
     Machines,
     Machine,
+    /// `nodes/{system_id}/interfaces/{id}/`: a machine's or a device's interface.
+    NodeInterface,
+    NodeBlockDevice,
+    NodePartition,
+    Devices,
+    Device,
     Zones,
     Zone,
     Pools,
@@ -33,8 +42,15 @@ pub enum Resource {
     Domain,
     Subnets,
     Subnet,
+    Vlan,
     Fabrics,
+    Fabric,
     Spaces,
+    Space,
+    StaticRoutes,
+    StaticRoute,
+    Files,
+    File,
     BootResources,
     BootResource,
     IpAddresses,
@@ -43,54 +59,61 @@ pub enum Resource {
     Events,
 }
 
-/// (collection segment, instance?) → resource and its counter template.
-const TABLE: &[(&str, bool, Resource, &str)] = &[
-    ("version", false, Resource::Version, "version/"),
-    ("describe", false, Resource::Describe, "describe/"),
-    ("users", false, Resource::Users, "users/"),
-    ("users", true, Resource::User, "users/{username}/"),
-    ("account", false, Resource::Account, "account/"),
-    ("maas", false, Resource::Maas, "maas/"),
-    ("machines", false, Resource::Machines, "machines/"),
-    ("machines", true, Resource::Machine, "machines/{system_id}/"),
-    ("zones", false, Resource::Zones, "zones/"),
-    ("zones", true, Resource::Zone, "zones/{name}/"),
-    ("resourcepools", false, Resource::Pools, "resourcepools/"),
-    ("resourcepool", true, Resource::Pool, "resourcepool/{id}/"),
-    ("tags", false, Resource::Tags, "tags/"),
-    ("tags", true, Resource::Tag, "tags/{name}/"),
-    ("domains", false, Resource::Domains, "domains/"),
-    ("domains", true, Resource::Domain, "domains/{id}/"),
-    ("subnets", false, Resource::Subnets, "subnets/"),
-    ("subnets", true, Resource::Subnet, "subnets/{id}/"),
-    ("fabrics", false, Resource::Fabrics, "fabrics/"),
-    ("spaces", false, Resource::Spaces, "spaces/"),
+/// Path template (also the counter/fault template) → resource. Templates are MAAS's
+/// (`urls_api.py`), trailing slash included; the partition path is the one without it.
+const TABLE: &[(&str, Resource)] = &[
+    ("version/", Resource::Version),
+    ("describe/", Resource::Describe),
+    ("users/", Resource::Users),
+    ("users/{username}/", Resource::User),
+    ("account/", Resource::Account),
+    ("maas/", Resource::Maas),
+    ("machines/", Resource::Machines),
+    ("machines/{system_id}/", Resource::Machine),
     (
-        "boot-resources",
-        false,
-        Resource::BootResources,
-        "boot-resources/",
+        "nodes/{system_id}/interfaces/{id}/",
+        Resource::NodeInterface,
     ),
     (
-        "boot-resources",
-        true,
-        Resource::BootResource,
-        "boot-resources/{id}/",
+        "nodes/{system_id}/blockdevices/{id}/",
+        Resource::NodeBlockDevice,
     ),
-    ("ipaddresses", false, Resource::IpAddresses, "ipaddresses/"),
+    // MAAS takes both spellings here (LP:1715230), without a trailing slash.
     (
-        "dnsresources",
-        false,
-        Resource::DnsResources,
-        "dnsresources/",
+        "nodes/{system_id}/blockdevices/{device_id}/partition/{id}",
+        Resource::NodePartition,
     ),
     (
-        "dnsresources",
-        true,
-        Resource::DnsResource,
-        "dnsresources/{id}/",
+        "nodes/{system_id}/blockdevices/{device_id}/partitions/{id}",
+        Resource::NodePartition,
     ),
-    ("events", false, Resource::Events, "events/"),
+    ("devices/", Resource::Devices),
+    ("devices/{system_id}/", Resource::Device),
+    ("zones/", Resource::Zones),
+    ("zones/{name}/", Resource::Zone),
+    ("resourcepools/", Resource::Pools),
+    ("resourcepool/{id}/", Resource::Pool),
+    ("tags/", Resource::Tags),
+    ("tags/{name}/", Resource::Tag),
+    ("domains/", Resource::Domains),
+    ("domains/{id}/", Resource::Domain),
+    ("subnets/", Resource::Subnets),
+    ("subnets/{id}/", Resource::Subnet),
+    ("vlans/{id}/", Resource::Vlan),
+    ("fabrics/", Resource::Fabrics),
+    ("fabrics/{id}/", Resource::Fabric),
+    ("spaces/", Resource::Spaces),
+    ("spaces/{id}/", Resource::Space),
+    ("static-routes/", Resource::StaticRoutes),
+    ("static-routes/{id}/", Resource::StaticRoute),
+    ("files/", Resource::Files),
+    ("files/{filename}/", Resource::File),
+    ("boot-resources/", Resource::BootResources),
+    ("boot-resources/{id}/", Resource::BootResource),
+    ("ipaddresses/", Resource::IpAddresses),
+    ("dnsresources/", Resource::DnsResources),
+    ("dnsresources/{id}/", Resource::DnsResource),
+    ("events/", Resource::Events),
 ];
 
 /// A resolved API path.
@@ -99,10 +122,17 @@ pub struct Route {
     pub resource: Resource,
     /// Counter/fault template, e.g. `machines/{system_id}/`.
     pub template: &'static str,
-    /// The instance argument (system_id, name, id), percent-decoded.
-    pub arg: Option<String>,
+    /// The path's arguments (system_id, name, id, …) in order, percent-decoded.
+    pub args: Vec<String>,
     /// An op given as a `/op-NAME` path suffix (MAAS ≥ 3.3).
     pub path_op: Option<String>,
+}
+
+impl Route {
+    /// The first path argument (the instance: system_id, name, id).
+    pub fn arg(&self) -> Option<&str> {
+        self.args.first().map(String::as_str)
+    }
 }
 
 impl Resource {
@@ -112,38 +142,31 @@ impl Resource {
     }
 }
 
+fn match_table(path: &str, path_op: Option<String>) -> Option<Route> {
+    TABLE.iter().find_map(|&(template, resource)| {
+        let bound = super::describe::bind(template, path)?;
+        Some(Route {
+            resource,
+            template,
+            args: bound.into_iter().map(|(_, v)| v).collect(),
+            path_op: path_op.clone(),
+        })
+    })
+}
+
 /// Resolves the part of the path after `/MAAS/api/2.0/`. `None` is MAAS's catch-all 404.
 pub fn route(rest: &str) -> Option<Route> {
-    let (body, path_op) = if let Some(stripped) = rest.strip_suffix('/') {
-        (stripped, None)
-    } else {
-        // `machines/abc/op-power_on`: no trailing slash, op in the last segment.
-        let (head, last) = rest.rsplit_once('/')?;
-        let op = last.strip_prefix("op-").filter(|o| {
-            !o.is_empty()
-                && o.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        })?;
-        (head, Some(op.to_string()))
-    };
-    let segments: Vec<&str> = body.split('/').collect();
-    let (first, arg) = match segments.as_slice() {
-        [one] => (*one, None),
-        [one, two] if !two.is_empty() => (
-            *one,
-            Some(percent_decode_str(two).decode_utf8_lossy().into_owned()),
-        ),
-        _ => return None,
-    };
-    TABLE
-        .iter()
-        .find(|(seg, inst, _, _)| *seg == first && *inst == arg.is_some())
-        .map(|(_, _, resource, template)| Route {
-            resource: *resource,
-            template,
-            arg,
-            path_op,
-        })
+    if let Some(found) = match_table(rest, None) {
+        return Some(found);
+    }
+    // `machines/abc/op-power_on`: no trailing slash, op in the last segment.
+    let (head, last) = rest.rsplit_once('/')?;
+    let op = last.strip_prefix("op-").filter(|o| {
+        !o.is_empty()
+            && o.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })?;
+    match_table(&format!("{head}/"), Some(op.to_string()))
 }
 
 /// One API request as the handlers see it.
@@ -186,9 +209,13 @@ pub fn dispatch(region: &mut Region, route: &Route, ctx: &Ctx) -> ApiResult {
             }
             return Err(ctx.unrecognised());
         }
+        // Files shared by key (MAAS's AnonFilesHandler): what Juju's agents fetch.
+        if route.resource == Resource::Files && ctx.is("GET", Some("get_by_key")) {
+            return files::get_by_key(region, ctx);
+        }
         return Err(ApiError::Unauthorized("Forbidden".into()));
     }
-    let arg = route.arg.as_deref().unwrap_or_default();
+    let arg = route.arg().unwrap_or_default();
     match route.resource {
         Resource::Version | Resource::Describe => users::meta(route.resource, ctx),
         Resource::Users | Resource::User | Resource::Account | Resource::Maas => {
@@ -200,6 +227,15 @@ pub fn dispatch(region: &mut Region, route: &Route, ctx: &Ctx) -> ApiResult {
             network::dispatch(region, route.resource, arg, ctx)
         }
         Resource::Events => network::events(region, ctx),
+        Resource::NodeInterface | Resource::NodeBlockDevice | Resource::NodePartition => {
+            nodes::dispatch(region, route, ctx)
+        }
+        Resource::Devices => devices::collection(region, ctx),
+        Resource::Device => devices::instance(region, arg, ctx),
+        Resource::Files => files::collection(region, ctx),
+        Resource::File => files::instance(region, arg, ctx),
+        Resource::StaticRoutes => static_routes::collection(region, ctx),
+        Resource::StaticRoute => static_routes::instance(region, arg, ctx),
         _ => catalog::dispatch(region, route.resource, arg, ctx),
     }
 }
@@ -212,7 +248,7 @@ mod tests {
     fn routes() {
         let r = route("machines/abc/").unwrap();
         assert_eq!(
-            (r.resource, r.arg.as_deref(), r.path_op),
+            (r.resource, r.arg(), r.path_op.as_deref()),
             (Resource::Machine, Some("abc"), None)
         );
         let r = route("machines/abc/op-power_on").unwrap();
@@ -226,5 +262,24 @@ mod tests {
         assert!(route("machines/a/b/").is_none());
         assert!(route("resourcepools/1/").is_none());
         assert_eq!(route("resourcepool/1/").unwrap().resource, Resource::Pool);
+        let r = route("nodes/abc/blockdevices/7/partition/701").unwrap();
+        assert_eq!(
+            (r.resource, r.args),
+            (
+                Resource::NodePartition,
+                vec!["abc".to_string(), "7".to_string(), "701".to_string()]
+            )
+        );
+        let r = route("nodes/abc/interfaces/3/").unwrap();
+        assert_eq!(
+            (r.resource, r.arg()),
+            (Resource::NodeInterface, Some("abc"))
+        );
+        assert_eq!(route("files/a%20b/").unwrap().arg(), Some("a b"));
+        assert_eq!(
+            route("static-routes/").unwrap().resource,
+            Resource::StaticRoutes
+        );
+        assert!(route("nodes/abc/").is_none());
     }
 }
