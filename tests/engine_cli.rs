@@ -66,6 +66,29 @@ async fn new_prints_a_spec_create_accepts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_says_at_once_when_maas_has_too_few_machines_for_a_pool() {
+    let h = Harness::new(3, 63).await;
+    let file = h.dir.path().join("spec.yaml");
+    std::fs::write(&file, spec("big", 1, &[("workers", 5)]).to_yaml()).unwrap();
+    let (ok, _, err) = kubemaas(
+        h.dir.path(),
+        &["cluster", "create", "-f", file.to_str().unwrap()],
+    )
+    .await;
+    // Created all the same (it waits for machines), but said before anything is taken.
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning: not enough machines for spec.nodePools[1].size"),
+        "{err}"
+    );
+    assert!(err.contains('5'), "the counts: {err}");
+    assert!(
+        h.sim.machines().iter().all(|m| m.owner.is_none()),
+        "nothing is taken by create"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_list_show_abort_delete() {
     let h = Harness::new(6, 62).await;
     let file = h.dir.path().join("spec.yaml");
@@ -85,6 +108,7 @@ async fn create_list_show_abort_delete() {
     )
     .await;
     assert!(ok, "{err}");
+    assert!(!err.contains("not enough machines"), "{err}");
     let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["phase"], "Pending");
     let id = created["id"].as_str().unwrap().to_string();

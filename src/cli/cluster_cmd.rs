@@ -2,9 +2,11 @@
 //! for clusters, through the engine interface the console uses too.
 
 use super::output::{print_structured, OutputFormat, Table};
+use crate::accounts::connect;
 use crate::engine::{ClusterView, EmbeddedEngine, EngineApi, EngineConfig, EngineEvent, WaitFor};
 use crate::gateway::{Followed, RemoteEngine};
-use crate::model::{cluster_template, ClusterSpec};
+use crate::model::maas_check::capacity_shortfalls;
+use crate::model::{cluster_template, ClusterSpec, MaasSnapshot};
 use crate::store::{EventId, EventRow};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -139,6 +141,15 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
     if args.gateway != crate::model::account::LOCAL_GATEWAY {
         // The gateway reconciles; this process only submits and follows.
         let engine = RemoteEngine::connect(&store, &args.gateway)?;
+        if let ClusterCommand::Create { file, .. } = &args.command {
+            if let Ok(spec) = read_spec(file) {
+                let snapshot = engine
+                    .maas_snapshot(&spec.spec.cloud_account)
+                    .await
+                    .map_err(|e| e.to_string());
+                warn_capacity(&spec, snapshot);
+            }
+        }
         if let ClusterCommand::Events { name, follow: true } = &args.command {
             return follow_remote(&engine, name, args.output).await;
         }
@@ -164,6 +175,12 @@ pub async fn run(args: ClusterArgs, state_dir: &Path) -> color_eyre::Result<()> 
             return super::gateway_cmd::list_on_gateway(&store, &engine, args.output).await;
         }
         return exec(&engine, args).await;
+    }
+    if let ClusterCommand::Create { file, .. } = &args.command {
+        if let Ok(spec) = read_spec(file) {
+            let snapshot = local_snapshot(&store, state_dir, &spec.spec.cloud_account).await;
+            warn_capacity(&spec, snapshot);
+        }
     }
     // Commands only record changes and read; the reconciler lock is taken by whoever waits.
     let engine = EmbeddedEngine::watcher(store, config);
@@ -281,6 +298,38 @@ async fn exec<E: EngineApi>(engine: &E, args: ClusterArgs) -> color_eyre::Result
 }
 
 /// Reads and parses a spec file.
+/// The account's MAAS as the wizards see it, read from here.
+async fn local_snapshot(
+    store: &crate::store::Store,
+    state_dir: &Path,
+    account: &str,
+) -> Result<MaasSnapshot, String> {
+    let row = store
+        .read(|r| r.account(account))
+        .map_err(|e| e.to_string())?;
+    let client = connect::client_for(state_dir, &row, connect::Patience::Check)
+        .map_err(|e| e.to_string())?;
+    MaasSnapshot::fetch(&client)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Says on stderr, before the cluster is created, which pools MAAS cannot fill now, with the
+/// counts: the cluster is created all the same and waits for the machines (the engine checks
+/// again). A MAAS that cannot be read is said too; the engine reports what it finds then.
+fn warn_capacity(spec: &ClusterSpec, snapshot: Result<MaasSnapshot, String>) {
+    let text = match snapshot {
+        Ok(maas) => capacity_shortfalls(spec, &maas)
+            .iter()
+            .map(|p| format!("warning: not enough machines for {p}: the cluster will wait for them\n"))
+            .collect::<String>(),
+        Err(e) => format!("note: could not count the machines MAAS has for each pool ({e}); the engine checks when it starts\n"),
+    };
+    if !text.is_empty() {
+        eprint!("{}", crate::untrusted::terminal_safe(&text));
+    }
+}
+
 fn read_spec(file: &Path) -> Result<ClusterSpec, ClusterCmdError> {
     let text = std::fs::read_to_string(file).map_err(|source| ClusterCmdError::ReadSpec {
         path: file.to_path_buf(),

@@ -732,7 +732,7 @@ impl Engine {
         let (capacity, hard): (Vec<_>, Vec<_>) = problems
             .iter()
             .cloned()
-            .partition(|pr| pr.path.starts_with("spec.nodePools[") && pr.path.ends_with(".size"));
+            .partition(crate::model::maas_check::is_capacity_shortfall);
         if !hard.is_empty() {
             let text = crate::model::Problems(hard).to_string();
             self.fail(p, &format!("the spec does not fit this MAAS:\n{text}"))?;

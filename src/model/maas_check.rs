@@ -4,7 +4,7 @@
 
 use super::capacity::{plan_capacity, PoolCapacity, PoolRequest};
 use super::constraints::{is_available, MachineConstraints};
-use super::problem::Problems;
+use super::problem::{Problem, Problems};
 use super::snapshot::MaasSnapshot;
 use super::spec::{ClusterSpec, NodePool, OsImage};
 use super::suggest;
@@ -76,6 +76,22 @@ pub fn validate_against_maas(
         }
     }
     p
+}
+
+/// Whether `problem` is a pool's machine shortfall: MAAS has fewer machines matching the pool
+/// than its size. Not a refusal: the engine waits for machines to be freed or added.
+pub fn is_capacity_shortfall(problem: &Problem) -> bool {
+    problem.path.starts_with("spec.nodePools[") && problem.path.ends_with(".size")
+}
+
+/// The pools of `spec` that MAAS cannot fill now, with the counts (what `cluster create` says
+/// before anything is taken, as the wizard's review does).
+pub fn capacity_shortfalls(spec: &ClusterSpec, maas: &MaasSnapshot) -> Vec<Problem> {
+    validate_against_maas(spec, None, maas)
+        .iter()
+        .filter(|p| is_capacity_shortfall(p))
+        .cloned()
+        .collect()
 }
 
 fn check_image(image: &OsImage, from_spec: bool, maas: &MaasSnapshot, p: &mut Problems) {
