@@ -82,15 +82,19 @@ spec:
       # subnet: 10.20.0.0/24
       port: {port}
     # HTTP(S) proxy for apt, containerd and kubelet. kubemaas adds the pod and service ranges,
-    # the endpoint, localhost, .svc and .cluster.local to noProxy itself. To use one, replace
-    # the {{}} below with, for example:
+    # the endpoint, localhost, .svc, the cluster and MAAS domains to noProxy itself. To use
+    # one, replace the {{}} below with, for example:
     #   {{httpProxy: "http://proxy.internal:3128", httpsProxy: "http://proxy.internal:3128",
     #    noProxy: [.internal, 10.0.0.0/8]}}
     proxy: {{}}
+    # The cluster's own DNS domain (NAME.NAMESPACE.svc.DOMAIN), answered by CoreDNS; never
+    # the MAAS domain above, or pods could no longer resolve MAAS hosts.
+    clusterDomain: {cluster_domain}
   # One control-plane pool (size 1, 3 or 5) and one or more worker pools.
   # Sizes of machines follow MAAS: memory in MiB (8 GiB = 8192), disk in GB.
   nodePools:
 "#,
+        cluster_domain = q(&spec.spec.network.cluster_domain),
         api = q(&spec.api_version),
         kind = q(&spec.kind),
         name = q(&spec.metadata.name),
