@@ -61,6 +61,9 @@ pub struct ClusterPlan {
     /// Manifests applied after the CNI on the first control-plane node, in order: the storage
     /// and add-on layers' `manifestUrl`s.
     pub addon_manifests: Vec<String>,
+    /// kubectl arguments run after them on the first control-plane node (the packs' settings,
+    /// such as marking a StorageClass the default), with the admin kubeconfig, retried.
+    pub addon_steps: Vec<Vec<String>>,
     /// The kube-vip image, e.g. `registry.corp.example/kube-vip/kube-vip:v0.8.9`.
     pub kube_vip_image: String,
 }

@@ -186,6 +186,7 @@ kubelet_extra_args: {}
 cluster_configuration: null
 cni: {kind: calico, manifest: {kind: url, value: "https://x/calico.yaml"}}
 addon_manifests: []
+addon_steps: []
 kube_vip_image: kube-vip
 "#;
         let plan: ClusterPlan = serde_yaml::from_str(yaml).unwrap();

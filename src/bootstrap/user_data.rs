@@ -404,23 +404,34 @@ fn commands(plan: &ClusterPlan, node: &NodePlan, detect: Option<Command>) -> Vec
             );
             cmds.push(with_proxy(apply));
             // Storage and add-on layers, once the CNI is in: their pods need the pod network.
-            for url in &plan.addon_manifests {
-                let mut apply = vec!["sh".to_string(), "-c".into(), RETRY_SCRIPT.into()];
-                apply.push("kubemaas-retry".into());
-                apply.extend(
+            // Then their settings, on the objects the manifests made.
+            let kubectl = |args: &[String]| {
+                let mut argv = vec!["sh".to_string(), "-c".into(), RETRY_SCRIPT.into()];
+                argv.extend(
                     [
+                        "kubemaas-retry",
                         "kubectl",
                         "--kubeconfig",
                         "/etc/kubernetes/admin.conf",
-                        "apply",
-                        "--server-side",
-                        "--force-conflicts",
-                        "-f",
-                        url.as_str(),
                     ]
                     .map(String::from),
                 );
-                cmds.push(with_proxy(apply));
+                argv.extend(args.iter().cloned());
+                argv
+            };
+            for url in &plan.addon_manifests {
+                let apply = [
+                    "apply",
+                    "--server-side",
+                    "--force-conflicts",
+                    "-f",
+                    url.as_str(),
+                ]
+                .map(String::from);
+                cmds.push(with_proxy(kubectl(&apply)));
+            }
+            for step in &plan.addon_steps {
+                cmds.push(argv(kubectl(step)));
             }
             if vip && plan.kubernetes_version.init_needs_super_admin() {
                 // super-admin.conf is a break-glass credential: back to admin.conf now that

@@ -144,6 +144,11 @@ pub fn cluster_plan(
                     .and_then(|v| v.manifest_url)
             })
             .collect(),
+        addon_steps: profile
+            .extra_layers
+            .iter()
+            .flat_map(|layer| crate::model::profile::pack_kubectl_steps(&layer.name, &layer.values))
+            .collect(),
         kube_vip_image: profile.kubernetes.kube_vip_image.clone(),
     })
 }
@@ -344,6 +349,37 @@ mod tests {
         }
     }
 
+    /// The packs' own settings run on the first node after their manifests, and only when set.
+    #[test]
+    fn pack_settings_run_after_their_manifests_only_when_set() {
+        let shipped = init_user_data(&[]);
+        for (pack, key, effect) in [
+            (
+                "local-path-provisioner",
+                "defaultStorageClass",
+                "is-default-class=true",
+            ),
+            (
+                "metrics-server",
+                "kubeletInsecureTls",
+                "--kubelet-insecure-tls",
+            ),
+        ] {
+            // The default profile sets both.
+            assert!(shipped.contains(effect), "{effect}");
+            let off = init_user_data(&[(pack, &format!("{key}: false"))]);
+            assert!(
+                !off.contains(effect),
+                "{pack}.{key}: false still runs {effect}"
+            );
+            let manifest = shipped.find("local-path-storage.yaml").unwrap();
+            assert!(
+                shipped.find(effect).unwrap() > manifest,
+                "{effect} before the manifests"
+            );
+        }
+    }
+
     #[test]
     fn values_that_could_not_reach_the_nodes_are_refused_naming_the_key() {
         let cases = [
@@ -389,6 +425,18 @@ mod tests {
             ),
             ("ubuntu", "caCertificates: [not a pem]", "caCertificates[0]"),
             ("ubuntu", "aptMirror: archive.internal", "aptMirror"),
+            (
+                "calico",
+                "imageRegistry: registry.internal",
+                "imageRegistry",
+            ),
+            ("calico", "config: {ipipMode: Never}", "calico.config"),
+            ("metrics-server", "replicas: 2", "replicas"),
+            (
+                "local-path-provisioner",
+                "defaultStorageClass: yes-please",
+                "defaultStorageClass",
+            ),
         ];
         let profile =
             crate::model::profile::shipped_profile(crate::model::profile::DEFAULT_PROFILE).unwrap();

@@ -67,6 +67,7 @@ pub fn plan(version: &str, with_proxy: bool) -> ClusterPlan {
             manifest: CniManifest::Url("https://mirror.corp.example/cni/calico-v3.28.yaml".into()),
         },
         addon_manifests: vec![],
+        addon_steps: vec![],
         kube_vip_image: "registry.corp.example:5000/kube-vip/kube-vip:v0.8.9".into(),
     }
 }

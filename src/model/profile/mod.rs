@@ -11,8 +11,8 @@ pub use shipped::{shipped_profile, shipped_profiles, DEFAULT_PROFILE, SHIPPED_PR
 pub(crate) use values::check_url;
 pub use values::{
     default_kube_vip_image, is_image_reference, is_package_name, is_registry_host,
-    KubernetesValues, ManifestValues, NetworkValues, OsValues, PackageRepository,
-    OWNED_CLUSTER_CONFIGURATION, OWNED_KUBELET_FLAGS,
+    pack_kubectl_steps, KubernetesValues, ManifestValues, NetworkValues, OsValues,
+    PackageRepository, OWNED_CLUSTER_CONFIGURATION, OWNED_KUBELET_FLAGS,
 };
 
 use super::document::{parse_document, to_yaml, DocumentError, API_VERSION};

@@ -79,6 +79,68 @@ pub const OWNED_CLUSTER_CONFIGURATION: &[(&str, &str)] = &[
     ),
 ];
 
+/// A storage or add-on pack's own setting that kubemaas applies (a boolean), and the kubectl
+/// arguments it runs on the first control-plane node, after the pack's manifest, when true.
+pub struct PackSetting {
+    pub pack: &'static str,
+    pub key: &'static str,
+    pub kubectl: &'static [&'static str],
+}
+
+/// Every pack setting kubemaas applies; any other key of a storage or add-on pack is refused.
+pub const PACK_SETTINGS: &[PackSetting] = &[
+    PackSetting {
+        pack: "local-path-provisioner",
+        key: "defaultStorageClass",
+        // The StorageClass local-path-provisioner's manifest creates.
+        kubectl: &[
+            "annotate",
+            "--overwrite",
+            "storageclass",
+            "local-path",
+            "storageclass.kubernetes.io/is-default-class=true",
+        ],
+    },
+    PackSetting {
+        pack: "metrics-server",
+        key: "kubeletInsecureTls",
+        // Kubelets serve self-signed certificates unless serving-certificate rotation is set up.
+        kubectl: &[
+            "-n",
+            "kube-system",
+            "patch",
+            "deployment",
+            "metrics-server",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-insecure-tls"}]"#,
+        ],
+    },
+];
+
+fn known_settings(pack: &str) -> String {
+    let keys: Vec<&str> = PACK_SETTINGS
+        .iter()
+        .filter(|s| s.pack == pack)
+        .map(|s| s.key)
+        .collect();
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!("; its settings are {}", keys.join(", "))
+    }
+}
+
+/// The kubectl steps a storage or add-on pack's settings ask for (those set to true), in
+/// [`PACK_SETTINGS`] order.
+pub fn pack_kubectl_steps(pack: &str, values: &Value) -> Vec<Vec<String>> {
+    PACK_SETTINGS
+        .iter()
+        .filter(|s| s.pack == pack && values.get(s.key).and_then(Value::as_bool) == Some(true))
+        .map(|s| s.kubectl.iter().map(|a| a.to_string()).collect())
+        .collect()
+}
+
 /// kubelet flags kubemaas sets itself on every node.
 pub const OWNED_KUBELET_FLAGS: &[&str] = &["node-labels", "node-ip"];
 
@@ -327,6 +389,13 @@ pub(super) fn check_layer_values(
                     );
                 }
                 let n: NetworkValues = typed(values, path, problems)?;
+                // Not applied yet: refused rather than accepted and ignored.
+                if n.image_registry.is_some() {
+                    problems.push(format!("{path}.imageRegistry"), "is not applied: mirror the CNI's registries with the Kubernetes layer's registryMirrors instead (containerd pulls through them), or serve a manifest that names your registry");
+                }
+                if !n.config.is_null() {
+                    problems.push(format!("{path}.config"), "is not applied: kubemaas applies the manifest at manifestUrl as it is; put these settings into the manifest you serve (for Calico, the calico-node environment such as CALICO_IPV4POOL_IPIP)");
+                }
                 check_url(
                     &n.manifest_url,
                     &format!("{path}.manifestUrl"),
@@ -335,6 +404,19 @@ pub(super) fn check_layer_values(
                 );
             }
             LayerKind::Storage | LayerKind::Addon => {
+                if let Value::Mapping(fields) = values {
+                    for (key, value) in fields {
+                        let key = key.as_str().unwrap_or_default();
+                        if key == "manifestUrl" {
+                            continue;
+                        }
+                        match PACK_SETTINGS.iter().find(|s| s.pack == layer.name && s.key == key) {
+                            Some(_) if value.as_bool().is_none() => problems.push(format!("{path}.{key}"), "must be true or false"),
+                            Some(_) => {}
+                            None => problems.push(format!("{path}.{key}"), format!("is not a setting kubemaas applies for `{}` (it applies the manifest at manifestUrl as it is{}): remove it, or change the manifest", layer.name, known_settings(&layer.name))),
+                        }
+                    }
+                }
                 let m: ManifestValues = typed(values, path, problems)?;
                 if let Some(url) = &m.manifest_url {
                     check_url(

@@ -66,7 +66,7 @@ pub fn profile(spec: &ClusterSpec, profiles: &[ClusterProfile]) -> Form {
 }
 
 pub const VALUES_HELP: &str =
-    "# Pack values to change, by pack name, e.g.\n# calico:\n#   mtu: 1400\n";
+    "# Pack values to change, by pack name, e.g.\n# kubernetes:\n#   imageRepository: registry.internal:5000/k8s\n";
 
 pub fn values() -> Form {
     Form::new(vec![Field::yaml(
@@ -422,7 +422,7 @@ fn overrides(text: &str, path: &str, problems: &mut Problems) -> BTreeMap<String
         Ok(_) => {
             problems.push(
                 path,
-                "must be a mapping of pack name to values, like `calico:` then `  mtu: 1400`",
+                "must be a mapping of pack name to values, like `kubernetes:` then `  imageRepository: registry.internal:5000/k8s`",
             );
             BTreeMap::new()
         }
