@@ -69,6 +69,10 @@ struct AllocIntent {
     zone: Option<String>,
 }
 
+/// At most this many problems go into a failed cluster's reason (the rest are counted): the
+/// reason is one cell of `cluster list`, and a hostile spec can hold thousands.
+const REASON_PROBLEMS: usize = 10;
+
 fn held(state: &str) -> bool {
     matches!(state, ms::ALLOCATED | ms::DEPLOYING | ms::DEPLOYED)
 }
@@ -724,7 +728,8 @@ impl Engine {
     async fn validate(&self, p: &mut Pass, profile: &ResolvedProfile) -> Result<bool, EngineError> {
         let local = validate_local(&p.spec, Some(&profile.profile));
         if !local.is_empty() {
-            self.fail(p, &format!("the spec is not valid:\n{local}"))?;
+            let text = local.summarised(REASON_PROBLEMS);
+            self.fail(p, &format!("the spec is not valid:\n{text}"))?;
             return Ok(false);
         }
         let snapshot = MaasSnapshot::fetch(&p.acct.client).await?;
@@ -732,9 +737,9 @@ impl Engine {
         let (capacity, hard): (Vec<_>, Vec<_>) = problems
             .iter()
             .cloned()
-            .partition(|pr| pr.path.starts_with("spec.nodePools[") && pr.path.ends_with(".size"));
+            .partition(crate::model::maas_check::is_capacity_shortfall);
         if !hard.is_empty() {
-            let text = crate::model::Problems(hard).to_string();
+            let text = crate::model::Problems(hard).summarised(REASON_PROBLEMS);
             self.fail(p, &format!("the spec does not fit this MAAS:\n{text}"))?;
             return Ok(false);
         }

@@ -2,9 +2,9 @@
 //! image it names exist (with the closest name when one is mistyped), its addresses sit on MAAS
 //! subnets, and there are enough Ready machines for every pool at once.
 
-use super::capacity::{plan_capacity, PoolCapacity, PoolRequest};
+use super::capacity::{plan_capacity, plan_ever, PoolCapacity, PoolRequest};
 use super::constraints::{is_available, MachineConstraints};
-use super::problem::Problems;
+use super::problem::{Problem, Problems};
 use super::snapshot::MaasSnapshot;
 use super::spec::{ClusterSpec, NodePool, OsImage};
 use super::suggest;
@@ -23,6 +23,19 @@ pub fn pool_constraints(pool: &NodePool) -> MachineConstraints {
         pool: Some(pool.resource_pool.clone()),
         zones: pool.zones.clone(),
     }
+}
+
+/// The field path of a "not enough machines free now" problem; [`is_capacity_shortfall`] reads it.
+fn shortfall_path(pool_path: &str) -> String {
+    format!("{pool_path}.size")
+}
+
+/// Whether `problem` is only "too few machines are free now", which a cluster can wait out (the
+/// engine waits instead of failing); every other problem from [`validate_against_maas`] needs a
+/// changed spec or MAAS. A pool no machine in MAAS could ever satisfy is reported at the pool
+/// itself, not at its size, so it is not one of these.
+pub fn is_capacity_shortfall(problem: &Problem) -> bool {
+    problem.path.starts_with("spec.nodePools[") && problem.path.ends_with(".size")
 }
 
 /// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
@@ -67,15 +80,74 @@ pub fn validate_against_maas(
         }
     }
     let plan = plan_capacity(&requests, &maas.machines);
-    for ((outcome, request), path) in plan.iter().zip(&requests).zip(&request_paths) {
-        if outcome.shortfall() > 0 {
+    let ever = plan_ever(&requests, &maas.machines);
+    for (((outcome, ever), request), path) in
+        plan.iter().zip(&ever).zip(&requests).zip(&request_paths)
+    {
+        if ever.shortfall() > 0 {
+            p.push(path.clone(), never_message(ever, request, maas));
+        } else if outcome.shortfall() > 0 {
             p.push(
-                format!("{path}.size"),
+                shortfall_path(path),
                 shortfall_message(outcome, request, maas),
             );
         }
     }
     p
+}
+
+/// "pool workers needs 5 machines with …; of the 12 machines in MAAS, whatever their status,
+/// only 3 could ever match": no waiting helps, so the cluster is refused before it allocates.
+fn never_message(ever: &PoolCapacity, request: &PoolRequest, maas: &MaasSnapshot) -> String {
+    let c = &request.constraints;
+    let mut msg = format!(
+        "pool {} needs {} machine{} with {}; of the {} machine(s) in MAAS, whatever their status, {} could ever match",
+        ever.name,
+        ever.needed,
+        if ever.needed == 1 { "" } else { "s" },
+        c.describe(),
+        maas.machines.len(),
+        ever.matching,
+    );
+    if !ever.taken_by_others.is_empty() {
+        let others: Vec<String> = ever
+            .taken_by_others
+            .iter()
+            .map(|(pool, n)| format!("{n} needed by pool {pool}"))
+            .collect();
+        msg.push_str(&format!(", {}", others.join(" and ")));
+    }
+    msg.push_str(&format!(" ({} more needed)", ever.shortfall()));
+    if let Some(reasons) = top_reasons(maas.machines.iter(), c) {
+        msg.push_str(&format!("; of all machines, {reasons}"));
+    }
+    msg.push_str(": waiting cannot help, so nothing is allocated; add machines that fit to MAAS or relax the pool's constraints");
+    msg
+}
+
+/// The three commonest reasons `machines` do not fit `c`, counted ("2 are in other zones, 1 has
+/// fewer than 8 cores"); `None` when every one fits.
+fn top_reasons<'a>(
+    machines: impl Iterator<Item = &'a crate::maas::Machine>,
+    c: &MachineConstraints,
+) -> Option<String> {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for m in machines {
+        for mismatch in c.hardware_and_placement_mismatches(m) {
+            *reasons.entry(mismatch.category(c)).or_default() += 1;
+        }
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let listed: Vec<String> = ranked
+        .iter()
+        .take(3)
+        .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
+        .collect();
+    Some(listed.join(", "))
 }
 
 fn check_image(image: &OsImage, from_spec: bool, maas: &MaasSnapshot, p: &mut Problems) {
@@ -192,25 +264,11 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         .iter()
         .filter(|m| is_available(m) && c.pool.as_deref().is_none_or(|pool| m.pool_name() == pool))
         .collect();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for m in &in_pool {
-        for mismatch in c.hardware_and_placement_mismatches(m) {
-            *reasons.entry(mismatch.category(c)).or_default() += 1;
-        }
-    }
-    if !reasons.is_empty() {
-        let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let listed: Vec<String> = ranked
-            .iter()
-            .take(3)
-            .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
-            .collect();
+    if let Some(reasons) = top_reasons(in_pool.iter().copied(), c) {
         msg.push_str(&format!(
-            "; of the {} Ready machine(s) in resource pool {}, {}",
+            "; of the {} Ready machine(s) in resource pool {}, {reasons}",
             in_pool.len(),
             c.pool.as_deref().unwrap_or("any"),
-            listed.join(", ")
         ));
     }
     let busy = maas

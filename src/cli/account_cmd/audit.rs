@@ -317,7 +317,7 @@ pub fn render(report: &AuditReport) -> String {
     ));
     if count(Verdict::Unaccounted) > 0 {
         out.push_str(&format!(
-            "Unaccounted machines are taken by MAAS user {} with no kubemaas mark MAAS can show (MAAS hides agent_name): make sure no other tool using this key took them before releasing (`--agent-name NAME` looks for a given agent name).\n",
+            "Unaccounted machines are taken by MAAS user {} with no kubemaas mark MAAS can show (MAAS hides agent_name): make sure no other tool using this key took them before releasing: `account release` needs --force for them (`--agent-name NAME` looks for a given agent name).\n",
             report.maas_user
         ));
     }
