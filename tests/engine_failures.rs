@@ -257,7 +257,7 @@ async fn a_pool_no_machine_in_maas_could_fill_fails_before_anything_is_allocated
         .await;
     let reason = c.reason.unwrap();
     assert!(
-        reason.contains("spec.nodePools[1]: pool workers needs 20 machines")
+        reason.contains("spec.nodePools[1].size: pool workers needs 20 machines")
             && reason.contains("of the 6 machine(s) in MAAS, whatever their status, 6 could ever match, 1 needed by pool control-plane (15 more needed)"),
         "{reason}"
     );

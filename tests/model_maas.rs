@@ -3,7 +3,7 @@
 
 use kubemaas::maas::{BootResource, Domain, Machine, ResourcePool, Tag, Zone};
 use kubemaas::model::capacity::{plan_capacity, PoolRequest};
-use kubemaas::model::maas_check::{is_capacity_shortfall, pool_constraints};
+use kubemaas::model::maas_check::{fit_against_maas, pool_constraints};
 use kubemaas::model::spec::ClusterSpec;
 use kubemaas::model::{validate_against_maas, MaasSnapshot, MachineConstraints, Problems};
 use serde_json::json;
@@ -150,6 +150,8 @@ fn shortfall_names_the_pool_the_constraints_and_the_count() {
         &[],
         &[500],
     ));
+    let fit = fit_against_maas(&s, Some("jammy"), &snapshot(machines.clone()));
+    assert!(fit.refused.is_empty(), "{}", fit.refused);
     let problems = check(&s, &snapshot(machines));
     assert_eq!(problems.len(), 1, "{problems}");
     let msg = &problems.0[0].message;
@@ -246,23 +248,26 @@ fn a_pool_no_machine_in_maas_could_ever_satisfy_is_refused_not_waited_for() {
         .collect();
     machines.push(machine("d", 6, 8, 16384, "az-1", "default", &[], &[500]));
     machines.push(ready("tiny", 1, 1024, "az-1", &[]));
-    let problems = check(&spec(1, 5), &snapshot(machines));
+    let problems = check(&spec(1, 5), &snapshot(machines.clone()));
     has(
         &problems,
-        "spec.nodePools[1]",
+        "spec.nodePools[1].size",
         "pool workers needs 5 machines with >= 4 cores, >= 8192 MiB memory",
     );
     has(
         &problems,
-        "spec.nodePools[1]",
+        "spec.nodePools[1].size",
         "of the 5 machine(s) in MAAS, whatever their status, 4 could ever match, 1 needed by pool control-plane (2 more needed)",
     );
-    has(&problems, "spec.nodePools[1]", "1 has fewer than 4 cores");
-    // A refusal, not a wait: the engine fails the cluster on it before allocating.
-    assert!(
-        problems.iter().all(|p| !is_capacity_shortfall(p)),
-        "{problems}"
+    has(
+        &problems,
+        "spec.nodePools[1].size",
+        "1 has fewer than 4 cores",
     );
+    // A refusal, not a wait: the engine fails the cluster on it before allocating.
+    let fit = fit_against_maas(&spec(1, 5), Some("jammy"), &snapshot(machines.clone()));
+    assert_eq!(fit.refused, problems);
+    assert!(fit.waitable.is_empty(), "{}", fit.waitable);
 
     // The case: an absurd memory minimum never matches, whatever MAAS holds.
     let mut s = spec(1, 1);
@@ -270,9 +275,9 @@ fn a_pool_no_machine_in_maas_could_ever_satisfy_is_refused_not_waited_for() {
     let machines = (0..4)
         .map(|i| ready(&format!("m{i}"), 8, 16384, "az-1", &[]))
         .collect();
-    let problems = check(&s, &snapshot(machines));
-    has(&problems, "spec.nodePools[1]", "could ever match");
-    assert!(problems.iter().all(|p| !is_capacity_shortfall(p)));
+    let fit = fit_against_maas(&s, Some("jammy"), &snapshot(machines));
+    has(&fit.refused, "spec.nodePools[1].size", "could ever match");
+    assert!(fit.waitable.is_empty(), "{}", fit.waitable);
 }
 
 #[test]
@@ -407,7 +412,7 @@ fn both_layers_in_one_list() {
     // An empty MAAS can never hold the control plane: refused, not waited for.
     has(
         &problems,
-        "spec.nodePools[0]",
+        "spec.nodePools[0].size",
         "of the 0 machine(s) in MAAS, whatever their status, 0 could ever match",
     );
     // The noble profile's series is the image looked for; the snapshot has it.

@@ -19,8 +19,7 @@ use crate::maas::{
 use crate::model::maas_check::pool_constraints;
 use crate::model::spec::{EndpointMode, NodePool, PoolRole};
 use crate::model::{
-    effective_os_image, validate_against_maas, validate_local, ClusterSpec, MaasSnapshot,
-    ResolvedProfile,
+    effective_os_image, validate_local, ClusterSpec, MaasSnapshot, ResolvedProfile,
 };
 use crate::store::{
     ClusterId, ClusterPhase, ClusterRow, EventLevel, IntentId, IntentRow, MachineRow,
@@ -733,13 +732,14 @@ impl Engine {
             return Ok(false);
         }
         let snapshot = MaasSnapshot::fetch(&p.acct.client).await?;
-        let problems = validate_against_maas(&p.spec, Some(&profile.os.series), &snapshot);
-        let (capacity, hard): (Vec<_>, Vec<_>) = problems
-            .iter()
-            .cloned()
-            .partition(crate::model::maas_check::is_capacity_shortfall);
+        let fit = crate::model::maas_check::fit_against_maas(
+            &p.spec,
+            Some(&profile.os.series),
+            &snapshot,
+        );
+        let (hard, capacity) = (fit.refused, fit.waitable);
         if !hard.is_empty() {
-            let text = crate::model::Problems(hard).summarised(REASON_PROBLEMS);
+            let text = hard.summarised(REASON_PROBLEMS);
             self.fail(p, &format!("the spec does not fit this MAAS:\n{text}"))?;
             return Ok(false);
         }

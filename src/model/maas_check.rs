@@ -4,7 +4,7 @@
 
 use super::capacity::{plan_capacity, plan_ever, PoolCapacity, PoolRequest};
 use super::constraints::{is_available, MachineConstraints};
-use super::problem::{Problem, Problems};
+use super::problem::Problems;
 use super::snapshot::MaasSnapshot;
 use super::spec::{ClusterSpec, NodePool, OsImage};
 use super::suggest;
@@ -25,28 +25,42 @@ pub fn pool_constraints(pool: &NodePool) -> MachineConstraints {
     }
 }
 
-/// The field path of a "not enough machines free now" problem; [`is_capacity_shortfall`] reads it.
-fn shortfall_path(pool_path: &str) -> String {
-    format!("{pool_path}.size")
+/// [`validate_against_maas`]'s problems, split by what they call for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaasFit {
+    /// Need a changed spec or MAAS: names MAAS lacks, addresses off its subnets, a pool no
+    /// machine in MAAS could ever fill.
+    pub refused: Problems,
+    /// Only "too few machines free now" (at `spec.nodePools[i].size`): a cluster can wait these
+    /// out, and the engine does instead of failing.
+    pub waitable: Problems,
 }
 
-/// Whether `problem` is only "too few machines are free now", which a cluster can wait out (the
-/// engine waits instead of failing); every other problem from [`validate_against_maas`] needs a
-/// changed spec or MAAS. A pool no machine in MAAS could ever satisfy is reported at the pool
-/// itself, not at its size, so it is not one of these.
-pub fn is_capacity_shortfall(problem: &Problem) -> bool {
-    problem.path.starts_with("spec.nodePools[") && problem.path.ends_with(".size")
-}
-
-/// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
-/// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
-/// the local checks passed and skips what they would report.
+/// Checks `spec` against `maas`, every problem in one list (refusals first), as an operator
+/// reads it. See [`fit_against_maas`] for the same split by whether waiting can help.
 pub fn validate_against_maas(
     spec: &ClusterSpec,
     profile_series: Option<&str>,
     maas: &MaasSnapshot,
 ) -> Problems {
+    let MaasFit {
+        mut refused,
+        waitable,
+    } = fit_against_maas(spec, profile_series, maas);
+    refused.extend(waitable);
+    refused
+}
+
+/// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
+/// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
+/// the local checks passed and skips what they would report.
+pub fn fit_against_maas(
+    spec: &ClusterSpec,
+    profile_series: Option<&str>,
+    maas: &MaasSnapshot,
+) -> MaasFit {
     let mut p = Problems::new();
+    let mut waitable = Problems::new();
     let body = &spec.spec;
     if !maas.has_domain(&body.dns_domain) {
         p.push(
@@ -84,16 +98,19 @@ pub fn validate_against_maas(
     for (((outcome, ever), request), path) in
         plan.iter().zip(&ever).zip(&requests).zip(&request_paths)
     {
+        // Both at the pool's size, the field an operator changes (the console shows them
+        // beside it); only the second can be waited out.
+        let at = format!("{path}.size");
         if ever.shortfall() > 0 {
-            p.push(path.clone(), never_message(ever, request, maas));
+            p.push(at, never_message(ever, request, maas));
         } else if outcome.shortfall() > 0 {
-            p.push(
-                shortfall_path(path),
-                shortfall_message(outcome, request, maas),
-            );
+            waitable.push(at, shortfall_message(outcome, request, maas));
         }
     }
-    p
+    MaasFit {
+        refused: p,
+        waitable,
+    }
 }
 
 /// "pool workers needs 5 machines with …; of the 12 machines in MAAS, whatever their status,
