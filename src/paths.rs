@@ -76,7 +76,12 @@ pub fn create_private_dir(path: &Path) -> Result<(), PathsError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        // Only when it is not 0700 already: a chmod fails on a read-only filesystem even when
+        // it would change nothing, and an existing private dir there is still readable.
+        let mode = std::fs::metadata(path).map_err(err)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
     }
     Ok(())
 }

@@ -645,3 +645,104 @@ async fn audit_of_an_unknown_account_says_how_to_list_them() {
     assert!(!o.status.success());
     assert!(err(&o).contains("kubemaas account list"), "{}", err(&o));
 }
+
+#[tokio::test]
+async fn releasing_a_machine_no_cluster_accounts_for_needs_force() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().unwrap();
+    add(state.path(), &sim, "lab").await;
+    let admin = client(&sim, sim.api_key());
+    let ids: Vec<String> = sim.machines().iter().map(|m| m.system_id.clone()).collect();
+    // A deleted cluster's leftover (kubemaas's: the store names its agent name) and a machine
+    // someone allocated by hand with the same key.
+    let store = Store::open(state.path()).unwrap();
+    let old = store
+        .tx(|tx| tx.create_cluster("old", "lab", &serde_json::json!({})))
+        .unwrap();
+    store.tx(|tx| tx.mark_cluster_deleted(&old.id)).unwrap();
+    drop(store);
+    for (i, agent) in [(0, "kubemaas:old"), (1, "by-hand")] {
+        admin
+            .allocate(&AllocateRequest {
+                system_id: Some(ids[i].clone()),
+                agent_name: Some(agent.to_string()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    // Both at once: refused as a whole, naming the unaccounted one and the way out.
+    let refused = km(
+        state.path(),
+        &["account", "release", "lab", &ids[0], &ids[1]],
+        &[],
+        None,
+    )
+    .await;
+    assert!(!refused.status.success());
+    let text = err(&refused);
+    assert!(text.contains(&ids[1]), "{text}");
+    assert!(!text.contains(&ids[0]), "{text}");
+    assert!(text.contains("no cluster accounts for them"), "{text}");
+    assert!(text.contains("--force"), "{text}");
+    for id in &ids[..2] {
+        assert_eq!(sim.machine(id).unwrap().status, NodeStatus::Allocated);
+    }
+
+    // The deleted cluster's machine goes without --force.
+    let orphan = km(
+        state.path(),
+        &["account", "release", "lab", &ids[0]],
+        &[],
+        None,
+    )
+    .await;
+    assert!(orphan.status.success(), "{}", err(&orphan));
+    assert_ne!(sim.machine(&ids[0]).unwrap().status, NodeStatus::Allocated);
+    // The agent name it carries makes the hand-allocated one kubemaas's to release.
+    let named = km(
+        state.path(),
+        &[
+            "account",
+            "release",
+            "lab",
+            &ids[1],
+            "--agent-name",
+            "by-hand",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert!(named.status.success(), "{}", err(&named));
+    assert_ne!(sim.machine(&ids[1]).unwrap().status, NodeStatus::Allocated);
+
+    // And --force releases an unaccounted one.
+    admin
+        .allocate(&AllocateRequest {
+            system_id: Some(ids[2].clone()),
+            agent_name: Some("by-hand".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let unforced = km(
+        state.path(),
+        &["account", "release", "lab", &ids[2]],
+        &[],
+        None,
+    )
+    .await;
+    assert!(!unforced.status.success());
+    assert_eq!(sim.machine(&ids[2]).unwrap().status, NodeStatus::Allocated);
+    let forced = km(
+        state.path(),
+        &["account", "release", "lab", &ids[2], "--force"],
+        &[],
+        None,
+    )
+    .await;
+    assert!(forced.status.success(), "{}", err(&forced));
+    assert_ne!(sim.machine(&ids[2]).unwrap().status, NodeStatus::Allocated);
+}

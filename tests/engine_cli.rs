@@ -75,13 +75,18 @@ async fn create_says_at_once_when_maas_has_too_few_machines_for_a_pool() {
         &["cluster", "create", "-f", file.to_str().unwrap()],
     )
     .await;
-    // Created all the same (it waits for machines), but said before anything is taken.
+    // Recorded (the engine then refuses it), but said at once, with the counts, before
+    // anything is taken: 3 machines in MAAS can never hold 1 + 5.
     assert!(ok, "{err}");
+    assert!(err.contains("warning: spec.nodePools[1].size"), "{err}");
     assert!(
-        err.contains("warning: not enough machines for spec.nodePools[1].size"),
+        err.contains("needs 5 machines") && err.contains("of the 3 machine(s) in MAAS"),
+        "the counts: {err}"
+    );
+    assert!(
+        err.contains("the cluster will fail before taking any machine"),
         "{err}"
     );
-    assert!(err.contains('5'), "the counts: {err}");
     assert!(
         h.sim.machines().iter().all(|m| m.owner.is_none()),
         "nothing is taken by create"

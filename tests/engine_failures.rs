@@ -244,3 +244,38 @@ async fn a_vip_off_the_node_subnet_fails_the_cluster_with_the_reason() {
     h.drive(&engine, &id, 10, |c| c.is_deleted()).await;
     assert!(h.tagged(&id).is_empty());
 }
+
+#[tokio::test]
+async fn a_pool_no_machine_in_maas_could_fill_fails_before_anything_is_allocated() {
+    // Six machines in all, twenty workers wanted: no wait can help, so the cluster must not
+    // take its control-plane machine and hold it while waiting for the workers.
+    let h = Harness::new(6, 28).await;
+    let engine = h.engine();
+    let id = create(&h, spec("never", 1, &[("workers", 20)])).await;
+    let c = h
+        .drive(&engine, &id, 10, |c| c.phase == ClusterPhase::Failed)
+        .await;
+    let reason = c.reason.unwrap();
+    assert!(
+        reason.contains("spec.nodePools[1].size: pool workers needs 20 machines")
+            && reason.contains("of the 6 machine(s) in MAAS, whatever their status, 6 could ever match, 1 needed by pool control-plane (15 more needed)"),
+        "{reason}"
+    );
+    assert!(h.tagged(&id).is_empty(), "a machine was allocated");
+}
+
+#[tokio::test]
+async fn thousands_of_unknown_tags_make_a_short_reason() {
+    let h = Harness::new(6, 29).await;
+    let engine = h.engine();
+    let mut s = spec("tags", 1, &[("workers", 1)]);
+    s.spec.node_pools[1].maas_tags = (0..2000).map(|i| format!("no-such-tag-{i}")).collect();
+    let id = create(&h, s).await;
+    let c = h
+        .drive(&engine, &id, 10, |c| c.phase == ClusterPhase::Failed)
+        .await;
+    let reason = c.reason.unwrap();
+    assert!(reason.lines().count() <= 13, "{reason}");
+    assert!(reason.contains("2000 problems:"), "{reason}");
+    assert!(reason.contains("  ... and 1990 more"), "{reason}");
+}

@@ -3,7 +3,7 @@
 
 use kubemaas::maas::{BootResource, Domain, Machine, ResourcePool, Tag, Zone};
 use kubemaas::model::capacity::{plan_capacity, PoolRequest};
-use kubemaas::model::maas_check::pool_constraints;
+use kubemaas::model::maas_check::{fit_against_maas, pool_constraints};
 use kubemaas::model::spec::ClusterSpec;
 use kubemaas::model::{validate_against_maas, MaasSnapshot, MachineConstraints, Problems};
 use serde_json::json;
@@ -138,6 +138,20 @@ fn shortfall_names_the_pool_the_constraints_and_the_count() {
     machines.push(ready("small", 4, 16384, "az-2", &[]));
     machines.push(ready("far", 8, 16384, "az-3", &[]));
     machines.push(machine("busy", 6, 8, 16384, "az-1", "default", &[], &[500]));
+    // Deployed elsewhere but of the right shape: with it, MAAS could one day hold 5 that match,
+    // so this is a wait, not a refusal.
+    machines.push(machine(
+        "busy2",
+        6,
+        8,
+        16384,
+        "az-2",
+        "default",
+        &[],
+        &[500],
+    ));
+    let fit = fit_against_maas(&s, Some("jammy"), &snapshot(machines.clone()));
+    assert!(fit.refused.is_empty(), "{}", fit.refused);
     let problems = check(&s, &snapshot(machines));
     assert_eq!(problems.len(), 1, "{problems}");
     let msg = &problems.0[0].message;
@@ -146,16 +160,18 @@ fn shortfall_names_the_pool_the_constraints_and_the_count() {
     assert!(msg.contains("have fewer than 8 cores"), "{msg}");
     assert!(msg.contains("2 are in other zones"), "{msg}");
     assert!(
-        msg.contains("1 more would fit but is not Ready or locked"),
+        msg.contains("2 more would fit but are not Ready or locked"),
         "{msg}"
     );
 }
 
 #[test]
 fn one_machine_is_never_counted_for_two_pools() {
-    let machines = (0..4)
+    let mut machines: Vec<Machine> = (0..4)
         .map(|i| ready(&format!("m{i}"), 8, 16384, "az-1", &[]))
         .collect();
+    // A fifth that fits but is deployed: the pools could be satisfied once it is released.
+    machines.push(machine("d", 6, 8, 16384, "az-1", "default", &[], &[500]));
     let problems = check(&spec(3, 2), &snapshot(machines));
     assert_eq!(problems.len(), 1, "{problems}");
     has(
@@ -224,6 +240,47 @@ fn locked_and_busy_machines_do_not_count_and_huge_sizes_are_cheap() {
 }
 
 #[test]
+fn a_pool_no_machine_in_maas_could_ever_satisfy_is_refused_not_waited_for() {
+    // Three machines of the right shape exist (one deployed), the workers need five: no release
+    // or commissioning of what MAAS holds can satisfy the pool.
+    let mut machines: Vec<Machine> = (0..3)
+        .map(|i| ready(&format!("m{i}"), 8, 16384, "az-1", &[]))
+        .collect();
+    machines.push(machine("d", 6, 8, 16384, "az-1", "default", &[], &[500]));
+    machines.push(ready("tiny", 1, 1024, "az-1", &[]));
+    let problems = check(&spec(1, 5), &snapshot(machines.clone()));
+    has(
+        &problems,
+        "spec.nodePools[1].size",
+        "pool workers needs 5 machines with >= 4 cores, >= 8192 MiB memory",
+    );
+    has(
+        &problems,
+        "spec.nodePools[1].size",
+        "of the 5 machine(s) in MAAS, whatever their status, 4 could ever match, 1 needed by pool control-plane (2 more needed)",
+    );
+    has(
+        &problems,
+        "spec.nodePools[1].size",
+        "1 has fewer than 4 cores",
+    );
+    // A refusal, not a wait: the engine fails the cluster on it before allocating.
+    let fit = fit_against_maas(&spec(1, 5), Some("jammy"), &snapshot(machines.clone()));
+    assert_eq!(fit.refused, problems);
+    assert!(fit.waitable.is_empty(), "{}", fit.waitable);
+
+    // The case: an absurd memory minimum never matches, whatever MAAS holds.
+    let mut s = spec(1, 1);
+    s.spec.node_pools[1].min_memory_mib = u64::MAX;
+    let machines = (0..4)
+        .map(|i| ready(&format!("m{i}"), 8, 16384, "az-1", &[]))
+        .collect();
+    let fit = fit_against_maas(&s, Some("jammy"), &snapshot(machines));
+    has(&fit.refused, "spec.nodePools[1].size", "could ever match");
+    assert!(fit.waitable.is_empty(), "{}", fit.waitable);
+}
+
+#[test]
 fn the_boot_disk_is_the_first_disk() {
     let c = MachineConstraints {
         min_disk_gb: 100,
@@ -281,8 +338,9 @@ fn names_that_maas_lacks_come_with_the_closest_one() {
     );
     let mut s = spec(1, 1);
     s.spec.node_pools[1].resource_pool = "gpu".into();
+    let deployed_gpu = machine("g", 6, 8, 16384, "az-1", "gpu", &[], &[500]);
     has(
-        &check(&s, &snapshot(vec![])),
+        &check(&s, &snapshot(vec![deployed_gpu])),
         "spec.nodePools[1].size",
         "in resource pool gpu; MAAS has 0 Ready that match (1 more needed)",
     );
@@ -351,7 +409,12 @@ fn both_layers_in_one_list() {
     let problems = kubemaas::model::validate_spec(&s, Some(&profile), &snapshot(vec![]));
     has(&problems, "metadata.name", "lowercase");
     has(&problems, "spec.dnsDomain", "MAAS has no DNS domain `nope`");
-    has(&problems, "spec.nodePools[0].size", "MAAS has 0 Ready");
+    // An empty MAAS can never hold the control plane: refused, not waited for.
+    has(
+        &problems,
+        "spec.nodePools[0].size",
+        "of the 0 machine(s) in MAAS, whatever their status, 0 could ever match",
+    );
     // The noble profile's series is the image looked for; the snapshot has it.
     assert!(
         !problems.iter().any(|p| p.message.contains("boot image")),

@@ -320,6 +320,33 @@ fn machine_minimums_tags_zones() {
 }
 
 #[test]
+fn machine_minimums_beyond_any_machine_are_refused_with_the_bound() {
+    let mut s = base();
+    let w = &mut s.spec.node_pools[1];
+    w.min_cpu = 4097;
+    w.min_memory_mib = u64::MAX;
+    w.min_disk_gb = 1_000_001;
+    has(&s, "spec.nodePools[1].minCpu", "minCpu is at most 4096");
+    has(
+        &s,
+        "spec.nodePools[1].minMemoryMiB",
+        "18446744073709551615 MiB is more memory than any machine has: minMemoryMiB is at most 67108864 (64 TiB)",
+    );
+    has(
+        &s,
+        "spec.nodePools[1].minDiskGB",
+        "minDiskGB is at most 1000000 (1 PB)",
+    );
+    // The bounds themselves are allowed.
+    let mut s = base();
+    let w = &mut s.spec.node_pools[1];
+    w.min_cpu = 4096;
+    w.min_memory_mib = 64 * 1024 * 1024;
+    w.min_disk_gb = 1_000_000;
+    clean(&s);
+}
+
+#[test]
 fn labels_and_taints_follow_kubernetes_rules() {
     let mut s = base();
     let w = &mut s.spec.node_pools[1];

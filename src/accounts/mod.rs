@@ -48,6 +48,8 @@ pub enum AccountError {
         user: String,
         account: String,
     },
+    #[error("{system_ids}: taken by MAAS user {user} but no cluster accounts for them (no kubemaas mark MAAS shows, unknown to the store), so they may be another tool's or a person's using the same key; nothing was released. Check with `kubemaas account audit`, then add --force to release them anyway (or --agent-name NAME if you know the kubemaas agent name they carry)")]
+    Unaccounted { system_ids: String, user: String },
     #[error("{failed} of {total} machine(s) could not be released (see above)")]
     ReleaseFailed { failed: usize, total: usize },
     #[error(transparent)]

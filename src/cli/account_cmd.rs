@@ -67,6 +67,59 @@ pub enum AccountCommand {
     Release(ReleaseArgs),
 }
 
+/// What MAAS and the store say about an account's machines: the agent names asked about and
+/// every machine classified (see [`audit::classify`]).
+pub(crate) struct Survey {
+    pub probes: Vec<String>,
+    pub rows: Vec<audit::AuditRow>,
+}
+
+/// Reads the account's clusters and held machines from the store and its machines from MAAS
+/// (one listing, plus one per agent name the store can name and `extra`), and classifies them.
+/// `account audit` prints it; `account release` checks its ids against it.
+pub(crate) async fn survey(
+    store: &Store,
+    client: &crate::maas::MaasClient,
+    account: &str,
+    maas_user: &str,
+    extra: &[String],
+) -> Result<Survey, AccountError> {
+    let clusters: Vec<_> = store
+        .read(|r| r.clusters(true))?
+        .into_iter()
+        .filter(|c| c.account == account)
+        .collect();
+    let held: Vec<_> = store.read(|r| -> Result<Vec<_>, StoreError> {
+        let mut held = Vec::new();
+        for c in clusters.iter().filter(|c| !c.is_deleted()) {
+            held.extend(r.machines(&c.id, false)?);
+        }
+        Ok(held)
+    })?;
+    let machines = client.machines(&MachineFilter::default()).await?;
+    let probes = audit::agent_names_to_probe(&clusters, extra);
+    let mut agent_names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in &probes {
+        for m in client
+            .machines(&MachineFilter::agent_name(name.clone()))
+            .await?
+        {
+            agent_names
+                .entry(m.system_id)
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let rows = audit::classify(&AuditInput {
+        machines: &machines,
+        agent_names: &agent_names,
+        clusters: &clusters,
+        held: &held,
+        maas_user,
+    });
+    Ok(Survey { probes, rows })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct AddArgs {
     /// The account's name (a DNS-1123 label, like `lab` or `dc1-prod`).
@@ -115,6 +168,15 @@ pub struct ReleaseArgs {
     /// With --erase: a quick erase (wipe the start and end of each disk).
     #[arg(long, requires = "erase")]
     pub quick_erase: bool,
+    /// Also release machines no cluster accounts for: taken by the account's MAAS user but
+    /// with no kubemaas mark MAAS shows and unknown to the store (`account audit` calls them
+    /// unaccounted). They may be another tool's or a person's using the same key.
+    #[arg(long)]
+    pub force: bool,
+    /// An agent name to look for besides the store's clusters' (as `account audit
+    /// --agent-name`): a machine carrying it counts as kubemaas's, so needs no --force.
+    #[arg(long = "agent-name", value_name = "NAME")]
+    pub agent_names: Vec<String>,
 }
 
 /// Runs an `account` command. `state_dir_flag` is the `--state-dir` the operator gave, so the
@@ -276,44 +338,18 @@ pub async fn run_audit(
 ) -> Result<AuditReport, AccountError> {
     let store = Store::open(state_dir)?;
     let row = store.read(|r| r.account(&a.name))?;
-    let clusters: Vec<_> = store
-        .read(|r| r.clusters(true))?
-        .into_iter()
-        .filter(|c| c.account == a.name)
-        .collect();
-    let held: Vec<_> = store.read(|r| -> Result<Vec<_>, StoreError> {
-        let mut held = Vec::new();
-        for c in clusters.iter().filter(|c| !c.is_deleted()) {
-            held.extend(r.machines(&c.id, false)?);
-        }
-        Ok(held)
-    })?;
     let client = client_for(state_dir, &row, Patience::Work)?;
     let user = client.whoami().await?;
-    let machines = client.machines(&MachineFilter::default()).await?;
-    let probes = audit::agent_names_to_probe(&clusters, &a.agent_names);
-    let mut agent_names: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for name in &probes {
-        for m in client
-            .machines(&MachineFilter::agent_name(name.clone()))
-            .await?
-        {
-            agent_names
-                .entry(m.system_id)
-                .or_default()
-                .push(name.clone());
-        }
-    }
-    let rows = audit::classify(&AuditInput {
-        machines: &machines,
-        agent_names: &agent_names,
-        clusters: &clusters,
-        held: &held,
-        maas_user: &user.username,
-    });
+    let survey = survey(&store, &client, &a.name, &user.username, &a.agent_names).await?;
+    let (probes, rows) = (survey.probes, survey.rows);
     let unclaimed = audit::unclaimed(&rows);
-    let release_command =
-        (!unclaimed.is_empty()).then(|| release_command(state_dir_flag, &a.name, &unclaimed));
+    // Releasing an unaccounted machine needs --force (it may be another tool's): the printed
+    // command carries it only when such a machine is in it, and the table says why.
+    let force = rows
+        .iter()
+        .any(|r| r.verdict == audit::Verdict::Unaccounted && unclaimed.contains(&r.system_id));
+    let release_command = (!unclaimed.is_empty())
+        .then(|| release_command(state_dir_flag, &a.name, &unclaimed, &a.agent_names, force));
     tracing::info!(account = %a.name, machines = rows.len(), unclaimed = unclaimed.len(), "account audited");
     Ok(AuditReport {
         account: a.name.clone(),

@@ -319,10 +319,16 @@ async fn local_snapshot(
 /// again). A MAAS that cannot be read is said too; the engine reports what it finds then.
 fn warn_capacity(spec: &ClusterSpec, snapshot: Result<MaasSnapshot, String>) {
     let text = match snapshot {
-        Ok(maas) => capacity_shortfalls(spec, &maas)
-            .iter()
-            .map(|p| format!("warning: not enough machines for {p}: the cluster will wait for them\n"))
-            .collect::<String>(),
+        Ok(maas) => {
+            let (waitable, never) = capacity_shortfalls(spec, &maas);
+            let waits = waitable.iter().map(|p| {
+                format!("warning: not enough machines for {p}: the cluster will wait for them\n")
+            });
+            let refused = never.iter().map(|p| {
+                format!("warning: {p}: the cluster will fail before taking any machine\n")
+            });
+            waits.chain(refused).collect::<String>()
+        }
         Err(e) => format!("note: could not count the machines MAAS has for each pool ({e}); the engine checks when it starts\n"),
     };
     if !text.is_empty() {

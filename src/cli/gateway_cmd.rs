@@ -286,9 +286,10 @@ pub struct PairArgs {
     /// The gateway's HOST:PORT.
     #[arg(long)]
     pub address: String,
-    /// The pairing code the gateway printed.
+    /// The pairing code the gateway printed; `-` reads it from stdin, and left out it is asked
+    /// for on the terminal: either way it stays out of `ps` and the shell history.
     #[arg(long, env = "KUBEMAAS_PAIRING_CODE", hide_env_values = true)]
-    pub code: String,
+    pub code: Option<String>,
     /// How this console names the gateway (default: the gateway's own name).
     #[arg(long)]
     pub name: Option<String>,
@@ -1380,8 +1381,31 @@ async fn deploy_cmd(args: DeployArgs, paths: &Paths) -> color_eyre::Result<()> {
 
 // ---- console side ----
 
+/// The pairing code: as given, one line of stdin for `-`, or asked for on the terminal when
+/// `--code` is left out (a code on the command line shows in `ps` to every user of the host).
+fn pairing_code_text(arg: Option<&str>) -> color_eyre::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let read_line = || -> color_eyre::Result<String> {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim().to_string())
+    };
+    match arg {
+        Some("-") => read_line(),
+        Some(code) => Ok(code.to_string()),
+        None if std::io::stdin().is_terminal() => {
+            eprint!("pairing code (from the gateway's log or `kubemaas gateway pairing-code`): ");
+            std::io::stderr().flush()?;
+            read_line()
+        }
+        None => Err(color_eyre::eyre::eyre!(
+            "no pairing code: give --code - and pipe the code in, or run on a terminal to be asked for it"
+        )),
+    }
+}
+
 async fn pair(args: PairArgs, paths: &Paths) -> color_eyre::Result<()> {
-    let code = PairingCode::parse(&args.code)?;
+    let code = PairingCode::parse(&pairing_code_text(args.code.as_deref())?)?;
     let console_name = args
         .console_name
         .clone()

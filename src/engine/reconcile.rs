@@ -19,8 +19,7 @@ use crate::maas::{
 use crate::model::maas_check::pool_constraints;
 use crate::model::spec::{EndpointMode, NodePool, PoolRole};
 use crate::model::{
-    effective_os_image, validate_against_maas, validate_local, ClusterSpec, MaasSnapshot,
-    ResolvedProfile,
+    effective_os_image, validate_local, ClusterSpec, MaasSnapshot, ResolvedProfile,
 };
 use crate::store::{
     ClusterId, ClusterPhase, ClusterRow, EventLevel, IntentId, IntentRow, MachineRow,
@@ -68,6 +67,10 @@ struct AllocIntent {
     pool: String,
     zone: Option<String>,
 }
+
+/// At most this many problems go into a failed cluster's reason (the rest are counted): the
+/// reason is one cell of `cluster list`, and a hostile spec can hold thousands.
+const REASON_PROBLEMS: usize = 10;
 
 fn held(state: &str) -> bool {
     matches!(state, ms::ALLOCATED | ms::DEPLOYING | ms::DEPLOYED)
@@ -724,17 +727,19 @@ impl Engine {
     async fn validate(&self, p: &mut Pass, profile: &ResolvedProfile) -> Result<bool, EngineError> {
         let local = validate_local(&p.spec, Some(&profile.profile));
         if !local.is_empty() {
-            self.fail(p, &format!("the spec is not valid:\n{local}"))?;
+            let text = local.summarised(REASON_PROBLEMS);
+            self.fail(p, &format!("the spec is not valid:\n{text}"))?;
             return Ok(false);
         }
         let snapshot = MaasSnapshot::fetch(&p.acct.client).await?;
-        let problems = validate_against_maas(&p.spec, Some(&profile.os.series), &snapshot);
-        let (capacity, hard): (Vec<_>, Vec<_>) = problems
-            .iter()
-            .cloned()
-            .partition(crate::model::maas_check::is_capacity_shortfall);
+        let fit = crate::model::maas_check::fit_against_maas(
+            &p.spec,
+            Some(&profile.os.series),
+            &snapshot,
+        );
+        let (hard, capacity) = (fit.refused, fit.waitable);
         if !hard.is_empty() {
-            let text = crate::model::Problems(hard).to_string();
+            let text = hard.summarised(REASON_PROBLEMS);
             self.fail(p, &format!("the spec does not fit this MAAS:\n{text}"))?;
             return Ok(false);
         }

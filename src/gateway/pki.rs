@@ -71,7 +71,9 @@ impl PublicKeyData for ConsoleKey<'_> {
     }
 }
 
-/// Checks the shape of a console's public key (an uncompressed P-256 point).
+/// Checks that a console's public key is an uncompressed P-256 point: the shape, then that
+/// the point lies on the curve. The pairing endpoint calls this before it spends a code, so a
+/// malformed key costs the console nothing and the gateway never signs garbage.
 pub fn check_console_key(raw: &[u8]) -> Result<(), PkiError> {
     if raw.len() != P256_PUBLIC_KEY_LEN || raw[0] != 0x04 {
         return Err(PkiError::BadPublicKey {
@@ -81,7 +83,19 @@ pub fn check_console_key(raw: &[u8]) -> Result<(), PkiError> {
             ),
         });
     }
-    Ok(())
+    // ring validates a peer's point (coordinates in range, on the curve, not the identity)
+    // when it agrees a key with it; an ephemeral key of our own makes that check usable here.
+    use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey, ECDH_P256};
+    let rng = ring::rand::SystemRandom::new();
+    let ours =
+        EphemeralPrivateKey::generate(&ECDH_P256, &rng).map_err(|_| PkiError::BadPublicKey {
+            reason: "no randomness to check it with".into(),
+        })?;
+    agree_ephemeral(ours, &UnparsedPublicKey::new(&ECDH_P256, raw), |_| ()).map_err(|_| {
+        PkiError::BadPublicKey {
+            reason: "it is not a point of the P-256 curve".into(),
+        }
+    })
 }
 
 /// The gateway's CA and current server certificate.
@@ -325,6 +339,22 @@ impl GatewayPki {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_console_key_must_be_a_p256_point() {
+        let real = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        assert!(check_console_key(real.public_key_raw()).is_ok());
+        // The right length and prefix, but not on the curve: refused.
+        let mut forged = vec![0x04];
+        forged.extend([0x01; 64]);
+        let e = check_console_key(&forged).unwrap_err().to_string();
+        assert!(e.contains("not a point of the P-256 curve"), "{e}");
+        // A coordinate changed by one bit falls off the curve too.
+        let mut bent = real.public_key_raw().to_vec();
+        bent[64] ^= 1;
+        assert!(check_console_key(&bent).is_err());
+        assert!(check_console_key(&[0x04; 10]).is_err());
+    }
 
     #[test]
     fn the_ca_is_created_once_and_kept_private() {

@@ -43,6 +43,33 @@ use tokio_rustls::TlsAcceptor;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open connections (streams end at once; this bounds the rest).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Bounds on what a connection may cost the gateway once its TLS handshake is done, so slow or
+/// idle clients cannot hold it open: before a client certificate is known anyone can get that
+/// far (`/v1/pair` needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From the connection's start or the end of its last response to the end of the next
+    /// request's headers: bounds trickled headers and idle keep-alive alike (hyper runs one
+    /// timer for both).
+    pub header_read: Duration,
+    /// From the end of a request's headers to the end of its body, for a connection without a
+    /// client certificate; for a paired console, the longest a body may stall.
+    pub body_read: Duration,
+    /// Connections without a client certificate open at once; more are closed on arrival.
+    /// Paired consoles are not counted, so a flood of them never locks a console out.
+    pub unauthenticated: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read: Duration::from_secs(10),
+            body_read: Duration::from_secs(30),
+            unauthenticated: 32,
+        }
+    }
+}
 /// Time between two lines of [`HEALTH_WATCH_PATH`].
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -519,6 +546,7 @@ pub struct GatewayServer {
     shutdown_tx: watch::Sender<bool>,
     local: SocketAddr,
     shared: Arc<Shared>,
+    limits: ConnectionLimits,
 }
 
 impl GatewayServer {
@@ -561,7 +589,14 @@ impl GatewayServer {
             shutdown_tx,
             local,
             shared,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// Replaces the default [`ConnectionLimits`] (tests use short ones).
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Makes `/v1/info` list the nodes of a replicated gateway (set once, before serving:
@@ -578,31 +613,125 @@ impl GatewayServer {
     }
 
     /// Serves until `stop` completes, then ends open streams and waits at most a few seconds
-    /// for connections to finish.
+    /// for connections to finish. Each connection is served by hyper with the header/idle
+    /// timeout of [`ConnectionLimits`], its request bodies under the body deadline, and
+    /// connections without a client certificate are capped.
     pub async fn serve(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let shutdown_tx = self.shutdown_tx;
-        let mut stopped = shutdown_tx.subscribe();
-        let graceful = async move {
-            stop.await;
-            let _ = shutdown_tx.send(true);
-        };
-        let server = axum::serve(
-            self.listener,
-            self.app.into_make_service_with_connect_info::<PeerInfo>(),
-        )
-        .with_graceful_shutdown(graceful);
+        let GatewayServer {
+            mut listener,
+            app,
+            shutdown_tx,
+            limits,
+            ..
+        } = self;
+        let app = app.layer(middleware::from_fn_with_state(
+            limits.body_read,
+            body_deadline,
+        ));
+        let unauthenticated = Arc::new(tokio::sync::Semaphore::new(limits.unauthenticated));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(stop);
+        loop {
+            let (tls, peer) = tokio::select! {
+                next = listener.ready.recv() => match next {
+                    Some(next) => next,
+                    None => break,
+                },
+                () = &mut stop => break,
+            };
+            let permit = match peer.console {
+                Some(_) => None,
+                None => match unauthenticated.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        tracing::info!(remote = %peer.remote, limit = limits.unauthenticated, "too many connections without a client certificate: closing this one");
+                        continue;
+                    }
+                },
+            };
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(tls),
+                    connection_service(app.clone(), peer.clone()),
+                );
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                // Held until the connection ends: it counts against the unauthenticated cap.
+                let _permit = permit;
+                if let Err(e) = conn.await {
+                    tracing::debug!(remote = %peer.remote, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        // Streams (health watch, event follows) end on this; the rest get a grace period.
+        let _ = shutdown_tx.send(true);
         tokio::select! {
-            result = server => result.map_err(ServeError::Serve),
-            _ = async {
-                let _ = stopped.wait_for(|stop| *stop).await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!("connections still open after the shutdown grace period: closing them");
-                Ok(())
             }
         }
+        Ok(())
     }
+}
+
+/// The hyper service of one connection: `app`, with the peer as axum's `ConnectInfo`.
+fn connection_service(
+    app: Router,
+    peer: PeerInfo,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        use tower::ServiceExt as _;
+        req.extensions_mut().insert(ConnectInfo(peer.clone()));
+        app.clone().oneshot(req.map(Body::new))
+    })
+}
+
+/// Reads the request body under a deadline, counted from when the handler starts reading it.
+/// Without a client certificate the whole body must arrive within the limit (a client
+/// trickling it gets an error instead of holding the connection); a paired console's body only
+/// may not stall for that long, as an upgrade's executable can take minutes on a slow link.
+async fn body_deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    use futures_util::StreamExt as _;
+    let paired = req
+        .extensions()
+        .get::<ConnectInfo<PeerInfo>>()
+        .is_some_and(|c| c.0.console.is_some());
+    let (parts, body) = req.into_parts();
+    let whole = tokio::time::Instant::now() + limit;
+    let stream = body.into_data_stream();
+    let bounded = futures_util::stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        let deadline = if paired {
+            tokio::time::Instant::now() + limit
+        } else {
+            whole
+        };
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(axum::Error::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the request body took longer than {} s",
+                        limit.as_secs_f64()
+                    ),
+                ))),
+                None,
+            )),
+        }
+    });
+    next.run(Request::from_parts(parts, Body::from_stream(bounded)))
+        .await
 }

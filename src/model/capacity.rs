@@ -36,6 +36,23 @@ impl PoolCapacity {
 /// Assigns available machines to the requests, cheapest first (MAAS's own cost: cores plus GiB
 /// of memory), requests in the order given. Deterministic for the same input.
 pub fn plan_capacity(requests: &[PoolRequest], machines: &[Machine]) -> Vec<PoolCapacity> {
+    plan_with(requests, machines, MachineConstraints::matches)
+}
+
+/// The same plan as if every machine in MAAS were Ready and unlocked: what the requests could
+/// ever get, whatever is busy now. A shortfall here cannot be waited out, only fixed by adding
+/// machines or relaxing the constraints.
+pub fn plan_ever(requests: &[PoolRequest], machines: &[Machine]) -> Vec<PoolCapacity> {
+    plan_with(requests, machines, |c, m| {
+        c.hardware_and_placement_mismatches(m).is_empty()
+    })
+}
+
+fn plan_with(
+    requests: &[PoolRequest],
+    machines: &[Machine],
+    fits: impl Fn(&MachineConstraints, &Machine) -> bool,
+) -> Vec<PoolCapacity> {
     let mut order: Vec<usize> = (0..machines.len()).collect();
     order.sort_by(|&a, &b| {
         let cost = |m: &Machine| u64::from(m.cpu_count) * 1024 + m.memory;
@@ -49,7 +66,7 @@ pub fn plan_capacity(requests: &[PoolRequest], machines: &[Machine]) -> Vec<Pool
             order
                 .iter()
                 .copied()
-                .filter(|&i| r.constraints.matches(&machines[i]))
+                .filter(|&i| fits(&r.constraints, &machines[i]))
                 .collect()
         })
         .collect();

@@ -54,7 +54,7 @@ impl Mismatch {
             Mismatch::DiskTooSmall { .. } | Mismatch::NoDisk => {
                 format!("have a boot disk under {} GB", c.min_disk_gb)
             }
-            Mismatch::MissingTags(_) => format!("lack tag(s) {}", c.tags.join(", ")),
+            Mismatch::MissingTags(_) => format!("lack tag(s) {}", capped_list(&c.tags)),
             Mismatch::OtherPool(_) => "are in another resource pool".into(),
             Mismatch::OtherZone(_) => "are in other zones".into(),
         }
@@ -198,7 +198,7 @@ impl MachineConstraints {
             parts.push(format!("a boot disk >= {} GB", self.min_disk_gb));
         }
         if !self.tags.is_empty() {
-            parts.push(format!("tag(s) {}", self.tags.join(", ")));
+            parts.push(format!("tag(s) {}", capped_list(&self.tags)));
         }
         if let Some(pool) = &self.pool {
             parts.push(format!("in resource pool {pool}"));
@@ -206,10 +206,24 @@ impl MachineConstraints {
         match self.zones.len() {
             0 => {}
             1 => parts.push(format!("in zone {}", self.zones[0])),
-            _ => parts.push(format!("in zones {}", self.zones.join(", "))),
+            _ => parts.push(format!("in zones {}", capped_list(&self.zones))),
         }
         parts.join(", ")
     }
+}
+
+/// Names joined with ", ", at most [`LISTED_NAMES`] of them and the rest counted: a spec may
+/// name thousands of tags, and these words end up in one line of a reason.
+fn capped_list(names: &[String]) -> String {
+    const LISTED_NAMES: usize = 10;
+    if names.len() <= LISTED_NAMES {
+        return names.join(", ");
+    }
+    format!(
+        "{} ... and {} more",
+        names[..LISTED_NAMES].join(", "),
+        names.len() - LISTED_NAMES
+    )
 }
 
 /// MAAS takes whole numbers and also floats ("4.0"); both round down here as in MAAS.
@@ -273,5 +287,16 @@ mod tests {
             MachineConstraints::from_allocate_params(&[("mem".into(), "lots".into())]).is_err()
         );
         assert_eq!(parse_root_storage("root:60(ssd),data:500").unwrap(), 60);
+    }
+
+    #[test]
+    fn thousands_of_tags_are_described_in_one_short_phrase() {
+        let c = MachineConstraints {
+            tags: (0..20_000).map(|i| format!("t{i}")).collect(),
+            ..Default::default()
+        };
+        let words = c.describe();
+        assert!(words.ends_with("t9 ... and 19990 more"), "{words}");
+        assert!(words.len() < 200, "{words}");
     }
 }

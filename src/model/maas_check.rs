@@ -2,7 +2,7 @@
 //! image it names exist (with the closest name when one is mistyped), its addresses sit on MAAS
 //! subnets, and there are enough Ready machines for every pool at once.
 
-use super::capacity::{plan_capacity, PoolCapacity, PoolRequest};
+use super::capacity::{plan_capacity, plan_ever, PoolCapacity, PoolRequest};
 use super::constraints::{is_available, MachineConstraints};
 use super::problem::{Problem, Problems};
 use super::snapshot::MaasSnapshot;
@@ -25,15 +25,42 @@ pub fn pool_constraints(pool: &NodePool) -> MachineConstraints {
     }
 }
 
-/// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
-/// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
-/// the local checks passed and skips what they would report.
+/// [`validate_against_maas`]'s problems, split by what they call for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaasFit {
+    /// Need a changed spec or MAAS: names MAAS lacks, addresses off its subnets, a pool no
+    /// machine in MAAS could ever fill.
+    pub refused: Problems,
+    /// Only "too few machines free now" (at `spec.nodePools[i].size`): a cluster can wait these
+    /// out, and the engine does instead of failing.
+    pub waitable: Problems,
+}
+
+/// Checks `spec` against `maas`, every problem in one list (refusals first), as an operator
+/// reads it. See [`fit_against_maas`] for the same split by whether waiting can help.
 pub fn validate_against_maas(
     spec: &ClusterSpec,
     profile_series: Option<&str>,
     maas: &MaasSnapshot,
 ) -> Problems {
+    let MaasFit {
+        mut refused,
+        waitable,
+    } = fit_against_maas(spec, profile_series, maas);
+    refused.extend(waitable);
+    refused
+}
+
+/// Checks `spec` against `maas`. `profile_series` is the Ubuntu series of the spec's profile,
+/// used when the spec names no `osImage`. Run [`super::validate_local`] first: this assumes
+/// the local checks passed and skips what they would report.
+pub fn fit_against_maas(
+    spec: &ClusterSpec,
+    profile_series: Option<&str>,
+    maas: &MaasSnapshot,
+) -> MaasFit {
     let mut p = Problems::new();
+    let mut waitable = Problems::new();
     let body = &spec.spec;
     if !maas.has_domain(&body.dns_domain) {
         p.push(
@@ -67,31 +94,93 @@ pub fn validate_against_maas(
         }
     }
     let plan = plan_capacity(&requests, &maas.machines);
-    for ((outcome, request), path) in plan.iter().zip(&requests).zip(&request_paths) {
-        if outcome.shortfall() > 0 {
-            p.push(
-                format!("{path}.size"),
-                shortfall_message(outcome, request, maas),
-            );
+    let ever = plan_ever(&requests, &maas.machines);
+    for (((outcome, ever), request), path) in
+        plan.iter().zip(&ever).zip(&requests).zip(&request_paths)
+    {
+        // Both at the pool's size, the field an operator changes (the console shows them
+        // beside it); only the second can be waited out.
+        let at = format!("{path}.size");
+        if ever.shortfall() > 0 {
+            p.push(at, never_message(ever, request, maas));
+        } else if outcome.shortfall() > 0 {
+            waitable.push(at, shortfall_message(outcome, request, maas));
         }
     }
-    p
+    MaasFit {
+        refused: p,
+        waitable,
+    }
 }
 
-/// Whether `problem` is a pool's machine shortfall: MAAS has fewer machines matching the pool
-/// than its size. Not a refusal: the engine waits for machines to be freed or added.
-pub fn is_capacity_shortfall(problem: &Problem) -> bool {
-    problem.path.starts_with("spec.nodePools[") && problem.path.ends_with(".size")
+/// "pool workers needs 5 machines with …; of the 12 machines in MAAS, whatever their status,
+/// only 3 could ever match": no waiting helps, so the cluster is refused before it allocates.
+fn never_message(ever: &PoolCapacity, request: &PoolRequest, maas: &MaasSnapshot) -> String {
+    let c = &request.constraints;
+    let mut msg = format!(
+        "pool {} needs {} machine{} with {}; of the {} machine(s) in MAAS, whatever their status, {} could ever match",
+        ever.name,
+        ever.needed,
+        if ever.needed == 1 { "" } else { "s" },
+        c.describe(),
+        maas.machines.len(),
+        ever.matching,
+    );
+    if !ever.taken_by_others.is_empty() {
+        let others: Vec<String> = ever
+            .taken_by_others
+            .iter()
+            .map(|(pool, n)| format!("{n} needed by pool {pool}"))
+            .collect();
+        msg.push_str(&format!(", {}", others.join(" and ")));
+    }
+    msg.push_str(&format!(" ({} more needed)", ever.shortfall()));
+    if let Some(reasons) = top_reasons(maas.machines.iter(), c) {
+        msg.push_str(&format!("; of all machines, {reasons}"));
+    }
+    msg.push_str(": waiting cannot help, so nothing is allocated; add machines that fit to MAAS or relax the pool's constraints");
+    msg
 }
 
-/// The pools of `spec` that MAAS cannot fill now, with the counts (what `cluster create` says
-/// before anything is taken, as the wizard's review does).
-pub fn capacity_shortfalls(spec: &ClusterSpec, maas: &MaasSnapshot) -> Vec<Problem> {
-    validate_against_maas(spec, None, maas)
+/// The three commonest reasons `machines` do not fit `c`, counted ("2 are in other zones, 1 has
+/// fewer than 8 cores"); `None` when every one fits.
+fn top_reasons<'a>(
+    machines: impl Iterator<Item = &'a crate::maas::Machine>,
+    c: &MachineConstraints,
+) -> Option<String> {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for m in machines {
+        for mismatch in c.hardware_and_placement_mismatches(m) {
+            *reasons.entry(mismatch.category(c)).or_default() += 1;
+        }
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let listed: Vec<String> = ranked
         .iter()
-        .filter(|p| is_capacity_shortfall(p))
-        .cloned()
-        .collect()
+        .take(3)
+        .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
+        .collect();
+    Some(listed.join(", "))
+}
+
+/// The pools of `spec` MAAS has too few matching machines for, with the counts (what
+/// `cluster create` says before anything is taken, as the wizard's review does): those it
+/// cannot fill now (the cluster waits), then those it could never fill (the engine refuses).
+pub fn capacity_shortfalls(
+    spec: &ClusterSpec,
+    maas: &MaasSnapshot,
+) -> (Vec<Problem>, Vec<Problem>) {
+    let fit = fit_against_maas(spec, None, maas);
+    let pool_size =
+        |p: &&Problem| p.path.starts_with("spec.nodePools[") && p.path.ends_with(".size");
+    (
+        fit.waitable.iter().cloned().collect(),
+        fit.refused.iter().filter(pool_size).cloned().collect(),
+    )
 }
 
 fn check_image(image: &OsImage, from_spec: bool, maas: &MaasSnapshot, p: &mut Problems) {
@@ -208,25 +297,11 @@ fn shortfall_message(outcome: &PoolCapacity, request: &PoolRequest, maas: &MaasS
         .iter()
         .filter(|m| is_available(m) && c.pool.as_deref().is_none_or(|pool| m.pool_name() == pool))
         .collect();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for m in &in_pool {
-        for mismatch in c.hardware_and_placement_mismatches(m) {
-            *reasons.entry(mismatch.category(c)).or_default() += 1;
-        }
-    }
-    if !reasons.is_empty() {
-        let mut ranked: Vec<(String, usize)> = reasons.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let listed: Vec<String> = ranked
-            .iter()
-            .take(3)
-            .map(|(why, n)| format!("{n} {}", if *n == 1 { singular(why) } else { why.clone() }))
-            .collect();
+    if let Some(reasons) = top_reasons(in_pool.iter().copied(), c) {
         msg.push_str(&format!(
-            "; of the {} Ready machine(s) in resource pool {}, {}",
+            "; of the {} Ready machine(s) in resource pool {}, {reasons}",
             in_pool.len(),
             c.pool.as_deref().unwrap_or("any"),
-            listed.join(", ")
         ));
     }
     let busy = maas

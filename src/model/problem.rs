@@ -81,6 +81,26 @@ impl fmt::Display for Problems {
     }
 }
 
+impl Problems {
+    /// The list as [`Display`](fmt::Display) shows it, but at most `max` problems, the rest
+    /// counted ("  ... and 19980 more"). For text that is stored and shown in one place (a
+    /// cluster's reason in `cluster list`): a spec with 20,000 unknown tags must not make a
+    /// 20,000-line reason.
+    pub fn summarised(&self, max: usize) -> String {
+        if self.0.len() <= max {
+            return self.to_string();
+        }
+        let mut out = Problems(self.0[..max].to_vec()).to_string();
+        // The head counts every problem, not just those listed.
+        let n = self.0.len();
+        if let Some(rest) = out.split_once('\n').map(|(_, rest)| rest.to_string()) {
+            out = format!("{n} problems:\n{rest}");
+        }
+        out.push_str(&format!("  ... and {} more\n", n - max));
+        out
+    }
+}
+
 impl std::error::Error for Problems {}
 
 impl IntoIterator for Problems {
@@ -96,5 +116,29 @@ impl<'a> IntoIterator for &'a Problems {
     type IntoIter = std::slice::Iter<'a, Problem>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Problems;
+
+    #[test]
+    fn a_long_list_is_summarised_with_the_count_of_the_rest() {
+        let mut p = Problems::new();
+        for i in 0..20_000 {
+            p.push(
+                format!("spec.nodePools[1].maasTags[{i}]"),
+                "MAAS has no tag",
+            );
+        }
+        let text = p.summarised(10);
+        assert_eq!(text.lines().count(), 12, "{text}");
+        assert!(text.starts_with("20000 problems:\n"), "{text}");
+        assert!(text.ends_with("  ... and 19990 more\n"), "{text}");
+        // A short list is shown whole, as Display shows it.
+        let mut short = Problems::new();
+        short.push("a", "b");
+        assert_eq!(short.summarised(10), short.to_string());
     }
 }

@@ -22,6 +22,20 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("the state database {path} is damaged: {what}. kubemaas will not start a new, empty store over it (MAAS may still hold the machines it recorded). Restore it: stop every kubemaas using this state dir, copy your backup over {path} and remove {path}-wal and {path}-shm if present. Without a backup, move the file aside, add the account again, and find the machines kubemaas still holds with `kubemaas account audit ACCOUNT`")]
+    Damaged { path: PathBuf, what: String },
+    #[error("the filesystem holding {dir} is full (no space left while {what}): free some space there, or pass --state-dir DIR on another filesystem")]
+    DiskFull { dir: PathBuf, what: String },
+    #[error("the state database is read-only ({what}): this command changes kubemaas's state, so it needs a writable state dir (remount it read-write or fix its permissions); commands that only read (cluster list, cluster show, account list) work as it is")]
+    ReadOnly { what: String },
+    #[error("an I/O error on the state database {path} while {what} (the disk or filesystem failed: check the kernel log, e.g. `dmesg`, and the device)")]
+    Io { path: PathBuf, what: String },
+    #[error("the state database {path} has schema version {found} and this kubemaas needs {known}, but the state dir is read-only so it cannot be upgraded: run kubemaas once with the state dir writable")]
+    ReadOnlyOld {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("the state database {path} cannot use write-ahead logging (its journal mode is `{mode}`): keep the state dir on a local, writable filesystem (not NFS), or pass --state-dir DIR")]
     NoWal { path: PathBuf, mode: String },
     #[error("this state dir was written by a newer kubemaas (database schema version {found}; this kubemaas knows versions up to {known}) at {path}: upgrade kubemaas, or pass --state-dir DIR to use another state dir")]
@@ -115,6 +129,10 @@ pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) ->
                     seconds: BUSY_TIMEOUT_SECS,
                 }
             }
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull {
+                dir: PathBuf::from("the state dir"),
+                what,
+            },
             _ => StoreError::Db { what, source },
         }
     }

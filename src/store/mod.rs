@@ -40,6 +40,7 @@ pub mod leak;
 mod lock;
 mod machines;
 mod named;
+mod open_check;
 mod profiles;
 pub mod replica;
 mod schema;

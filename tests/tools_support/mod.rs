@@ -17,6 +17,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("curl", "curl"),
     ("sh", "dash"),
+    ("unshare", "util-linux"),
     ("sha256sum", "coreutils"),
     ("go", "golang-go"),
 ];

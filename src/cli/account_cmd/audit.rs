@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 
 /// The owner-data key kubemaas stamps on the machines it takes.
 pub const OWNER_DATA_KEY: &str = "kubemaas-cluster";
+/// How a mark naming a cluster the store never had is shown in the CLUSTER column.
+const UNKNOWN_TO_STORE: &str = " (unknown to this store)";
 /// The agent-name prefix kubemaas uses: `kubemaas:<cluster>`.
 pub const AGENT_NAME_PREFIX: &str = "kubemaas:";
 
@@ -201,7 +203,7 @@ pub fn classify(input: &AuditInput<'_>) -> Vec<AuditRow> {
             None if !keys.is_empty() => {
                 let cluster = match marked_clusters.first() {
                     Some(c) => Some(label(c)),
-                    None => Some(format!("{} (unknown to this store)", keys[0])),
+                    None => Some(format!("{}{UNKNOWN_TO_STORE}", keys[0])),
                 };
                 // A mark left on a machine that is back in MAAS's pool is harmless history.
                 if !m.status.is_owned() {
@@ -317,8 +319,22 @@ pub fn render(report: &AuditReport) -> String {
     ));
     if count(Verdict::Unaccounted) > 0 {
         out.push_str(&format!(
-            "Unaccounted machines are taken by MAAS user {} with no kubemaas mark MAAS can show (MAAS hides agent_name): make sure no other tool using this key took them before releasing (`--agent-name NAME` looks for a given agent name).\n",
+            "Unaccounted machines are taken by MAAS user {} with no kubemaas mark MAAS can show (MAAS hides agent_name): make sure no other tool using this key took them before releasing: `account release` needs --force for them (`--agent-name NAME` looks for a given agent name).\n",
             report.maas_user
+        ));
+    }
+    let unknown = report
+        .machines
+        .iter()
+        .filter(|r| {
+            r.cluster
+                .as_deref()
+                .is_some_and(|c| c.ends_with(UNKNOWN_TO_STORE))
+        })
+        .count();
+    if unknown > 0 {
+        out.push_str(&format!(
+            "{unknown} machine(s) carry a kubemaas mark for a cluster this state store does not know: kubemaas holds them, and if the state database was lost, emptied or replaced they are its clusters' machines, perhaps still serving. Restore state.db from a backup before releasing them.\n"
         ));
     }
     if count(Verdict::Vanished) > 0 {
@@ -475,6 +491,43 @@ mod tests {
         assert_eq!(got["hhh"].0, Verdict::Vanished, "taken by someone else");
         assert!(!got.contains_key("iii"), "already on its way back");
         assert_eq!(unclaimed(&rows), ["bbb", "ccc", "ddd"]);
+    }
+
+    #[test]
+    fn machines_marked_for_clusters_the_store_never_had_point_at_a_lost_store() {
+        use NodeStatus::*;
+        // An emptied store: MAAS still has a deployed machine the engine stamped.
+        let machines = vec![machine(
+            "aaa",
+            Deployed,
+            Some("admin"),
+            &[(OWNER_DATA_KEY, "5eed5eed")],
+        )];
+        let rows = classify(&AuditInput {
+            machines: &machines,
+            agent_names: &BTreeMap::new(),
+            clusters: &[],
+            held: &[],
+            maas_user: "admin",
+        });
+        assert_eq!(rows[0].verdict, Verdict::Orphan);
+        let report = AuditReport {
+            account: "lab".into(),
+            endpoint: "http://maas:5240/MAAS/".into(),
+            maas_user: "admin".into(),
+            agent_names_checked: Vec::new(),
+            unclaimed: unclaimed(&rows),
+            machines: rows,
+            release_command: None,
+        };
+        let text = render(&report);
+        assert!(
+            text.contains(
+                "1 machine(s) carry a kubemaas mark for a cluster this state store does not know"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Restore state.db from a backup"), "{text}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `kubemaas account release ACCOUNT ID…`: gives machines no live cluster claims back to MAAS,
 //! and the command line `account audit` prints for it.
 
+use super::audit::Verdict;
 use super::{AccountError, ReleaseArgs};
 use crate::accounts::connect::{client_for, Patience};
 use crate::cli::output::say_err;
@@ -10,8 +11,16 @@ use crate::store::Store;
 use serde::Serialize;
 use std::path::Path;
 
-/// `kubemaas [--state-dir DIR] account release NAME ID…`, quoted for a POSIX shell.
-pub fn release_command(state_dir_flag: Option<&Path>, account: &str, ids: &[String]) -> String {
+/// `kubemaas [--state-dir DIR] account release NAME ID… [--agent-name N…] [--force]`, quoted
+/// for a POSIX shell. The agent names the audit was given go along, so that the release sees
+/// the machines carrying them as kubemaas's, as the audit did.
+pub fn release_command(
+    state_dir_flag: Option<&Path>,
+    account: &str,
+    ids: &[String],
+    agent_names: &[String],
+    force: bool,
+) -> String {
     let mut words = vec!["kubemaas".to_string()];
     if let Some(dir) = state_dir_flag {
         words.push("--state-dir".into());
@@ -19,6 +28,13 @@ pub fn release_command(state_dir_flag: Option<&Path>, account: &str, ids: &[Stri
     }
     words.extend(["account".into(), "release".into(), shell_quote(account)]);
     words.extend(ids.iter().map(|id| shell_quote(id)));
+    for name in agent_names {
+        words.push("--agent-name".into());
+        words.push(shell_quote(name));
+    }
+    if force {
+        words.push("--force".into());
+    }
     words.join(" ")
 }
 
@@ -44,7 +60,9 @@ pub struct Released {
 }
 
 /// `account release ACCOUNT ID…`: releases each machine no live cluster holds; a machine a
-/// cluster holds is refused (the engine must release it, or it would think it still has it).
+/// cluster holds is refused (the engine must release it, or it would think it still has it),
+/// and so is one no cluster accounts for unless `--force` is given (kubemaas cannot tell it
+/// from a machine someone took by hand with the same key).
 /// Returns what happened to each and how many failed.
 pub async fn release(
     state_dir: &Path,
@@ -80,6 +98,22 @@ pub async fn release(
                 },
                 user: user.username.clone(),
                 account: a.account.clone(),
+            });
+        }
+    }
+    if !a.force {
+        let survey =
+            super::survey(&store, &client, &a.account, &user.username, &a.agent_names).await?;
+        let unaccounted: Vec<String> = survey
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Unaccounted && a.system_ids.contains(&r.system_id))
+            .map(|r| r.system_id.clone())
+            .collect();
+        if !unaccounted.is_empty() {
+            return Err(AccountError::Unaccounted {
+                system_ids: unaccounted.join(", "),
+                user: user.username.clone(),
             });
         }
     }
@@ -143,12 +177,18 @@ mod tests {
     fn release_commands_are_shell_safe() {
         let ids = vec!["abc123".to_string(), "def456".to_string()];
         assert_eq!(
-            release_command(None, "lab", &ids),
+            release_command(None, "lab", &ids, &[], false),
             "kubemaas account release lab abc123 def456"
         );
         assert_eq!(
-            release_command(Some(Path::new("/tmp/my state")), "lab", &ids[..1]),
-            "kubemaas --state-dir '/tmp/my state' account release lab abc123"
+            release_command(
+                Some(Path::new("/tmp/my state")),
+                "lab",
+                &ids[..1],
+                &["kubemaas:x y".into()],
+                true
+            ),
+            "kubemaas --state-dir '/tmp/my state' account release lab abc123 --agent-name 'kubemaas:x y' --force"
         );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }

@@ -14,6 +14,15 @@ const CP_MIN_MEMORY_MIB: u64 = 2048;
 const WORKER_MIN_MEMORY_MIB: u64 = 1024;
 /// The OS, container images and etcd need room; below this deployments fail half-way.
 const MIN_DISK_GB: u64 = 20;
+/// Upper bounds beyond any machine MAAS could hold (the largest servers sold have a few hundred
+/// cores, tens of TiB of memory and boot disks of a few hundred TB). A value past them is a typo
+/// or an attack (`minMemoryMiB: 18446744073709551615`), and would only make a pool that waits
+/// forever while the cluster holds the machines of its other pools.
+const MAX_CPU: u32 = 4096;
+/// 64 TiB in MiB.
+const MAX_MEMORY_MIB: u64 = 64 * 1024 * 1024;
+/// 1 PB in GB (decimal, as MAAS counts disk).
+const MAX_DISK_GB: u64 = 1_000_000;
 /// Labels kubelet may set on its own node inside the kubernetes.io / k8s.io namespaces
 /// (kubelet's `--node-labels` refuses any other label there).
 const KUBELET_ALLOWED_LABELS: &[&str] = &[
@@ -73,6 +82,37 @@ pub(super) fn check_pools(spec: &ClusterSpec, nets: &Nets, p: &mut Problems) {
         p.push(
             "spec.nodePools",
             "no node can run workloads: give a worker pool a size of 1 or more, or set `allowWorkloads: true` on the control-plane pool",
+        );
+    }
+}
+
+/// Refuses machine minimums no machine could meet, naming the key and the bound.
+fn check_upper_bounds(pool: &NodePool, path: &str, p: &mut Problems) {
+    if pool.min_cpu > MAX_CPU {
+        p.push(
+            format!("{path}.minCpu"),
+            format!(
+                "{} cores is more than any machine has: minCpu is at most {MAX_CPU}",
+                pool.min_cpu
+            ),
+        );
+    }
+    if pool.min_memory_mib > MAX_MEMORY_MIB {
+        p.push(
+            format!("{path}.minMemoryMiB"),
+            format!(
+                "{} MiB is more memory than any machine has: minMemoryMiB is at most {MAX_MEMORY_MIB} (64 TiB)",
+                pool.min_memory_mib
+            ),
+        );
+    }
+    if pool.min_disk_gb > MAX_DISK_GB {
+        p.push(
+            format!("{path}.minDiskGB"),
+            format!(
+                "{} GB is a bigger boot disk than any machine has: minDiskGB is at most {MAX_DISK_GB} (1 PB)",
+                pool.min_disk_gb
+            ),
         );
     }
 }
@@ -138,6 +178,7 @@ fn check_pool(
             format!("{} MiB is too little for a {} node: use {min_mem} or more (MiB, as MAAS counts memory: 8 GiB = 8192)", pool.min_memory_mib, role_words(pool.role)),
         );
     }
+    check_upper_bounds(pool, path, p);
     if pool.min_disk_gb < MIN_DISK_GB {
         p.push(
             format!("{path}.minDiskGB"),
