@@ -8,19 +8,11 @@
 
 mod tools_support;
 
-use std::io::{BufRead, BufReader};
+mod sim_process;
+
+use sim_process::SimProcess;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// Kills the simulator on every path out of the test.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 #[test]
 fn gomaasapi_accepts_the_simulator() {
@@ -48,29 +40,9 @@ fn gomaasapi_accepts_the_simulator() {
         String::from_utf8_lossy(&compiled.stderr)
     );
 
-    let state = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kubemaas"))
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["sim", "--speed", "0", "--machines", "12", "--print-env"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubemaas runs");
-    let mut guard = Guard(child);
-    let mut out = BufReader::new(guard.0.stdout.take().unwrap());
-    let mut env = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let (k, v) = line
-            .trim_end()
-            .split_once('=')
-            .unwrap_or_else(|| panic!("expected NAME=value, got {line:?}"));
-        env.push((k.to_string(), v.to_string()));
-    }
+    let sim = SimProcess::start();
     let result = Command::new(&binary)
-        .envs(env)
+        .envs(sim.env.clone())
         .output()
         .expect("the gomaasapi program runs");
     let stdout = String::from_utf8_lossy(&result.stdout);
@@ -80,5 +52,5 @@ fn gomaasapi_accepts_the_simulator() {
         "gomaasapi rejected the simulator\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("\"gomaasapi\":\"accepted\""), "{stdout}");
-    drop(guard);
+    drop(sim);
 }
