@@ -535,6 +535,9 @@ pub(crate) fn pinned_client(
     let identity = reqwest::Identity::from_pem(&pem)
         .map_err(|_| format!("the {} certificate or key is unreadable", tls.cert_name))?;
     reqwest::Client::builder()
+        // The cluster's API servers and etcd members sit on the node network: a jump host's
+        // HTTPS_PROXY must never carry these calls (nor see the client certificate's use).
+        .no_proxy()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
         .identity(identity)
