@@ -20,43 +20,30 @@ fn bytes_field<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         .map_err(|_| serde::de::Error::custom("a bytes field is not base64"))
 }
 
-/// An int64 as the gateway writes it (a decimal string) or, leniently, a number.
-fn int_field<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| serde::de::Error::custom("an int64 field is not a number")),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| serde::de::Error::custom("an int64 field is out of range")),
-        Some(_) => Err(serde::de::Error::custom("an int64 field is not a number")),
-    }
-}
-
-/// A uint64 (member ids use the whole range) as a decimal string or a number.
-fn uint_field<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| serde::de::Error::custom("a uint64 field is not a number")),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| serde::de::Error::custom("a uint64 field is out of range")),
-        Some(_) => Err(serde::de::Error::custom("a uint64 field is not a number")),
-    }
+/// A 64-bit integer as the gateway writes it (a decimal string) or, leniently, a number:
+/// int64 fields and uint64 ones (member ids use the whole range) alike.
+fn number_field<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr + Default,
+{
+    let text = match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => return Ok(T::default()),
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(serde::de::Error::custom("a 64-bit field is not a number")),
+    };
+    text.parse()
+        .map_err(|_| serde::de::Error::custom("a 64-bit field is not a number in range"))
 }
 
 /// The header every answer carries: the store's revision when it was made, and the member
 /// that answered.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Header {
-    #[serde(default, deserialize_with = "int_field")]
+    #[serde(default, deserialize_with = "number_field")]
     pub revision: i64,
-    #[serde(default, alias = "memberId", deserialize_with = "uint_field")]
+    #[serde(default, alias = "memberId", deserialize_with = "number_field")]
     pub member_id: u64,
 }
 
@@ -67,13 +54,13 @@ pub struct KeyValue {
     pub key: Vec<u8>,
     #[serde(default, deserialize_with = "bytes_field")]
     pub value: Vec<u8>,
-    #[serde(default, alias = "modRevision", deserialize_with = "int_field")]
+    #[serde(default, alias = "modRevision", deserialize_with = "number_field")]
     pub mod_revision: i64,
-    #[serde(default, alias = "createRevision", deserialize_with = "int_field")]
+    #[serde(default, alias = "createRevision", deserialize_with = "number_field")]
     pub create_revision: i64,
-    #[serde(default, deserialize_with = "int_field")]
+    #[serde(default, deserialize_with = "number_field")]
     pub version: i64,
-    #[serde(default, deserialize_with = "int_field")]
+    #[serde(default, deserialize_with = "number_field")]
     pub lease: i64,
 }
 
@@ -84,7 +71,7 @@ pub struct RangeResponse {
     pub header: Header,
     #[serde(default)]
     pub kvs: Vec<KeyValue>,
-    #[serde(default, deserialize_with = "int_field")]
+    #[serde(default, deserialize_with = "number_field")]
     pub count: i64,
 }
 
@@ -321,7 +308,7 @@ pub struct WatchResponse {
     pub created: bool,
     #[serde(default)]
     pub canceled: bool,
-    #[serde(default, alias = "compactRevision", deserialize_with = "int_field")]
+    #[serde(default, alias = "compactRevision", deserialize_with = "number_field")]
     pub compact_revision: i64,
     #[serde(default)]
     pub events: Vec<Event>,
@@ -330,9 +317,9 @@ pub struct WatchResponse {
 /// A lease's id and what is left of its time to live, in seconds (0: it is gone).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct LeaseJson {
-    #[serde(default, rename = "ID", deserialize_with = "int_field")]
+    #[serde(default, rename = "ID", deserialize_with = "number_field")]
     pub id: i64,
-    #[serde(default, rename = "TTL", deserialize_with = "int_field")]
+    #[serde(default, rename = "TTL", deserialize_with = "number_field")]
     pub ttl: i64,
     /// `lease/grant` reports some failures here rather than as an error status.
     #[serde(default)]
@@ -360,7 +347,7 @@ pub(crate) struct LeaderJson {
 /// A member of the etcd cluster as `member/list` gives it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Member {
-    #[serde(default, rename = "ID", deserialize_with = "uint_field")]
+    #[serde(default, rename = "ID", deserialize_with = "number_field")]
     pub id: u64,
     /// Empty until the member has started and published its name.
     #[serde(default)]
